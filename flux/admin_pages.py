@@ -1,0 +1,21 @@
+"""Dashboard pages as records, contributed by plugins through `register_admin_pages`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AdminPage:
+    """One entry of the dashboard navigation.
+
+    `endpoint` names a view the plugin registered (`"flags_admin.index"`); `permission`
+    is the role a signed-in administrator needs to see it (checked by the dashboard
+    once accounts exist).
+    """
+
+    title: str
+    endpoint: str
+    category: str = "General"
+    permission: str = "instance_admin"
+    order: int = 100

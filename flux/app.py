@@ -1,0 +1,79 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app
+from jinja2 import ChoiceLoader, FileSystemLoader
+
+from flux import db, errors
+from flux.admin_pages import AdminPage
+from flux.config import default_instance_path, load_layers
+from flux.crypto import Cipher, Encryptor, load_keyring
+from flux.plugins import FluxPluginManager, build_plugin_manager
+from flux.registry import collect_named, pick
+from flux.storage import KeyValueStore
+
+# The shared layout; with an editable install it sits beside the `flux` package.
+SHARED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+@dataclass
+class FluxState:
+    """Everything the core keeps per app, in `app.extensions["flux"]`."""
+
+    plugins: FluxPluginManager
+    ciphers: dict[str, Cipher]
+    storage_backends: dict[str, type[KeyValueStore]]
+    encryptor: Encryptor
+    store: KeyValueStore
+    admin_pages: list[AdminPage] = field(default_factory=list)
+
+
+def flux_state() -> FluxState:
+    """The core state of the current app."""
+    return current_app.extensions["flux"]
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build an app: configuration, plugins, database, encryption, storage, blueprints.
+
+    `test_config` is the highest configuration layer; its `INSTANCE_PATH` replaces
+    `$FLUXBASE_INSTANCE_PATH` (tests use a fresh `tmp_path` each).
+    """
+    instance = Path((test_config or {}).get("INSTANCE_PATH") or default_instance_path()).resolve()
+    instance.mkdir(parents=True, exist_ok=True)
+    app = Flask("flux", instance_path=str(instance), instance_relative_config=True)
+    app.config.update(load_layers(instance, test_config))
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
+    app.jinja_loader = ChoiceLoader([FileSystemLoader(instance / "templates"), FileSystemLoader(SHARED_TEMPLATES)])
+    logging.getLogger("flux").setLevel(app.config["LOG_LEVEL"])
+
+    plugins = build_plugin_manager(app.config["DISABLED_PLUGINS"], app.config["PLUGINS"])
+    errors.init_app(app)
+    db.init_app(app)
+
+    ciphers = {name: cls() for name, cls in collect_named("cipher", plugins.hook.register_ciphers()).items()}
+    cipher = pick("cipher", ciphers, app.config["ENCRYPTION_CIPHER"], "FLUXBASE_ENCRYPTION_CIPHER")
+    backends = collect_named("storage backend", plugins.hook.register_storage_backends())
+    backend = pick("storage backend", backends, app.config["STORAGE_BACKEND"], "FLUXBASE_STORAGE_BACKEND")
+    state = FluxState(
+        plugins=plugins,
+        ciphers=ciphers,
+        storage_backends=backends,
+        encryptor=Encryptor(load_keyring(app.config, instance), ciphers, cipher.name),
+        store=backend(app),
+    )
+    app.extensions["flux"] = state
+
+    for blueprints in plugins.hook.register_blueprints(app=app):
+        for blueprint in blueprints or []:
+            app.register_blueprint(blueprint)
+    pages = [page for contributed in plugins.hook.register_admin_pages(app=app) for page in contributed or []]
+    state.admin_pages = sorted(pages, key=lambda page: (page.category, page.order, page.title))
+    plugins.hook.startup(app=app)
+    return app

@@ -1,0 +1,86 @@
+"""Configuration layers: built-in defaults, then `instance/config.py`, then `FLUXBASE_*`.
+
+Only keys named in `DEFAULTS` are read from the environment, and each value is parsed
+by the type of its default. Flask's `from_prefixed_env` would JSON-decode every
+`FLUXBASE_*` variable (turning an all-digit key into an int, and pulling
+`FLUXBASE_SECRET_*` values into the config), so the few lines below do it instead.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Config
+
+ENV_PREFIX = "FLUXBASE_"
+
+DEFAULTS: dict[str, Any] = {
+    # Empty means SQLite at <instance>/flux.sqlite.
+    "DATABASE_URL": "",
+    "SQLITE_BUSY_TIMEOUT_MS": 10000,
+    "ENCRYPTION_KEY": "",
+    "ENCRYPTION_PREVIOUS_KEYS": [],
+    "ENCRYPTION_CIPHER": "aes-256-gcm",
+    "AUTH_JWT_SECRET": "",
+    "SECURITY_SETUP_TOKEN": "",
+    "DISABLED_PLUGINS": [],
+    # Dotted module names of extra plugins that are not installed as distributions.
+    "PLUGINS": [],
+    "STORAGE_BACKEND": "sql",
+    "MAX_BODY_BYTES": 10 * 1024 * 1024,
+    "LOG_LEVEL": "INFO",
+}
+
+# Documented in the README; read before the app exists, so not part of DEFAULTS.
+INSTANCE_PATH_VARIABLE = ENV_PREFIX + "INSTANCE_PATH"
+
+
+class ConfigError(RuntimeError):
+    """A configuration value is missing or malformed; the message says how to fix it."""
+
+
+def default_instance_path() -> Path:
+    """`$FLUXBASE_INSTANCE_PATH`, else `./instance` of the working directory."""
+    return Path(os.environ.get(INSTANCE_PATH_VARIABLE) or "instance").resolve()
+
+
+def parse_value(name: str, raw: str, default: Any) -> Any:
+    """Parse one environment value by the type of its default."""
+    if isinstance(default, bool):
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off", ""}:
+            return False
+        raise ConfigError(f"{ENV_PREFIX}{name} must be true or false, got {raw!r}")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{ENV_PREFIX}{name} must be an integer, got {raw!r}") from None
+    if isinstance(default, list):
+        return [item.strip() for item in raw.split(",") if item.strip()]
+    return raw
+
+
+def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """The `FLUXBASE_*` variables that name a known setting, parsed."""
+    environ = os.environ if environ is None else environ
+    found = {}
+    for name, default in DEFAULTS.items():
+        raw = environ.get(ENV_PREFIX + name)
+        if raw is not None:
+            found[name] = parse_value(name, raw, default)
+    return found
+
+
+def load_layers(instance_path: Path, test_config: dict[str, Any] | None = None) -> dict[str, Any]:
+    """All layers merged, lowest first; `test_config` is the highest layer."""
+    merged = Config(str(instance_path), DEFAULTS)
+    merged.from_pyfile("config.py", silent=True)
+    merged.update(from_environment())
+    if test_config:
+        merged.update(test_config)
+    return dict(merged)

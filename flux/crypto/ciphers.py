@@ -1,0 +1,52 @@
+"""Authenticated ciphers, each registered by name through the `register_ciphers` hook."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import ClassVar
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+CIPHER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+
+
+class DecryptionError(Exception):
+    """A ciphertext did not open: wrong key, wrong associated data, or tampered bytes."""
+
+
+class Cipher:
+    """An AEAD cipher over 32-byte keys; subclasses set `name` and implement both methods.
+
+    `seal` returns everything `open` needs except the key and the associated data
+    (the nonce travels inside the sealed bytes).
+    """
+
+    name: ClassVar[str] = ""
+
+    def seal(self, key: bytes, plaintext: bytes, associated_data: bytes) -> bytes:
+        raise NotImplementedError
+
+    def open(self, key: bytes, sealed: bytes, associated_data: bytes) -> bytes:
+        raise NotImplementedError
+
+
+class AesGcmCipher(Cipher):
+    """AES-256-GCM with a random 96-bit nonce per message (NIST SP 800-38D)."""
+
+    name = "aes-256-gcm"
+    nonce_size = 12
+
+    def seal(self, key: bytes, plaintext: bytes, associated_data: bytes) -> bytes:
+        nonce = os.urandom(self.nonce_size)
+        return nonce + AESGCM(key).encrypt(nonce, plaintext, associated_data)
+
+    def open(self, key: bytes, sealed: bytes, associated_data: bytes) -> bytes:
+        nonce, body = sealed[: self.nonce_size], sealed[self.nonce_size :]
+        if len(nonce) != self.nonce_size:
+            raise DecryptionError("ciphertext is truncated")
+        try:
+            return AESGCM(key).decrypt(nonce, body, associated_data)
+        except InvalidTag:
+            raise DecryptionError("ciphertext does not open with this key and associated data") from None

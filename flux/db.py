@@ -1,0 +1,86 @@
+"""The database: SQLAlchemy 2 through Flask-SQLAlchemy, SQLite by default, PostgreSQL by URL.
+
+SQLite runs in WAL mode with a busy timeout, and every transaction starts with
+`BEGIN IMMEDIATE` (as Rails 8 does): a deferred transaction that reads and then writes
+fails at once with "database is locked" when another gunicorn worker wrote in between,
+whatever the busy timeout, while an immediate one waits its turn.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import Flask
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Model(DeclarativeBase):
+    """Base class of every ORM model, core and plugins alike."""
+
+
+db = SQLAlchemy(model_class=Model)
+
+
+def database_url(config: dict, instance_path: Path) -> str:
+    """The configured URL, with `postgresql://` mapped to psycopg 3; SQLite in the instance by default."""
+    url = config.get("DATABASE_URL") or f"sqlite:///{instance_path / 'flux.sqlite'}"
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"check_same_thread": False}}
+    return {"pool_pre_ping": True}
+
+
+def _configure_sqlite(engine: sa.Engine, busy_timeout_ms: int) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def on_begin(connection: sa.Connection) -> None:
+        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def init_app(app: Flask) -> None:
+    url = database_url(app.config, Path(app.instance_path))
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(url)
+    db.init_app(app)
+    if url.startswith("sqlite"):
+        with app.app_context():
+            _configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+
+
+def ping() -> bool:
+    """True when the database answers a trivial query.
+
+    Uses a raw pooled connection so that SQLite's `BEGIN IMMEDIATE` is not taken: a
+    health check must not queue behind writers.
+    """
+    try:
+        connection = db.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+            cursor.close()
+        finally:
+            connection.close()
+    except Exception:  # noqa: BLE001 - any driver's failure means "unreachable" here
+        return False
+    return True

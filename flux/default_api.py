@@ -1,0 +1,33 @@
+"""The core's own endpoints: health checks and the list of loaded plugins."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+
+from flux import db
+from flux.hookspecs import hookimpl
+from flux.version import __version__
+
+core = Blueprint("core", __name__)
+
+
+@core.get("/")
+@core.get("/health")
+def health():
+    """Liveness and database reachability for load balancers; no authentication."""
+    database_ok = db.ping()
+    body = {"status": "ok" if database_ok else "degraded", "database": "ok" if database_ok else "error"}
+    body["version"] = __version__
+    return jsonify(body), 200 if database_ok else 503
+
+
+@core.get("/api/v1/admin/plugins")
+def list_plugins():
+    """Loaded plugins, their versions and hooks. Becomes admin-only with accounts (issue 3)."""
+    plugins = current_app.extensions["flux"].plugins.describe()
+    return jsonify([info.as_json() for info in plugins])
+
+
+@hookimpl
+def register_blueprints(app):
+    return [core]

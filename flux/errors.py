@@ -1,0 +1,154 @@
+"""Typed API errors, and the one place where any failure becomes a JSON response.
+
+Views raise `ApiError` subclasses; werkzeug's HTTP errors (unknown route, wrong
+method, body too large) and unexpected exceptions are converted here too, so every
+non-success answer under `/api/` is `{"error": "...", "code": "..."}`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from typing import Any
+
+from flask import Flask, Request, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger("flux.errors")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+class ApiError(Exception):
+    """An error with a status, a machine code and a message a person can act on."""
+
+    status = 400
+    code = "BAD_REQUEST"
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None, **extra: Any):
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.code
+        self.status = status or self.status
+        self.extra = extra
+
+    def as_json(self) -> dict[str, Any]:
+        return {"error": self.message, "code": self.code, **self.extra}
+
+
+class BadRequest(ApiError):
+    status, code = 400, "BAD_REQUEST"
+
+
+class InvalidJson(ApiError):
+    status, code = 400, "INVALID_JSON"
+
+
+class Unauthorized(ApiError):
+    status, code = 401, "UNAUTHORIZED"
+
+
+class Forbidden(ApiError):
+    status, code = 403, "FORBIDDEN"
+
+
+class NotFound(ApiError):
+    status, code = 404, "NOT_FOUND"
+
+
+class Conflict(ApiError):
+    status, code = 409, "CONFLICT"
+
+
+class PayloadTooLarge(ApiError):
+    status, code = 413, "PAYLOAD_TOO_LARGE"
+
+
+class TooManyRequests(ApiError):
+    status, code = 429, "RATE_LIMITED"
+
+
+class ServiceUnavailable(ApiError):
+    status, code = 503, "SERVICE_UNAVAILABLE"
+
+
+# Codes for werkzeug's own errors, which carry only a status.
+_HTTP_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHORIZED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    408: "REQUEST_TIMEOUT",
+    409: "CONFLICT",
+    411: "LENGTH_REQUIRED",
+    413: "PAYLOAD_TOO_LARGE",
+    414: "URI_TOO_LONG",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "RATE_LIMITED",
+    431: "HEADERS_TOO_LARGE",
+}
+
+_HTTP_MESSAGES = {
+    404: "No such endpoint; see the API reference for the paths under /api/v1",
+    405: "Method not allowed on this endpoint",
+    413: "Request body too large",
+}
+
+
+class FluxRequest(Request):
+    """A request whose malformed JSON raises our typed error instead of an HTML 400."""
+
+    def on_json_loading_failed(self, e: ValueError | None) -> Any:
+        raise InvalidJson("Request body is not valid JSON")
+
+
+def request_id() -> str:
+    """This request's id: the caller's `X-Request-ID` when well-formed, else a new one."""
+    if "request_id" not in g:
+        supplied = request.headers.get(REQUEST_ID_HEADER, "")
+        g.request_id = supplied if _REQUEST_ID_PATTERN.match(supplied) else uuid.uuid4().hex
+    return g.request_id
+
+
+def _respond(body: dict[str, Any], status: int, headers: dict[str, str] | None = None):
+    response = jsonify(body)
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _handle_api_error(error: ApiError):
+    return _respond(error.as_json(), error.status)
+
+
+def _handle_http_exception(error: HTTPException):
+    status = error.code or 500
+    if status < 400:
+        return error
+    message = _HTTP_MESSAGES.get(status) or error.description or error.name
+    headers = {}
+    if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
+        headers["Allow"] = ", ".join(sorted(error.valid_methods))  # type: ignore[attr-defined]
+    return _respond({"error": message, "code": _HTTP_CODES.get(status, "HTTP_ERROR")}, status, headers)
+
+
+def _handle_unexpected(error: Exception):
+    rid = request_id()
+    log.exception("unhandled error in %s %s [request_id=%s]", request.method, request.path, rid)
+    return _respond({"error": "Internal server error", "code": "INTERNAL_ERROR", "request_id": rid}, 500)
+
+
+def init_app(app: Flask) -> None:
+    app.request_class = FluxRequest
+    app.register_error_handler(ApiError, _handle_api_error)
+    app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(Exception, _handle_unexpected)
+
+    @app.after_request
+    def add_request_id(response):
+        response.headers[REQUEST_ID_HEADER] = request_id()
+        return response

@@ -1,0 +1,107 @@
+"""Every hook a Fluxbase plugin can implement.
+
+Three kinds of hook, as in `../shared/DESIGN.md`:
+
+* collect-all: every plugin contributes and the core uses all the answers
+  (`register_blueprints`, `register_admin_pages`, `register_commands`,
+  `register_migrations`, `register_encrypted_columns`, `startup`);
+* named registries: every plugin registers named implementations and configuration
+  picks one by name (`register_ciphers`, `register_storage_backends`); installing a
+  plugin never silently changes which one is used;
+* firstresult (added by later features): the first non-`None` answer wins.
+
+The plugin author's guide, `docs/plugins.md`, has one example for each hook; a test
+fails when a hook here has no section there or no `test_hook_<name>` test.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+PROJECT_NAME = "fluxbase"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def register_blueprints(app):
+    """Return Flask blueprints to register on `app` (a list, or `None`).
+
+    Called once by `create_app`, after configuration is loaded and before the first
+    request. Blueprints serve the JSON API under `/api/v1/...` and any pages.
+    Example: `return [Blueprint("hello", __name__, url_prefix="/api/v1/hello")]`.
+    """
+
+
+@hookspec
+def register_admin_pages(app):
+    """Return `flux.admin_pages.AdminPage` records for the dashboard's navigation.
+
+    Called once by `create_app`. Each record names a title, the endpoint of a view the
+    plugin registered through `register_blueprints`, a category and a permission.
+    Example: `return [AdminPage("Flags", "flags_admin.index", category="Settings")]`.
+    """
+
+
+@hookspec
+def register_commands(cli):
+    """Add `click` commands or groups to the `fluxbase` command line.
+
+    Called when the CLI is built, before arguments are parsed; `cli` is the top-level
+    `click.Group`. Commands that need the app use `flux.cli.pass_app`.
+    Example: `cli.add_command(click.Command("hello", callback=lambda: print("hi")))`.
+    """
+
+
+@hookspec
+def register_migrations():
+    """Return the folder (or a list of folders) holding this plugin's Alembic revisions.
+
+    Called by `fluxbase db upgrade` and `fluxbase serve`. A plugin's first revision
+    has `down_revision = None` and a `branch_labels` of its own name, so every plugin
+    owns its own migration branch. Example: `return Path(__file__).parent / "migrations"`.
+    """
+
+
+@hookspec
+def register_ciphers():
+    """Return `flux.crypto.Cipher` subclasses, each with a unique `name`.
+
+    Called once by `create_app`. The cipher used for new ciphertexts is the one named
+    by `FLUXBASE_ENCRYPTION_CIPHER` (default `aes-256-gcm`); an unknown name stops
+    start-up. Registering a cipher never makes it the configured one.
+    Example: `return [ChaCha20Poly1305Cipher]`.
+    """
+
+
+@hookspec
+def register_storage_backends():
+    """Return `flux.storage.KeyValueStore` subclasses, each with a unique `name`.
+
+    Called once by `create_app`; `FLUXBASE_STORAGE_BACKEND` (default `sql`) picks the
+    one plugins get from `flux.storage.get_store()`. Every backend should pass the
+    contract suite in `flux.testing.StorageContract`.
+    Example: `return [RedisStore]`.
+    """
+
+
+@hookspec
+def register_encrypted_columns(app):
+    """Return `flux.crypto.EncryptedColumn` records for every column holding ciphertext.
+
+    Called by `fluxbase keys rotate`, which re-encrypts each value of these columns
+    under the newest master key. A column a plugin does not declare here keeps its
+    old key and stops opening once that key is retired.
+    Example: `return [EncryptedColumn(secrets_table, "value", aad=lambda row: ...)]`.
+    """
+
+
+@hookspec
+def startup(app):
+    """Called once at the end of `create_app`, when every plugin is registered.
+
+    Use it to check configuration and fail early. It runs in every process that
+    creates the app (each gunicorn worker, each CLI command), so keep it quick and
+    idempotent. Example: `if not app.config.get("HELLO"): raise ConfigError(...)`.
+    """

@@ -1,0 +1,1 @@
+"""Fluxbase's built-in feature plugins, one package each."""

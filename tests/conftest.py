@@ -1,0 +1,106 @@
+"""Fixtures: a fresh instance folder and database per test, SQLite or PostgreSQL.
+
+`FLUXBASE_TEST_DB=postgresql` runs the suite on PostgreSQL: a database of its own is
+created for the session (from `FLUXBASE_TEST_PG_URL`, default the local server) and its
+schema is emptied after every test.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from flux import create_app, migrate
+from flux.db import db
+
+TEST_PLUGIN = "tests.plugins.my_plugin"
+BACKEND = os.environ.get("FLUXBASE_TEST_DB", "sqlite")
+PG_ADMIN_URL = os.environ.get("FLUXBASE_TEST_PG_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/postgres")
+
+
+def pytest_report_header(config) -> str:
+    return f"fluxbase test database: {BACKEND}"
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No `FLUXBASE_*` variable of the shell leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith("FLUXBASE_") and name not in {"FLUXBASE_TEST_DB", "FLUXBASE_TEST_PG_URL"}:
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str | None]:
+    if BACKEND != "postgresql":
+        yield None
+        return
+    name = f"flux_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    yield sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.fixture
+def database_url(postgres_url: str | None) -> Iterator[str]:
+    """Empty for SQLite (the instance default); the session database, emptied afterwards, for PostgreSQL."""
+    if postgres_url is None:
+        yield ""
+        return
+    yield postgres_url
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+    engine.dispose()
+
+
+@pytest.fixture
+def make_app(tmp_path: Path, database_url: str):
+    """Build apps on this test's instance folder and database; each migrated unless asked not to."""
+    built = []
+
+    def make(migrated: bool = True, **config):
+        settings = {"TESTING": True, "INSTANCE_PATH": str(tmp_path / "instance"), "DATABASE_URL": database_url}
+        settings["PLUGINS"] = [TEST_PLUGIN]
+        settings.update(config)
+        app = create_app(settings)
+        if migrated:
+            migrate.upgrade(app)
+        built.append(app)
+        return app
+
+    yield make
+    for app in built:
+        with app.app_context():
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -1,0 +1,116 @@
+"""A test plugin that implements every hook, the way a third-party plugin would."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+from flask import Blueprint, jsonify, request
+
+from flux import hookimpl
+from flux.admin_pages import AdminPage
+from flux.crypto import Cipher, DecryptionError, EncryptedColumn, associated_data
+from flux.db import db
+from flux.errors import Conflict
+from flux.storage import MemoryStore
+
+notes = sa.Table(
+    "my_plugin_notes",
+    db.metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("owner_id", sa.String(36), nullable=True),
+    sa.Column("title", sa.String(100), nullable=False),
+    sa.Column("body", sa.Text, nullable=True),
+)
+
+blueprint = Blueprint("my_plugin", __name__, url_prefix="/api/v1/my-plugin")
+
+
+def note_aad(row) -> bytes:
+    return associated_data("my-plugin-note", row["id"], row["owner_id"])
+
+
+@blueprint.post("/echo")
+def echo():
+    return jsonify({"received": request.get_json()})
+
+
+@blueprint.post("/conflict")
+def conflict():
+    raise Conflict("that thing already exists", code="ALREADY_EXISTS")
+
+
+@blueprint.get("/boom")
+def boom():
+    raise RuntimeError("secret internal detail")
+
+
+@blueprint.get("/page")
+def page():
+    return "<p>my plugin page</p>"
+
+
+class ChaChaCipher(Cipher):
+    name = "chacha20-poly1305"
+
+    def seal(self, key: bytes, plaintext: bytes, associated_data: bytes) -> bytes:
+        nonce = os.urandom(12)
+        return nonce + ChaCha20Poly1305(key).encrypt(nonce, plaintext, associated_data)
+
+    def open(self, key: bytes, sealed: bytes, associated_data: bytes) -> bytes:
+        try:
+            return ChaCha20Poly1305(key).decrypt(sealed[:12], sealed[12:], associated_data)
+        except InvalidTag:
+            raise DecryptionError("does not open") from None
+
+
+class PrefixedMemoryStore(MemoryStore):
+    name = "my-memory"
+
+
+@hookimpl
+def register_blueprints(app):
+    return [blueprint]
+
+
+@hookimpl
+def register_admin_pages(app):
+    return [AdminPage("My page", "my_plugin.page", category="Testing")]
+
+
+@hookimpl
+def register_commands(cli):
+    @cli.command("my-hello")
+    @click.option("--name", default="world")
+    def my_hello(name: str) -> None:
+        """Say hello (from the test plugin)."""
+        click.echo(f"hello {name}")
+
+
+@hookimpl
+def register_migrations():
+    return Path(__file__).parent / "migrations"
+
+
+@hookimpl
+def register_ciphers():
+    return [ChaChaCipher]
+
+
+@hookimpl
+def register_storage_backends():
+    return [PrefixedMemoryStore]
+
+
+@hookimpl
+def register_encrypted_columns(app):
+    return [EncryptedColumn(notes, "body", aad=note_aad, user_id=lambda row: row["owner_id"])]
+
+
+@hookimpl
+def startup(app):
+    app.config["MY_PLUGIN_STARTED"] = app.extensions["flux"].plugins.has_plugin("tests.plugins.my_plugin")

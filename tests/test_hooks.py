@@ -1,0 +1,100 @@
+"""One test per hook, and meta-tests that every hook is tested and documented."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from flux import create_app, hookspecs, migrate
+from flux.cli import cli
+from flux.config import ConfigError
+from flux.crypto import associated_data
+from flux.db import db
+from tests.plugins.my_plugin import notes
+
+ROOT = Path(__file__).resolve().parent.parent
+HOOK_NAMES = sorted(
+    name for name, function in inspect.getmembers(hookspecs, inspect.isfunction) if hasattr(function, "fluxbase_spec")
+)
+
+
+def test_there_are_hooks():
+    assert {"register_blueprints", "register_ciphers", "startup"} <= set(HOOK_NAMES)
+
+
+@pytest.mark.parametrize("hook", HOOK_NAMES)
+def test_every_hook_has_a_test(hook):
+    tests = "\n".join(path.read_text() for path in Path(__file__).parent.rglob("test_*.py"))
+    assert f"def test_hook_{hook}(" in tests, f"hook {hook} has no test_hook_{hook} test"
+
+
+@pytest.mark.parametrize("hook", HOOK_NAMES)
+def test_every_hook_is_documented(hook):
+    guide = (ROOT / "docs" / "plugins.md").read_text()
+    assert re.search(rf"^### `{hook}", guide, re.MULTILINE), f"docs/plugins.md has no section for {hook}"
+    docstring = getattr(hookspecs, hook).__doc__ or ""
+    assert "Example" in docstring and "Called" in docstring, f"{hook}'s docstring lacks when/example"
+
+
+def test_hook_register_blueprints(client):
+    assert client.post("/api/v1/my-plugin/echo", json={"x": 1}).json == {"received": {"x": 1}}
+
+
+def test_hook_register_admin_pages(app, client):
+    pages = app.extensions["flux"].admin_pages
+    assert [(page.title, page.category) for page in pages] == [("My page", "Testing")]
+    html = client.get("/dashboard/").get_data(as_text=True)
+    assert '<a href="/api/v1/my-plugin/page">My page</a>' in html
+    assert "tests.plugins.my_plugin" in html
+
+
+def test_hook_register_commands(app, monkeypatch):
+    monkeypatch.setenv("FLUXBASE_PLUGINS", "tests.plugins.my_plugin")
+    result = app.test_cli_runner().invoke(cli, ["my-hello", "--name", "plugin"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "hello plugin\n"
+    assert "my-hello" in app.test_cli_runner().invoke(cli, ["--help"]).output
+
+
+def test_hook_register_migrations(make_app):
+    app = make_app(migrated=False)
+    folders = migrate.migration_folders(app)
+    assert ROOT / "tests" / "plugins" / "migrations" in folders
+    assert set(migrate.pending_heads(app)) == {"my_plugin_0001", "storage_0001"}
+    migrate.upgrade(app)
+    with app.app_context():
+        assert "my_plugin_notes" in sa.inspect(db.engine).get_table_names()
+    assert migrate.pending_heads(app) == []
+
+
+def test_hook_register_ciphers(make_app):
+    app = make_app(migrated=False, ENCRYPTION_CIPHER="chacha20-poly1305")
+    encryptor = app.extensions["flux"].encryptor
+    token = encryptor.encrypt("via chacha", aad=b"x")
+    assert token.startswith("fx1:chacha20-poly1305:")
+    assert encryptor.decrypt_text(token, aad=b"x") == "via chacha"
+    default = make_app(migrated=False)
+    assert default.extensions["flux"].encryptor.cipher.name == "aes-256-gcm"  # registering is not selecting
+    assert default.extensions["flux"].encryptor.decrypt_text(token, aad=b"x") == "via chacha"
+
+
+def test_hook_register_storage_backends(make_app, tmp_path):
+    app = make_app(migrated=False, STORAGE_BACKEND="my-memory")
+    assert type(app.extensions["flux"].store).__name__ == "PrefixedMemoryStore"
+    with pytest.raises(ConfigError, match=r"unknown storage backend 'nope'.*known: memory, my-memory, sql"):
+        create_app({"INSTANCE_PATH": str(tmp_path), "PLUGINS": ["tests.plugins.my_plugin"], "STORAGE_BACKEND": "nope"})
+
+
+def test_hook_register_encrypted_columns(app):
+    columns = [c for found in app.extensions["flux"].plugins.hook.register_encrypted_columns(app=app) for c in found]
+    assert [column.label for column in columns] == ["my_plugin_notes.body"]
+    assert columns[0].table is notes
+    assert columns[0].aad({"id": 1, "owner_id": None}) == associated_data("my-plugin-note", 1, None)
+
+
+def test_hook_startup(app):
+    assert app.config["MY_PLUGIN_STARTED"] is True

@@ -1,0 +1,124 @@
+"""Loading, blocking and describing plugins."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import pytest
+
+from flux import create_app
+from flux.config import ConfigError
+from flux.plugins import ESSENTIAL_PLUGINS, build_plugin_manager
+
+
+def test_built_in_plugins_are_loaded(app):
+    plugins = app.extensions["flux"].plugins
+    for name in [*ESSENTIAL_PLUGINS, "dashboard"]:
+        assert plugins.has_plugin(name)
+
+
+def test_default_plugin_can_be_disabled(make_app):
+    app = make_app(migrated=False, DISABLED_PLUGINS=["dashboard"])
+    assert not app.extensions["flux"].plugins.has_plugin("dashboard")
+    assert app.test_client().get("/dashboard/").status_code == 404
+
+
+def test_essential_plugin_cannot_be_disabled(tmp_path):
+    with pytest.raises(ConfigError, match="core_api are essential and cannot be disabled"):
+        create_app({"INSTANCE_PATH": str(tmp_path), "DISABLED_PLUGINS": ["core_api"]})
+
+
+def test_extra_plugin_can_be_disabled_by_name(make_app):
+    app = make_app(migrated=False, DISABLED_PLUGINS=["tests.plugins.my_plugin"])
+    assert not app.extensions["flux"].plugins.has_plugin("tests.plugins.my_plugin")
+    assert app.test_client().post("/api/v1/my-plugin/echo", json={}).status_code == 404
+
+
+def test_misspelled_hook_stops_startup():
+    class Misspelled:
+        from flux import hookimpl
+
+        @hookimpl
+        def register_blueprint(self, app):  # missing "s"
+            return []
+
+    with pytest.raises(ConfigError, match="register_blueprint"):
+        build_plugin_manager(extra=[Misspelled()])
+
+
+@pytest.fixture
+def installed_distribution(tmp_path, monkeypatch):
+    """A real (minimal) installed distribution with a `fluxbase.plugins` entry point."""
+    site = tmp_path / "site"
+    package = site / "flux_hello_plugin"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(
+        textwrap.dedent(
+            """
+            from flask import Blueprint, jsonify
+            from flux import hookimpl
+
+            hello = Blueprint("hello", __name__)
+
+            @hello.get("/api/v1/hello")
+            def say_hello():
+                return jsonify({"hello": "from an installed plugin"})
+
+            @hookimpl
+            def register_blueprints(app):
+                return [hello]
+            """
+        )
+    )
+    dist_info = site / "flux_hello_plugin-1.2.3.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: flux-hello-plugin\nVersion: 1.2.3\n")
+    (dist_info / "entry_points.txt").write_text("[fluxbase.plugins]\nhello = flux_hello_plugin\n")
+    monkeypatch.syspath_prepend(str(site))
+    yield "hello"
+    sys.modules.pop("flux_hello_plugin", None)
+
+
+def test_entry_point_plugin_is_loaded(installed_distribution, make_app):
+    app = make_app(migrated=False)
+    assert app.test_client().get("/api/v1/hello").json == {"hello": "from an installed plugin"}
+    described = {info.name: info for info in app.extensions["flux"].plugins.describe()}
+    assert described["hello"].version == "1.2.3"
+    assert described["hello"].kind == "third-party"
+    assert described["hello"].hooks == ["register_blueprints"]
+
+
+def test_entry_point_plugin_can_be_disabled(installed_distribution, make_app):
+    app = make_app(migrated=False, DISABLED_PLUGINS=["hello"])
+    assert app.test_client().get("/api/v1/hello").status_code == 404
+
+
+def test_admin_plugins_endpoint_lists_plugins_and_hooks(client):
+    response = client.get("/api/v1/admin/plugins")
+    assert response.status_code == 200
+    by_name = {plugin["name"]: plugin for plugin in response.json}
+    assert by_name["storage"] == {
+        "name": "storage",
+        "kind": "essential",
+        "version": by_name["core_api"]["version"],
+        "hooks": ["register_migrations", "register_storage_backends"],
+    }
+    assert by_name["dashboard"]["kind"] == "default"
+    mine = by_name["tests.plugins.my_plugin"]
+    assert mine["kind"] == "extra"
+    assert "register_encrypted_columns" in mine["hooks"] and "startup" in mine["hooks"]
+
+
+def test_plugins_from_environment_variable(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLUXBASE_PLUGINS", "tests.plugins.my_plugin")
+    app = create_app({"INSTANCE_PATH": str(tmp_path)})
+    assert app.extensions["flux"].plugins.has_plugin("tests.plugins.my_plugin")
+
+
+def test_two_backends_with_one_name_are_refused():
+    from flux.registry import collect_named
+    from flux.storage import MemoryStore
+
+    with pytest.raises(ConfigError, match="two plugins register a storage backend named 'memory'"):
+        collect_named("storage backend", [[MemoryStore], [MemoryStore]])
