@@ -12,9 +12,12 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 
 from flux import db, errors
 from flux.admin_pages import AdminPage
+from flux.auth import tokens
+from flux.auth.sessions import SessionCache
 from flux.config import default_instance_path, load_layers
 from flux.crypto import Cipher, Encryptor, load_keyring
 from flux.plugins import FluxPluginManager, build_plugin_manager
+from flux.ratelimit import RateLimiter
 from flux.registry import collect_named, pick
 from flux.storage import KeyValueStore
 
@@ -31,6 +34,8 @@ class FluxState:
     storage_backends: dict[str, type[KeyValueStore]]
     encryptor: Encryptor
     store: KeyValueStore
+    limiter: RateLimiter
+    session_cache: SessionCache = field(default_factory=SessionCache)
     admin_pages: list[AdminPage] = field(default_factory=list)
 
 
@@ -56,6 +61,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     plugins = build_plugin_manager(app.config["DISABLED_PLUGINS"], app.config["PLUGINS"])
     errors.init_app(app)
     db.init_app(app)
+    tokens.init_app(app)
 
     ciphers = {name: cls() for name, cls in collect_named("cipher", plugins.hook.register_ciphers()).items()}
     cipher = pick("cipher", ciphers, app.config["ENCRYPTION_CIPHER"], "FLUXBASE_ENCRYPTION_CIPHER")
@@ -67,6 +73,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         storage_backends=backends,
         encryptor=Encryptor(load_keyring(app.config, instance), ciphers, cipher.name),
         store=backend(app),
+        limiter=RateLimiter(app.config["RATE_LIMIT_STORAGE_URL"]),
     )
     app.extensions["flux"] = state
 

@@ -103,7 +103,14 @@ def serve(host: str, port: int, workers: int, threads: int, instance: str | None
         return
     from flux.server import GunicornServer
 
-    options = {"bind": f"{host}:{port}", "workers": workers, "threads": threads, "errorlog": "-"}
+    # gunicorn's control socket defaults to one path per user; two servers would fight over it.
+    options = {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "errorlog": "-",
+        "control_socket_disable": True,
+    }
     if access_log:
         options["accesslog"] = "-"
     click.echo(f"Fluxbase {__version__} on http://{host}:{port} ({workers} workers), instance {app.instance_path}")

@@ -8,6 +8,8 @@ whatever the busy timeout, while an immediate one waits its turn.
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -84,3 +86,29 @@ def ping() -> bool:
     except Exception:  # noqa: BLE001 - any driver's failure means "unreachable" here
         return False
     return True
+
+
+class UtcDateTime(sa.types.TypeDecorator):
+    """A timezone-aware UTC datetime on every database (SQLite returns naive ones)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given; use flux.db.utcnow()")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    """A new primary key: a lowercase 36-character UUID4 string."""
+    return str(uuid.uuid4())

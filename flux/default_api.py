@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import Blueprint, current_app, jsonify
 
 from flux import db
+from flux.auth.permissions import ADMIN_ROLES, require
 from flux.hookspecs import hookimpl
 from flux.version import __version__
 
@@ -22,8 +25,9 @@ def health():
 
 
 @core.get("/api/v1/admin/plugins")
+@require(*ADMIN_ROLES)
 def list_plugins():
-    """Loaded plugins, their versions and hooks. Becomes admin-only with accounts (issue 3)."""
+    """Loaded plugins, their versions and hooks."""
     plugins = current_app.extensions["flux"].plugins.describe()
     return jsonify([info.as_json() for info in plugins])
 
@@ -31,3 +35,9 @@ def list_plugins():
 @hookimpl
 def register_blueprints(app):
     return [core]
+
+
+@hookimpl
+def register_migrations():
+    """The core branch: tenants, accounts, sessions, service keys."""
+    return Path(__file__).parent / "migrations" / "versions"

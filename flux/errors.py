@@ -27,11 +27,20 @@ class ApiError(Exception):
     status = 400
     code = "BAD_REQUEST"
 
-    def __init__(self, message: str, *, code: str | None = None, status: int | None = None, **extra: Any):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ):
         super().__init__(message)
         self.message = message
         self.code = code or self.code
         self.status = status or self.status
+        self.headers = headers or {}
         self.extra = extra
 
     def as_json(self) -> dict[str, Any]:
@@ -122,7 +131,7 @@ def _respond(body: dict[str, Any], status: int, headers: dict[str, str] | None =
 
 
 def _handle_api_error(error: ApiError):
-    return _respond(error.as_json(), error.status)
+    return _respond(error.as_json(), error.status, error.headers)
 
 
 def _handle_http_exception(error: HTTPException):

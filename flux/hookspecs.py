@@ -105,3 +105,38 @@ def startup(app):
     creates the app (each gunicorn worker, each CLI command), so keep it quick and
     idempotent. Example: `if not app.config.get("HELLO"): raise ConfigError(...)`.
     """
+
+
+@hookspec(firstresult=True)
+def actor_from_request(request):
+    """Return the `flux.context.Actor` making `request`, or `None` to let others decide.
+
+    firstresult: the first non-`None` answer wins. Called lazily, the first time a view
+    asks for `current_actor()`. The built-in answer (`trylast`) reads service keys and
+    Bearer JWTs and otherwise returns the anonymous actor; raise
+    `flux.errors.Unauthorized` for a credential that is present but invalid.
+    Example: `if request.blueprint == "dashboard" and current_user.is_authenticated: return ...`.
+    """
+
+
+@hookspec(firstresult=True)
+def resolve_tenant(request, actor):
+    """Return the `flux.tenancy.Tenant` the request acts in, or `None` to let others decide.
+
+    firstresult: the first non-`None` answer wins. Called lazily, the first time a view
+    or a tenant-scoped query needs the tenant. The built-in answer (`trylast`): the
+    service key's tenant, the `X-FB-Tenant` header (403 for callers who may not use it,
+    404 for an unknown tenant), the JWT `tenant_id` claim, else the default tenant.
+    Example: `return find_tenant(request.host.split(".")[0])` for one subdomain per tenant.
+    """
+
+
+@hookspec
+def permission_allowed(actor, action, resource):
+    """Return `False` to deny `actor` the `action` on `resource`; `None` or `True` abstain.
+
+    Called by `flux.auth.permissions.require` after the route's own role and scope
+    check passed; any `False` denies with 403. `action` is the view's endpoint name
+    (e.g. `"service_keys.create"`), `resource` is `None` or what the view passes.
+    Example: `if action.startswith("service_keys.") and actor.email.endswith("@contractor.example"): return False`.
+    """

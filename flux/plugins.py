@@ -23,6 +23,7 @@ ENTRY_POINT_GROUP = "fluxbase.plugins"
 # Without these the server cannot start; they cannot be disabled.
 ESSENTIAL_PLUGINS: dict[str, str] = {
     "core_api": "flux.default_api",
+    "auth": "flux.default_auth",
     "ciphers": "flux.default_ciphers",
     "storage": "flux.default_storage",
 }

@@ -20,6 +20,9 @@ from flux import create_app, migrate
 from flux.db import db
 
 TEST_PLUGIN = "tests.plugins.my_plugin"
+SETUP_TOKEN = "setup-token-for-tests-0123456789"
+ADMIN_EMAIL = "admin@example.com"
+PASSWORD = "correct horse battery"
 BACKEND = os.environ.get("FLUXBASE_TEST_DB", "sqlite")
 PG_ADMIN_URL = os.environ.get("FLUXBASE_TEST_PG_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/postgres")
 
@@ -70,7 +73,14 @@ def make_app(tmp_path: Path, database_url: str):
     built = []
 
     def make(migrated: bool = True, **config):
-        settings = {"TESTING": True, "INSTANCE_PATH": str(tmp_path / "instance"), "DATABASE_URL": database_url}
+        settings = {
+            "TESTING": True,
+            "INSTANCE_PATH": str(tmp_path / "instance"),
+            "DATABASE_URL": database_url,
+            "SECURITY_SETUP_TOKEN": SETUP_TOKEN,
+            # Still scrypt (memory-hard), at a cost that keeps the suite quick.
+            "AUTH_PASSWORD_HASH_METHOD": "scrypt:4096:8:1",
+        }
         settings["PLUGINS"] = [TEST_PLUGIN]
         settings.update(config)
         app = create_app(settings)
@@ -104,3 +114,37 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+class AuthActions:
+    """Sign up, sign in and set up accounts through the real endpoints."""
+
+    def __init__(self, client) -> None:
+        self.client = client
+
+    def setup_admin(self, email: str = ADMIN_EMAIL, password: str = PASSWORD) -> dict:
+        response = self.client.post(
+            "/api/v1/admin/setup", json={"email": email, "password": password, "name": "Ada", "setup_token": SETUP_TOKEN}
+        )
+        assert response.status_code == 201, response.json
+        return response.json
+
+    def signup(self, email: str = "user@example.com", password: str = PASSWORD, tenant: str | None = None) -> dict:
+        headers = {"X-FB-Tenant": tenant} if tenant else {}
+        response = self.client.post("/api/v1/auth/signup", json={"email": email, "password": password}, headers=headers)
+        assert response.status_code == 201, response.json
+        return response.json
+
+    @staticmethod
+    def bearer(tokens: dict, **extra: str) -> dict:
+        return {"Authorization": f"Bearer {tokens['access_token']}", **extra}
+
+
+@pytest.fixture
+def auth(client) -> AuthActions:
+    return AuthActions(client)
+
+
+@pytest.fixture
+def admin_headers(auth) -> dict:
+    return auth.bearer(auth.setup_admin())

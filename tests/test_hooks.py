@@ -64,7 +64,7 @@ def test_hook_register_migrations(make_app):
     app = make_app(migrated=False)
     folders = migrate.migration_folders(app)
     assert ROOT / "tests" / "plugins" / "migrations" in folders
-    assert set(migrate.pending_heads(app)) == {"my_plugin_0001", "storage_0001"}
+    assert set(migrate.pending_heads(app)) == {"core_0001", "my_plugin_0001", "storage_0001"}
     migrate.upgrade(app)
     with app.app_context():
         assert "my_plugin_notes" in sa.inspect(db.engine).get_table_names()

@@ -94,8 +94,14 @@ def test_entry_point_plugin_can_be_disabled(installed_distribution, make_app):
     assert app.test_client().get("/api/v1/hello").status_code == 404
 
 
-def test_admin_plugins_endpoint_lists_plugins_and_hooks(client):
-    response = client.get("/api/v1/admin/plugins")
+def test_admin_plugins_endpoint_needs_an_admin(client, auth):
+    assert client.get("/api/v1/admin/plugins").status_code == 401
+    user = auth.signup()
+    assert client.get("/api/v1/admin/plugins", headers=auth.bearer(user)).status_code == 403
+
+
+def test_admin_plugins_endpoint_lists_plugins_and_hooks(client, admin_headers):
+    response = client.get("/api/v1/admin/plugins", headers=admin_headers)
     assert response.status_code == 200
     by_name = {plugin["name"]: plugin for plugin in response.json}
     assert by_name["storage"] == {

@@ -1,0 +1,1 @@
+"""Benchmark harness; a package so that gunicorn can import `bench.bare_app`."""

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# One command for the benchmark: make sure the venv and wrk exist, then run bench/run.py.
+# Extra arguments go to run.py, e.g. `bash bench/run.sh --quick`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x .venv/bin/fluxbase ] || ! .venv/bin/python -c 'import requests' 2>/dev/null; then
+    [ -x .venv/bin/python ] || python3 -m venv .venv
+    .venv/bin/pip install -e '.[bench]'
+fi
+
+if ! command -v wrk >/dev/null 2>&1; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get install -y wrk || { $sudo apt-get update && $sudo apt-get install -y wrk; }
+fi
+
+exec .venv/bin/python bench/run.py "$@"

@@ -1,0 +1,1 @@
+"""Identity and access: accounts, sessions, JWTs, service keys, permissions."""

@@ -1,0 +1,183 @@
+"""`/api/v1/admin/service-keys`: the lifecycle of a tenant's service keys.
+
+Keys belong to the request's tenant (the automatic tenant scoping applies), so an
+administrator sees and changes only the keys of the tenant they act in.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import Blueprint, jsonify
+
+from flux.auth import service_keys as keys
+from flux.auth.models import ServiceKey, ServiceKeyEvent
+from flux.auth.permissions import ADMIN_ROLES, require
+from flux.context import current_actor
+from flux.db import db, utcnow
+from flux.errors import BadRequest, NotFound
+from flux.http import json_body, optional_text
+
+api = Blueprint("service_keys", __name__, url_prefix="/api/v1/admin/service-keys")
+MANAGE = require(*ADMIN_ROLES, scope="service_keys:write")
+READ = require(*ADMIN_ROLES, scope="service_keys:read")
+MAX_GRACE_DAYS = 90
+
+
+def _scopes(value: object) -> list[str]:
+    if not isinstance(value, list) or not value or not all(isinstance(item, str) for item in value):
+        raise BadRequest('scopes must be a non-empty list of strings, e.g. ["secrets:read"]', code="INVALID_SCOPES")
+    families = {scope.split(":")[0] for scope in keys.KNOWN_SCOPES if scope != "*"}
+    unknown = [s for s in value if s not in keys.KNOWN_SCOPES and not (s.endswith(":*") and s[:-2] in families)]
+    if unknown:
+        raise BadRequest(f"unknown scope(s) {unknown}; known: {list(keys.KNOWN_SCOPES)}", code="INVALID_SCOPES")
+    return sorted(set(value))
+
+
+def _future_time(value: object, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise BadRequest(f"{name} must be an RFC 3339 time, e.g. 2030-01-01T00:00:00Z", code="INVALID_TIME") from None
+    if parsed.tzinfo is None:
+        raise BadRequest(f"{name} must include a timezone (e.g. Z)", code="INVALID_TIME")
+    if parsed <= utcnow():
+        raise BadRequest(f"{name} must be in the future", code="INVALID_TIME")
+    return parsed
+
+
+def _grace(body: dict) -> timedelta:
+    hours = body.get("grace_period_hours", 24)
+    if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not 0 <= hours <= MAX_GRACE_DAYS * 24:
+        raise BadRequest(f"grace_period_hours must be a number from 0 to {MAX_GRACE_DAYS * 24}", code="INVALID_FIELD")
+    return timedelta(hours=hours)
+
+
+def _key(key_id: str) -> ServiceKey:
+    key = db.session.get(ServiceKey, key_id) if len(key_id) <= 36 else None
+    if key is None:
+        raise NotFound("Service key not found", code="SERVICE_KEY_NOT_FOUND")
+    return key
+
+
+@api.get("")
+@READ
+def list_keys():
+    found = db.session.scalars(sa.select(ServiceKey).order_by(ServiceKey.created_at, ServiceKey.id))
+    return jsonify([keys.describe(key) for key in found])
+
+
+@api.post("")
+@MANAGE
+def create_key():
+    body = json_body()
+    name = optional_text(body, "name", 200)
+    if not name or not name.strip():
+        raise BadRequest("name is required", code="INVALID_FIELD")
+    key, plaintext = keys.issue_key(
+        name.strip(),
+        optional_text(body, "description", 2000) or "",
+        _scopes(body.get("scopes")),
+        _future_time(body.get("expires_at"), "expires_at"),
+        current_actor().id,
+    )
+    db.session.commit()
+    return jsonify({**keys.describe(key), "key": plaintext}), 201
+
+
+@api.get("/<key_id>")
+@READ
+def get_key(key_id: str):
+    return jsonify(keys.describe(_key(key_id)))
+
+
+@api.put("/<key_id>")
+@MANAGE
+def update_key(key_id: str):
+    key, body = _key(key_id), json_body()
+    changed = False
+    if "name" in body:
+        name = optional_text(body, "name", 200)
+        if not name or not name.strip():
+            raise BadRequest("name cannot be empty", code="INVALID_FIELD")
+        key.name, changed = name.strip(), True
+    if "description" in body:
+        key.description, changed = optional_text(body, "description", 2000) or "", True
+    if "scopes" in body:
+        key.scopes, changed = _scopes(body["scopes"]), True
+    if "expires_at" in body:
+        key.expires_at, changed = _future_time(body["expires_at"], "expires_at"), True
+    if not changed:
+        raise BadRequest("nothing to update: send name, description, scopes or expires_at", code="NOTHING_TO_UPDATE")
+    db.session.commit()
+    return jsonify(keys.describe(key))
+
+
+@api.delete("/<key_id>")
+@MANAGE
+def delete_key(key_id: str):
+    db.session.delete(_key(key_id))
+    db.session.commit()
+    return "", 204
+
+
+def _set_enabled(key_id: str, enabled: bool):
+    key = _key(key_id)
+    keys.set_enabled(key, enabled)
+    db.session.commit()
+    return jsonify(keys.describe(key))
+
+
+@api.post("/<key_id>/disable")
+@MANAGE
+def disable_key(key_id: str):
+    return _set_enabled(key_id, False)
+
+
+@api.post("/<key_id>/enable")
+@MANAGE
+def enable_key(key_id: str):
+    return _set_enabled(key_id, True)
+
+
+@api.post("/<key_id>/revoke")
+@MANAGE
+def revoke_key(key_id: str):
+    key = _key(key_id)
+    keys.revoke_key(key, optional_text(json_body(), "reason", 2000) or "", current_actor().id)
+    db.session.commit()
+    return jsonify(keys.describe(key))
+
+
+@api.post("/<key_id>/deprecate")
+@MANAGE
+def deprecate_key(key_id: str):
+    key = _key(key_id)
+    body = json_body(required=False)
+    keys.deprecate_key(key, _grace(body), optional_text(body, "reason", 2000) or "", current_actor().id)
+    db.session.commit()
+    return jsonify(keys.describe(key))
+
+
+@api.post("/<key_id>/rotate")
+@MANAGE
+def rotate_key(key_id: str):
+    """A new key with the same name and scopes; the old one works for the grace period."""
+    old = _key(key_id)
+    body = json_body(required=False)
+    new, plaintext = keys.rotate_key(old, _grace(body), optional_text(body, "reason", 2000) or "", current_actor().id)
+    db.session.commit()
+    return jsonify({**keys.describe(new), "key": plaintext, "previous_key": keys.describe(old)}), 201
+
+
+@api.get("/<key_id>/revocations")
+@READ
+def key_history(key_id: str):
+    key = _key(key_id)
+    events = db.session.scalars(
+        sa.select(ServiceKeyEvent).where(ServiceKeyEvent.key_id == key.id).order_by(ServiceKeyEvent.created_at)
+    )
+    return jsonify([event.as_json() for event in events])

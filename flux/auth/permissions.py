@@ -1,0 +1,76 @@
+"""One place that decides whether the current actor may call a view."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app, g, request
+
+from flux.auth.service_keys import has_scope
+from flux.context import Actor, current_actor, current_tenant_id
+from flux.db import db
+from flux.errors import Forbidden, Unauthorized
+from flux.tenancy import TenantMembership
+
+ADMIN_ROLES = ("instance_admin", "tenant_admin", "admin")
+SIGNED_IN = "authenticated"
+
+
+def is_tenant_admin_here(actor: Actor) -> bool:
+    """A `tenant_admin` account counts only in tenants where it is an admin member."""
+    if "flux_tenant_admin" not in g:
+        g.flux_tenant_admin = (
+            db.session.scalar(
+                sa.select(TenantMembership.id).where(
+                    TenantMembership.account_id == actor.id,
+                    TenantMembership.tenant_id == current_tenant_id(),
+                    TenantMembership.role == "tenant_admin",
+                )
+            )
+            is not None
+        )
+    return g.flux_tenant_admin
+
+
+def _role_allows(actor: Actor, roles: tuple[str, ...], scope: str | None) -> bool:
+    if actor.kind == "service_key":
+        return "service_role" in roles or (scope is not None and has_scope(list(actor.scopes), scope))
+    if SIGNED_IN in roles:
+        return True
+    if actor.role not in roles:
+        return False
+    return actor.role != "tenant_admin" or is_tenant_admin_here(actor)
+
+
+def check(roles: tuple[str, ...], scope: str | None = None, resource: Any = None) -> Actor:
+    """Return the actor if allowed; 401 without credentials, 403 otherwise."""
+    actor = current_actor()
+    if not actor.is_authenticated:
+        raise Unauthorized("Authentication required: send a Bearer token or a service key", code="AUTH_REQUIRED")
+    allowed = _role_allows(actor, roles, scope)
+    if allowed:
+        votes = current_app.extensions["flux"].plugins.hook.permission_allowed(
+            actor=actor, action=request.endpoint or "", resource=resource
+        )
+        allowed = not any(vote is False for vote in votes)
+    if not allowed:
+        needed = f"scope {scope!r}" if actor.kind == "service_key" and scope else f"one of the roles {list(roles)}"
+        raise Forbidden(f"Insufficient permissions: this needs {needed}", code="FORBIDDEN")
+    return actor
+
+
+def require(*roles: str, scope: str | None = None) -> Callable:
+    """Decorate a view: the caller needs one of `roles`, or (a service key) `scope`."""
+
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            check(roles, scope)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate

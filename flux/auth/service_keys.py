@@ -1,0 +1,169 @@
+"""Service keys: random, shown once, stored as a SHA-256 hash behind a lookup prefix.
+
+Format: `fbk_<12-character lookup prefix>_<43 characters, 32 random bytes>`. The prefix
+finds the row with an indexed lookup; the whole key is compared by hash in constant
+time. A fast hash is right here (DESIGN decision 9): the keys are high-entropy random,
+so there is nothing for a slow hash to protect against, and a check costs microseconds.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from flux.auth.models import ServiceKey, ServiceKeyEvent
+from flux.auth.tokens import token_hash
+from flux.db import db, utcnow
+from flux.errors import BadRequest, Conflict
+
+KEY_PREFIX = "fbk_"
+KNOWN_SCOPES = (
+    "*",
+    "secrets:read",
+    "secrets:write",
+    "functions:read",
+    "functions:write",
+    "functions:execute",
+    "settings:read",
+    "settings:write",
+    "flags:read",
+    "flags:write",
+    "tenants:read",
+    "tenants:write",
+    "service_keys:read",
+    "service_keys:write",
+)
+
+
+def generate_key() -> tuple[str, str]:
+    """(full key to show once, lookup prefix to store)."""
+    lookup = secrets.token_hex(6)
+    return f"{KEY_PREFIX}{lookup}_{secrets.token_urlsafe(32)}", lookup
+
+
+def looks_like_service_key(value: str) -> bool:
+    return value.startswith(KEY_PREFIX)
+
+
+def key_status(key: ServiceKey, now: datetime | None = None) -> str:
+    """active, disabled, revoked, expired, deprecated (still in its grace period) or retired."""
+    now = now or utcnow()
+    if key.revoked_at is not None:
+        return "revoked"
+    if not key.enabled:
+        return "disabled"
+    if key.expires_at is not None and key.expires_at <= now:
+        return "expired"
+    if key.grace_until is not None:
+        return "deprecated" if key.grace_until > now else "retired"
+    return "active"
+
+
+def find_usable_key(presented: str) -> ServiceKey | None:
+    """The key row for a presented key when it may be used now; None otherwise."""
+    parts = presented.split("_")
+    if len(parts) != 3 or f"{parts[0]}_" != KEY_PREFIX or len(parts[1]) != 12:
+        return None
+    key = db.session.scalar(
+        sa.select(ServiceKey).where(ServiceKey.prefix == parts[1]).execution_options(all_tenants=True)
+    )
+    if key is None or not hmac.compare_digest(key.key_hash, token_hash(presented)):
+        return None
+    if key_status(key) not in ("active", "deprecated"):
+        return None
+    return key
+
+
+def has_scope(key_scopes: list[str], needed: str) -> bool:
+    """`*` grants everything; `secrets:*` grants every `secrets:` scope; else an exact match."""
+    if "*" in key_scopes or needed in key_scopes:
+        return True
+    family = needed.split(":", 1)[0]
+    return f"{family}:*" in key_scopes
+
+
+def describe(key: ServiceKey) -> dict[str, Any]:
+    """Metadata only: the key itself is never stored, so it can never be shown again."""
+    return {
+        "id": key.id,
+        "name": key.name,
+        "description": key.description,
+        "key_prefix": f"{KEY_PREFIX}{key.prefix}",
+        "scopes": list(key.scopes or []),
+        "tenant_id": key.tenant_id,
+        "status": key_status(key),
+        "enabled": key.enabled,
+        "expires_at": _iso(key.expires_at),
+        "revoked_at": _iso(key.revoked_at),
+        "revoked_reason": key.revoked_reason,
+        "deprecated_at": _iso(key.deprecated_at),
+        "grace_until": _iso(key.grace_until),
+        "replaced_by": key.replaced_by,
+        "created_by": key.created_by,
+        "created_at": _iso(key.created_at),
+        "updated_at": _iso(key.updated_at),
+        "last_used_at": _iso(key.last_used_at),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _record(key: ServiceKey, action: str, reason: str, actor_id: str | None) -> None:
+    db.session.add(ServiceKeyEvent(key_id=key.id, action=action, reason=reason, actor_id=actor_id))
+
+
+def issue_key(
+    name: str, description: str, scopes: list[str], expires_at: datetime | None, actor_id: str | None
+) -> tuple[ServiceKey, str]:
+    """Store a new key in the current tenant; return it with the plaintext to show once (flushes)."""
+    plaintext, lookup = generate_key()
+    key = ServiceKey(
+        name=name,
+        description=description,
+        prefix=lookup,
+        key_hash=token_hash(plaintext),
+        scopes=scopes,
+        expires_at=expires_at,
+        created_by=actor_id,
+    )
+    db.session.add(key)
+    db.session.flush()
+    return key, plaintext
+
+
+def set_enabled(key: ServiceKey, enabled: bool) -> None:
+    if key.revoked_at is not None:
+        raise Conflict("A revoked key cannot be enabled or disabled", code="SERVICE_KEY_REVOKED")
+    key.enabled = enabled
+
+
+def revoke_key(key: ServiceKey, reason: str, actor_id: str | None) -> None:
+    if not reason.strip():
+        raise BadRequest("reason is required to revoke a key", code="INVALID_FIELD")
+    if key.revoked_at is not None:
+        raise Conflict("Key is already revoked", code="SERVICE_KEY_REVOKED")
+    key.revoked_at, key.revoked_reason = utcnow(), reason.strip()
+    _record(key, "revoked", reason.strip(), actor_id)
+
+
+def deprecate_key(key: ServiceKey, grace: timedelta, reason: str, actor_id: str | None, action: str = "deprecated"):
+    """Keep the key working for `grace`, then refuse it."""
+    if key.revoked_at is not None:
+        raise Conflict("A revoked key cannot be deprecated or rotated", code="SERVICE_KEY_REVOKED")
+    now = utcnow()
+    key.deprecated_at, key.grace_until = now, now + grace
+    _record(key, action, reason, actor_id)
+
+
+def rotate_key(old: ServiceKey, grace: timedelta, reason: str, actor_id: str | None) -> tuple[ServiceKey, str]:
+    """A new key with the old one's name and scopes; the old one works for `grace` more."""
+    deprecate_key(old, grace, reason or "rotated", actor_id, action="rotated")
+    new, plaintext = issue_key(old.name, old.description, list(old.scopes), old.expires_at, actor_id)
+    old.replaced_by = new.id
+    return new, plaintext

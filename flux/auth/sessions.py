@@ -1,0 +1,141 @@
+"""Sign-in sessions: create, refresh with rotation and reuse detection, revoke, check.
+
+A refresh token names its session and generation. Presenting the current generation
+rotates it; presenting an older one means a token was stolen or replayed, so the whole
+session is revoked (as OAuth 2.0 Security BCP recommends for refresh-token rotation).
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+import time
+from collections import OrderedDict
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app, request
+
+from flux.auth.models import AuthSession, Credentials
+from flux.auth.tokens import (
+    AccessClaims,
+    issue_access_token,
+    new_refresh_token,
+    parse_refresh_token,
+    token_hash,
+)
+from flux.db import db, new_id, utcnow
+from flux.errors import Unauthorized
+
+INVALID_REFRESH = "Invalid or expired refresh token"
+
+
+class SessionCache:
+    """Which sessions are live, remembered for a few seconds so a request costs no query.
+
+    Bounded (LRU) and short-lived: a sign-out on another worker or node takes effect
+    within `AUTH_SESSION_CACHE_SECONDS`.
+    """
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._entries: OrderedDict[str, tuple[bool, float]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._max = max_entries
+
+    def get(self, session_id: str, ttl: float) -> bool | None:
+        with self._lock:
+            found = self._entries.get(session_id)
+            if found is None or time.monotonic() - found[1] > ttl:
+                return None
+            self._entries.move_to_end(session_id)
+            return found[0]
+
+    def put(self, session_id: str, live: bool) -> None:
+        with self._lock:
+            self._entries[session_id] = (live, time.monotonic())
+            self._entries.move_to_end(session_id)
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+
+
+def _cache() -> SessionCache:
+    return current_app.extensions["flux"].session_cache
+
+
+def token_response(account: Credentials, session: AuthSession, refresh_token: str) -> dict[str, Any]:
+    access_token, lifetime = issue_access_token(
+        AccessClaims(account.id, account.email, account.role, session.id, session.tenant_id)
+    )
+    return {
+        "user": account.as_json(),
+        "access_token": access_token,
+        "refresh_token": refresh_token,
+        "token_type": "bearer",
+        "expires_in": lifetime,
+    }
+
+
+def start_session(account: Credentials, tenant_id: str) -> dict[str, Any]:
+    """Create a session for a signed-in account; return the token response (and commit)."""
+    session_id = new_id()
+    refresh = new_refresh_token(session_id, 0)
+    session = AuthSession(
+        id=session_id,
+        account_kind=account.kind,
+        account_id=account.id,
+        tenant_id=tenant_id,
+        refresh_hash=token_hash(refresh),
+        refresh_generation=0,
+        user_agent=(request.headers.get("User-Agent") or "")[:255],
+        ip_address=(request.remote_addr or "")[:64],
+        expires_at=utcnow() + timedelta(days=current_app.config["AUTH_REFRESH_TOKEN_DAYS"]),
+    )
+    account.last_signin_at = utcnow()
+    db.session.add(session)
+    db.session.commit()
+    return token_response(account, session, refresh)
+
+
+def refresh_session(refresh_token: object, account_kind: str) -> tuple[AuthSession, str]:
+    """Rotate a refresh token; reuse of an old one revokes the session. Commits."""
+    parsed = parse_refresh_token(refresh_token)
+    if parsed is None:
+        raise Unauthorized(INVALID_REFRESH, code="INVALID_REFRESH_TOKEN")
+    session_id, generation = parsed
+    session = db.session.scalar(sa.select(AuthSession).where(AuthSession.id == session_id).with_for_update())
+    if session is None or session.account_kind != account_kind or session.revoked_at is not None:
+        raise Unauthorized(INVALID_REFRESH, code="INVALID_REFRESH_TOKEN")
+    if session.expires_at <= utcnow():
+        raise Unauthorized(INVALID_REFRESH, code="INVALID_REFRESH_TOKEN")
+    current = generation == session.refresh_generation
+    if not current or not hmac.compare_digest(token_hash(refresh_token), session.refresh_hash):
+        if generation < session.refresh_generation:
+            revoke(session, "refresh_token_reused")
+        raise Unauthorized(INVALID_REFRESH, code="INVALID_REFRESH_TOKEN")
+    session.refresh_generation += 1
+    fresh = new_refresh_token(session.id, session.refresh_generation)
+    session.refresh_hash = token_hash(fresh)
+    session.refreshed_at = utcnow()
+    db.session.commit()
+    return session, fresh
+
+
+def revoke(session: AuthSession, reason: str) -> None:
+    session.revoked_at = utcnow()
+    session.revoked_reason = reason
+    db.session.commit()
+    _cache().put(session.id, False)
+
+
+def session_is_live(session_id: str) -> bool:
+    ttl = current_app.config["AUTH_SESSION_CACHE_SECONDS"]
+    cached = _cache().get(session_id, ttl)
+    if cached is not None:
+        return cached
+    row = db.session.execute(
+        sa.select(AuthSession.revoked_at, AuthSession.expires_at).where(AuthSession.id == session_id)
+    ).first()
+    live = row is not None and row.revoked_at is None and row.expires_at > utcnow()
+    _cache().put(session_id, live)
+    return live

@@ -1,0 +1,47 @@
+"""Rate limits through the `limits` library; counters live where `FLUXBASE_RATE_LIMIT_STORAGE_URL` says.
+
+`memory://` (the default) counts per process; point it at `redis://host:6379` so every
+gunicorn worker and node shares the counters.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from functools import lru_cache
+
+from limits import RateLimitItem, parse, storage, strategies
+
+from flux.config import ConfigError
+
+
+@lru_cache(maxsize=256)
+def parse_limit(text: str) -> RateLimitItem:
+    """`"30/minute"` → a limit item; a ConfigError for text `limits` cannot read."""
+    try:
+        return parse(text)
+    except ValueError as error:
+        raise ConfigError(f"rate limit {text!r} is not of the form '30/minute': {error}") from error
+
+
+class RateLimiter:
+    """A moving-window limiter over named identifiers (an IP, an e-mail, a key id)."""
+
+    def __init__(self, storage_url: str) -> None:
+        try:
+            backend = storage.storage_from_string(storage_url)
+        except Exception as error:
+            raise ConfigError(f"FLUXBASE_RATE_LIMIT_STORAGE_URL {storage_url!r} is not usable: {error}") from error
+        self._limiter = strategies.MovingWindowRateLimiter(backend)
+
+    def retry_after(self, limit: str, *identifiers: str) -> int | None:
+        """Seconds to wait when the limit is used up, else None; does not count a hit."""
+        item = parse_limit(limit)
+        if self._limiter.test(item, *identifiers):
+            return None
+        reset_at, _remaining = self._limiter.get_window_stats(item, *identifiers)
+        return max(1, math.ceil(reset_at - time.time()))
+
+    def hit(self, limit: str, *identifiers: str) -> bool:
+        """Count one event; False when it went over the limit."""
+        return self._limiter.hit(parse_limit(limit), *identifiers)

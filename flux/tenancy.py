@@ -1,0 +1,152 @@
+"""Tenants, memberships, and the one mechanism that scopes tenant-owned rows.
+
+Every tenant-owned model inherits `TenantScoped`. An ORM SELECT, UPDATE or DELETE on
+such a model gets `tenant_id = <current tenant>` added by a session event, and a new
+row gets the current tenant on flush, so no query has to remember a filter. A query
+with no current tenant fails (`TenantRequired`) instead of seeing every tenant's rows;
+code that must cross tenants says so with `.execution_options(all_tenants=True)`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import re
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import g, has_request_context
+from sqlalchemy import event, orm
+from sqlalchemy.orm import Mapped, mapped_column
+
+from flux.db import UtcDateTime, db, new_id, utcnow
+
+DEFAULT_TENANT_SLUG = "default"
+SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+MEMBER_ROLES = ("tenant_admin", "tenant_member")
+
+_explicit_tenant: contextvars.ContextVar[str | None] = contextvars.ContextVar("flux_tenant", default=None)
+
+
+class TenantRequired(RuntimeError):
+    """A tenant-scoped query ran with no current tenant; wrap it in `tenant_scope()`."""
+
+
+class Tenant(db.Model):
+    __tablename__ = "tenants"
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    slug: Mapped[str] = mapped_column(sa.String(63), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", sa.JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "slug": self.slug,
+            "name": self.name,
+            "metadata": self.metadata_ or {},
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+            "deleted_at": self.deleted_at.isoformat() if self.deleted_at else None,
+        }
+
+
+class TenantMembership(db.Model):
+    """A platform account's role in a tenant (the dashboard's tenant administrators)."""
+
+    __tablename__ = "tenant_memberships"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "account_id"),)
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    account_id: Mapped[str] = mapped_column(sa.ForeignKey("platform_accounts.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(sa.String(20))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class TenantScoped:
+    """Mixin of every tenant-owned model: a `tenant_id` column, filled and filtered automatically."""
+
+    @orm.declared_attr
+    def tenant_id(cls) -> Mapped[str]:
+        return mapped_column(sa.ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+
+
+def current_tenant_id(required: bool = True) -> str | None:
+    """The tenant of this unit of work: an explicit `tenant_scope()`, else the request's."""
+    explicit = _explicit_tenant.get()
+    if explicit is not None:
+        return explicit
+    if has_request_context():
+        from flux.context import current_tenant_id as request_tenant_id  # that module imports this one
+
+        return request_tenant_id()
+    if required:
+        raise TenantRequired("no current tenant: run this inside a request or `with tenant_scope(tenant_id):`")
+    return None
+
+
+@contextlib.contextmanager
+def tenant_scope(tenant_id: str) -> Iterator[None]:
+    """Run a block (CLI command, background job, test) as one tenant."""
+    token = _explicit_tenant.set(tenant_id)
+    try:
+        yield
+    finally:
+        _explicit_tenant.reset(token)
+
+
+@event.listens_for(orm.Session, "do_orm_execute")
+def _scope_statements(state: orm.ORMExecuteState) -> None:
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.execution_options.get("all_tenants") or state.is_column_load or state.is_relationship_load:
+        return
+    if not any(_is_scoped(mapper.class_) for mapper in _mappers_of(state)):
+        return
+    tenant_id = current_tenant_id()
+    state.statement = state.statement.options(
+        orm.with_loader_criteria(TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
+    )
+
+
+def _mappers_of(state: orm.ORMExecuteState) -> list[orm.Mapper]:
+    mappers = list(state.all_mappers) if state.is_select else []
+    if state.bind_mapper is not None:
+        mappers.append(state.bind_mapper)
+    return mappers
+
+
+def _is_scoped(cls: type) -> bool:
+    return isinstance(cls, type) and issubclass(cls, TenantScoped)
+
+
+@event.listens_for(orm.Session, "before_flush")
+def _stamp_new_rows(session: orm.Session, _context, _instances) -> None:
+    for instance in session.new:
+        if isinstance(instance, TenantScoped) and getattr(instance, "tenant_id", None) is None:
+            instance.tenant_id = current_tenant_id()
+
+
+def find_tenant(slug_or_id: str) -> Tenant | None:
+    """A live (not deleted) tenant by slug or id."""
+    column = Tenant.id if len(slug_or_id) == 36 and "-" in slug_or_id else Tenant.slug
+    return db.session.scalar(sa.select(Tenant).where(column == slug_or_id, Tenant.deleted_at.is_(None)))
+
+
+def default_tenant_id() -> str:
+    """The id of the `default` tenant, created by the core migration; cached per request."""
+    if has_request_context() and "flux_default_tenant" in g:
+        return g.flux_default_tenant
+    tenant_id = db.session.scalar(sa.select(Tenant.id).where(Tenant.slug == DEFAULT_TENANT_SLUG))
+    if tenant_id is None:
+        raise TenantRequired("the default tenant is missing; run `fluxbase db upgrade`")
+    if has_request_context():
+        g.flux_default_tenant = tenant_id
+    return tenant_id
