@@ -124,7 +124,8 @@ class AuthActions:
 
     def setup_admin(self, email: str = ADMIN_EMAIL, password: str = PASSWORD) -> dict:
         response = self.client.post(
-            "/api/v1/admin/setup", json={"email": email, "password": password, "name": "Ada", "setup_token": SETUP_TOKEN}
+            "/api/v1/admin/setup",
+            json={"email": email, "password": password, "name": "Ada", "setup_token": SETUP_TOKEN},
         )
         assert response.status_code == 201, response.json
         return response.json

@@ -14,6 +14,8 @@ from flux.cli import cli
 from flux.config import ConfigError
 from flux.crypto import associated_data
 from flux.db import db
+from flux.tenancy import Tenant
+from tests.conftest import PASSWORD
 from tests.plugins.my_plugin import notes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,3 +100,32 @@ def test_hook_register_encrypted_columns(app):
 
 def test_hook_startup(app):
     assert app.config["MY_PLUGIN_STARTED"] is True
+
+
+def test_hook_actor_from_request(client):
+    assert client.get("/api/v1/admin/plugins").status_code == 401
+    response = client.get("/api/v1/admin/plugins", headers={"X-My-Plugin-Actor": "robot"})
+    assert response.status_code == 200
+    assert "core_api" in {plugin["name"] for plugin in response.json}
+
+
+def test_hook_resolve_tenant(app, client, auth):
+    with app.app_context():
+        db.session.add(Tenant(slug="acme", name="Acme"))
+        db.session.commit()
+    auth.signup("routed@example.com", tenant=None)
+    signin = {"email": "routed@example.com", "password": PASSWORD}
+    # The plugin routes "acme.example.com" to tenant acme, where this user does not exist.
+    routed = client.post("/api/v1/auth/signin", json=signin, headers={"X-My-Plugin-Host": "acme.example.com"})
+    assert routed.status_code == 401
+    # Without the header, the built-in rule picks the default tenant, where it does.
+    assert client.post("/api/v1/auth/signin", json=signin).status_code == 200
+
+
+def test_hook_permission_allowed(client, auth):
+    allowed = auth.signup("fine@example.com")
+    assert client.get("/api/v1/auth/user", headers=auth.bearer(allowed)).status_code == 200
+    blocked = auth.signup("blocked@example.com")
+    response = client.get("/api/v1/auth/user", headers=auth.bearer(blocked))
+    assert response.status_code == 403
+    assert response.json["code"] == "FORBIDDEN"

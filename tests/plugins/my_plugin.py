@@ -13,10 +13,12 @@ from flask import Blueprint, jsonify, request
 
 from flux import hookimpl
 from flux.admin_pages import AdminPage
+from flux.context import Actor
 from flux.crypto import Cipher, DecryptionError, EncryptedColumn, associated_data
 from flux.db import db
 from flux.errors import Conflict
 from flux.storage import MemoryStore
+from flux.tenancy import find_tenant
 
 notes = sa.Table(
     "my_plugin_notes",
@@ -114,3 +116,25 @@ def register_encrypted_columns(app):
 @hookimpl
 def startup(app):
     app.config["MY_PLUGIN_STARTED"] = app.extensions["flux"].plugins.has_plugin("tests.plugins.my_plugin")
+
+
+@hookimpl
+def actor_from_request(request):
+    """A robot administrator for requests that carry the test header; others decide the rest."""
+    if request.headers.get("X-My-Plugin-Actor") == "robot":
+        return Actor(kind="platform", role="instance_admin", id="robot", email="robot@plugin.example")
+    return None
+
+
+@hookimpl
+def resolve_tenant(request, actor):
+    """One tenant per "host", as a subdomain router would do it."""
+    host = request.headers.get("X-My-Plugin-Host")
+    return find_tenant(host.split(".")[0]) if host else None
+
+
+@hookimpl
+def permission_allowed(actor, action, resource):
+    if actor.email == "blocked@example.com":
+        return False
+    return None

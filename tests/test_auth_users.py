@@ -1,0 +1,176 @@
+"""App users: sign-up, sign-in, refresh rotation, sign-out, lockout and rate limits."""
+
+from __future__ import annotations
+
+import logging
+
+import jwt
+import sqlalchemy as sa
+
+from flux.auth.models import AppUser, AuthSession
+from flux.db import db
+from tests.conftest import PASSWORD
+
+
+def stored_user(app, email: str) -> AppUser | None:
+    with app.app_context():
+        return db.session.scalar(sa.select(AppUser).where(AppUser.email == email).execution_options(all_tenants=True))
+
+
+def test_signup_returns_user_and_tokens(app, client):
+    response = client.post(
+        "/api/v1/auth/signup",
+        json={"email": " Ada@Example.com ", "password": PASSWORD, "user_metadata": {"plan": "pro"}},
+    )
+    assert response.status_code == 201
+    body = response.json
+    assert set(body) >= {"user", "access_token", "refresh_token", "expires_in"}
+    assert body["expires_in"] == 900
+    assert body["user"]["email"] == "ada@example.com"
+    assert body["user"]["user_metadata"] == {"plan": "pro"}
+    assert "password" not in str(body["user"]) and "password_hash" not in body["user"]
+    user = stored_user(app, "ada@example.com")
+    assert user.password_hash.startswith("scrypt:") and PASSWORD not in user.password_hash
+
+
+def test_signup_rejects_duplicates_and_bad_input(app, client, auth):
+    auth.signup("dup@example.com")
+    duplicate = client.post("/api/v1/auth/signup", json={"email": "DUP@example.com", "password": PASSWORD})
+    assert duplicate.status_code == 409 and duplicate.json["code"] == "USER_EXISTS"
+    cases = [
+        ({"email": "x@example.com", "password": "short"}, "WEAK_PASSWORD", "at least 8 characters"),
+        ({"email": "not-an-email", "password": PASSWORD}, "INVALID_EMAIL", "not a valid"),
+        ({"password": PASSWORD}, "INVALID_EMAIL", "email is required"),
+        ({"email": "x@example.com"}, "WEAK_PASSWORD", "password is required"),
+        ({"email": "x@example.com", "password": PASSWORD, "user_metadata": "no"}, "INVALID_FIELD", "JSON object"),
+    ]
+    for body, code, message in cases:
+        response = client.post("/api/v1/auth/signup", json=body)
+        assert response.status_code == 400, body
+        assert response.json["code"] == code and message in response.json["error"]
+    assert client.post("/api/v1/auth/signup", json=["not", "an", "object"]).status_code == 400
+    assert client.post("/api/v1/auth/signup", data="{", content_type="application/json").status_code == 400
+    assert stored_user(app, "x@example.com") is None
+
+
+def test_signin_and_one_message_for_every_mismatch(client, auth):
+    auth.signup("known@example.com")
+    ok = client.post("/api/v1/auth/signin", json={"email": "known@example.com", "password": PASSWORD})
+    assert ok.status_code == 200 and ok.json["user"]["email"] == "known@example.com"
+    wrong_password = client.post("/api/v1/auth/signin", json={"email": "known@example.com", "password": "nope-nope"})
+    unknown = client.post("/api/v1/auth/signin", json={"email": "nobody@example.com", "password": PASSWORD})
+    assert wrong_password.status_code == unknown.status_code == 401
+    assert wrong_password.json == unknown.json == {"error": "Invalid email or password", "code": "INVALID_CREDENTIALS"}
+    assert client.post("/api/v1/auth/signin", json={"email": "known@example.com"}).status_code == 400
+
+
+def test_account_locks_after_five_failures(app, client, auth):
+    auth.signup("victim@example.com")
+    wrong = {"email": "victim@example.com", "password": "wrong-password"}
+    for _ in range(5):
+        assert client.post("/api/v1/auth/signin", json=wrong).status_code == 401
+    locked = client.post("/api/v1/auth/signin", json={"email": "victim@example.com", "password": PASSWORD})
+    assert locked.status_code == 429
+    assert 14 * 60 < int(locked.headers["Retry-After"]) <= 15 * 60
+    assert stored_user(app, "victim@example.com").locked_until is not None
+
+
+def test_failed_signins_are_rate_limited_per_email(make_app):
+    client = make_app(AUTH_SIGNIN_LIMIT_PER_EMAIL="3/minute", AUTH_LOCKOUT_ATTEMPTS=100).test_client()
+    body = {"email": "ghost@example.com", "password": "whatever-1"}
+    assert [client.post("/api/v1/auth/signin", json=body).status_code for _ in range(4)] == [401, 401, 401, 429]
+    limited = client.post("/api/v1/auth/signin", json=body)
+    assert limited.status_code == 429 and 0 < int(limited.headers["Retry-After"]) <= 60
+    other = client.post("/api/v1/auth/signin", json={"email": "other@example.com", "password": "x-x-x-x-x"})
+    assert other.status_code == 401
+
+
+def test_failed_signins_are_rate_limited_per_ip(make_app):
+    client = make_app(AUTH_SIGNIN_LIMIT_PER_IP="2/minute").test_client()
+    codes = [
+        client.post("/api/v1/auth/signin", json={"email": f"u{n}@example.com", "password": "wrong-pass"}).status_code
+        for n in range(3)
+    ]
+    assert codes == [401, 401, 429]
+    elsewhere = client.post(
+        "/api/v1/auth/signin",
+        json={"email": "u9@example.com", "password": "wrong-pass"},
+        environ_base={"REMOTE_ADDR": "10.9.9.9"},
+    )
+    assert elsewhere.status_code == 401
+
+
+def test_refresh_rotates_and_reuse_revokes_the_session(app, client, auth):
+    tokens = auth.signup()
+    first = client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert first.status_code == 200
+    assert first.json["refresh_token"] != tokens["refresh_token"]
+    assert client.get("/api/v1/auth/user", headers=auth.bearer(first.json)).status_code == 200
+    replay = client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert replay.status_code == 401
+    # The whole session is gone: the newest refresh token and its access token stop working.
+    assert client.post("/api/v1/auth/refresh", json={"refresh_token": first.json["refresh_token"]}).status_code == 401
+    with app.app_context():
+        session = db.session.get(AuthSession, _session_id(first.json))
+        assert session.revoked_reason == "refresh_token_reused"
+    assert client.get("/api/v1/auth/user", headers=auth.bearer(first.json)).status_code == 401
+
+
+def _session_id(tokens: dict) -> str:
+    return jwt.decode(tokens["access_token"], options={"verify_signature": False})["session_id"]
+
+
+def test_refresh_rejects_garbage(client):
+    for token in [None, "", "abc", "fbr.x.0.y", 12, "fbr." + "0" * 36 + ".0.zzz"]:
+        response = client.post("/api/v1/auth/refresh", json={"refresh_token": token})
+        assert response.status_code == 401, token
+        assert response.json["code"] == "INVALID_REFRESH_TOKEN"
+
+
+def test_signout_revokes_access_tokens(client, auth):
+    tokens = auth.signup()
+    headers = auth.bearer(tokens)
+    assert client.get("/api/v1/auth/user", headers=headers).status_code == 200
+    assert client.post("/api/v1/auth/signout", headers=headers).status_code == 204
+    response = client.get("/api/v1/auth/user", headers=headers)
+    assert response.status_code == 401
+    assert response.json["error"] == "Invalid or expired Bearer token"
+    assert client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).status_code == 401
+
+
+def test_get_and_patch_user(app, client, auth):
+    tokens = auth.signup(email="me@example.com")
+    headers = auth.bearer(tokens)
+    assert client.get("/api/v1/auth/user", headers=headers).json["email"] == "me@example.com"
+    patched = client.patch("/api/v1/auth/user", json={"user_metadata": {"theme": "dark"}}, headers=headers)
+    assert patched.status_code == 200 and patched.json["user_metadata"] == {"theme": "dark"}
+    assert client.patch("/api/v1/auth/user", json={}, headers=headers).status_code == 400
+    wrong = client.patch(
+        "/api/v1/auth/user", json={"password": "new-password-1", "current_password": "x"}, headers=headers
+    )
+    assert wrong.status_code == 400 and wrong.json["code"] == "INVALID_CURRENT_PASSWORD"
+    changed = client.patch(
+        "/api/v1/auth/user", json={"password": "new-password-1", "current_password": PASSWORD}, headers=headers
+    )
+    assert changed.status_code == 200
+    assert client.post("/api/v1/auth/signin", json={"email": "me@example.com", "password": PASSWORD}).status_code == 401
+    new = client.post("/api/v1/auth/signin", json={"email": "me@example.com", "password": "new-password-1"})
+    assert new.status_code == 200
+
+
+def test_user_endpoints_need_a_token(client):
+    assert client.get("/api/v1/auth/user").status_code == 401
+    assert client.post("/api/v1/auth/signout").status_code == 401
+    assert client.get("/api/v1/auth/user", headers={"Authorization": "Basic abc"}).status_code == 401
+
+
+def test_auth_config_is_public(client):
+    config = client.get("/api/v1/auth/config").json
+    assert config["password_min_length"] == 8 and config["signup_enabled"] is True
+
+
+def test_passwords_never_reach_the_log(client, auth, caplog):
+    with caplog.at_level(logging.DEBUG):
+        auth.signup("logged@example.com")
+        client.post("/api/v1/auth/signin", json={"email": "logged@example.com", "password": "wrong-secret-pw"})
+    assert PASSWORD not in caplog.text and "wrong-secret-pw" not in caplog.text

@@ -1,0 +1,174 @@
+"""Automatic tenant scoping, and which tenant a request acts in."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from flux.auth.models import AppUser, PlatformAccount
+from flux.auth.passwords import hash_password
+from flux.db import db
+from flux.tenancy import Tenant, TenantMembership, TenantRequired, default_tenant_id, tenant_scope
+from tests.conftest import PASSWORD
+
+
+def make_tenant(app, slug: str) -> str:
+    with app.app_context():
+        tenant = Tenant(slug=slug, name=slug.title())
+        db.session.add(tenant)
+        db.session.commit()
+        return tenant.id
+
+
+def add_users(app, tenant_id: str, *emails: str) -> None:
+    with app.app_context(), tenant_scope(tenant_id):
+        for email in emails:
+            db.session.add(AppUser(email=email, password_hash="x", role="authenticated", user_metadata={}))
+        db.session.commit()
+
+
+def test_default_tenant_exists_after_migration(app):
+    with app.app_context():
+        tenant = db.session.scalar(sa.select(Tenant).where(Tenant.slug == "default"))
+        assert tenant is not None and tenant.deleted_at is None
+        assert default_tenant_id() == tenant.id
+
+
+def test_query_without_tenant_filter_sees_only_current_tenant(app):
+    acme, globex = make_tenant(app, "acme"), make_tenant(app, "globex")
+    add_users(app, acme, "a1@example.com", "a2@example.com")
+    add_users(app, globex, "g1@example.com")
+    with app.app_context():
+        with tenant_scope(acme):
+            assert sorted(db.session.scalars(sa.select(AppUser.email))) == ["a1@example.com", "a2@example.com"]
+            assert db.session.scalar(sa.select(sa.func.count()).select_from(AppUser)) == 2
+        with tenant_scope(globex):
+            assert list(db.session.scalars(sa.select(AppUser.email))) == ["g1@example.com"]
+            # A primary-key lookup of another tenant's row finds nothing either.
+            other = db.session.scalar(
+                sa.select(AppUser.id).where(AppUser.tenant_id == acme).execution_options(all_tenants=True)
+            )
+            db.session.expunge_all()
+            assert db.session.scalars(sa.select(AppUser).where(AppUser.id == other)).first() is None
+
+
+def test_new_rows_get_the_current_tenant(app):
+    acme = make_tenant(app, "acme")
+    add_users(app, acme, "new@example.com")
+    with app.app_context():
+        stored = db.session.execute(
+            sa.select(AppUser.tenant_id).where(AppUser.email == "new@example.com").execution_options(all_tenants=True)
+        ).scalar_one()
+    assert stored == acme
+
+
+def test_bulk_update_and_delete_are_scoped(app):
+    acme, globex = make_tenant(app, "acme"), make_tenant(app, "globex")
+    add_users(app, acme, "same@example.com")
+    add_users(app, globex, "same@example.com")
+    with app.app_context():
+        with tenant_scope(acme):
+            db.session.execute(sa.update(AppUser).values(role="admin"))
+            db.session.execute(sa.delete(AppUser).where(AppUser.email == "nobody@example.com"))
+            db.session.commit()
+        with tenant_scope(globex):
+            assert db.session.scalar(sa.select(AppUser.role)) == "authenticated"
+            db.session.execute(sa.delete(AppUser))
+            db.session.commit()
+        rows = db.session.execute(sa.select(AppUser.tenant_id, AppUser.role).execution_options(all_tenants=True)).all()
+    assert [(row.tenant_id, row.role) for row in rows] == [(acme, "admin")]
+
+
+def test_query_with_no_tenant_fails_closed(app):
+    with app.app_context(), pytest.raises(TenantRequired):
+        db.session.scalars(sa.select(AppUser)).all()
+
+
+# Which tenant a request acts in.
+
+
+def tenant_admin(app, email: str, tenant_id: str) -> None:
+    with app.app_context():
+        account = PlatformAccount(email=email, password_hash=hash_password(PASSWORD), role="tenant_admin", name="T")
+        db.session.add(account)
+        db.session.flush()
+        db.session.add(TenantMembership(tenant_id=tenant_id, account_id=account.id, role="tenant_admin"))
+        db.session.commit()
+
+
+def login(client, email: str) -> dict:
+    response = client.post("/api/v1/admin/login", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 200, response.json
+    return {"Authorization": f"Bearer {response.json['access_token']}"}
+
+
+def test_header_honoured_for_a_member(app, client):
+    acme = make_tenant(app, "acme")
+    tenant_admin(app, "ta@example.com", acme)
+    headers = login(client, "ta@example.com")
+    for value in ("acme", acme):
+        response = client.get("/api/v1/admin/service-keys", headers={**headers, "X-FB-Tenant": value})
+        assert response.status_code == 200, response.json
+
+
+def test_header_refused_for_a_non_member(app, client):
+    acme = make_tenant(app, "acme")
+    make_tenant(app, "globex")
+    tenant_admin(app, "ta@example.com", acme)
+    headers = login(client, "ta@example.com")
+    response = client.get("/api/v1/admin/service-keys", headers={**headers, "X-FB-Tenant": "globex"})
+    assert response.status_code == 403
+    assert response.json["error"] == "access denied to this tenant"
+
+
+def test_tenant_admin_is_admin_only_where_member(app, client):
+    acme = make_tenant(app, "acme")
+    tenant_admin(app, "ta@example.com", acme)
+    headers = login(client, "ta@example.com")
+    # Its token points at acme (its first tenant), where it administers.
+    assert client.get("/api/v1/admin/service-keys", headers=headers).status_code == 200
+    # An instance admin may name any tenant; the tenant admin may not use the default one.
+    response = client.get("/api/v1/admin/service-keys", headers={**headers, "X-FB-Tenant": "default"})
+    assert response.status_code == 403
+
+
+def test_unknown_tenant_is_404(client, admin_headers):
+    response = client.get("/api/v1/admin/service-keys", headers={**admin_headers, "X-FB-Tenant": "no-such-tenant"})
+    assert response.status_code == 404
+    assert response.json["code"] == "TENANT_NOT_FOUND"
+
+
+def test_instance_admin_may_use_any_tenant(app, client, admin_headers):
+    make_tenant(app, "acme")
+    response = client.get("/api/v1/admin/service-keys", headers={**admin_headers, "X-FB-Tenant": "acme"})
+    assert response.status_code == 200
+
+
+def test_jwt_claim_picks_the_users_tenant(app, client, auth):
+    acme = make_tenant(app, "acme")
+    tokens = auth.signup("member@acme.example", tenant="acme")
+    assert tokens["user"]["tenant_id"] == acme
+    me = client.get("/api/v1/auth/user", headers=auth.bearer(tokens))
+    assert me.status_code == 200 and me.json["tenant_id"] == acme
+    # The same e-mail is a different user in the default tenant.
+    auth.signup("member@acme.example")
+    crossed = client.get("/api/v1/auth/user", headers=auth.bearer(tokens, **{"X-FB-Tenant": "default"}))
+    assert crossed.status_code == 403
+    assert crossed.json["error"] == "access denied to this tenant"
+
+
+def test_no_header_no_claim_is_the_default_tenant(app, client, auth):
+    tokens = auth.signup("plain@example.com")
+    with app.app_context():
+        assert tokens["user"]["tenant_id"] == default_tenant_id()
+
+
+def test_deleted_tenant_is_not_found(app, client, auth):
+    acme = make_tenant(app, "acme")
+    with app.app_context():
+        db.session.get(Tenant, acme).deleted_at = sa.func.now()
+        db.session.commit()
+    response = client.post(
+        "/api/v1/auth/signup", json={"email": "x@example.com", "password": PASSWORD}, headers={"X-FB-Tenant": "acme"}
+    )
+    assert response.status_code == 404
