@@ -74,13 +74,50 @@ class Endpoint(TypedDict):
     min_ratio: NotRequired[float]
 
 
+SETUP_TOKEN = "bench-setup-token-0123456789abcdef"
+BENCH_PASSWORD = "bench-password-123"
+
+
+def _bearer(response: requests.Response) -> Overrides:
+    if response.status_code not in (200, 201):
+        raise BenchError(f"could not sign in for the benchmark: HTTP {response.status_code} {response.text[:200]}")
+    return {"headers": {"Authorization": f"Bearer {response.json()['access_token']}"}}
+
+
+def admin_token(context: BenchContext) -> Overrides:
+    """The first instance admin, created through the setup endpoint (or signed in again)."""
+    credentials = {"email": "bench-admin@example.com", "password": BENCH_PASSWORD}
+    url = context.base_url + "/api/v1/admin"
+    created = context.session.post(f"{url}/setup", json={**credentials, "setup_token": SETUP_TOKEN}, timeout=30)
+    if created.status_code == 409:
+        created = context.session.post(f"{url}/login", json=credentials, timeout=30)
+    return _bearer(created)
+
+
+def user_token(context: BenchContext) -> Overrides:
+    """An app user of the default tenant, signed up for the run."""
+    credentials = {"email": "bench-user@example.com", "password": BENCH_PASSWORD}
+    url = context.base_url + "/api/v1/auth"
+    created = context.session.post(f"{url}/signup", json=credentials, timeout=30)
+    if created.status_code == 409:
+        created = context.session.post(f"{url}/signin", json=credentials, timeout=30)
+    return _bearer(created)
+
+
 # The baseline, served by bench/bare_app.py.
 BASELINE: Endpoint = {"name": "baseline /health (bare Flask)", "method": "GET", "path": "/health"}
 
 # Add new endpoints here; see bench/README.md.
 ENDPOINTS: list[Endpoint] = [
     {"name": "/health", "method": "GET", "path": "/health", "min_ratio": 0.7},
-    {"name": "/api/v1/admin/plugins", "method": "GET", "path": "/api/v1/admin/plugins"},
+    {"name": "/api/v1/admin/plugins (admin)", "method": "GET", "path": "/api/v1/admin/plugins", "setup": admin_token},
+    {
+        "name": "/api/v1/auth/user (JWT)",
+        "method": "GET",
+        "path": "/api/v1/auth/user",
+        "setup": user_token,
+        "min_ratio": 0.5,
+    },
 ]
 
 
@@ -146,6 +183,7 @@ def child_environment(runtime_dir: Path) -> dict[str, str]:
     would otherwise be shared with any other gunicorn of the same user.
     """
     env = {name: value for name, value in os.environ.items() if not name.startswith("FLUXBASE_")}
+    env["FLUXBASE_SECURITY_SETUP_TOKEN"] = SETUP_TOKEN
     env["XDG_RUNTIME_DIR"] = str(runtime_dir)
     env["PYTHONUNBUFFERED"] = "1"
     return env

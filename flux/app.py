@@ -20,6 +20,7 @@ from flux.plugins import FluxPluginManager, build_plugin_manager
 from flux.ratelimit import RateLimiter
 from flux.registry import collect_named, pick
 from flux.storage import KeyValueStore
+from flux.tenancy import TenantDirectory
 
 # The shared layout; with an editable install it sits beside the `flux` package.
 SHARED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -36,6 +37,7 @@ class FluxState:
     store: KeyValueStore
     limiter: RateLimiter
     session_cache: SessionCache = field(default_factory=SessionCache)
+    tenants: TenantDirectory = field(default_factory=TenantDirectory)
     admin_pages: list[AdminPage] = field(default_factory=list)
 
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import sqlalchemy as sa
 from flask import current_app, g, request
 
-from flux.tenancy import Tenant
+from flux.db import db
+from flux.errors import Forbidden, NotFound
+from flux.tenancy import TenantInfo, TenantMembership
 
 
 @dataclass(frozen=True)
@@ -42,13 +45,34 @@ def current_actor() -> Actor:
     return g.flux_actor
 
 
-def current_tenant() -> Tenant:
-    """The request's tenant, through the `resolve_tenant` hook (cached in `g`)."""
+def current_tenant() -> TenantInfo:
+    """The request's tenant, through the `resolve_tenant` hook (cached in `g`).
+
+    Whichever plugin picks the tenant, the core then checks the caller may act in it
+    (`may_act_in`), so a tenant-routing plugin cannot move a caller across tenants.
+    """
     if "flux_tenant" not in g:
-        hook = current_app.extensions["flux"].plugins.hook
-        tenant = hook.resolve_tenant(request=request, actor=current_actor())
+        actor = current_actor()
+        picked = current_app.extensions["flux"].plugins.hook.resolve_tenant(request=request, actor=actor)
+        if picked is None:
+            raise NotFound("no tenant for this request", code="TENANT_NOT_FOUND")
+        tenant = TenantInfo.of(picked)
+        if not may_act_in(actor, tenant.id):
+            raise Forbidden("access denied to this tenant", code="TENANT_ACCESS_DENIED")
         g.flux_tenant, g.flux_tenant_id = tenant, tenant.id
     return g.flux_tenant
+
+
+def may_act_in(actor: Actor, tenant_id: str) -> bool:
+    """Keys and app users act only in their own tenant; dashboard accounts where they are members."""
+    if actor.kind in ("service_key", "user"):
+        return actor.tenant_id == tenant_id
+    if actor.kind == "anon" or actor.role == "instance_admin":
+        return True
+    membership = sa.select(TenantMembership.id).where(
+        TenantMembership.account_id == actor.id, TenantMembership.tenant_id == tenant_id
+    )
+    return db.session.scalar(membership) is not None
 
 
 def current_tenant_id() -> str:

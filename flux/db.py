@@ -1,21 +1,28 @@
 """The database: SQLAlchemy 2 through Flask-SQLAlchemy, SQLite by default, PostgreSQL by URL.
 
-SQLite runs in WAL mode with a busy timeout, and every transaction starts with
-`BEGIN IMMEDIATE` (as Rails 8 does): a deferred transaction that reads and then writes
-fails at once with "database is locked" when another gunicorn worker wrote in between,
-whatever the busy timeout, while an immediate one waits its turn.
+SQLite runs in WAL mode with a busy timeout, and a transaction that may write starts
+with `BEGIN IMMEDIATE` (as Rails 8 does): a deferred transaction that reads and then
+writes fails at once with "database is locked" when another gunicorn worker wrote in
+between, whatever the busy timeout, while an immediate one waits its turn. Requests
+with a safe method (GET, HEAD, OPTIONS) read in deferred transactions, so readers never
+queue behind each other; a GET that must write does so with `immediate_transaction()`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+IMMEDIATE_OPTION = "sqlite_immediate"
 
 
 class Model(DeclarativeBase):
@@ -54,8 +61,24 @@ def _configure_sqlite(engine: sa.Engine, busy_timeout_ms: int) -> None:
 
     @sa.event.listens_for(engine, "begin")
     def on_begin(connection: sa.Connection) -> None:
-        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        options = connection.get_execution_options()
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            return
+        immediate = options.get(IMMEDIATE_OPTION)
+        if immediate is None:
+            immediate = not (has_request_context() and request.method in SAFE_METHODS)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@contextlib.contextmanager
+def immediate_transaction() -> Iterator[sa.Connection]:
+    """A short write transaction on a connection of its own, for a write inside a GET.
+
+    Never use it while the request's own session holds a write transaction (any
+    request with an unsafe method): on SQLite it would wait for that lock forever.
+    """
+    with db.engine.connect().execution_options(**{IMMEDIATE_OPTION: True}) as connection, connection.begin():
+        yield connection
 
 
 def init_app(app: Flask) -> None:

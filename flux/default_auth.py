@@ -11,34 +11,46 @@ from datetime import timedelta
 
 import click
 import sqlalchemy as sa
-from flask import Request
+from flask import Request, current_app, request
 
 from flux.auth import api_service_keys
 from flux.auth.api_admins import admins, create_instance_admin
 from flux.auth.api_users import users
+from flux.auth.models import ServiceKey
 from flux.auth.service_keys import find_usable_key, looks_like_service_key
 from flux.auth.sessions import session_is_live
 from flux.auth.tokens import INVALID_TOKEN, verify_access_token
 from flux.cli import pass_app
 from flux.context import ANONYMOUS, Actor
-from flux.db import db, utcnow
+from flux.db import SAFE_METHODS, db, immediate_transaction, utcnow
 from flux.errors import ApiError, Forbidden, NotFound, Unauthorized
 from flux.hookspecs import hookimpl
-from flux.tenancy import Tenant, TenantMembership, default_tenant_id, find_tenant
+from flux.tenancy import DEFAULT_TENANT_SLUG, TenantInfo
 
 TENANT_HEADER = "X-FB-Tenant"
 PLATFORM_ROLES = ("instance_admin", "tenant_admin")
+BOUND_TO_ONE_TENANT = ("service_key", "user")
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _note_use(key: ServiceKey) -> None:
+    """Record `last_used_at`, at most once a minute, without turning a read into a write."""
+    now = utcnow()
+    if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
+        return
+    if request.method not in SAFE_METHODS:
+        key.last_used_at = now  # committed with the request's own transaction
+        return
+    table = ServiceKey.__table__
+    with immediate_transaction() as connection:
+        connection.execute(sa.update(table).where(table.c.id == key.id).values(last_used_at=now))
 
 
 def _service_key_actor(presented: str) -> Actor:
     key = find_usable_key(presented)
     if key is None:
         raise Unauthorized("Invalid, expired or revoked service key", code="INVALID_SERVICE_KEY")
-    now = utcnow()
-    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
-        key.last_used_at = now
-        db.session.commit()
+    _note_use(key)
     return Actor(
         kind="service_key", role="service_role", id=key.id, tenant_id=key.tenant_id, scopes=tuple(key.scopes or ())
     )
@@ -75,42 +87,31 @@ def actor_from_request(request: Request) -> Actor:
     return _token_actor(credential)
 
 
-def _may_use_tenant(actor: Actor, tenant: Tenant) -> bool:
-    if actor.kind == "anon" or actor.role == "instance_admin":
-        return True
-    if actor.kind == "platform":
-        membership = sa.select(TenantMembership.id).where(
-            TenantMembership.account_id == actor.id, TenantMembership.tenant_id == tenant.id
-        )
-        return db.session.scalar(membership) is not None
-    return actor.tenant_id == tenant.id
-
-
-def _denied() -> Forbidden:
-    return Forbidden("access denied to this tenant", code="TENANT_ACCESS_DENIED")
-
-
 @hookimpl(trylast=True)
-def resolve_tenant(request: Request, actor: Actor) -> Tenant:
+def resolve_tenant(request: Request, actor: Actor) -> TenantInfo:
+    """The key's tenant, else the `X-FB-Tenant` header, else the token's claim, else `default`.
+
+    Only picks; `flux.context.current_tenant` then checks the actor may act there.
+    """
+    directory = current_app.extensions["flux"].tenants
     header = (request.headers.get(TENANT_HEADER) or "").strip()
-    if actor.kind == "service_key":
-        tenant = db.session.get(Tenant, actor.tenant_id)
-        if tenant is None or tenant.deleted_at is not None or (header and header not in (tenant.slug, tenant.id)):
-            raise _denied()
-        return tenant
+    if actor.kind == "service_key" and not header:
+        header = actor.tenant_id
     if header:
-        tenant = find_tenant(header)
+        tenant = directory.lookup(header)
+        if tenant is None and actor.kind in BOUND_TO_ONE_TENANT:
+            # A key or app user may only ever name its own tenant: 403 for any other,
+            # existing or not, so probing reveals no tenant names.
+            raise Forbidden("access denied to this tenant", code="TENANT_ACCESS_DENIED")
         if tenant is None:
             raise NotFound(f"tenant {header!r} not found", code="TENANT_NOT_FOUND")
-        if not _may_use_tenant(actor, tenant):
-            raise _denied()
         return tenant
     if actor.tenant_id:
-        tenant = db.session.get(Tenant, actor.tenant_id)
-        if tenant is None or tenant.deleted_at is not None:
-            raise _denied()
+        tenant = directory.lookup(actor.tenant_id)
+        if tenant is None:
+            raise Forbidden("access denied to this tenant: it no longer exists", code="TENANT_ACCESS_DENIED")
         return tenant
-    return db.session.get(Tenant, default_tenant_id())
+    return directory.lookup(DEFAULT_TENANT_SLUG)
 
 
 @hookimpl

@@ -54,13 +54,27 @@ class FluxPluginManager(pluggy.PluginManager):
         super().__init__(hookspecs.PROJECT_NAME)
         self.add_hookspecs(hookspecs)
         self.kinds: dict[str, str] = {}
+        self._described: list[PluginInfo] | None = None
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        self._described = None
+        return super().register(plugin, name)
+
+    def unregister(self, plugin: object | None = None, name: str | None = None) -> Any:
+        self._described = None
+        return super().unregister(plugin, name)
 
     def register_as(self, plugin: ModuleType | object, name: str, kind: str) -> None:
         if self.register(plugin, name=name) is not None:
             self.kinds[name] = kind
 
     def describe(self) -> list[PluginInfo]:
-        """Every loaded plugin with the hooks it implements, sorted by name."""
+        """Every loaded plugin with the hooks it implements, sorted by name (computed once)."""
+        if self._described is None:
+            self._described = self._describe()
+        return self._described
+
+    def _describe(self) -> list[PluginInfo]:
         versions = {self.get_name(plugin): dist.version for plugin, dist in self.list_plugin_distinfo()}
         described = []
         for name, plugin in self.list_name_plugin():

@@ -12,7 +12,10 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import re
+import threading
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -135,9 +138,52 @@ def _stamp_new_rows(session: orm.Session, _context, _instances) -> None:
 
 
 def find_tenant(slug_or_id: str) -> Tenant | None:
-    """A live (not deleted) tenant by slug or id."""
-    column = Tenant.id if len(slug_or_id) == 36 and "-" in slug_or_id else Tenant.slug
-    return db.session.scalar(sa.select(Tenant).where(column == slug_or_id, Tenant.deleted_at.is_(None)))
+    """A live (not deleted) tenant row by slug or id."""
+    query = sa.select(Tenant).where(
+        sa.or_(Tenant.id == slug_or_id, Tenant.slug == slug_or_id), Tenant.deleted_at.is_(None)
+    )
+    return db.session.scalar(query)
+
+
+@dataclass(frozen=True)
+class TenantInfo:
+    """What a request needs to know of its tenant: immutable, so it can be cached and shared."""
+
+    id: str
+    slug: str
+    name: str
+
+    @classmethod
+    def of(cls, tenant: Tenant | TenantInfo) -> TenantInfo:
+        return tenant if isinstance(tenant, TenantInfo) else cls(tenant.id, tenant.slug, tenant.name)
+
+
+class TenantDirectory:
+    """Live tenants by id and slug, remembered for `ttl` seconds per process.
+
+    Every authenticated request needs its tenant; this turns that query into a dict
+    lookup. A tenant deleted or renamed elsewhere is seen within `ttl` seconds.
+    """
+
+    def __init__(self, ttl: float = 5.0, max_entries: int = 10_000) -> None:
+        self._ttl = ttl
+        self._max = max_entries
+        self._entries: dict[str, tuple[TenantInfo | None, float]] = {}
+        self._lock = threading.Lock()
+
+    def lookup(self, slug_or_id: str) -> TenantInfo | None:
+        """A live tenant by slug or id, or None."""
+        now = time.monotonic()
+        cached = self._entries.get(slug_or_id)
+        if cached is not None and now - cached[1] < self._ttl:
+            return cached[0]
+        row = find_tenant(slug_or_id)
+        found = TenantInfo.of(row) if row is not None else None
+        with self._lock:
+            if len(self._entries) >= self._max:
+                self._entries.clear()
+            self._entries[slug_or_id] = (found, now)
+        return found
 
 
 def default_tenant_id() -> str:

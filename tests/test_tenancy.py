@@ -172,3 +172,10 @@ def test_deleted_tenant_is_not_found(app, client, auth):
         "/api/v1/auth/signup", json={"email": "x@example.com", "password": PASSWORD}, headers={"X-FB-Tenant": "acme"}
     )
     assert response.status_code == 404
+
+
+def test_unknown_tenant_is_403_for_a_user_so_names_cannot_be_probed(client, auth):
+    tokens = auth.signup("prober@example.com")
+    response = client.get("/api/v1/auth/user", headers=auth.bearer(tokens, **{"X-FB-Tenant": "no-such-tenant"}))
+    assert response.status_code == 403
+    assert response.json["error"] == "access denied to this tenant"

@@ -6,7 +6,7 @@ administrator sees and changes only the keys of the tenant they act in.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from flask import Blueprint, jsonify
@@ -16,7 +16,7 @@ from flux.auth.models import ServiceKey, ServiceKeyEvent
 from flux.auth.permissions import ADMIN_ROLES, require
 from flux.context import current_actor
 from flux.db import db, utcnow
-from flux.errors import BadRequest, NotFound
+from flux.errors import BadRequest, Forbidden, NotFound
 from flux.http import json_body, optional_text
 
 api = Blueprint("service_keys", __name__, url_prefix="/api/v1/admin/service-keys")
@@ -35,15 +35,33 @@ def _scopes(value: object) -> list[str]:
     return sorted(set(value))
 
 
+def _grantable(scopes: list[str]) -> list[str]:
+    """A service key may hand out only scopes it holds, or `service_keys:write` alone would be worth `*`."""
+    actor = current_actor()
+    if actor.kind == "service_key":
+        beyond = [scope for scope in scopes if not keys.has_scope(list(actor.scopes), scope)]
+        if beyond:
+            raise Forbidden(f"a service key cannot grant scopes it does not hold: {beyond}", code="SCOPE_NOT_HELD")
+    return scopes
+
+
 def _future_time(value: object, name: str) -> datetime | None:
+    """An aware time in the future, in UTC; a time the database cannot hold is a 400, not a 500."""
     if value is None:
         return None
+    invalid = BadRequest(f"{name} must be an RFC 3339 time, e.g. 2030-01-01T00:00:00Z", code="INVALID_TIME")
+    if not isinstance(value, str):
+        raise invalid
     try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise BadRequest(f"{name} must be an RFC 3339 time, e.g. 2030-01-01T00:00:00Z", code="INVALID_TIME") from None
+        raise invalid from None
     if parsed.tzinfo is None:
         raise BadRequest(f"{name} must include a timezone (e.g. Z)", code="INVALID_TIME")
+    try:
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:
+        raise BadRequest(f"{name} is out of range", code="INVALID_TIME") from None
     if parsed <= utcnow():
         raise BadRequest(f"{name} must be in the future", code="INVALID_TIME")
     return parsed
@@ -80,7 +98,7 @@ def create_key():
     key, plaintext = keys.issue_key(
         name.strip(),
         optional_text(body, "description", 2000) or "",
-        _scopes(body.get("scopes")),
+        _grantable(_scopes(body.get("scopes"))),
         _future_time(body.get("expires_at"), "expires_at"),
         current_actor().id,
     )
@@ -107,7 +125,7 @@ def update_key(key_id: str):
     if "description" in body:
         key.description, changed = optional_text(body, "description", 2000) or "", True
     if "scopes" in body:
-        key.scopes, changed = _scopes(body["scopes"]), True
+        key.scopes, changed = _grantable(_scopes(body["scopes"])), True
     if "expires_at" in body:
         key.expires_at, changed = _future_time(body["expires_at"], "expires_at"), True
     if not changed:
@@ -167,6 +185,7 @@ def deprecate_key(key_id: str):
 def rotate_key(key_id: str):
     """A new key with the same name and scopes; the old one works for the grace period."""
     old = _key(key_id)
+    _grantable(list(old.scopes))
     body = json_body(required=False)
     new, plaintext = keys.rotate_key(old, _grace(body), optional_text(body, "reason", 2000) or "", current_actor().id)
     db.session.commit()

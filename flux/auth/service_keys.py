@@ -64,8 +64,11 @@ def key_status(key: ServiceKey, now: datetime | None = None) -> str:
 
 
 def find_usable_key(presented: str) -> ServiceKey | None:
-    """The key row for a presented key when it may be used now; None otherwise."""
-    parts = presented.split("_")
+    """The key row for a presented key when it may be used now; None otherwise.
+
+    Split at most twice: the random part is URL-safe base64, which contains `_` itself.
+    """
+    parts = presented.split("_", 2)
     if len(parts) != 3 or f"{parts[0]}_" != KEY_PREFIX or len(parts[1]) != 12:
         return None
     key = db.session.scalar(
@@ -152,17 +155,35 @@ def revoke_key(key: ServiceKey, reason: str, actor_id: str | None) -> None:
     _record(key, "revoked", reason.strip(), actor_id)
 
 
-def deprecate_key(key: ServiceKey, grace: timedelta, reason: str, actor_id: str | None, action: str = "deprecated"):
-    """Keep the key working for `grace`, then refuse it."""
+def deprecate_key(
+    key: ServiceKey, grace: timedelta, reason: str, actor_id: str | None, action: str = "deprecated"
+) -> None:
+    """Keep the key working for `grace`, then refuse it.
+
+    A grace period can be shortened but never extended, so deprecating again cannot
+    bring a retired key back to life.
+    """
     if key.revoked_at is not None:
         raise Conflict("A revoked key cannot be deprecated or rotated", code="SERVICE_KEY_REVOKED")
     now = utcnow()
-    key.deprecated_at, key.grace_until = now, now + grace
+    if key.grace_until is not None and key.grace_until <= now:
+        raise Conflict("The key's grace period is over; it cannot be used again", code="SERVICE_KEY_RETIRED")
+    until = now + grace
+    key.deprecated_at = key.deprecated_at or now
+    key.grace_until = min(key.grace_until, until) if key.grace_until is not None else until
     _record(key, action, reason, actor_id)
 
 
 def rotate_key(old: ServiceKey, grace: timedelta, reason: str, actor_id: str | None) -> tuple[ServiceKey, str]:
-    """A new key with the old one's name and scopes; the old one works for `grace` more."""
+    """A new key with the old one's name, scopes and expiry; the old one works for `grace` more.
+
+    Refused for a key already rotated (its replacement exists) or expired (the new key
+    would inherit the past expiry and be useless).
+    """
+    if old.replaced_by is not None:
+        raise Conflict("Key is already rotated; rotate its replacement", code="SERVICE_KEY_ROTATED")
+    if old.expires_at is not None and old.expires_at <= utcnow():
+        raise Conflict("An expired key cannot be rotated; create a new key", code="SERVICE_KEY_EXPIRED")
     deprecate_key(old, grace, reason or "rotated", actor_id, action="rotated")
     new, plaintext = issue_key(old.name, old.description, list(old.scopes), old.expires_at, actor_id)
     old.replaced_by = new.id
