@@ -16,6 +16,7 @@ from flux.crypto import associated_data
 from flux.db import db
 from flux.tenancy import Tenant
 from tests.conftest import PASSWORD
+from tests.dashboard.conftest import DashboardClient
 from tests.plugins.my_plugin import notes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,12 +47,13 @@ def test_hook_register_blueprints(client):
     assert client.post("/api/v1/my-plugin/echo", json={"x": 1}).json == {"received": {"x": 1}}
 
 
-def test_hook_register_admin_pages(app, client):
+def test_hook_register_admin_pages(app, client, auth):
     pages = app.extensions["flux"].admin_pages
-    assert [(page.title, page.category) for page in pages] == [("My page", "Testing")]
-    html = client.get("/dashboard/").get_data(as_text=True)
-    assert '<a href="/api/v1/my-plugin/page">My page</a>' in html
-    assert "tests.plugins.my_plugin" in html
+    assert ("My page", "Testing") in [(page.title, page.category) for page in pages]
+    auth.setup_admin()
+    DashboardClient(client).sign_in()
+    assert '<a href="/api/v1/my-plugin/page">My page</a>' in client.get("/dashboard/").get_data(as_text=True)
+    assert "tests.plugins.my_plugin" in client.get("/dashboard/plugins").get_data(as_text=True)
 
 
 def test_hook_register_commands(app, monkeypatch):

@@ -1,43 +1,52 @@
-"""The browser dashboard's shell: the layout and the navigation of every plugin's admin pages.
+"""The browser dashboard at `/dashboard/`: sign-in, the shared layout and the admin pages.
 
 A default plugin, so a headless deployment can turn it off with
-`FLUXBASE_DISABLED_PLUGINS=dashboard`.
+`FLUXBASE_DISABLED_PLUGINS=dashboard`; it then sets no cookies and adds no CSRF checks.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, url_for
-from werkzeug.routing import BuildError
+from flask import Flask, Request
+from flask_wtf.csrf import CSRFProtect
 
-from flux import flux_state, hookimpl
-from flux.version import __version__
-
-dashboard = Blueprint("dashboard", __name__, url_prefix="/dashboard", template_folder="templates")
-
-
-def navigation() -> list[dict]:
-    """Admin pages grouped by category, with their URLs; pages whose view is missing are skipped."""
-    groups: dict[str, list[dict]] = {}
-    for page in flux_state().admin_pages:
-        try:
-            url = url_for(page.endpoint)
-        except BuildError:
-            continue
-        groups.setdefault(page.category, []).append({"title": page.title, "url": url})
-    return [{"category": category, "pages": pages} for category, pages in groups.items()]
-
-
-@dashboard.app_context_processor
-def dashboard_context() -> dict:
-    return {"flux_navigation": navigation, "flux_version": __version__}
-
-
-@dashboard.get("/")
-def index():
-    plugins = flux_state().plugins.describe()
-    return render_template("dashboard/index.html", plugins=plugins)
+from flux import hookimpl
+from flux.admin_pages import AdminPage
+from flux.context import Actor
+from plugins.dashboard import signin
+from plugins.dashboard.shell import dashboard
 
 
 @hookimpl
-def register_blueprints(app):
+def register_blueprints(app: Flask) -> list:
     return [dashboard]
+
+
+@hookimpl
+def register_admin_pages(app: Flask) -> list[AdminPage]:
+    return [
+        AdminPage("Service keys", "dashboard.keys.index", category="Access", permission="tenant_admin"),
+        AdminPage("Plugins", "dashboard.plugins", category="Server", permission="tenant_admin"),
+    ]
+
+
+@hookimpl
+def startup(app: Flask) -> None:
+    """Cookie sessions for the dashboard, and CSRF checks that only its blueprint asks for."""
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        # The browser sends the cookie to dashboard pages only, never to the API.
+        SESSION_COOKIE_PATH="/dashboard",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_PATH="/dashboard",
+        WTF_CSRF_CHECK_DEFAULT=False,
+    )
+    CSRFProtect(app)
+    signin.init_app(app)
+
+
+@hookimpl
+def actor_from_request(request: Request) -> Actor | None:
+    """The signed-in dashboard account, for dashboard views only (`None` elsewhere)."""
+    return signin.dashboard_actor(request)

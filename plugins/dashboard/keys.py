@@ -1,0 +1,110 @@
+"""The service-key page: list, create, disable/enable, revoke and rotate the current tenant's keys.
+
+A new key's plaintext exists only in the response to the POST that made it: it is
+rendered into that page and never flashed (flash messages live in the session cookie)
+or stored, so reloading the page cannot show it again.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from flux.auth import service_keys as keys
+from flux.auth.models import ServiceKey
+from flux.auth.permissions import ADMIN_ROLES, require
+from flux.context import current_actor, current_tenant
+from flux.db import db
+from flux.errors import ApiError, NotFound
+from plugins.dashboard.forms import CreateKeyForm, RotateForm
+
+pages = Blueprint("keys", __name__, url_prefix="/service-keys")
+KEY_ID = "<string(maxlength=36):key_id>"
+
+
+def _page(form: CreateKeyForm, new_key: dict | None = None, status: int = 200):
+    found = db.session.scalars(sa.select(ServiceKey).order_by(ServiceKey.created_at.desc(), ServiceKey.id))
+    body = render_template(
+        "dashboard/service_keys.html",
+        keys=[keys.describe(key) for key in found],
+        tenant=current_tenant(),
+        form=form,
+        rotate_form=RotateForm(formdata=None),
+        new_key=new_key,
+    )
+    return body, status
+
+
+def _find(key_id: str) -> ServiceKey:
+    key = db.session.get(ServiceKey, key_id)
+    if key is None:
+        raise NotFound("Service key not found in this tenant", code="SERVICE_KEY_NOT_FOUND")
+    return key
+
+
+def _back_to_list(message: str, category: str = "success"):
+    flash(message, category)
+    return redirect(url_for(".index"))
+
+
+@pages.get("/")
+@require(*ADMIN_ROLES)
+def index():
+    return _page(CreateKeyForm(formdata=None))
+
+
+@pages.post("/")
+@require(*ADMIN_ROLES)
+def create():
+    form = CreateKeyForm()
+    if not form.validate():
+        return _page(form, status=400)
+    key, plaintext = keys.issue_key(
+        form.name.data.strip(), form.description.data or "", form.scopes.data, form.expires_at(), current_actor().id
+    )
+    db.session.commit()
+    flash(f"Created the key “{key.name}”.", "success")
+    return _page(CreateKeyForm(formdata=None), {"name": key.name, "plaintext": plaintext}, status=201)
+
+
+@pages.post(f"/{KEY_ID}/<any(enable, disable):action>")
+@require(*ADMIN_ROLES)
+def switch(key_id: str, action: str):
+    key = _find(key_id)
+    try:
+        keys.set_enabled(key, action == "enable")
+    except ApiError as error:
+        return _back_to_list(error.message, "error")
+    db.session.commit()
+    return _back_to_list(f"The key “{key.name}” is {action}d.")
+
+
+@pages.post(f"/{KEY_ID}/revoke")
+@require(*ADMIN_ROLES)
+def revoke(key_id: str):
+    key = _find(key_id)
+    try:
+        keys.revoke_key(key, request.form.get("reason", ""), current_actor().id)
+    except ApiError as error:
+        return _back_to_list(error.message, "error")
+    db.session.commit()
+    return _back_to_list(f"The key “{key.name}” is revoked and stops working now.")
+
+
+@pages.post(f"/{KEY_ID}/rotate")
+@require(*ADMIN_ROLES)
+def rotate(key_id: str):
+    key, form = _find(key_id), RotateForm()
+    if not form.validate():
+        return _back_to_list("; ".join(message for errors in form.errors.values() for message in errors), "error")
+    try:
+        new, plaintext = keys.rotate_key(
+            key, timedelta(hours=form.grace_hours.data), form.reason.data or "", current_actor().id
+        )
+    except ApiError as error:
+        return _back_to_list(error.message, "error")
+    db.session.commit()
+    flash(f"Rotated “{key.name}”; the old key is {keys.key_status(key)} now.", "success")
+    return _page(CreateKeyForm(formdata=None), {"name": new.name, "plaintext": plaintext}, status=201)

@@ -1,0 +1,109 @@
+"""The dashboard blueprint: its guard, HTML error pages, navigation, overview and plugin list.
+
+Every dashboard page needs a signed-in platform account, every unsafe request a CSRF
+token; the JSON API is untouched by both (`WTF_CSRF_CHECK_DEFAULT` is off and the
+checks run in this blueprint only). Errors here are HTML pages, not the API's JSON.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask_login import current_user
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BuildError
+
+from flux import flux_state
+from flux.admin_pages import AdminPage
+from flux.auth.permissions import ADMIN_ROLES, SIGNED_IN, is_tenant_admin_here, require
+from flux.context import Actor, current_actor
+from flux.errors import ApiError, Forbidden
+from flux.version import __version__
+from plugins.dashboard import keys, signin
+
+dashboard = Blueprint(signin.DASHBOARD, __name__, url_prefix="/dashboard", template_folder="templates")
+dashboard.register_blueprint(signin.pages)
+dashboard.register_blueprint(keys.pages)
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+PUBLIC_BLUEPRINT = f"{signin.DASHBOARD}.{signin.pages.name}"
+
+
+@dashboard.before_request
+def guard():
+    """CSRF first (the sign-in forms need it too), then send visitors to the login page."""
+    if request.method not in SAFE_METHODS:
+        current_app.extensions["csrf"].protect()
+    if request.blueprint != PUBLIC_BLUEPRINT and not current_user.is_authenticated:
+        target = request.full_path.rstrip("?") if request.method == "GET" else None
+        return redirect(url_for("dashboard.signin.login", next=target))
+    return None
+
+
+@dashboard.after_request
+def private_pages(response):
+    """Pages show account data and one-time keys: keep them out of caches and frames."""
+    response.headers.setdefault("Cache-Control", "no-store")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    return response
+
+
+def _error_page(status: int, message: str):
+    return render_template("dashboard/error.html", status=status, message=message), status
+
+
+@dashboard.errorhandler(ApiError)
+def api_error_page(error: ApiError):
+    return _error_page(error.status, error.message)
+
+
+@dashboard.errorhandler(HTTPException)
+def http_error_page(error: HTTPException):
+    """Among others the 400 of a missing or wrong CSRF token (`CSRFError`)."""
+    return _error_page(error.code or 500, error.description or error.name)
+
+
+def may_see(page: AdminPage, actor: Actor) -> bool:
+    """`instance_admin` sees every page; others the pages of their role (a tenant admin only where they are one)."""
+    if not actor.is_authenticated:
+        return False
+    if actor.role == "instance_admin" or page.permission == SIGNED_IN:
+        return True
+    if page.permission != actor.role:
+        return False
+    if actor.role != "tenant_admin":
+        return True
+    try:
+        return is_tenant_admin_here(actor)
+    except Forbidden:  # an account that may not act in its home tenant
+        return False
+
+
+def navigation() -> list[dict]:
+    """The admin pages this actor may see, grouped by category; pages whose view is missing are skipped."""
+    actor = current_actor()
+    groups: dict[str, list[dict]] = {}
+    for page in flux_state().admin_pages:
+        if not may_see(page, actor):
+            continue
+        try:
+            url = url_for(page.endpoint)
+        except BuildError:
+            continue
+        groups.setdefault(page.category, []).append({"title": page.title, "url": url, "endpoint": page.endpoint})
+    return [{"category": category, "pages": pages} for category, pages in groups.items()]
+
+
+@dashboard.app_context_processor
+def dashboard_context() -> dict:
+    return {"flux_navigation": navigation, "flux_version": __version__}
+
+
+@dashboard.get("/")
+def index():
+    return render_template("dashboard/index.html", account=current_user.account)
+
+
+@dashboard.get("/plugins")
+@require(*ADMIN_ROLES)
+def plugins():
+    return render_template("dashboard/plugins.html", plugins=flux_state().plugins.describe())

@@ -1,0 +1,140 @@
+"""Signing in to the dashboard: Flask-Login cookie sessions for platform accounts.
+
+Sign-in goes through the core's `authenticate`, so the API's lockout and rate limits
+apply here too. While no instance admin exists, the login page offers the first-run
+setup form instead (the core's `first_admin`, guarded by the setup token).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, Request, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+
+from flux.auth.api_admins import first_admin, has_instance_admin, home_tenant_id
+from flux.auth.models import AuthSession, PlatformAccount
+from flux.auth.sessions import revoke, session_is_live, start_session
+from flux.auth.signin import authenticate
+from flux.auth.tokens import parse_refresh_token
+from flux.context import Actor
+from flux.db import db
+from flux.errors import ApiError
+
+pages = Blueprint("signin", __name__)
+
+# The dashboard blueprint's name; nested blueprints (`dashboard.signin`) list it too.
+DASHBOARD = "dashboard"
+
+
+class DashboardUser(UserMixin):
+    """Flask-Login's view of a platform account, signed in through one revocable `AuthSession`.
+
+    The cookie names the session as well as the account, so signing out (or revoking the
+    session row) ends it on the server: a copy of an old cookie no longer works.
+    """
+
+    def __init__(self, account: PlatformAccount, session_id: str) -> None:
+        self.account = account
+        self.session_id = session_id
+
+    def get_id(self) -> str:
+        return f"{self.account.id}:{self.session_id}"
+
+
+def _load_user(user_id: str) -> DashboardUser | None:
+    account_id, _, session_id = user_id.partition(":")
+    if not session_id or not session_is_live(session_id):
+        return None
+    account = db.session.get(PlatformAccount, account_id)
+    return DashboardUser(account, session_id) if account is not None else None
+
+
+def init_app(app: Flask) -> None:
+    """One login manager per app (Flask-Login keeps it as `app.login_manager`)."""
+    manager = LoginManager(app)
+    manager.user_loader(_load_user)
+
+
+def dashboard_actor(request: Request) -> Actor | None:
+    """The signed-in account for dashboard views; `None` anywhere else.
+
+    The session cookie is a browser credential without a CSRF token of its own, so it
+    must never authenticate a call to the JSON API.
+    """
+    if DASHBOARD not in request.blueprints or not current_user.is_authenticated:
+        return None
+    account = current_user.account
+    return Actor(
+        kind="platform", role=account.role, id=account.id, email=account.email, tenant_id=home_tenant_id(account)
+    )
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only a dashboard path on this server, so a crafted link cannot send a signed-in admin elsewhere."""
+    if not target or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not parts.path.startswith(f"/{DASHBOARD}/"):
+        return None
+    return target
+
+
+def _sign_in(account: PlatformAccount) -> None:
+    # The same server-side session the API's sign-in opens (its tokens are not used here).
+    tokens = start_session(account, home_tenant_id(account))
+    session_id, _ = parse_refresh_token(tokens["refresh_token"])
+    # A fresh cookie: nothing (nor the CSRF token) carries over from before the sign-in.
+    session.clear()
+    login_user(DashboardUser(account, session_id))
+
+
+def _login_page(error: ApiError | None = None, **form: str):
+    needs_setup = not has_instance_admin()
+    body = render_template(
+        "dashboard/login.html",
+        needs_setup=needs_setup,
+        has_setup_token=bool(current_app.config["SECURITY_SETUP_TOKEN"]),
+        error=error.message if error else None,
+        form=form,
+    )
+    return body, error.status if error else 200
+
+
+@pages.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("dashboard.index"))
+    if request.method == "GET":
+        return _login_page()
+    email = request.form.get("email", "")
+    try:
+        account = authenticate(PlatformAccount, {"email": email, "password": request.form.get("password")})
+    except ApiError as error:
+        return _login_page(error, email=email)
+    _sign_in(account)
+    return redirect(_safe_next(request.args.get("next")) or url_for("dashboard.index"))
+
+
+@pages.post("/setup")
+def setup():
+    fields = {name: request.form.get(name) for name in ("email", "name", "password", "setup_token")}
+    try:
+        account = first_admin(fields)
+    except ApiError as error:
+        return _login_page(error, email=fields["email"] or "", name=fields["name"] or "")
+    _sign_in(account)
+    flash(f"Welcome! {account.email} is the first instance administrator.", "success")
+    return redirect(url_for("dashboard.index"))
+
+
+@pages.post("/logout")
+def logout():
+    if current_user.is_authenticated:
+        signed_in = db.session.get(AuthSession, current_user.session_id)
+        if signed_in is not None:
+            revoke(signed_in, "logged_out")
+    logout_user()
+    session.clear()
+    flash("You are signed out.", "success")
+    return redirect(url_for(".login"))
