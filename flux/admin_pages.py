@@ -10,8 +10,9 @@ class AdminPage:
     """One entry of the dashboard navigation.
 
     `endpoint` names a view the plugin registered (`"flags_admin.index"`); `permission`
-    is the role a signed-in administrator needs to see it (checked by the dashboard
-    once accounts exist).
+    is the role a signed-in administrator needs to see the entry (the navigation hides
+    it from others; `instance_admin` sees every entry). The view itself must still check
+    permissions with `flux.auth.permissions.require`.
     """
 
     title: str

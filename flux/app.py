@@ -13,7 +13,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 from flux import db, errors
 from flux.admin_pages import AdminPage
 from flux.auth import tokens
-from flux.auth.sessions import SessionCache
+from flux.cache import TtlCache
 from flux.config import default_instance_path, load_layers
 from flux.crypto import Cipher, Encryptor, load_keyring
 from flux.plugins import FluxPluginManager, build_plugin_manager
@@ -36,8 +36,9 @@ class FluxState:
     encryptor: Encryptor
     store: KeyValueStore
     limiter: RateLimiter
-    session_cache: SessionCache = field(default_factory=SessionCache)
-    tenants: TenantDirectory = field(default_factory=TenantDirectory)
+    live_sessions: TtlCache[bool]
+    verified_tokens: TtlCache[dict]
+    tenants: TenantDirectory
     admin_pages: list[AdminPage] = field(default_factory=list)
 
 
@@ -76,6 +77,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         encryptor=Encryptor(load_keyring(app.config, instance), ciphers, cipher.name),
         store=backend(app),
         limiter=RateLimiter(app.config["RATE_LIMIT_STORAGE_URL"]),
+        live_sessions=TtlCache(app.config["AUTH_SESSION_CACHE_SECONDS"]),
+        verified_tokens=TtlCache(app.config["AUTH_SESSION_CACHE_SECONDS"]),
+        tenants=TenantDirectory(TtlCache(app.config["TENANT_CACHE_SECONDS"])),
     )
     app.extensions["flux"] = state
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import re
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +22,7 @@ from flask import g, has_request_context
 from sqlalchemy import event, orm
 from sqlalchemy.orm import Mapped, mapped_column
 
+from flux.cache import TtlCache
 from flux.db import UtcDateTime, db, new_id, utcnow
 
 DEFAULT_TENANT_SLUG = "default"
@@ -111,23 +110,27 @@ def _scope_statements(state: orm.ORMExecuteState) -> None:
         return
     if state.execution_options.get("all_tenants") or state.is_column_load or state.is_relationship_load:
         return
-    if not any(_is_scoped(mapper.class_) for mapper in _mappers_of(state)):
-        return
-    tenant_id = current_tenant_id()
-    state.statement = state.statement.options(
-        orm.with_loader_criteria(TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
-    )
+    if _touches_scoped_model(state):
+        # A constant criteria with a named parameter keeps SQLAlchemy's statement cache
+        # warm; a closure over the tenant id costs a parameter-extraction pass per query.
+        state.statement = state.statement.options(_TENANT_CRITERIA)
+        parameters = state.parameters
+        if isinstance(parameters, dict) or parameters is None:
+            state.parameters = {**(parameters or {}), TENANT_PARAMETER: current_tenant_id()}
 
 
-def _mappers_of(state: orm.ORMExecuteState) -> list[orm.Mapper]:
-    mappers = list(state.all_mappers) if state.is_select else []
-    if state.bind_mapper is not None:
-        mappers.append(state.bind_mapper)
-    return mappers
+def _touches_scoped_model(state: orm.ORMExecuteState) -> bool:
+    mapper = state.bind_mapper
+    if mapper is not None and issubclass(mapper.class_, TenantScoped):
+        return True
+    return state.is_select and any(issubclass(other.class_, TenantScoped) for other in state.all_mappers)
 
 
-def _is_scoped(cls: type) -> bool:
-    return isinstance(cls, type) and issubclass(cls, TenantScoped)
+TENANT_PARAMETER = "flux_current_tenant_id"
+_TENANT_VALUE = sa.bindparam(TENANT_PARAMETER)
+_TENANT_CRITERIA = orm.with_loader_criteria(
+    TenantScoped, lambda cls: cls.tenant_id == _TENANT_VALUE, include_aliases=True
+)
 
 
 @event.listens_for(orm.Session, "before_flush")
@@ -159,31 +162,25 @@ class TenantInfo:
 
 
 class TenantDirectory:
-    """Live tenants by id and slug, remembered for `ttl` seconds per process.
+    """Live tenants by id or slug, cached: every request needs its tenant, rarely a fresh one.
 
-    Every authenticated request needs its tenant; this turns that query into a dict
-    lookup. A tenant deleted or renamed elsewhere is seen within `ttl` seconds.
+    A tenant deleted or renamed elsewhere is seen within the cache's time limit.
     """
 
-    def __init__(self, ttl: float = 5.0, max_entries: int = 10_000) -> None:
-        self._ttl = ttl
-        self._max = max_entries
-        self._entries: dict[str, tuple[TenantInfo | None, float]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, cache: TtlCache[TenantInfo | None]) -> None:
+        self._cache = cache
 
     def lookup(self, slug_or_id: str) -> TenantInfo | None:
         """A live tenant by slug or id, or None."""
-        now = time.monotonic()
-        cached = self._entries.get(slug_or_id)
-        if cached is not None and now - cached[1] < self._ttl:
-            return cached[0]
-        row = find_tenant(slug_or_id)
-        found = TenantInfo.of(row) if row is not None else None
-        with self._lock:
-            if len(self._entries) >= self._max:
-                self._entries.clear()
-            self._entries[slug_or_id] = (found, now)
+        found = self._cache.get(slug_or_id, _UNKNOWN)
+        if found is _UNKNOWN:
+            row = find_tenant(slug_or_id)
+            found = TenantInfo.of(row) if row is not None else None
+            self._cache.put(slug_or_id, found)
         return found
+
+
+_UNKNOWN = TenantInfo("", "", "")
 
 
 def default_tenant_id() -> str:

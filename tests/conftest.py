@@ -110,6 +110,17 @@ def runner(app):
     return app.test_cli_runner()
 
 
+def create_tenant(app, slug: str) -> str:
+    """A new tenant (slug, title-cased name); returns its id."""
+    from flux.tenancy import Tenant
+
+    with app.app_context():
+        tenant = Tenant(slug=slug, name=slug.title())
+        db.session.add(tenant)
+        db.session.commit()
+        return tenant.id
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import sqlalchemy as sa
 
 from flux.auth.models import PlatformAccount
@@ -98,3 +100,23 @@ def test_cli_admin_create_reads_password_from_stdin(app, monkeypatch):
         cli, ["admin", "create", "--email", "ops@example.com", "--password-stdin"], input=PASSWORD
     )
     assert duplicate.exit_code == 1 and "already exists" in duplicate.output
+
+
+def test_concurrent_setups_create_one_admin(make_app):
+    """Two setup requests at once, on two workers: exactly one admin, the other 409."""
+    first, second = make_app().test_client(), make_app(migrated=False).test_client()
+    results: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def run(client, email: str) -> None:
+        barrier.wait()
+        results.append(client.post("/api/v1/admin/setup", json={**SETUP, "email": email}).status_code)
+
+    threads = [
+        threading.Thread(target=run, args=(c, e)) for c, e in ((first, "a@example.com"), (second, "b@example.com"))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [201, 409]

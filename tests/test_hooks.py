@@ -14,8 +14,7 @@ from flux.cli import cli
 from flux.config import ConfigError
 from flux.crypto import associated_data
 from flux.db import db
-from flux.tenancy import Tenant
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, create_tenant
 from tests.dashboard.conftest import DashboardClient
 from tests.plugins.my_plugin import notes
 
@@ -112,9 +111,7 @@ def test_hook_actor_from_request(client):
 
 
 def test_hook_resolve_tenant(app, client, auth):
-    with app.app_context():
-        db.session.add(Tenant(slug="acme", name="Acme"))
-        db.session.commit()
+    create_tenant(app, "acme")
     auth.signup("routed@example.com", tenant=None)
     signin = {"email": "routed@example.com", "password": PASSWORD}
     # The plugin routes "acme.example.com" to tenant acme, where this user does not exist.

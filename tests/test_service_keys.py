@@ -18,11 +18,11 @@ import sqlalchemy as sa
 from flux import hookimpl
 from flux.auth.models import ServiceKey
 from flux.db import db, utcnow
-from flux.tenancy import Tenant, find_tenant
+from flux.tenancy import find_tenant
+from tests.conftest import create_tenant
 
 BASE = "/api/v1/admin/service-keys"
 ACCESS_DENIED = "access denied to this tenant"
-
 
 # --- helpers ---------------------------------------------------------------------------
 
@@ -40,14 +40,6 @@ def as_key(key: str, **extra: str) -> dict:
 
 def list_status(client, headers: dict) -> int:
     return client.get(BASE, headers=headers).status_code
-
-
-def add_tenant(app, slug: str) -> str:
-    with app.app_context():
-        tenant = Tenant(slug=slug, name=slug.title())
-        db.session.add(tenant)
-        db.session.commit()
-        return tenant.id
 
 
 def rows(app, table: str) -> list[dict]:
@@ -436,8 +428,8 @@ def test_unknown_id_is_404(client, admin_headers, method, suffix, key_id):
 @pytest.fixture
 def two_tenants(app, client, admin_headers) -> dict[str, dict]:
     """A managing key in `acme` and one in `beta`, each created by the admin in its tenant."""
-    add_tenant(app, "acme")
-    add_tenant(app, "beta")
+    create_tenant(app, "acme")
+    create_tenant(app, "beta")
     return {
         slug: create_key(client, {**admin_headers, "X-FB-Tenant": slug}, ["*"], name=f"{slug}-key")
         for slug in ("acme", "beta")

@@ -9,15 +9,7 @@ from flux.auth.models import AppUser, PlatformAccount
 from flux.auth.passwords import hash_password
 from flux.db import db
 from flux.tenancy import Tenant, TenantMembership, TenantRequired, default_tenant_id, tenant_scope
-from tests.conftest import PASSWORD
-
-
-def make_tenant(app, slug: str) -> str:
-    with app.app_context():
-        tenant = Tenant(slug=slug, name=slug.title())
-        db.session.add(tenant)
-        db.session.commit()
-        return tenant.id
+from tests.conftest import PASSWORD, create_tenant
 
 
 def add_users(app, tenant_id: str, *emails: str) -> None:
@@ -35,7 +27,7 @@ def test_default_tenant_exists_after_migration(app):
 
 
 def test_query_without_tenant_filter_sees_only_current_tenant(app):
-    acme, globex = make_tenant(app, "acme"), make_tenant(app, "globex")
+    acme, globex = create_tenant(app, "acme"), create_tenant(app, "globex")
     add_users(app, acme, "a1@example.com", "a2@example.com")
     add_users(app, globex, "g1@example.com")
     with app.app_context():
@@ -53,7 +45,7 @@ def test_query_without_tenant_filter_sees_only_current_tenant(app):
 
 
 def test_new_rows_get_the_current_tenant(app):
-    acme = make_tenant(app, "acme")
+    acme = create_tenant(app, "acme")
     add_users(app, acme, "new@example.com")
     with app.app_context():
         stored = db.session.execute(
@@ -63,7 +55,7 @@ def test_new_rows_get_the_current_tenant(app):
 
 
 def test_bulk_update_and_delete_are_scoped(app):
-    acme, globex = make_tenant(app, "acme"), make_tenant(app, "globex")
+    acme, globex = create_tenant(app, "acme"), create_tenant(app, "globex")
     add_users(app, acme, "same@example.com")
     add_users(app, globex, "same@example.com")
     with app.app_context():
@@ -103,7 +95,7 @@ def login(client, email: str) -> dict:
 
 
 def test_header_honoured_for_a_member(app, client):
-    acme = make_tenant(app, "acme")
+    acme = create_tenant(app, "acme")
     tenant_admin(app, "ta@example.com", acme)
     headers = login(client, "ta@example.com")
     for value in ("acme", acme):
@@ -112,8 +104,8 @@ def test_header_honoured_for_a_member(app, client):
 
 
 def test_header_refused_for_a_non_member(app, client):
-    acme = make_tenant(app, "acme")
-    make_tenant(app, "globex")
+    acme = create_tenant(app, "acme")
+    create_tenant(app, "globex")
     tenant_admin(app, "ta@example.com", acme)
     headers = login(client, "ta@example.com")
     response = client.get("/api/v1/admin/service-keys", headers={**headers, "X-FB-Tenant": "globex"})
@@ -122,7 +114,7 @@ def test_header_refused_for_a_non_member(app, client):
 
 
 def test_tenant_admin_is_admin_only_where_member(app, client):
-    acme = make_tenant(app, "acme")
+    acme = create_tenant(app, "acme")
     tenant_admin(app, "ta@example.com", acme)
     headers = login(client, "ta@example.com")
     # Its token points at acme (its first tenant), where it administers.
@@ -139,13 +131,13 @@ def test_unknown_tenant_is_404(client, admin_headers):
 
 
 def test_instance_admin_may_use_any_tenant(app, client, admin_headers):
-    make_tenant(app, "acme")
+    create_tenant(app, "acme")
     response = client.get("/api/v1/admin/service-keys", headers={**admin_headers, "X-FB-Tenant": "acme"})
     assert response.status_code == 200
 
 
 def test_jwt_claim_picks_the_users_tenant(app, client, auth):
-    acme = make_tenant(app, "acme")
+    acme = create_tenant(app, "acme")
     tokens = auth.signup("member@acme.example", tenant="acme")
     assert tokens["user"]["tenant_id"] == acme
     me = client.get("/api/v1/auth/user", headers=auth.bearer(tokens))
@@ -164,7 +156,7 @@ def test_no_header_no_claim_is_the_default_tenant(app, client, auth):
 
 
 def test_deleted_tenant_is_not_found(app, client, auth):
-    acme = make_tenant(app, "acme")
+    acme = create_tenant(app, "acme")
     with app.app_context():
         db.session.get(Tenant, acme).deleted_at = sa.func.now()
         db.session.commit()
@@ -179,3 +171,14 @@ def test_unknown_tenant_is_403_for_a_user_so_names_cannot_be_probed(client, auth
     response = client.get("/api/v1/auth/user", headers=auth.bearer(tokens, **{"X-FB-Tenant": "no-such-tenant"}))
     assert response.status_code == 403
     assert response.json["error"] == "access denied to this tenant"
+
+
+def test_joined_and_subquery_rows_are_scoped_too(app):
+    acme, globex = create_tenant(app, "acme"), create_tenant(app, "globex")
+    add_users(app, acme, "a@example.com")
+    add_users(app, globex, "g1@example.com", "g2@example.com")
+    with app.app_context(), tenant_scope(acme):
+        joined = db.session.execute(sa.select(Tenant.slug, AppUser.email).join(AppUser, AppUser.tenant_id == Tenant.id))
+        assert [tuple(row) for row in joined] == [("acme", "a@example.com")]
+        inner = sa.select(AppUser.id).scalar_subquery()
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(AppUser).where(AppUser.id.in_(inner))) == 1

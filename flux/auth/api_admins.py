@@ -7,16 +7,16 @@ import hmac
 import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify
 
-from flux.auth.models import AuthSession, PlatformAccount
+from flux.auth.models import PlatformAccount
 from flux.auth.passwords import check_new_password, hash_password, normalize_email
 from flux.auth.permissions import SIGNED_IN, require
-from flux.auth.sessions import refresh_session, revoke, start_session, token_response
+from flux.auth.sessions import end_current_session, refresh_session, start_session, token_response
 from flux.auth.signin import authenticate
 from flux.context import current_actor
 from flux.db import db
 from flux.errors import Conflict, Forbidden, NotFound, Unauthorized
 from flux.http import json_body, optional_text
-from flux.tenancy import TenantMembership, default_tenant_id
+from flux.tenancy import DEFAULT_TENANT_SLUG, Tenant, TenantMembership, default_tenant_id
 
 admins = Blueprint("admin_auth", __name__, url_prefix="/api/v1/admin")
 
@@ -62,6 +62,9 @@ def first_admin(body: dict) -> PlatformAccount:
             "Invalid setup token (set FLUXBASE_SECURITY_SETUP_TOKEN on the server and send it as setup_token)",
             code="INVALID_SETUP_TOKEN",
         )
+    # Serialise concurrent setups: PostgreSQL locks the default tenant's row until commit;
+    # SQLite's write transactions (BEGIN IMMEDIATE) are serialised already.
+    db.session.execute(sa.select(Tenant.id).where(Tenant.slug == DEFAULT_TENANT_SLUG).with_for_update())
     if has_instance_admin():
         raise Conflict("Setup is already complete: an instance admin exists", code="SETUP_COMPLETE")
     return create_instance_admin(body.get("email"), body.get("password"), optional_text(body, "name", 200))
@@ -113,9 +116,7 @@ def home_tenant_id(account: PlatformAccount) -> str:
 @require(SIGNED_IN)
 def logout():
     _signed_in_account()
-    session = db.session.get(AuthSession, current_actor().session_id)
-    if session is not None and session.revoked_at is None:
-        revoke(session, "logged_out")
+    end_current_session("logged_out")
     return "", 204
 
 

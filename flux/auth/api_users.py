@@ -7,10 +7,10 @@ import json
 import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify
 
-from flux.auth.models import AppUser, AuthSession
+from flux.auth.models import AppUser
 from flux.auth.passwords import check_new_password, hash_password, normalize_email, verify_password
 from flux.auth.permissions import SIGNED_IN, require
-from flux.auth.sessions import refresh_session, revoke, start_session, token_response
+from flux.auth.sessions import end_current_session, refresh_session, start_session, token_response
 from flux.auth.signin import authenticate
 from flux.context import current_actor, current_tenant_id
 from flux.db import db
@@ -76,9 +76,7 @@ def _signed_in_user() -> AppUser:
 @users.post("/signout")
 @require(SIGNED_IN)
 def signout():
-    session = db.session.get(AuthSession, current_actor().session_id)
-    if session is not None and session.revoked_at is None:
-        revoke(session, "signed_out")
+    end_current_session("signed_out")
     return "", 204
 
 

@@ -8,9 +8,6 @@ session is revoked (as OAuth 2.0 Security BCP recommends for refresh-token rotat
 from __future__ import annotations
 
 import hmac
-import threading
-import time
-from collections import OrderedDict
 from datetime import timedelta
 from typing import Any
 
@@ -25,42 +22,17 @@ from flux.auth.tokens import (
     parse_refresh_token,
     token_hash,
 )
+from flux.cache import TtlCache
+from flux.context import current_actor
 from flux.db import db, new_id, utcnow
 from flux.errors import Unauthorized
 
 INVALID_REFRESH = "Invalid or expired refresh token"
 
 
-class SessionCache:
-    """Which sessions are live, remembered for a few seconds so a request costs no query.
-
-    Bounded (LRU) and short-lived: a sign-out on another worker or node takes effect
-    within `AUTH_SESSION_CACHE_SECONDS`.
-    """
-
-    def __init__(self, max_entries: int = 10_000) -> None:
-        self._entries: OrderedDict[str, tuple[bool, float]] = OrderedDict()
-        self._lock = threading.Lock()
-        self._max = max_entries
-
-    def get(self, session_id: str, ttl: float) -> bool | None:
-        with self._lock:
-            found = self._entries.get(session_id)
-            if found is None or time.monotonic() - found[1] > ttl:
-                return None
-            self._entries.move_to_end(session_id)
-            return found[0]
-
-    def put(self, session_id: str, live: bool) -> None:
-        with self._lock:
-            self._entries[session_id] = (live, time.monotonic())
-            self._entries.move_to_end(session_id)
-            while len(self._entries) > self._max:
-                self._entries.popitem(last=False)
-
-
-def _cache() -> SessionCache:
-    return current_app.extensions["flux"].session_cache
+def _cache() -> TtlCache[bool]:
+    """Which sessions are live, per process, for `AUTH_SESSION_CACHE_SECONDS`."""
+    return current_app.extensions["flux"].live_sessions
 
 
 def token_response(account: Credentials, session: AuthSession, refresh_token: str) -> dict[str, Any]:
@@ -76,8 +48,8 @@ def token_response(account: Credentials, session: AuthSession, refresh_token: st
     }
 
 
-def start_session(account: Credentials, tenant_id: str) -> dict[str, Any]:
-    """Create a session for a signed-in account; return the token response (and commit)."""
+def open_session(account: Credentials, tenant_id: str) -> tuple[AuthSession, str]:
+    """Store a new session for a signed-in account; return it with its first refresh token (commits)."""
     session_id = new_id()
     refresh = new_refresh_token(session_id, 0)
     session = AuthSession(
@@ -94,7 +66,20 @@ def start_session(account: Credentials, tenant_id: str) -> dict[str, Any]:
     account.last_signin_at = utcnow()
     db.session.add(session)
     db.session.commit()
+    return session, refresh
+
+
+def start_session(account: Credentials, tenant_id: str) -> dict[str, Any]:
+    """Open a session and return the API's token response for it."""
+    session, refresh = open_session(account, tenant_id)
     return token_response(account, session, refresh)
+
+
+def end_current_session(reason: str) -> None:
+    """Revoke the session behind the current request's token, if it is still live."""
+    session = db.session.get(AuthSession, current_actor().session_id)
+    if session is not None and session.revoked_at is None:
+        revoke(session, reason)
 
 
 def refresh_session(refresh_token: object, account_kind: str) -> tuple[AuthSession, str]:
@@ -129,8 +114,7 @@ def revoke(session: AuthSession, reason: str) -> None:
 
 
 def session_is_live(session_id: str) -> bool:
-    ttl = current_app.config["AUTH_SESSION_CACHE_SECONDS"]
-    cached = _cache().get(session_id, ttl)
+    cached = _cache().get(session_id)
     if cached is not None:
         return cached
     row = db.session.execute(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -68,7 +69,23 @@ def issue_access_token(claims: AccessClaims) -> tuple[str, int]:
 
 
 def verify_access_token(token: str) -> dict[str, Any]:
-    """The claims of a valid token; 401 for anything else (algorithm, signature, audience, expiry)."""
+    """The claims of a valid token; 401 for anything else (algorithm, signature, audience, expiry).
+
+    A token verified in the last few seconds is not verified again: clients send the
+    same token with every request, and its signature cannot have changed. Its expiry is
+    still checked on every use.
+    """
+    verified = current_app.extensions["flux"].verified_tokens
+    claims = verified.get(token)
+    if claims is None:
+        claims = _decode(token)
+        verified.put(token, claims)
+    elif claims["exp"] <= time.time():
+        raise Unauthorized(INVALID_TOKEN, code="INVALID_TOKEN")
+    return claims
+
+
+def _decode(token: str) -> dict[str, Any]:
     config = current_app.config
     try:
         claims = jwt.decode(

@@ -14,9 +14,8 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 
 from flux.auth.api_admins import first_admin, has_instance_admin, home_tenant_id
 from flux.auth.models import AuthSession, PlatformAccount
-from flux.auth.sessions import revoke, session_is_live, start_session
+from flux.auth.sessions import open_session, revoke, session_is_live
 from flux.auth.signin import authenticate
-from flux.auth.tokens import parse_refresh_token
 from flux.context import Actor
 from flux.db import db
 from flux.errors import ApiError
@@ -82,11 +81,10 @@ def _safe_next(target: str | None) -> str | None:
 
 def _sign_in(account: PlatformAccount) -> None:
     # The same server-side session the API's sign-in opens (its tokens are not used here).
-    tokens = start_session(account, home_tenant_id(account))
-    session_id, _ = parse_refresh_token(tokens["refresh_token"])
+    opened, _refresh_token = open_session(account, home_tenant_id(account))
     # A fresh cookie: nothing (nor the CSRF token) carries over from before the sign-in.
     session.clear()
-    login_user(DashboardUser(account, session_id))
+    login_user(DashboardUser(account, opened.id))
 
 
 def _login_page(error: ApiError | None = None, **form: str):
