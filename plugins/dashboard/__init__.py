@@ -13,6 +13,7 @@ from flux import hookimpl
 from flux.admin_pages import AdminPage
 from flux.context import Actor
 from plugins.dashboard import signin
+from plugins.dashboard.cookies import DashboardSessionInterface
 from plugins.dashboard.shell import dashboard
 
 
@@ -42,6 +43,7 @@ def startup(app: Flask) -> None:
         REMEMBER_COOKIE_PATH="/dashboard",
         WTF_CSRF_CHECK_DEFAULT=False,
     )
+    app.session_interface = DashboardSessionInterface("/dashboard")
     CSRFProtect(app)
     signin.init_app(app)
 
