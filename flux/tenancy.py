@@ -5,6 +5,9 @@ such a model gets `tenant_id = <current tenant>` added by a session event, and a
 row gets the current tenant on flush, so no query has to remember a filter. A query
 with no current tenant fails (`TenantRequired`) instead of seeing every tenant's rows;
 code that must cross tenants says so with `.execution_options(all_tenants=True)`.
+A table-level (Core) statement on a scoped table through the session is refused for
+the same reason; raw `text()` SQL and statements on `db.engine` directly are not
+checked, and must filter by tenant themselves.
 """
 
 from __future__ import annotations
@@ -110,13 +113,37 @@ def _scope_statements(state: orm.ORMExecuteState) -> None:
         return
     if state.execution_options.get("all_tenants") or state.is_column_load or state.is_relationship_load:
         return
-    if _touches_scoped_model(state):
+    if not state.is_orm_statement:
+        _refuse_unscoped_core(state.statement)
+    elif _touches_scoped_model(state):
         # A constant criteria with a named parameter keeps SQLAlchemy's statement cache
         # warm; a closure over the tenant id costs a parameter-extraction pass per query.
         state.statement = state.statement.options(_TENANT_CRITERIA)
+        tenant = {TENANT_PARAMETER: current_tenant_id()}
         parameters = state.parameters
-        if isinstance(parameters, dict) or parameters is None:
-            state.parameters = {**(parameters or {}), TENANT_PARAMETER: current_tenant_id()}
+        if isinstance(parameters, list):
+            state.parameters = [{**row, **tenant} for row in parameters]
+        else:
+            state.parameters = {**(parameters or {}), **tenant}
+
+
+def _refuse_unscoped_core(statement: sa.Executable) -> None:
+    """A table-level (Core) statement through the session would skip the tenant criteria."""
+    tables = sa.sql.util.find_tables(statement, include_aliases=True, include_joins=True, include_crud=True)
+    scoped = [table.name for table in tables if getattr(table, "name", None) in _scoped_table_names()]
+    if scoped:
+        raise TenantRequired(
+            f"a table-level statement on tenant-scoped {scoped} would see every tenant: query the model "
+            "instead, or filter by tenant_id yourself and pass execution_options(all_tenants=True)"
+        )
+
+
+def _scoped_table_names() -> set[str]:
+    return {
+        mapper.local_table.name
+        for mapper in db.Model.registry.mappers
+        if issubclass(mapper.class_, TenantScoped) and mapper.local_table is not None
+    }
 
 
 def _touches_scoped_model(state: orm.ORMExecuteState) -> bool:

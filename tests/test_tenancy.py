@@ -182,3 +182,19 @@ def test_joined_and_subquery_rows_are_scoped_too(app):
         assert [tuple(row) for row in joined] == [("acme", "a@example.com")]
         inner = sa.select(AppUser.id).scalar_subquery()
         assert db.session.scalar(sa.select(sa.func.count()).select_from(AppUser).where(AppUser.id.in_(inner))) == 1
+
+
+def test_table_level_statements_on_scoped_tables_are_refused(app):
+    acme = create_tenant(app, "acme")
+    add_users(app, acme, "a@example.com")
+    table = AppUser.__table__
+    with app.app_context(), tenant_scope(acme):
+        with pytest.raises(TenantRequired, match="auth_users"):
+            db.session.execute(sa.select(table))
+        with pytest.raises(TenantRequired):
+            db.session.execute(sa.update(table).values(role="admin"))
+        explicit = db.session.execute(
+            sa.select(table.c.email).where(table.c.tenant_id == acme), execution_options={"all_tenants": True}
+        )
+        assert list(explicit.scalars()) == ["a@example.com"]
+        assert db.session.execute(sa.select(Tenant.__table__.c.slug)).scalars().all()  # not tenant-scoped
