@@ -15,6 +15,7 @@ from flask import Request, current_app, request
 
 from flux.auth import api_service_keys
 from flux.auth.api_admins import admins, create_instance_admin
+from flux.auth.api_audit import audit_api
 from flux.auth.api_users import users
 from flux.auth.models import ServiceKey
 from flux.auth.service_keys import find_usable_key, looks_like_service_key
@@ -116,7 +117,7 @@ def resolve_tenant(request: Request, actor: Actor) -> TenantInfo:
 
 @hookimpl
 def register_blueprints(app):
-    return [users, admins, api_service_keys.api]
+    return [users, admins, api_service_keys.api, audit_api]
 
 
 @hookimpl

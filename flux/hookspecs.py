@@ -140,3 +140,26 @@ def permission_allowed(actor, action, resource):
     (e.g. `"service_keys.create"`), `resource` is `None` or what the view passes.
     Example: `if action.startswith("service_keys.") and actor.email.endswith("@contractor.example"): return False`.
     """
+
+
+@hookspec
+def register_dashboard_blueprints(app):
+    """Return blueprints of admin pages to mount inside the dashboard (a list, or `None`).
+
+    Called once by the dashboard plugin at start-up. Each blueprint is mounted under
+    `/dashboard` + its own `url_prefix`, with its endpoints named `dashboard.<name>.*`,
+    so it gets the dashboard's sign-in check, CSRF protection, HTML error pages and the
+    signed-in account as `current_actor()`. Without the dashboard plugin they are not
+    mounted. Example: `return [Blueprint("notes_admin", __name__, url_prefix="/notes")]`.
+    """
+
+
+@hookspec
+def record_audit_event(event):
+    """Receive a `flux.audit.AuditEvent` (who, tenant, action, target, when; never a value).
+
+    Called for every change a plugin reports with `flux.audit.record(...)`, after the
+    core stored it in its audit table. Forward it to a SIEM or a log; exceptions are
+    logged and swallowed so an unreachable sink never fails a request.
+    Example: `syslog.syslog(f"{event.action} {event.target} by {event.actor_id}")`.
+    """

@@ -14,9 +14,9 @@ from flux.cli import cli
 from flux.config import ConfigError
 from flux.crypto import associated_data
 from flux.db import db
-from tests.conftest import PASSWORD, create_tenant
+from tests.conftest import ADMIN_EMAIL, PASSWORD, create_tenant
 from tests.dashboard.conftest import DashboardClient
-from tests.plugins.my_plugin import notes
+from tests.plugins.my_plugin import heard_events, notes
 
 ROOT = Path(__file__).resolve().parent.parent
 HOOK_NAMES = sorted(
@@ -67,7 +67,7 @@ def test_hook_register_migrations(make_app):
     app = make_app(migrated=False)
     folders = migrate.migration_folders(app)
     assert ROOT / "tests" / "plugins" / "migrations" in folders
-    assert set(migrate.pending_heads(app)) == {"core_0001", "my_plugin_0001", "storage_0001"}
+    assert set(migrate.pending_heads(app)) == {"core_0002", "my_plugin_0001", "storage_0001"}
     migrate.upgrade(app)
     with app.app_context():
         assert "my_plugin_notes" in sa.inspect(db.engine).get_table_names()
@@ -128,3 +128,28 @@ def test_hook_permission_allowed(client, auth):
     response = client.get("/api/v1/auth/user", headers=auth.bearer(blocked))
     assert response.status_code == 403
     assert response.json["code"] == "FORBIDDEN"
+
+
+def test_hook_register_dashboard_blueprints(client, auth):
+    assert client.get("/dashboard/my-plugin/").status_code == 302  # sign-in first
+    auth.setup_admin()
+    DashboardClient(client).sign_in()
+    page = client.get("/dashboard/my-plugin/")
+    assert page.status_code == 200
+    assert f"my admin page for {ADMIN_EMAIL}" in page.get_data(as_text=True)
+    assert client.post("/dashboard/my-plugin/").status_code == 400  # no CSRF token
+    # The cookie still authenticates nothing under /api/.
+    assert client.get("/api/v1/admin/me").status_code == 401
+
+
+def test_hook_record_audit_event(app, client, admin_headers):
+    heard_events.clear()
+    created = client.post(
+        "/api/v1/admin/service-keys", json={"name": "ci", "scopes": ["audit:read"]}, headers=admin_headers
+    )
+    assert created.status_code == 201
+    assert [(e.action, e.target) for e in heard_events] == [("service_key.created", created.json["id"])]
+    assert created.json["key"] not in repr(heard_events)
+    listed = client.get("/api/v1/admin/audit", headers=admin_headers).json
+    assert [(e["action"], e["target"]) for e in listed] == [("service_key.created", created.json["id"])]
+    assert listed[0]["actor_kind"] == "platform"

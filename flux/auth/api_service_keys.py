@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from flask import Blueprint, jsonify
 
+from flux import audit
 from flux.auth import service_keys as keys
 from flux.auth.models import ServiceKey, ServiceKeyEvent
 from flux.auth.permissions import ADMIN_ROLES, require
@@ -130,6 +131,9 @@ def update_key(key_id: str):
         key.expires_at, changed = _future_time(body["expires_at"], "expires_at"), True
     if not changed:
         raise BadRequest("nothing to update: send name, description, scopes or expires_at", code="NOTHING_TO_UPDATE")
+    audit.record(
+        "service_key.updated", key.id, fields=sorted(set(body) & {"name", "description", "scopes", "expires_at"})
+    )
     db.session.commit()
     return jsonify(keys.describe(key))
 
@@ -137,7 +141,9 @@ def update_key(key_id: str):
 @api.delete("/<key_id>")
 @MANAGE
 def delete_key(key_id: str):
-    db.session.delete(_key(key_id))
+    key = _key(key_id)
+    audit.record("service_key.deleted", key.id, name=key.name)
+    db.session.delete(key)
     db.session.commit()
     return "", 204
 

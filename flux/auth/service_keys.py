@@ -15,6 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from flux import audit
 from flux.auth.models import ServiceKey, ServiceKeyEvent
 from flux.auth.tokens import token_hash
 from flux.db import db, utcnow
@@ -36,6 +37,7 @@ KNOWN_SCOPES = (
     "tenants:write",
     "service_keys:read",
     "service_keys:write",
+    "audit:read",
 )
 
 
@@ -119,6 +121,7 @@ def _iso(value: datetime | None) -> str | None:
 
 def _record(key: ServiceKey, action: str, reason: str, actor_id: str | None) -> None:
     db.session.add(ServiceKeyEvent(key_id=key.id, action=action, reason=reason, actor_id=actor_id))
+    audit.record(f"service_key.{action}", key.id, name=key.name, reason=reason)
 
 
 def issue_key(
@@ -137,6 +140,7 @@ def issue_key(
     )
     db.session.add(key)
     db.session.flush()
+    audit.record("service_key.created", key.id, name=name, scopes=scopes)
     return key, plaintext
 
 
@@ -144,6 +148,7 @@ def set_enabled(key: ServiceKey, enabled: bool) -> None:
     if key.revoked_at is not None:
         raise Conflict("A revoked key cannot be enabled or disabled", code="SERVICE_KEY_REVOKED")
     key.enabled = enabled
+    audit.record("service_key.enabled" if enabled else "service_key.disabled", key.id, name=key.name)
 
 
 def revoke_key(key: ServiceKey, reason: str, actor_id: str | None) -> None:

@@ -46,6 +46,20 @@ def startup(app: Flask) -> None:
     app.session_interface = DashboardSessionInterface("/dashboard")
     CSRFProtect(app)
     signin.init_app(app)
+    mount_plugin_pages(app)
+
+
+def mount_plugin_pages(app: Flask) -> None:
+    """Mount other plugins' admin blueprints as children of the dashboard blueprint.
+
+    `name_prefix` makes Flask treat them as nested in `dashboard`, so its guard (sign-in,
+    CSRF), error pages and actor apply, without changing the shared blueprint object.
+    """
+    for blueprints in app.extensions["flux"].plugins.hook.register_dashboard_blueprints(app=app):
+        for blueprint in blueprints or []:
+            app.register_blueprint(
+                blueprint, name_prefix=dashboard.name, url_prefix=f"{dashboard.url_prefix}{blueprint.url_prefix or ''}"
+            )
 
 
 @hookimpl

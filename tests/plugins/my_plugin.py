@@ -13,7 +13,7 @@ from flask import Blueprint, jsonify, request
 
 from flux import hookimpl
 from flux.admin_pages import AdminPage
-from flux.context import Actor
+from flux.context import Actor, current_actor
 from flux.crypto import Cipher, DecryptionError, EncryptedColumn, associated_data
 from flux.db import db
 from flux.errors import Conflict
@@ -138,3 +138,24 @@ def permission_allowed(actor, action, resource):
     if actor.email == "blocked@example.com":
         return False
     return None
+
+
+admin_blueprint = Blueprint("my_admin", __name__, url_prefix="/my-plugin")
+heard_events: list = []
+
+
+@admin_blueprint.route("/", methods=["GET", "POST"])
+def my_admin_page():
+    if request.method == "POST":
+        return "<p>posted</p>"
+    return f"<p>my admin page for {current_actor().email}</p>"
+
+
+@hookimpl
+def register_dashboard_blueprints(app):
+    return [admin_blueprint]
+
+
+@hookimpl
+def record_audit_event(event):
+    heard_events.append(event)

@@ -1,0 +1,101 @@
+"""The audit trail: who changed what, in which tenant, and when; never a value.
+
+Plugins call `record(...)` inside the transaction that makes the change, so the event
+is stored exactly when the change is. Once that transaction commits, every
+`record_audit_event` hook implementation gets the event (a SIEM, a log shipper).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app, has_request_context, request
+from sqlalchemy import event, orm
+from sqlalchemy.orm import Mapped, mapped_column
+
+from flux.context import current_actor
+from flux.db import UtcDateTime, db, new_id, utcnow
+from flux.tenancy import TenantScoped
+
+log = logging.getLogger("flux.audit")
+PENDING = "flux_audit_pending"
+
+
+class AuditRecord(TenantScoped, db.Model):
+    __tablename__ = "audit_events"
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    action: Mapped[str] = mapped_column(sa.String(100), index=True)
+    target: Mapped[str] = mapped_column(sa.String(500))
+    actor_kind: Mapped[str] = mapped_column(sa.String(16))
+    actor_id: Mapped[str | None] = mapped_column(sa.String(36), default=None)
+    details: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    ip_address: Mapped[str] = mapped_column(sa.String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """What sinks receive. `details` holds names and flags, never a setting's or secret's value."""
+
+    id: str
+    tenant_id: str
+    action: str
+    target: str
+    actor_kind: str
+    actor_id: str | None
+    details: dict[str, Any]
+    ip_address: str
+    created_at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        return {**self.__dict__, "created_at": self.created_at.isoformat()}
+
+
+def record(action: str, target: str, **details: Any) -> None:
+    """Store an audit event in the current transaction; sinks hear of it after commit."""
+    actor = current_actor()
+    row = AuditRecord(
+        action=action,
+        target=target,
+        actor_kind=actor.kind,
+        actor_id=actor.id,
+        details=details,
+        ip_address=(request.remote_addr or "")[:64] if has_request_context() else "",
+        created_at=utcnow(),
+    )
+    db.session.add(row)
+    db.session.flush()
+    db.session.info.setdefault(PENDING, []).append((current_app._get_current_object(), event_of(row)))
+
+
+def event_of(row: AuditRecord) -> AuditEvent:
+    return AuditEvent(
+        row.id,
+        row.tenant_id,
+        row.action,
+        row.target,
+        row.actor_kind,
+        row.actor_id,
+        dict(row.details or {}),
+        row.ip_address,
+        row.created_at,
+    )
+
+
+@event.listens_for(orm.Session, "after_commit")
+def _dispatch(session: orm.Session) -> None:
+    for app, audit_event in session.info.pop(PENDING, []):
+        try:
+            app.extensions["flux"].plugins.hook.record_audit_event(event=audit_event)
+        except Exception:
+            log.exception("an audit sink failed for %s %s", audit_event.action, audit_event.target)
+
+
+@event.listens_for(orm.Session, "after_rollback")
+def _forget(session: orm.Session) -> None:
+    session.info.pop(PENDING, None)
