@@ -163,3 +163,16 @@ def record_audit_event(event):
     logged and swallowed so an unreachable sink never fails a request.
     Example: `syslog.syslog(f"{event.action} {event.target} by {event.actor_id}")`.
     """
+
+
+@hookspec
+def collect_invocation_secrets(tenant_id, namespace, user_id):
+    """Return the secrets one function invocation may read, as layers (a dict, or `None`).
+
+    Called by the functions runtime once per invocation, server-side only. Keys of the
+    returned dict are layers: `"user"` (the caller's own secrets; `user_id` is `None`
+    for anonymous calls), `"system"` (the tenant's system secrets), `"function"` (function
+    secrets of `namespace`, then global) and `"env"` (`FLUXBASE_SECRET_*` variables);
+    each maps names to plaintext strings. Only ever the given tenant's secrets.
+    Example: `return {"system": {"stripe_key": decrypt(row)}}`.
+    """

@@ -14,6 +14,8 @@ from flux.cli import cli
 from flux.config import ConfigError
 from flux.crypto import associated_data
 from flux.db import db
+from flux.invocation import invocation_secrets
+from flux.tenancy import default_tenant_id
 from tests.conftest import ADMIN_EMAIL, PASSWORD, create_tenant
 from tests.dashboard.conftest import DashboardClient
 from tests.plugins.my_plugin import heard_events, notes
@@ -153,3 +155,10 @@ def test_hook_record_audit_event(app, client, admin_headers):
     listed = client.get("/api/v1/admin/audit", headers=admin_headers).json
     assert [(e["action"], e["target"]) for e in listed] == [("service_key.created", created.json["id"])]
     assert listed[0]["actor_kind"] == "platform"
+
+
+def test_hook_collect_invocation_secrets(app):
+    with app.test_request_context():
+        layers = invocation_secrets(default_tenant_id(), "billing", None)
+    assert layers["function"]["MY_PLUGIN_TOKEN"] == "token-for-billing"
+    assert set(layers) == {"user", "system", "function", "env"}

@@ -159,3 +159,8 @@ def register_dashboard_blueprints(app):
 @hookimpl
 def record_audit_event(event):
     heard_events.append(event)
+
+
+@hookimpl
+def collect_invocation_secrets(tenant_id, namespace, user_id):
+    return {"function": {"MY_PLUGIN_TOKEN": f"token-for-{namespace}"}}
