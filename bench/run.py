@@ -104,6 +104,19 @@ def user_token(context: BenchContext) -> Overrides:
     return _bearer(created)
 
 
+def user_with_system_default(context: BenchContext) -> Overrides:
+    """A system setting created by the admin, read by a user who has not set it (the fallback path)."""
+    created = context.session.post(
+        context.base_url + "/api/v1/admin/settings/custom",
+        json={"key": "bench/theme", "value": {"mode": "dark"}},
+        headers=admin_token(context)["headers"],
+        timeout=30,
+    )
+    if created.status_code not in (201, 409):
+        raise BenchError(f"could not create the system setting: HTTP {created.status_code} {created.text[:200]}")
+    return user_token(context)
+
+
 # The baseline, served by bench/bare_app.py.
 BASELINE: Endpoint = {"name": "baseline /health (bare Flask)", "method": "GET", "path": "/health"}
 
@@ -116,6 +129,13 @@ ENDPOINTS: list[Endpoint] = [
         "method": "GET",
         "path": "/api/v1/auth/user",
         "setup": user_token,
+        "min_ratio": 0.5,
+    },
+    {
+        "name": "/api/v1/settings/user/<key> (system fallback)",
+        "method": "GET",
+        "path": "/api/v1/settings/user/bench/theme",
+        "setup": user_with_system_default,
         "min_ratio": 0.5,
     },
 ]

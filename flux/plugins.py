@@ -31,6 +31,7 @@ ESSENTIAL_PLUGINS: dict[str, str] = {
 # Built-in features; `FLUXBASE_DISABLED_PLUGINS=dashboard,...` turns them off.
 DEFAULT_PLUGINS: dict[str, str] = {
     "dashboard": "plugins.dashboard",
+    "settings": "plugins.settings",
 }
 
 

@@ -16,8 +16,7 @@ from flux.crypto import associated_data
 from flux.db import db
 from flux.invocation import invocation_secrets
 from flux.tenancy import default_tenant_id
-from tests.conftest import ADMIN_EMAIL, PASSWORD, create_tenant
-from tests.dashboard.conftest import DashboardClient
+from tests.conftest import ADMIN_EMAIL, PASSWORD, DashboardClient, create_tenant
 from tests.plugins.my_plugin import heard_events, notes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,7 +68,7 @@ def test_hook_register_migrations(make_app):
     app = make_app(migrated=False)
     folders = migrate.migration_folders(app)
     assert ROOT / "tests" / "plugins" / "migrations" in folders
-    assert set(migrate.pending_heads(app)) == {"core_0002", "my_plugin_0001", "storage_0001"}
+    assert set(migrate.pending_heads(app)) == {"core_0002", "my_plugin_0001", "settings_0001", "storage_0001"}
     migrate.upgrade(app)
     with app.app_context():
         assert "my_plugin_notes" in sa.inspect(db.engine).get_table_names()
@@ -96,7 +95,7 @@ def test_hook_register_storage_backends(make_app, tmp_path):
 
 def test_hook_register_encrypted_columns(app):
     columns = [c for found in app.extensions["flux"].plugins.hook.register_encrypted_columns(app=app) for c in found]
-    assert [column.label for column in columns] == ["my_plugin_notes.body"]
+    assert [column.label for column in columns] == ["my_plugin_notes.body", "settings_entries.encrypted_value"]
     assert columns[0].table is notes
     assert columns[0].aad({"id": 1, "owner_id": None}) == associated_data("my-plugin-note", 1, None)
 

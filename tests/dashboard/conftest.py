@@ -7,7 +7,6 @@ through Playwright; Playwright's own browser downloads are never used.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import time
@@ -31,7 +30,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 START_TIMEOUT_SECONDS = 30
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @dataclass(frozen=True)
@@ -124,32 +122,6 @@ def signed_in_page(page: Page, live_admin: dict) -> Page:
     assert sign_in(page) == 302
     page.wait_for_url("**/dashboard/")
     return page
-
-
-class DashboardClient:
-    """The Flask test client used like a browser: it reads the CSRF token from each page."""
-
-    def __init__(self, client) -> None:
-        self.client = client
-
-    def csrf_token(self, path: str = "/dashboard/login") -> str:
-        return CSRF_FIELD.search(self.client.get(path).get_data(as_text=True)).group(1)
-
-    def sign_in(self, email: str = ADMIN_EMAIL, password: str = PASSWORD):
-        data = {"email": email, "password": password, "csrf_token": self.csrf_token()}
-        return self.client.post("/dashboard/login", data=data)
-
-    def post(self, path: str, data: dict | None = None, token_from: str = "/dashboard/"):
-        return self.client.post(path, data={**(data or {}), "csrf_token": self.csrf_token(token_from)})
-
-
-@pytest.fixture
-def dashboard(client, auth) -> DashboardClient:
-    """A test client signed in to the dashboard as the first instance admin."""
-    auth.setup_admin()
-    browser_like = DashboardClient(client)
-    assert browser_like.sign_in().status_code == 302
-    return browser_like
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ import sqlalchemy as sa
 
 from flux.auth.models import ServiceKey
 from flux.db import db
-from tests.conftest import ADMIN_EMAIL, PASSWORD
-from tests.dashboard.conftest import DashboardClient
+from tests.conftest import ADMIN_EMAIL, PASSWORD, DashboardClient
 
 NEW_KEY = {"name": "sneaky", "scopes": "*"}
 

@@ -12,8 +12,7 @@ from flux.auth.models import AuthSession, PlatformAccount, ServiceKey
 from flux.auth.passwords import hash_password
 from flux.db import db, utcnow
 from flux.tenancy import Tenant, TenantMembership
-from tests.conftest import ADMIN_EMAIL, PASSWORD, SETUP_TOKEN
-from tests.dashboard.conftest import DashboardClient
+from tests.conftest import ADMIN_EMAIL, PASSWORD, SETUP_TOKEN, DashboardClient
 
 PAGES = ["/dashboard/", "/dashboard/plugins", "/dashboard/service-keys/"]
 

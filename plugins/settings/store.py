@@ -1,0 +1,232 @@
+"""Settings and secrets of the current tenant: lookups with fallback, writes, encryption, audit.
+
+Every query goes through the `Setting` model, so the core scopes it to the current
+tenant; `user_id=None` means the tenant's system rows. The API modules (and a later
+dashboard page) call these functions and only turn requests into arguments.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from flux import audit, flux_state
+from flux.context import current_actor
+from flux.crypto import DecryptionError, associated_data
+from flux.db import db, utcnow
+from flux.errors import Conflict, NotFound
+from flux.tenancy import current_tenant_id, tenant_scope
+from plugins.settings.models import Setting
+
+log = logging.getLogger("flux.settings")
+AAD_PURPOSE = "settings-secret"
+UNCHANGED: Any = object()  # "leave the value as it is": None is a value a setting may hold
+
+
+def secret_aad(tenant_id: str, user_id: str | None, key: str) -> bytes:
+    """Associated data binding a sealed value to its tenant, owner and key."""
+    return associated_data(AAD_PURPOSE, tenant_id, user_id or "", key)
+
+
+def _owned_by(user_id: str | None) -> sa.ColumnElement[bool]:
+    return Setting.user_id.is_(None) if user_id is None else Setting.user_id == user_id
+
+
+def find(key: str, user_id: str | None) -> Setting | None:
+    """The row of `key` owned by `user_id` (the system's with `None`), plain or secret."""
+    return db.session.scalar(sa.select(Setting).where(Setting.key == key, _owned_by(user_id)))
+
+
+def get_setting(key: str, user_id: str | None) -> Setting:
+    """A plain setting of one owner; 404 when there is none (a secret of that key is not one)."""
+    row = find(key, user_id)
+    if row is None or row.is_secret:
+        raise NotFound(f"setting {key!r} not found", code="SETTING_NOT_FOUND")
+    return row
+
+
+def get_secret(key: str, user_id: str | None) -> Setting:
+    """A secret of one owner; 404 when there is none, whoever else has one of that key."""
+    row = find(key, user_id)
+    if row is None or not row.is_secret:
+        raise NotFound(f"secret {key!r} not found", code="SECRET_NOT_FOUND")
+    return row
+
+
+# Built once: `GET /settings/user/<key>` is the hot path, and building the statement
+# per request cost about 8% of the whole request (measured in-process).
+_OWN_OR_SYSTEM = sa.select(Setting).where(
+    Setting.key == sa.bindparam("key"),
+    Setting.is_secret.is_(False),
+    sa.or_(Setting.user_id == sa.bindparam("user_id"), Setting.user_id.is_(None)),
+)
+
+
+def resolve(key: str, user_id: str) -> Setting | None:
+    """The user's own plain setting, else the system's; secrets never take part."""
+    rows = db.session.scalars(_OWN_OR_SYSTEM, {"key": key, "user_id": user_id}).all()
+    return next((row for row in rows if row.user_id is not None), rows[0] if rows else None)
+
+
+def list_rows(user_id: str | None, secret: bool) -> list[Setting]:
+    """One owner's plain settings or secrets, ordered by key."""
+    query = sa.select(Setting).where(_owned_by(user_id), Setting.is_secret.is_(secret)).order_by(Setting.key)
+    return list(db.session.scalars(query))
+
+
+def visible_system_settings(include_private: bool, keys: list[str] | None = None) -> list[Setting]:
+    """Plain system settings, public ones only unless `include_private`; optionally only `keys`."""
+    query = sa.select(Setting).where(Setting.user_id.is_(None), Setting.is_secret.is_(False)).order_by(Setting.key)
+    if not include_private:
+        query = query.where(Setting.is_public.is_(True))
+    if keys is not None:
+        query = query.where(Setting.key.in_(keys))
+    return list(db.session.scalars(query))
+
+
+def create_setting(
+    user_id: str | None, key: str, value: Any, description: str | None, is_public: bool | None = None
+) -> Setting:
+    """A new plain setting; 409 when the owner already has `key` (setting or secret)."""
+    row = _new_row(user_id, key, description, secret=False)
+    row.value = value
+    row.is_public = bool(is_public) and user_id is None
+    _store(row, "created")
+    return row
+
+
+def put_setting(user_id: str, key: str, value: Any, description: str | None) -> Setting:
+    """Create or replace a user's plain setting; 409 when the user has a secret of that key."""
+    row = find(key, user_id)
+    if row is None:
+        return create_setting(user_id, key, value, description)
+    return change_setting(row, value=value, description=description)
+
+
+def change_setting(
+    row: Setting, *, value: Any = UNCHANGED, description: str | None = None, is_public: bool | None = None
+) -> Setting:
+    """Update the given fields of a plain setting (`is_public` only for system settings)."""
+    if row.is_secret:
+        raise Conflict(f"{row.key!r} is a secret; change it through the secrets API", code="KEY_IS_SECRET")
+    changed = []
+    if value is not UNCHANGED:
+        row.value = value
+        changed.append("value")
+    if description is not None:
+        row.description = description
+        changed.append("description")
+    if is_public is not None and row.user_id is None:
+        row.is_public = is_public
+        changed.append("is_public")
+    _touch(row)
+    _store(row, "updated", fields=changed, is_public=row.is_public if row.user_id is None else None)
+    return row
+
+
+def create_secret(user_id: str | None, key: str, plaintext: str, description: str | None) -> Setting:
+    """A new secret, sealed with the user's derived key (the master key for system secrets)."""
+    row = _new_row(user_id, key, description, secret=True)
+    row.value = None
+    _seal(row, plaintext)
+    _store(row, "created")
+    return row
+
+
+def change_secret(row: Setting, plaintext: str | None, description: str | None) -> Setting:
+    """Re-seal a secret when `plaintext` is given, and/or change its description."""
+    changed = []
+    if plaintext is not None:
+        _seal(row, plaintext)
+        changed.append("value")
+    if description is not None:
+        row.description = description
+        changed.append("description")
+    _touch(row)
+    _store(row, "updated", fields=changed)
+    return row
+
+
+def delete(row: Setting) -> None:
+    _audit(row, "deleted")
+    db.session.delete(row)
+    db.session.flush()
+
+
+def open_secret(row: Setting) -> str:
+    """The plaintext of a secret row; `DecryptionError` when it does not open for this row."""
+    return flux_state().encryptor.decrypt_text(
+        row.encrypted_value or "", aad=secret_aad(row.tenant_id, row.user_id, row.key), user_id=row.user_id
+    )
+
+
+def invocation_secrets(tenant_id: str, user_id: str | None) -> dict[str, dict[str, str]]:
+    """The user's secrets and the tenant's system secrets, decrypted for one function invocation.
+
+    A value that does not open (tampered with, or sealed for another row) is left out
+    and logged by key and row id, never by value.
+    """
+    owners = Setting.user_id.is_(None) if user_id is None else _owned_by(user_id) | Setting.user_id.is_(None)
+    with tenant_scope(tenant_id):
+        rows = db.session.scalars(sa.select(Setting).where(Setting.is_secret.is_(True), owners)).all()
+    layers: dict[str, dict[str, str]] = {"user": {}, "system": {}}
+    for row in rows:
+        try:
+            plaintext = open_secret(row)
+        except DecryptionError:
+            log.warning("settings: secret %r (row %s) of tenant %s does not open; left out", row.key, row.id, tenant_id)
+            continue
+        layers["system" if row.user_id is None else "user"][row.key] = plaintext
+    return layers
+
+
+def _new_row(user_id: str | None, key: str, description: str | None, secret: bool) -> Setting:
+    if find(key, user_id) is not None:
+        raise Conflict(f"{key!r} already exists", code="KEY_EXISTS")
+    actor_id = current_actor().id
+    # The tenant is set now rather than on flush: a secret's associated data needs it.
+    return Setting(
+        tenant_id=current_tenant_id(),
+        user_id=user_id,
+        key=key,
+        description=description or "",
+        is_secret=secret,
+        created_by=actor_id,
+        updated_by=actor_id,
+    )
+
+
+def _seal(row: Setting, plaintext: str) -> None:
+    row.encrypted_value = flux_state().encryptor.encrypt(
+        plaintext, aad=secret_aad(row.tenant_id, row.user_id, row.key), user_id=row.user_id
+    )
+
+
+def _touch(row: Setting) -> None:
+    row.updated_by = current_actor().id
+    row.updated_at = utcnow()
+
+
+def _store(row: Setting, verb: str, **details: Any) -> None:
+    """Write the row (409 when a concurrent request took its key first), then audit it."""
+    db.session.add(row)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict(f"{row.key!r} was just created by another request", code="KEY_EXISTS") from None
+    _audit(row, verb, **{name: value for name, value in details.items() if value is not None})
+
+
+def _audit(row: Setting, verb: str, **details: Any) -> None:
+    """System settings and every secret are audited (by key, never by value); user settings are not."""
+    if row.user_id is None:
+        kind = "secret" if row.is_secret else "system"
+    elif row.is_secret:
+        kind, details = "user_secret", {**details, "user_id": row.user_id}
+    else:
+        return
+    audit.record(f"settings.{kind}.{verb}", row.key, **details)

@@ -1,0 +1,203 @@
+"""Secret values stay secret: not in the database, any response, any log line; keys do not cross users.
+
+The plaintexts are distinctive strings, so finding one anywhere is a leak, not chance.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from flux.cli import cli
+from flux.crypto import DecryptionError
+from flux.db import db
+from flux.invocation import invocation_secrets
+from flux.tenancy import default_tenant_id, find_tenant, tenant_scope
+from plugins.settings import store
+from plugins.settings.models import Setting
+from tests.conftest import BACKEND, create_tenant
+from tests.settings.conftest import (
+    ADMIN,
+    ADMIN_SECRETS,
+    PUBLIC,
+    SECRETS,
+    USER,
+    add_secret,
+    stored_rows,
+    user_id,
+)
+
+ALICE_SECRET = "sk-alice-9f3e1d7c-leak-canary"
+ALICE_UPDATED = "sk-alice-2b8a4c6e-leak-canary"
+BOB_SECRET = "sk-bob-7d1f0a3b-leak-canary"
+SYSTEM_SECRET = "sk-system-4e6c8a2d-leak-canary"
+OTHER_TENANT_SECRET = "sk-globex-5a7b9c1d-leak-canary"
+CANARIES = (ALICE_SECRET, ALICE_UPDATED, BOB_SECRET, SYSTEM_SECRET, OTHER_TENANT_SECRET)
+PLAIN_CONTROL = "plain-setting-3c5e7a9b-visible"
+
+
+@pytest.fixture
+def secrets_everywhere(app, client, auth, alice, bob, admin_headers) -> list:
+    """Secrets of two users, of the system and of a second tenant; every response kept."""
+    responses = [
+        client.post(SECRETS, json={"key": "api/token", "value": ALICE_SECRET, "description": "x"}, headers=alice),
+        client.put(f"{SECRETS}/api/token", json={"value": ALICE_UPDATED}, headers=alice),
+        client.post(SECRETS, json={"key": "api/token", "value": BOB_SECRET}, headers=bob),
+        client.post(ADMIN_SECRETS, json={"key": "stripe", "value": SYSTEM_SECRET}, headers=admin_headers),
+        client.put(f"{USER}/plain", json={"value": PLAIN_CONTROL}, headers=alice),
+    ]
+    create_tenant(app, "globex")
+    in_globex = {**admin_headers, "X-FB-Tenant": "globex"}
+    responses.append(
+        client.post(ADMIN_SECRETS, json={"key": "stripe", "value": OTHER_TENANT_SECRET}, headers=in_globex)
+    )
+    assert [response.status_code for response in responses] == [201, 200, 201, 201, 200, 201]
+    for headers in (alice, bob):
+        responses += [
+            client.get(SECRETS, headers=headers),
+            client.get(f"{SECRETS}/api/token", headers=headers),
+            client.get(f"{USER}/api/token", headers=headers),
+            client.get(f"{USER}/own/api/token", headers=headers),
+            client.get(f"{USER}/stripe", headers=headers),
+            client.get(f"{USER}/system/stripe", headers=headers),
+            client.get(f"{USER}/list", headers=headers),
+            client.get(f"{PUBLIC}/stripe", headers=headers),
+            client.get(f"{PUBLIC}/", headers=headers),
+            client.post(f"{PUBLIC}/batch", json={"keys": ["stripe", "api/token"]}, headers=headers),
+        ]
+    responses += [
+        client.get(ADMIN_SECRETS, headers=admin_headers),
+        client.get(f"{ADMIN_SECRETS}/stripe", headers=admin_headers),
+        client.get(ADMIN, headers=admin_headers),
+        client.get("/api/v1/admin/audit?limit=1000", headers=admin_headers),
+        client.get(ADMIN_SECRETS, headers=in_globex),
+    ]
+    return responses
+
+
+def test_no_response_body_holds_a_secret(secrets_everywhere):
+    for response in secrets_everywhere:
+        body = response.get_data(as_text=True)
+        assert not [canary for canary in CANARIES if canary in body], (response.request.path, body)
+    assert any(PLAIN_CONTROL in response.get_data(as_text=True) for response in secrets_everywhere)
+
+
+def test_no_log_line_holds_a_secret(app, client, auth, admin_headers, caplog):
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="flux")
+    alice = auth.bearer(auth.signup("alice@example.com"))
+    add_secret(client, alice, "token", ALICE_SECRET)
+    client.put(f"{SECRETS}/token", json={"value": ALICE_UPDATED}, headers=alice)
+    add_secret(client, admin_headers, "stripe", SYSTEM_SECRET, base=ADMIN_SECRETS)
+    client.post(SECRETS, json={"key": "token", "value": BOB_SECRET}, headers=alice)  # 409
+    client.post(SECRETS, json={"key": "bad key", "value": BOB_SECRET}, headers=alice)  # 400
+    # A value that no longer opens is logged, by key and row id only.
+    tamper_copy(app, {"key": "token"}, {"key": "stripe"})
+    alice_id = user_id(client, alice)
+    with app.app_context():
+        invocation_secrets(default_tenant_id(), "default", alice_id)
+    assert "does not open" in caplog.text
+    leaked = [canary for canary in CANARIES if canary in caplog.text]
+    assert leaked == []
+
+
+def test_the_database_holds_no_plaintext(app, secrets_everywhere):
+    """SQLite: the raw bytes of the database files; PostgreSQL: every row of every table, as text."""
+    if BACKEND == "postgresql":
+        with app.app_context(), db.engine.connect() as connection:
+            tables = sa.inspect(connection).get_table_names()
+            dumped = "\n".join(
+                text
+                for table in tables
+                for text in connection.execute(sa.text(f'SELECT t::text FROM "{table}" t')).scalars()
+            )
+        stored = dumped.encode()
+    else:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()  # no open connection holds pages back from the files
+        files = sorted(Path(app.instance_path).glob("flux.sqlite*"))
+        assert files
+        stored = b"".join(path.read_bytes() for path in files)
+    assert PLAIN_CONTROL.encode() in stored  # the scan does see stored values
+    assert [canary for canary in CANARIES if canary.encode() in stored] == []
+    secret_rows = [row for row in stored_rows(app) if row["is_secret"]]
+    assert len(secret_rows) == 4
+    assert all(row["value"] in (None, "null") and row["encrypted_value"].startswith("fx1:") for row in secret_rows)
+
+
+def test_hook_returns_the_callers_and_the_tenants_secrets_only(app, client, secrets_everywhere, alice, bob):
+    # Requests made inside an app context would share its `g`: ask for the ids first.
+    alice_id, bob_id = user_id(client, alice), user_id(client, bob)
+    with app.app_context():
+        default, globex = default_tenant_id(), find_tenant("globex").id
+        for_alice = invocation_secrets(default, "default", alice_id)
+        for_bob = invocation_secrets(default, "default", bob_id)
+        anonymous = invocation_secrets(default, "default", None)
+        in_globex = invocation_secrets(globex, "default", None)
+    assert for_alice["user"] == {"api/token": ALICE_UPDATED}
+    assert for_bob["user"] == {"api/token": BOB_SECRET}
+    assert for_alice["system"] == for_bob["system"] == anonymous["system"] == {"stripe": SYSTEM_SECRET}
+    assert anonymous["user"] == {}
+    assert in_globex["system"] == {"stripe": OTHER_TENANT_SECRET}
+    # Alice's id in another tenant finds nothing of hers.
+    with app.app_context():
+        assert invocation_secrets(globex, "default", alice_id)["user"] == {}
+
+
+def tamper_copy(app, source: dict, target: dict) -> None:
+    """Copy the ciphertext of the row matching `source` into the rows matching `target`, in the database."""
+    table = Setting.__table__
+
+    def matching(columns: dict) -> list[sa.ColumnElement[bool]]:
+        return [table.c[name].is_(None) if value is None else table.c[name] == value for name, value in columns.items()]
+
+    with app.app_context(), db.engine.begin() as connection:
+        value = connection.execute(sa.select(table.c.encrypted_value).where(*matching(source))).scalar_one()
+        connection.execute(sa.update(table).where(*matching(target)).values(encrypted_value=value))
+
+
+def test_a_ciphertext_copied_to_another_users_row_does_not_open(app, client, secrets_everywhere, alice, bob):
+    alice_id, bob_id = user_id(client, alice), user_id(client, bob)
+    tamper_copy(app, {"key": "api/token", "user_id": alice_id}, {"key": "api/token", "user_id": bob_id})
+    with app.app_context():
+        with tenant_scope(default_tenant_id()):
+            row = db.session.scalar(sa.select(Setting).where(Setting.user_id == bob_id))
+            with pytest.raises(DecryptionError):
+                store.open_secret(row)
+        for_bob = invocation_secrets(default_tenant_id(), "default", bob_id)
+    assert for_bob["user"] == {}
+    assert ALICE_UPDATED not in str(for_bob)
+
+
+def test_a_ciphertext_copied_to_another_key_or_tenant_does_not_open(app, client, secrets_everywhere, alice):
+    alice_id = user_id(client, alice)
+    add_secret(client, alice, "other", "sk-other-key-of-alice")
+    tamper_copy(app, {"key": "api/token", "user_id": alice_id}, {"key": "other", "user_id": alice_id})
+    with app.app_context():
+        default, globex = default_tenant_id(), find_tenant("globex").id
+    tamper_copy(app, {"key": "stripe", "tenant_id": default}, {"key": "stripe", "tenant_id": globex})
+    with app.app_context():
+        assert invocation_secrets(default, "default", alice_id)["user"] == {"api/token": ALICE_UPDATED}
+        assert invocation_secrets(globex, "default", None)["system"] == {}
+        assert invocation_secrets(default, "default", None)["system"] == {"stripe": SYSTEM_SECRET}
+
+
+def test_keys_rotate_reencrypts_settings_secrets(app, client, secrets_everywhere, alice, monkeypatch, make_app):
+    old_primary = app.extensions["flux"].encryptor.keyring.primary.id
+    monkeypatch.setenv("FLUXBASE_INSTANCE_PATH", app.instance_path)
+    monkeypatch.setenv("FLUXBASE_DATABASE_URL", app.config["DATABASE_URL"])
+    result = app.test_cli_runner().invoke(cli, ["keys", "rotate"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "Re-encrypted 4 value(s)." in result.output
+    key_ids = {row["encrypted_value"].split(":")[2] for row in stored_rows(app) if row["is_secret"]}
+    alice_id = user_id(client, alice)
+    fresh = make_app(migrated=False)
+    new_primary = fresh.extensions["flux"].encryptor.keyring.primary.id
+    assert key_ids == {new_primary} and new_primary != old_primary
+    with fresh.app_context():
+        layers = invocation_secrets(default_tenant_id(), "default", alice_id)
+    assert layers["user"] == {"api/token": ALICE_UPDATED} and layers["system"] == {"stripe": SYSTEM_SECRET}
