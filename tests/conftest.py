@@ -3,6 +3,10 @@
 `FLUXBASE_TEST_DB=postgresql` runs the suite on PostgreSQL: a database of its own is
 created for the session (from `FLUXBASE_TEST_PG_URL`, default the local server) and its
 schema is emptied after every test.
+
+Pitfall: a test-client request made inside `with app.app_context():` reuses that
+context, and so its `g` — the first request's actor and tenant stick to later ones.
+Make requests outside app contexts; open one only to read what was stored.
 """
 
 from __future__ import annotations
