@@ -79,10 +79,6 @@ class TooManyRequests(ApiError):
     status, code = 429, "RATE_LIMITED"
 
 
-class ServiceUnavailable(ApiError):
-    status, code = 503, "SERVICE_UNAVAILABLE"
-
-
 # Codes for werkzeug's own errors, which carry only a status.
 _HTTP_CODES = {
     400: "BAD_REQUEST",

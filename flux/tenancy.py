@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,8 +28,6 @@ from flux.cache import TtlCache
 from flux.db import UtcDateTime, db, new_id, utcnow
 
 DEFAULT_TENANT_SLUG = "default"
-SLUG_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
-MEMBER_ROLES = ("tenant_admin", "tenant_member")
 
 _explicit_tenant: contextvars.ContextVar[str | None] = contextvars.ContextVar("flux_tenant", default=None)
 

@@ -128,3 +128,14 @@ def test_two_backends_with_one_name_are_refused():
 
     with pytest.raises(ConfigError, match="two plugins register a storage backend named 'memory'"):
         collect_named("storage backend", [[MemoryStore], [MemoryStore]])
+
+
+def test_registered_names_must_be_simple():
+    from flux.crypto import AesGcmCipher
+    from flux.registry import collect_named
+
+    class Colon(AesGcmCipher):
+        name = "aes:gcm"
+
+    with pytest.raises(ConfigError, match="names are 1-32 of a-z, 0-9 and '-'"):
+        collect_named("cipher", [[Colon]])

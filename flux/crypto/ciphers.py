@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import os
-import re
 from typing import ClassVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
-CIPHER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 
 
 class DecryptionError(Exception):
