@@ -7,6 +7,8 @@ import re
 
 import pytest
 
+from tests.conftest import DashboardClient
+
 BODIES = [
     None,
     b"null",
@@ -64,3 +66,31 @@ def test_no_route_answers_500(app, client, identities):
             if response.status_code >= 500:
                 failures.append((method, fill(rule, value), body, response.status_code, response.get_data()[:200]))
     assert failures == []
+
+
+FORMS = [
+    {},
+    {"key": "", "value": "", "description": "x" * 5000, "is_public": "maybe"},
+    {"key": "a//b", "value": "{", "name": "\x00", "scopes": "nope", "expires_on": "yesterday"},
+    {"key": "k" * 300, "value": "1" * 2_000_000, "reason": "", "grace_hours": "-5"},
+    {"email": "x", "password": "", "setup_token": "t", "next": "//evil.example/"},
+]
+
+
+def test_no_dashboard_page_answers_500(app, client, auth):
+    auth.setup_admin()
+    browser_like = DashboardClient(client)
+    assert browser_like.sign_in().status_code == 302
+    token = browser_like.csrf_token("/dashboard/")
+    failures, seen = [], set()
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/dashboard") or rule.endpoint == "dashboard.signin.logout":
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            for value, form in zip(itertools.cycle(PATH_VALUES), FORMS, strict=False):
+                response = client.open(fill(rule.rule, value), method=method, data={**form, "csrf_token": token})
+                seen.add(response.status_code)
+                if response.status_code >= 500:
+                    failures.append((method, fill(rule.rule, value), response.status_code))
+    assert failures == []
+    assert {200, 400, 404} <= seen  # the junk reached the views, not only the sign-in redirect
