@@ -147,8 +147,26 @@ def _handle_unexpected(error: Exception):
     return _respond({"error": "Internal server error", "code": "INTERNAL_ERROR", "request_id": rid}, 500)
 
 
+def refuse_nul_characters() -> None:
+    """400 for a request whose path, query or body carries U+0000.
+
+    PostgreSQL text cannot hold it, so it would otherwise fail deep inside a query.
+    """
+    body = request.get_data(cache=True)
+    url_encoded = request.mimetype == "application/x-www-form-urlencoded"
+    if (
+        "\x00" in request.path
+        or b"%00" in request.query_string
+        or b"\x00" in body
+        or b"\\u0000" in body
+        or (url_encoded and b"%00" in body)
+    ):
+        raise BadRequest("NUL characters (U+0000) are not allowed in requests", code="NUL_CHARACTER")
+
+
 def init_app(app: Flask) -> None:
     app.request_class = FluxRequest
+    app.before_request(refuse_nul_characters)
     app.register_error_handler(ApiError, _handle_api_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
     app.register_error_handler(Exception, _handle_unexpected)

@@ -61,3 +61,18 @@ def test_caller_request_id_is_echoed_when_well_formed(client):
     assert client.get("/health", headers={"X-Request-ID": "abcdef-123456"}).headers["X-Request-ID"] == "abcdef-123456"
     forged = client.get("/health", headers={"X-Request-ID": "<script>alert(1)</script>"}).headers["X-Request-ID"]
     assert forged != "<script>alert(1)</script>" and len(forged) == 32
+
+
+def test_nul_characters_are_refused_before_any_query(client):
+    refused = {"error": "NUL characters (U+0000) are not allowed in requests", "code": "NUL_CHARACTER"}
+    cases = [
+        client.get("/api/v1/admin/service-keys/%00"),
+        client.get("/health?x=%00"),
+        client.post("/api/v1/my-plugin/echo", data=b'{"a": "b\\u0000c"}', content_type="application/json"),
+        client.post("/api/v1/my-plugin/echo", data=b'{"a": "b\x00c"}', content_type="application/json"),
+    ]
+    for response in cases:
+        assert (response.status_code, response.json) == (400, refused)
+    page = client.post("/dashboard/login", data={"email": "a\x00b", "password": "x"})
+    assert page.status_code == 400 and "NUL characters" in page.get_data(as_text=True)
+    assert client.post("/api/v1/my-plugin/echo", json={"a": "50%00 off"}).status_code == 200
