@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from playwright.sync_api import Page, expect
 
-from flux.db import db
-from plugins.settings.models import Setting
+from tests.settings.conftest import stored_settings
 
 PAGE = "/dashboard/settings/"
 SECRET = "stripe-live-key-that-never-renders-4410"
-
-
-def stored(live_app) -> dict[str, Setting]:
-    with live_app.app_context():
-        rows = db.session.scalars(sa.select(Setting).execution_options(all_tenants=True)).all()
-        return {row.key: row for row in rows}
 
 
 def submit(page: Page, button: str) -> int:
@@ -44,9 +36,9 @@ def test_settings_and_write_only_secrets_in_the_browser(signed_in_page: Page, li
     expect(page.locator("#secrets tbody tr[data-key='stripe/key']")).to_be_visible()
     assert SECRET not in page.content()
     assert page.locator("#secret-value").input_value() == ""
-    row = stored(live_app)["stripe/key"]
+    row = stored_settings(live_app)["stripe/key"]
     assert row.is_secret and row.value is None and SECRET not in (row.encrypted_value or "")
 
     page.locator("#secrets tbody tr[data-key='stripe/key']").get_by_role("button", name="Delete").click()
     expect(page.locator("#secrets tbody tr[data-key='stripe/key']")).to_have_count(0)
-    assert "stripe/key" not in stored(live_app)
+    assert "stripe/key" not in stored_settings(live_app)

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from flux.db import db
+from plugins.settings.models import Setting
 
 USER = "/api/v1/settings/user"
 SECRETS = "/api/v1/settings/secret"
@@ -21,6 +22,13 @@ def stored_rows(app) -> list[dict]:
     """Every row of the settings table as stored, read past the ORM and its tenant scoping."""
     with app.app_context(), db.engine.connect() as connection:
         return [dict(row._mapping) for row in connection.execute(sa.text("SELECT * FROM settings_entries"))]
+
+
+def stored_settings(app) -> dict[str, Setting]:
+    """Every settings row of every tenant as the model loads it, by key."""
+    with app.app_context():
+        rows = db.session.scalars(sa.select(Setting).execution_options(all_tenants=True)).all()
+        return {row.key: row for row in rows}
 
 
 def put(client, headers: dict, key: str, value: Any, **fields: Any) -> dict:

@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-
-from flux.db import db
-from plugins.settings.models import Setting
+from tests.settings.conftest import stored_settings
 
 PAGE = "/dashboard/settings/"
 SECRET = "pg-password-that-must-never-render-7731"
-
-
-def stored(app) -> dict[str, Setting]:
-    with app.app_context():
-        rows = db.session.scalars(sa.select(Setting).execution_options(all_tenants=True)).all()
-        return {row.key: row for row in rows}
 
 
 def test_page_needs_sign_in_and_is_in_the_navigation(client, dashboard):
@@ -28,17 +19,17 @@ def test_page_needs_sign_in_and_is_in_the_navigation(client, dashboard):
 def test_create_edit_delete_a_setting(app, client, dashboard):
     created = dashboard.post(PAGE, {"key": "ui/theme", "value": '{"mode": "dark"}', "is_public": "on"}, PAGE)
     assert created.status_code == 302
-    row = stored(app)["ui/theme"]
+    row = stored_settings(app)["ui/theme"]
     assert (row.value, row.is_public, row.user_id) == ({"mode": "dark"}, True, None)
     assert "ui/theme" in client.get(PAGE).get_data(as_text=True)
 
     updated = dashboard.post(f"{PAGE}ui/theme/update", {"value": "plain words", "description": "Theme"}, PAGE)
     assert updated.status_code == 302
-    row = stored(app)["ui/theme"]
+    row = stored_settings(app)["ui/theme"]
     assert (row.value, row.description, row.is_public) == ("plain words", "Theme", False)
 
     assert dashboard.post(f"{PAGE}ui/theme/delete", {}, PAGE).status_code == 302
-    assert "ui/theme" not in stored(app)
+    assert "ui/theme" not in stored_settings(app)
 
 
 def test_bad_input_is_shown_and_stores_nothing(app, client, dashboard):
@@ -48,8 +39,8 @@ def test_bad_input_is_shown_and_stores_nothing(app, client, dashboard):
     dashboard.post(PAGE, {"key": "dup", "value": "1"}, PAGE)
     duplicate = dashboard.post(PAGE, {"key": "dup", "value": "2"}, PAGE)
     assert duplicate.status_code == 409
-    assert stored(app)["dup"].value == 1
-    assert set(stored(app)) == {"dup"}
+    assert stored_settings(app)["dup"].value == 1
+    assert set(stored_settings(app)) == {"dup"}
 
 
 def test_secrets_are_write_only(app, client, dashboard):
@@ -57,7 +48,7 @@ def test_secrets_are_write_only(app, client, dashboard):
     assert created.status_code == 302
     page = client.get(PAGE).get_data(as_text=True)
     assert "db/password" in page and SECRET not in page
-    row = stored(app)["db/password"]
+    row = stored_settings(app)["db/password"]
     assert row.is_secret and row.value is None and SECRET not in (row.encrypted_value or "")
 
     again = dashboard.post(f"{PAGE}secrets", {"key": "db/password", "value": SECRET}, PAGE)
@@ -66,13 +57,13 @@ def test_secrets_are_write_only(app, client, dashboard):
 
     changed = dashboard.post(f"{PAGE}secrets/db/password/update", {"value": SECRET + "-2"}, PAGE)
     assert changed.status_code == 302
-    assert stored(app)["db/password"].encrypted_value != row.encrypted_value
+    assert stored_settings(app)["db/password"].encrypted_value != row.encrypted_value
     assert dashboard.post(f"{PAGE}secrets/db/password/update", {}, PAGE).status_code == 400
 
     assert dashboard.post(f"{PAGE}secrets/db/password/delete", {}, PAGE).status_code == 302
-    assert "db/password" not in stored(app)
+    assert "db/password" not in stored_settings(app)
 
 
 def test_posts_need_the_csrf_token(app, client, dashboard):
     assert client.post(PAGE, data={"key": "x", "value": "1"}).status_code == 400
-    assert stored(app) == {}
+    assert stored_settings(app) == {}
