@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import sqlalchemy as sa
 from flask import current_app, g, request
 
-from flux.db import db
 from flux.errors import Forbidden, NotFound
-from flux.tenancy import TenantInfo, TenantMembership
+from flux.tenancy import TenantInfo, membership_role
 
 
 @dataclass(frozen=True)
@@ -69,10 +67,7 @@ def may_act_in(actor: Actor, tenant_id: str) -> bool:
         return actor.tenant_id == tenant_id
     if actor.kind == "anon" or actor.role == "instance_admin":
         return True
-    membership = sa.select(TenantMembership.id).where(
-        TenantMembership.account_id == actor.id, TenantMembership.tenant_id == tenant_id
-    )
-    return db.session.scalar(membership) is not None
+    return membership_role(actor.id, tenant_id) is not None
 
 
 def current_tenant_id() -> str:

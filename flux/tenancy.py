@@ -207,6 +207,21 @@ class TenantDirectory:
 _UNKNOWN = TenantInfo("", "", "")
 
 
+def membership_role(account_id: str | None, tenant_id: str) -> str | None:
+    """A dashboard account's role in a tenant (`tenant_admin`, `tenant_member`), or None.
+
+    Remembered for the rest of the request: the tenant check and the role check both ask.
+    """
+    cache = g.setdefault("flux_memberships", {}) if has_request_context() else {}
+    if (account_id, tenant_id) not in cache:
+        cache[account_id, tenant_id] = db.session.scalar(
+            sa.select(TenantMembership.role).where(
+                TenantMembership.account_id == account_id, TenantMembership.tenant_id == tenant_id
+            )
+        )
+    return cache[account_id, tenant_id]
+
+
 def default_tenant_id() -> str:
     """The id of the `default` tenant, created by the core migration; cached per request."""
     if has_request_context() and "flux_default_tenant" in g:

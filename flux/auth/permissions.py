@@ -6,14 +6,12 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-import sqlalchemy as sa
-from flask import current_app, g, request
+from flask import current_app, request
 
 from flux.auth.service_keys import has_scope
 from flux.context import Actor, current_actor, current_tenant_id
-from flux.db import db
 from flux.errors import Forbidden, Unauthorized
-from flux.tenancy import TenantMembership
+from flux.tenancy import membership_role
 
 ADMIN_ROLES = ("instance_admin", "tenant_admin", "admin")
 SIGNED_IN = "authenticated"
@@ -21,18 +19,7 @@ SIGNED_IN = "authenticated"
 
 def is_tenant_admin_here(actor: Actor) -> bool:
     """A `tenant_admin` account counts only in tenants where it is an admin member."""
-    if "flux_tenant_admin" not in g:
-        g.flux_tenant_admin = (
-            db.session.scalar(
-                sa.select(TenantMembership.id).where(
-                    TenantMembership.account_id == actor.id,
-                    TenantMembership.tenant_id == current_tenant_id(),
-                    TenantMembership.role == "tenant_admin",
-                )
-            )
-            is not None
-        )
-    return g.flux_tenant_admin
+    return membership_role(actor.id, current_tenant_id()) == "tenant_admin"
 
 
 def _role_allows(actor: Actor, roles: tuple[str, ...], scope: str | None) -> bool:
