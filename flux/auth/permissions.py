@@ -38,10 +38,10 @@ def check(roles: tuple[str, ...], scope: str | None = None, resource: Any = None
     if not actor.is_authenticated:
         raise Unauthorized("Authentication required: send a Bearer token or a service key", code="AUTH_REQUIRED")
     allowed = _role_allows(actor, roles, scope)
-    if allowed:
-        votes = current_app.extensions["flux"].plugins.hook.permission_allowed(
-            actor=actor, action=request.endpoint or "", resource=resource
-        )
+    hook = current_app.extensions["flux"].plugins.hook.permission_allowed
+    # No plugin votes by default: skipping the empty hook call saves its dispatch (~5 µs).
+    if allowed and hook.get_hookimpls():
+        votes = hook(actor=actor, action=request.endpoint or "", resource=resource)
         allowed = not any(vote is False for vote in votes)
     if not allowed:
         needed = f"scope {scope!r}" if actor.kind == "service_key" and scope else f"one of the roles {list(roles)}"
