@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# One command for the benchmark: make sure the venv and wrk exist, then run bench/run.py.
-# Extra arguments go to run.py, e.g. `bash bench/run.sh --quick`.
+# One command for the benchmarks: make sure the venv and wrk exist, then run bench/run.py
+# and the in-process benchmarks. Extra arguments go to run.py, e.g. `bash bench/run.sh --quick`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,4 +15,13 @@ if ! command -v wrk >/dev/null 2>&1; then
     $sudo apt-get install -y wrk || { $sudo apt-get update && $sudo apt-get install -y wrk; }
 fi
 
-exec .venv/bin/python bench/run.py "$@"
+# The HTTP benchmark, then the in-process ones; the worst exit status wins.
+status=0
+.venv/bin/python bench/run.py "$@" || status=$?
+rc=0
+.venv/bin/python bench/secrets_runtime.py || rc=$?
+if [ "$rc" -gt "$status" ]; then status=$rc; fi
+rc=0
+.venv/bin/python bench/functions_runtime.py || rc=$?
+if [ "$rc" -gt "$status" ]; then status=$rc; fi
+exit "$status"

@@ -15,6 +15,7 @@ from flask import Flask
 
 from flux.config import INSTANCE_PATH_VARIABLE, ConfigError, default_instance_path, load_layers
 from flux.db import db as database
+from flux.remote_cli import REMOTE_COMMANDS
 from flux.version import __version__
 
 
@@ -110,6 +111,8 @@ def serve(host: str, port: int, workers: int, threads: int, instance: str | None
         "threads": threads,
         "errorlog": "-",
         "control_socket_disable": True,
+        # gunicorn restarts a worker silent for `timeout` seconds; a function may run this long.
+        "timeout": app.config["FUNCTIONS_MAX_TIMEOUT_SECONDS"] + 30,
     }
     if access_log:
         options["accesslog"] = "-"
@@ -216,6 +219,10 @@ def plugins_command(app: Flask, as_json: bool) -> None:
     width = max(len(info.name) for info in described)
     for info in described:
         click.echo(f"{info.name:<{width}}  {info.kind:<11}  {info.version:<8}  {', '.join(info.hooks)}")
+
+
+for remote_command in REMOTE_COMMANDS:
+    cli.add_command(remote_command)
 
 
 def main() -> None:

@@ -45,6 +45,18 @@ DEFAULTS: dict[str, Any] = {
     "STORAGE_BACKEND": "sql",
     "MAX_BODY_BYTES": 10 * 1024 * 1024,
     "LOG_LEVEL": "INFO",
+    # The functions plugin: which runtime, default and largest limits, and the warm pool.
+    "FUNCTIONS_RUNTIME": "deno",
+    # Deno's cache (transpiled code, type-check results); empty means <instance>/functions/deno_dir.
+    "FUNCTIONS_DENO_DIR": "",
+    "FUNCTIONS_DEFAULT_TIMEOUT_SECONDS": 60,
+    "FUNCTIONS_MAX_TIMEOUT_SECONDS": 300,
+    "FUNCTIONS_DEFAULT_MEMORY_MB": 128,
+    "FUNCTIONS_MAX_MEMORY_MB": 1024,
+    "FUNCTIONS_MAX_WARM_WORKERS": 16,
+    "FUNCTIONS_WORKERS_PER_FUNCTION": 4,
+    "FUNCTIONS_WORKER_IDLE_SECONDS": 300,
+    "FUNCTIONS_WORKER_MAX_CALLS": 1000,
 }
 
 # Documented in the README; read before the app exists, so not part of DEFAULTS.

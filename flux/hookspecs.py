@@ -6,8 +6,9 @@ Three kinds of hook, as in `../shared/DESIGN.md`:
   (`register_blueprints`, `register_admin_pages`, `register_commands`,
   `register_migrations`, `register_encrypted_columns`, `startup`);
 * named registries: every plugin registers named implementations and configuration
-  picks one by name (`register_ciphers`, `register_storage_backends`); installing a
-  plugin never silently changes which one is used;
+  picks one by name (`register_ciphers`, `register_storage_backends`,
+  `register_function_runtimes`); installing a plugin never silently changes which
+  one is used;
 * firstresult (added by later features): the first non-`None` answer wins.
 
 The plugin author's guide, `docs/plugins.md`, has one example for each hook; a test
@@ -83,6 +84,18 @@ def register_storage_backends():
     one plugins get from `flux.storage.get_store()`. Every backend should pass the
     contract suite in `flux.testing.StorageContract`.
     Example: `return [RedisStore]`.
+    """
+
+
+@hookspec
+def register_function_runtimes():
+    """Return function runtime classes (`plugins.functions.runtime.base.FunctionRuntime`), each with a `name`.
+
+    Called by the functions plugin at start-up, which then builds the one
+    `FLUXBASE_FUNCTIONS_RUNTIME` names (default `deno`) as `runtime_class(app)`, once
+    per server process, on the first invocation; an unknown name stops start-up. A
+    runtime checks code (`check`), runs calls (`invoke`) and stops its processes (`close`).
+    Example: `return [FirecrackerRuntime]`.
     """
 
 

@@ -8,6 +8,8 @@ from flask import request
 
 from flux.errors import BadRequest
 
+MAX_VERSION = 2**31 - 1  # the INTEGER column's range on PostgreSQL
+
 
 def json_body(required: bool = True) -> dict[str, Any]:
     """The request's JSON object; 400 when it is not an object, or missing and `required`."""
@@ -38,3 +40,16 @@ def optional_object(body: dict[str, Any], name: str) -> dict[str, Any] | None:
     if value is not None and not isinstance(value, dict):
         raise BadRequest(f"{name} must be a JSON object", code="INVALID_FIELD")
     return value
+
+
+def version_number(value: object) -> int:
+    """A version from a URL or body: a whole number from 1; 400 otherwise."""
+    if isinstance(value, bool):
+        value = None
+    try:
+        number = int(value) if isinstance(value, int | str) else 0
+    except ValueError:
+        number = 0
+    if not 1 <= number <= MAX_VERSION or (isinstance(value, str) and not value.isdigit()):
+        raise BadRequest("version must be a whole number from 1", code="INVALID_VERSION")
+    return number

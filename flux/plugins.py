@@ -32,6 +32,8 @@ ESSENTIAL_PLUGINS: dict[str, str] = {
 DEFAULT_PLUGINS: dict[str, str] = {
     "dashboard": "plugins.dashboard",
     "settings": "plugins.settings",
+    "secrets": "plugins.secrets",
+    "functions": "plugins.functions",
 }
 
 

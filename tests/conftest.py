@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from flux import create_app, migrate
 from flux.db import db
 
+pytest_plugins = ["tests.live_server"]  # live_server, live_admin, live_app: a real `fluxbase serve`
 TEST_PLUGIN = "tests.plugins.my_plugin"
 SETUP_TOKEN = "setup-token-for-tests-0123456789"
 ADMIN_EMAIL = "admin@example.com"
@@ -153,6 +154,28 @@ def create_tenant(app, slug: str) -> str:
         db.session.add(tenant)
         db.session.commit()
         return tenant.id
+
+
+def stored_bytes(app) -> bytes:
+    """Everything the database holds, to scan for plaintext.
+
+    SQLite: the raw bytes of the database files (WAL included); PostgreSQL: every row
+    of every table, as text.
+    """
+    if BACKEND == "postgresql":
+        with app.app_context(), db.engine.connect() as connection:
+            tables = sa.inspect(connection).get_table_names()
+            return "\n".join(
+                text
+                for table in tables
+                for text in connection.execute(sa.text(f'SELECT t::text FROM "{table}" t')).scalars()
+            ).encode()
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()  # no open connection holds pages back from the files
+    files = sorted(Path(app.instance_path).glob("flux.sqlite*"))
+    assert files
+    return b"".join(path.read_bytes() for path in files)
 
 
 def free_port() -> int:

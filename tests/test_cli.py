@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import requests
+from click.testing import CliRunner
 
 from flux.cli import cli
 from flux.version import __version__
@@ -73,3 +74,15 @@ def test_serve_answers_health_as_a_real_process(tmp_path, database_url):
         output, _ = process.communicate(timeout=30)
     assert "Applying migrations" in output
     assert (tmp_path / "instance" / "encryption.keys").exists()
+
+
+def test_serve_gives_gunicorn_time_for_the_longest_function(tmp_path, monkeypatch):
+    """A sync worker busy with a long function must not be killed as hung before the function's own timeout."""
+    from flux.server import GunicornServer
+
+    started = {}
+    monkeypatch.setattr(GunicornServer, "run", lambda self: started.update(self.options))
+    monkeypatch.setenv("FLUXBASE_FUNCTIONS_MAX_TIMEOUT_SECONDS", "120")
+    result = CliRunner().invoke(cli, ["serve", "--instance", str(tmp_path / "instance"), "--port", "8099"])
+    assert result.exit_code == 0, result.output
+    assert started["timeout"] == 150 and started["workers"] == 2

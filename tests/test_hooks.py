@@ -16,7 +16,7 @@ from flux.crypto import associated_data
 from flux.db import db
 from flux.invocation import invocation_secrets
 from flux.tenancy import default_tenant_id
-from tests.conftest import ADMIN_EMAIL, PASSWORD, DashboardClient, create_tenant
+from tests.conftest import ADMIN_EMAIL, PASSWORD, TEST_PLUGIN, AuthActions, DashboardClient, create_tenant
 from tests.plugins.my_plugin import heard_events, notes
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,7 +68,14 @@ def test_hook_register_migrations(make_app):
     app = make_app(migrated=False)
     folders = migrate.migration_folders(app)
     assert ROOT / "tests" / "plugins" / "migrations" in folders
-    assert set(migrate.pending_heads(app)) == {"core_0002", "my_plugin_0001", "settings_0001", "storage_0001"}
+    assert set(migrate.pending_heads(app)) == {
+        "core_0002",
+        "functions_0001",
+        "my_plugin_0001",
+        "secrets_0001",
+        "settings_0001",
+        "storage_0001",
+    }
     migrate.upgrade(app)
     with app.app_context():
         assert "my_plugin_notes" in sa.inspect(db.engine).get_table_names()
@@ -95,9 +102,29 @@ def test_hook_register_storage_backends(make_app, tmp_path):
 
 def test_hook_register_encrypted_columns(app):
     columns = [c for found in app.extensions["flux"].plugins.hook.register_encrypted_columns(app=app) for c in found]
-    assert [column.label for column in columns] == ["my_plugin_notes.body", "settings_entries.encrypted_value"]
+    assert [column.label for column in columns] == [
+        "my_plugin_notes.body",
+        "function_secrets.encrypted_value",
+        "function_secret_versions.encrypted_value",
+        "settings_entries.encrypted_value",
+    ]
     assert columns[0].table is notes
     assert columns[0].aad({"id": 1, "owner_id": None}) == associated_data("my-plugin-note", 1, None)
+
+
+def test_hook_register_function_runtimes(make_app, tmp_path):
+    app = make_app(FUNCTIONS_RUNTIME="my-echo")
+    client = app.test_client()
+    headers = AuthActions.bearer(AuthActions(client).setup_admin())
+    refused = client.post("/api/v1/functions", json={"name": "f", "code": "a syntax error"}, headers=headers)
+    assert (refused.status_code, refused.json["code"]) == (400, "CODE_INVALID")
+    assert "my-echo refuses" in refused.json["error"]
+    created = client.post("/api/v1/functions", json={"name": "f", "code": "any code"}, headers=headers)
+    assert created.status_code == 201
+    answer = client.post("/api/v1/functions/f/invoke", headers=headers)
+    assert answer.status_code == 200 and answer.json["version"] == 1 and answer.json["method"] == "POST"
+    with pytest.raises(ConfigError, match=r"unknown function runtime 'nope'.*known: deno, my-echo"):
+        create_app({"INSTANCE_PATH": str(tmp_path), "PLUGINS": [TEST_PLUGIN], "FUNCTIONS_RUNTIME": "nope"})
 
 
 def test_hook_startup(app):

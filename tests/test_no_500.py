@@ -74,6 +74,14 @@ FORMS = [
     {"key": "a//b", "value": "{", "name": "\x00", "scopes": "nope", "expires_on": "yesterday"},
     {"key": "k" * 300, "value": "1" * 2_000_000, "reason": "", "grace_hours": "-5"},
     {"email": "x", "password": "", "setup_token": "t", "next": "//evil.example/"},
+    {
+        "name": "ok",
+        "value": "v",
+        "scope": "namespace",
+        "namespace": "billing",
+        "expires_at": "9999-12-31T23:59:59-23:59",
+    },
+    {"name": "ok", "value": "v", "scope": "global", "expires_at": "99999-01-01", "confirm": "yes"},
 ]
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request
 
 from flux.auth.permissions import ADMIN_ROLES, require
 from flux.context import current_tenant
-from flux.db import db
 from flux.errors import ApiError, BadRequest
+from flux.form_outcomes import refused, saved
 from plugins.settings import store
 from plugins.settings.validation import checked_key, description, required_value, secret_value
 
@@ -32,18 +32,6 @@ def _render(status: int = 200, **form: Any):
         form=form,
     )
     return body, status
-
-
-def _done(message: str):
-    db.session.commit()
-    flash(message, "success")
-    return redirect(url_for(".index"))
-
-
-def _failed(error: ApiError, **form: Any):
-    db.session.rollback()
-    flash(error.message, "error")
-    return _render(status=error.status, **form)
 
 
 def _json_value(text: str) -> Any:
@@ -74,10 +62,14 @@ def create_setting():
             form.get("is_public") == "on",
         )
     except ApiError as error:
-        return _failed(
-            error, key=form.get("key", ""), value=form.get("value", ""), description=form.get("description", "")
+        return refused(
+            error,
+            _render,
+            key=form.get("key", ""),
+            value=form.get("value", ""),
+            description=form.get("description", ""),
         )
-    return _done(f"Created the setting “{form['key'].strip()}”.")
+    return saved(f"Created the setting “{form['key'].strip()}”.")
 
 
 @pages.post(f"/{KEY}/update")
@@ -93,8 +85,8 @@ def update_setting(key: str):
             is_public=form.get("is_public") == "on",
         )
     except ApiError as error:
-        return _failed(error)
-    return _done(f"Saved the setting “{key}”.")
+        return refused(error, _render)
+    return saved(f"Saved the setting “{key}”.")
 
 
 @pages.post(f"/{KEY}/delete")
@@ -103,8 +95,8 @@ def delete_setting(key: str):
     try:
         store.delete(store.get_setting(checked_key(key), None))
     except ApiError as error:
-        return _failed(error)
-    return _done(f"Deleted the setting “{key}”.")
+        return refused(error, _render)
+    return saved(f"Deleted the setting “{key}”.")
 
 
 @pages.post("/secrets")
@@ -121,8 +113,8 @@ def create_secret():
         )
     except ApiError as error:
         # The value is never put back into the form.
-        return _failed(error, secret_key=form.get("key", ""), secret_description=form.get("description", ""))
-    return _done(f"Stored the secret “{form['key'].strip()}”. Its value cannot be shown again.")
+        return refused(error, _render, secret_key=form.get("key", ""), secret_description=form.get("description", ""))
+    return saved(f"Stored the secret “{form['key'].strip()}”. Its value cannot be shown again.")
 
 
 @pages.post(f"/secrets/{KEY}/update")
@@ -140,8 +132,8 @@ def update_secret(key: str):
             description({"description": form["description"]}) if form.get("description") else None,
         )
     except ApiError as error:
-        return _failed(error)
-    return _done(f"Updated the secret “{key}”.")
+        return refused(error, _render)
+    return saved(f"Updated the secret “{key}”.")
 
 
 @pages.post(f"/secrets/{KEY}/delete")
@@ -150,5 +142,5 @@ def delete_secret(key: str):
     try:
         store.delete(store.get_secret(checked_key(key), None))
     except ApiError as error:
-        return _failed(error)
-    return _done(f"Deleted the secret “{key}”.")
+        return refused(error, _render)
+    return saved(f"Deleted the secret “{key}”.")

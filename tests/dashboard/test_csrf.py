@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import sqlalchemy as sa
 
@@ -63,3 +65,22 @@ def test_the_json_api_needs_no_csrf_token(client, auth):
     assert signin.status_code == 200
     body = {"name": "api", "scopes": ["secrets:read"]}
     assert client.post("/api/v1/admin/service-keys", json=body, headers=auth.bearer(tokens)).status_code == 201
+
+
+def test_every_dashboard_form_needs_the_token(app, dashboard):
+    """Each POST route of the dashboard and of the pages plugins mount in it (Secrets, Functions)."""
+    posts = [rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/dashboard") and "POST" in rule.methods]
+    function = "/dashboard/functions/<string(maxlength=64):namespace>/<string(maxlength=64):name>"
+    assert {
+        "/dashboard/secrets/<string(maxlength=36):secret_id>/rollback/<version>",
+        f"{function}/rollback/<version>",
+        f"{function}/<any(enable, disable):action>",
+    } <= {rule.rule for rule in posts}
+    for rule in posts:
+        path = re.sub(r"<any\((\w+)[^>]*>", r"\1", rule.rule)  # `<any(enable, disable):action>` → enable
+        path = re.sub(r"<[^>]+>", "0" * 36, path)
+        assert_refused(
+            dashboard.client.post(path, data={"name": "forged", "value": "x", "confirm": "yes"}),
+            "The CSRF token is missing.",
+        )
+    assert dashboard.client.get("/dashboard/").status_code == 200  # still signed in: logout was refused too

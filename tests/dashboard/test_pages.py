@@ -14,7 +14,13 @@ from flux.db import db, utcnow
 from flux.tenancy import Tenant, TenantMembership
 from tests.conftest import ADMIN_EMAIL, PASSWORD, SETUP_TOKEN, DashboardClient
 
-PAGES = ["/dashboard/", "/dashboard/plugins", "/dashboard/service-keys/"]
+PAGES = [
+    "/dashboard/",
+    "/dashboard/plugins",
+    "/dashboard/service-keys/",
+    "/dashboard/secrets/",
+    "/dashboard/functions/",
+]
 
 
 def add_account(app, email: str, tenant_slug: str | None = None) -> str | None:
@@ -121,7 +127,13 @@ def test_plugins_page_lists_plugins_with_kind_and_hooks(dashboard):
 
 def test_instance_admins_see_every_page(dashboard):
     page = text(dashboard.client.get("/dashboard/"))
-    for link in ['href="/dashboard/service-keys/"', 'href="/dashboard/plugins"', 'href="/api/v1/my-plugin/page"']:
+    for link in [
+        'href="/dashboard/service-keys/"',
+        'href="/dashboard/plugins"',
+        'href="/dashboard/secrets/"',
+        'href="/dashboard/functions/"',
+        'href="/api/v1/my-plugin/page"',
+    ]:
         assert link in page
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -164,3 +165,33 @@ def record_audit_event(event):
 @hookimpl
 def collect_invocation_secrets(tenant_id, namespace, user_id):
     return {"function": {"MY_PLUGIN_TOKEN": f"token-for-{namespace}"}}
+
+
+class EchoRuntime:
+    """A function runtime without Deno: answers every call with what it was given."""
+
+    name = "my-echo"
+
+    def __init__(self, app) -> None:
+        self.closed = False
+
+    def check(self, code: str) -> str | None:
+        return "my-echo refuses code containing 'syntax error'" if "syntax error" in code else None
+
+    def invoke(self, spec, invocation):
+        from plugins.functions.runtime.base import SUCCESS, Outcome
+
+        echoed = {"version": spec.version, "method": invocation.request["method"], "env": sorted(invocation.env)}
+        return Outcome(
+            SUCCESS,
+            200,
+            response={"status": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps(echoed)},
+        )
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@hookimpl
+def register_function_runtimes():
+    return [EchoRuntime]

@@ -6,7 +6,6 @@ The plaintexts are distinctive strings, so finding one anywhere is a leak, not c
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -18,7 +17,7 @@ from flux.invocation import invocation_secrets
 from flux.tenancy import default_tenant_id, find_tenant, tenant_scope
 from plugins.settings import store
 from plugins.settings.models import Setting
-from tests.conftest import BACKEND, create_tenant
+from tests.conftest import create_tenant, stored_bytes
 from tests.settings.conftest import (
     ADMIN,
     ADMIN_SECRETS,
@@ -105,23 +104,7 @@ def test_no_log_line_holds_a_secret(app, client, auth, admin_headers, caplog):
 
 
 def test_the_database_holds_no_plaintext(app, secrets_everywhere):
-    """SQLite: the raw bytes of the database files; PostgreSQL: every row of every table, as text."""
-    if BACKEND == "postgresql":
-        with app.app_context(), db.engine.connect() as connection:
-            tables = sa.inspect(connection).get_table_names()
-            dumped = "\n".join(
-                text
-                for table in tables
-                for text in connection.execute(sa.text(f'SELECT t::text FROM "{table}" t')).scalars()
-            )
-        stored = dumped.encode()
-    else:
-        with app.app_context():
-            db.session.remove()
-            db.engine.dispose()  # no open connection holds pages back from the files
-        files = sorted(Path(app.instance_path).glob("flux.sqlite*"))
-        assert files
-        stored = b"".join(path.read_bytes() for path in files)
+    stored = stored_bytes(app)
     assert PLAIN_CONTROL.encode() in stored  # the scan does see stored values
     assert [canary for canary in CANARIES if canary.encode() in stored] == []
     secret_rows = [row for row in stored_rows(app) if row["is_secret"]]

@@ -1,0 +1,187 @@
+"""One invocation: who may call, what the function sees, how its answer reaches the caller.
+
+The function's request object is seed 003's; its `Deno.env` holds the server's
+allowed `FLUXBASE_*` variables, its own `env` and the `FLUXBASE_SECRET_*` of its
+tenant and namespace; its `secrets` object reads the caller's user secrets, the
+tenant's system secrets and the function secrets. The database transaction ends before
+the code runs, so a slow function holds no lock; the execution is recorded after.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import time
+from dataclasses import replace
+from typing import Any
+
+from flask import Flask, Response, current_app, request
+
+from flux.context import current_actor
+from flux.db import db, utcnow
+from flux.errors import Forbidden, Unauthorized
+from flux.invocation import invocation_secrets
+from flux.registry import collect_named, pick
+from flux.tenancy import current_tenant_id
+from plugins.functions import store
+from plugins.functions.models import EdgeFunction
+from plugins.functions.runtime.base import ERROR, FunctionRuntime, Invocation, Outcome
+
+# Seed 003's blocklist, and what else would hand a function the server's keys.
+BLOCKED_VARIABLES = {
+    "FLUXBASE_AUTH_JWT_SECRET",
+    "FLUXBASE_DATABASE_PASSWORD",
+    "FLUXBASE_DATABASE_ADMIN_PASSWORD",
+    "FLUXBASE_STORAGE_S3_SECRET_KEY",
+    "FLUXBASE_STORAGE_S3_ACCESS_KEY",
+    "FLUXBASE_EMAIL_SMTP_PASSWORD",
+    "FLUXBASE_SECURITY_SETUP_TOKEN",
+    "FLUXBASE_ENCRYPTION_KEY",
+    "FLUXBASE_ENCRYPTION_PREVIOUS_KEYS",
+    "FLUXBASE_DATABASE_URL",
+    "FLUXBASE_SERVICE_ROLE_KEY",
+    "FLUXBASE_RATE_LIMIT_STORAGE_URL",
+}
+# Any other variable whose name says it holds a credential is blocked too.
+BLOCKED_PATTERN = re.compile(r"PASSWORD|SECRET|TOKEN|_KEYS?$|_KEY_|PRIVATE|CREDENTIAL|_URL$")
+# Credentials of the caller are not the function's to reuse; identity comes as user_* fields.
+WITHHELD_HEADERS = {"authorization", "cookie", "x-service-key"}
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "upgrade", "te", "trailer"}
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
+MASK = "***"
+MIN_MASKED_LENGTH = 4  # shorter values would blot out ordinary text
+_runtime_lock = threading.Lock()
+
+
+def runtime(app: Flask) -> FunctionRuntime:
+    """This process's runtime, started on first use (after gunicorn forks its workers)."""
+    state = app.extensions["functions"]
+    if state.get("runtime") is None:
+        with _runtime_lock:
+            if state.get("runtime") is None:
+                state["runtime"] = state["runtime_class"](app)
+    return state["runtime"]
+
+
+def runtime_class(app: Flask) -> type:
+    """The runtime `FLUXBASE_FUNCTIONS_RUNTIME` names, among those plugins register."""
+    registered = collect_named("function runtime", app.extensions["flux"].plugins.hook.register_function_runtimes())
+    return pick("function runtime", registered, app.config["FUNCTIONS_RUNTIME"], "FLUXBASE_FUNCTIONS_RUNTIME")
+
+
+def allowed_server_variables() -> dict[str, str]:
+    """The server's `FLUXBASE_*` variables a function may read: none that holds a credential."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name.startswith("FLUXBASE_")
+        and not name.startswith("FLUXBASE_SECRET_")  # those come from the secrets plugin's hook
+        and name not in BLOCKED_VARIABLES
+        and not BLOCKED_PATTERN.search(name.removeprefix("FLUXBASE_"))
+    }
+
+
+def check_caller(row: EdgeFunction) -> None:
+    """401 without a credential (unless the function allows it), 403 for a disabled function or a key without scope."""
+    actor = current_actor()
+    if not actor.is_authenticated and not row.allow_unauthenticated:
+        raise Unauthorized("Authentication required to invoke this function", code="AUTH_REQUIRED")
+    if actor.kind == "service_key":
+        from flux.auth.service_keys import has_scope
+
+        if not has_scope(list(actor.scopes), "functions:execute"):
+            raise Forbidden("Insufficient permissions: this needs scope 'functions:execute'", code="FORBIDDEN")
+    if not row.enabled:
+        raise Forbidden(f"function {row.name!r} is disabled", code="FUNCTION_DISABLED")
+
+
+def request_object() -> dict[str, Any]:
+    """Seed 003's request: method, url, headers, body, params, and the caller's identity from a JWT."""
+    actor = current_actor()
+    headers = {name.lower(): value for name, value in request.headers.items() if name.lower() not in WITHHELD_HEADERS}
+    body: dict[str, Any] = {
+        "method": request.method,
+        "url": request.url,
+        "headers": headers,
+        "body": request.get_data(as_text=True),
+        "params": request.args.to_dict(),
+    }
+    if actor.kind in ("user", "platform") and actor.id:
+        body.update(user_id=actor.id, user_email=actor.email, user_role=actor.role, session_id=actor.session_id)
+    return body
+
+
+def invoke(row: EdgeFunction, trigger: str = "http") -> Response:
+    """Run the function's current version for this request and record the execution."""
+    check_caller(row)
+    actor = current_actor()
+    tenant_id = current_tenant_id()
+    spec = store.spec_of(row)
+    layers = invocation_secrets(tenant_id, row.namespace, actor.id if actor.kind == "user" else None)
+    env = {**allowed_server_variables(), **row.env, **layers["env"]} if spec.permissions.env else {}
+    secrets = {layer: layers[layer] for layer in ("user", "system", "function")}
+    ran = store.Ran(row.id, row.name, row.namespace, row.version, actor.id, trigger, utcnow())
+    invocation = Invocation(request=request_object(), env=env, secrets=secrets)
+    db.session.commit()  # no transaction stays open while the function runs
+    started = time.perf_counter()
+    outcome = runtime(current_app).invoke(spec, invocation)
+    duration_ms = (time.perf_counter() - started) * 1000
+    mask = masker(layers)
+    outcome = replace(
+        outcome,
+        error=mask(outcome.error),
+        stack=mask(outcome.stack),
+        logs=[{**entry, "message": mask(entry.get("message", ""))} for entry in outcome.logs],
+    )
+    response, problem = to_http(outcome)
+    outcome = replace(outcome, http_status=response.status_code)
+    if problem is not None:  # it ran, but answered something that cannot be passed on
+        outcome = replace(outcome, status=ERROR, error=problem)
+    response.headers["X-Fluxbase-Execution-Id"] = store.record_execution(ran, outcome, duration_ms).id
+    db.session.commit()  # after reading the id: a commit expires it, and reading it again would cost a query
+    return response
+
+
+def masker(layers: dict[str, dict[str, str]]):
+    """Replace every secret value the invocation received with `***` (longest first)."""
+    values = sorted(
+        {value for layer in layers.values() for value in layer.values() if len(value) >= MIN_MASKED_LENGTH},
+        key=len,
+        reverse=True,
+    )
+
+    def mask(text: str | None) -> str | None:
+        if not text:
+            return text
+        for value in values:
+            text = text.replace(value, MASK)
+        return text
+
+    return mask
+
+
+def to_http(outcome: Outcome) -> tuple[Response, str | None]:
+    """The function's answer as an HTTP response, or seed 003's JSON error; and what was wrong with the answer."""
+    if outcome.status != "success":
+        body = {"error": "Function error", "message": outcome.error} if outcome.thrown else {"error": outcome.error}
+        return _json(body, outcome.http_status), None
+    answer = outcome.response or {}
+    status, headers = answer.get("status", 200), answer.get("headers") or {}
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+        problem = f"Function returned an invalid status {str(status)[:20]!r}"
+        return _json({"error": problem}, 502), problem
+    if not isinstance(headers, dict):
+        problem = "Function returned headers that are not an object"
+        return _json({"error": problem}, 502), problem
+    response = Response(answer.get("body") or "", status=status, mimetype="text/plain")
+    for name, value in headers.items():
+        text = str(value)
+        if name.lower() not in HOP_BY_HOP and HEADER_NAME.fullmatch(name) and not {"\r", "\n"} & set(text):
+            response.headers[name] = text
+    return response, None
+
+
+def _json(body: dict[str, Any], status: int) -> Response:
+    return Response(json.dumps(body), status=status, mimetype="application/json")

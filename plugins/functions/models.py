@@ -1,0 +1,136 @@
+"""The functions plugin's tables: functions, every version of their code, and executions.
+
+`functions` holds a function's settings and its current version's code; each code
+change adds a `function_versions` row, so an invocation can always name the exact
+code it ran (`function_executions.version`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from flux.db import UtcDateTime, db, new_id, utcnow
+from flux.tenancy import TenantScoped
+
+MAX_NAME_LENGTH = 64
+
+
+class EdgeFunction(TenantScoped, db.Model):
+    """A tenant's function: code, runtime limits, permissions and who may call it."""
+
+    __tablename__ = "functions"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "namespace", "name", name="ux_functions_name"),)
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(sa.String(MAX_NAME_LENGTH))
+    namespace: Mapped[str] = mapped_column(sa.String(MAX_NAME_LENGTH), default="default")
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    code: Mapped[str] = mapped_column(sa.Text)
+    version: Mapped[int] = mapped_column(sa.Integer, default=1)
+    enabled: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    timeout_seconds: Mapped[int] = mapped_column(sa.Integer)
+    memory_mb: Mapped[int] = mapped_column(sa.Integer)
+    env: Mapped[dict[str, str]] = mapped_column(sa.JSON, default=dict)
+    permissions: Mapped[dict[str, bool]] = mapped_column(sa.JSON, default=dict)
+    allow_unauthenticated: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    is_public: Mapped[bool] = mapped_column(sa.Boolean, default=True)
+    isolation: Mapped[str] = mapped_column(sa.String(20), default="warm")
+    created_by: Mapped[str | None] = mapped_column(sa.String(36), default=None)
+    updated_by: Mapped[str | None] = mapped_column(sa.String(36), default=None)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    def as_json(self, with_code: bool = True) -> dict[str, Any]:
+        body = {
+            "id": self.id,
+            "name": self.name,
+            "namespace": self.namespace,
+            "description": self.description,
+            "version": self.version,
+            "enabled": self.enabled,
+            "timeout": self.timeout_seconds,
+            "memory": self.memory_mb,
+            "env": sorted(self.env),  # names only: values may be credentials
+            "permissions": self.permissions,
+            "allow_unauthenticated": self.allow_unauthenticated,
+            "is_public": self.is_public,
+            "isolation": self.isolation,
+            "created_by": self.created_by,
+            "updated_by": self.updated_by,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+        }
+        if with_code:
+            body["code"] = self.code
+        return body
+
+
+class FunctionVersion(TenantScoped, db.Model):
+    """The code of one version of a function; versions start at 1 and only grow."""
+
+    __tablename__ = "function_versions"
+    __table_args__ = (sa.UniqueConstraint("function_id", "version", name="ux_function_versions"),)
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    function_id: Mapped[str] = mapped_column(sa.ForeignKey("functions.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(sa.Integer)
+    code: Mapped[str] = mapped_column(sa.Text)
+    created_by: Mapped[str | None] = mapped_column(sa.String(36), default=None)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    def as_json(self, current: int, with_code: bool = False) -> dict[str, Any]:
+        body = {
+            "version": self.version,
+            "is_current": self.version == current,
+            "created_by": self.created_by,
+            "created_at": self.created_at.isoformat(),
+        }
+        if with_code:
+            body["code"] = self.code
+        return body
+
+
+class FunctionExecution(TenantScoped, db.Model):
+    """One invocation: the version it ran, how it ended, and its console output (secrets masked)."""
+
+    __tablename__ = "function_executions"
+    __table_args__ = (sa.Index("ix_function_executions_function_started", "function_id", "started_at"),)
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    function_id: Mapped[str] = mapped_column(sa.ForeignKey("functions.id", ondelete="CASCADE"))
+    function_name: Mapped[str] = mapped_column(sa.String(MAX_NAME_LENGTH))
+    namespace: Mapped[str] = mapped_column(sa.String(MAX_NAME_LENGTH))
+    version: Mapped[int] = mapped_column(sa.Integer)
+    status: Mapped[str] = mapped_column(sa.String(16))
+    status_code: Mapped[int] = mapped_column(sa.Integer)
+    duration_ms: Mapped[float] = mapped_column(sa.Float)
+    error: Mapped[str | None] = mapped_column(sa.Text, default=None)
+    logs: Mapped[list[dict[str, str]]] = mapped_column(sa.JSON, default=list)
+    logs_truncated: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    trigger: Mapped[str] = mapped_column(sa.String(16), default="http")
+    user_id: Mapped[str | None] = mapped_column(sa.String(36), default=None)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    completed_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "function_id": self.function_id,
+            "function_name": self.function_name,
+            "namespace": self.namespace,
+            "version": self.version,
+            "status": self.status,
+            "status_code": self.status_code,
+            "duration_ms": self.duration_ms,
+            "error": self.error,
+            "logs": self.logs,
+            "logs_truncated": self.logs_truncated,
+            "trigger": self.trigger,
+            "user_id": self.user_id,
+            "started_at": self.started_at.isoformat(),
+            "completed_at": self.completed_at.isoformat(),
+        }

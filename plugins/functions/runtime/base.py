@@ -1,0 +1,78 @@
+"""What every function runtime takes and gives back, whatever runs the code.
+
+The functions plugin builds a `FunctionSpec` (which code, with which limits) and an
+`Invocation` (the request, the environment and the secrets of one call); a runtime
+answers with an `Outcome`. A runtime is picked by name (`FLUXBASE_FUNCTIONS_RUNTIME`)
+among those plugins register, so a deployment can swap Deno for another sandbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+SUCCESS, ERROR, TIMEOUT = "success", "error", "timeout"
+
+
+@dataclass(frozen=True)
+class Permissions:
+    """What a function may reach besides its own code; everything is off unless granted."""
+
+    net: bool = False
+    env: bool = False
+    read: bool = False
+    write: bool = False
+
+    def as_json(self) -> dict[str, bool]:
+        return {"net": self.net, "env": self.env, "read": self.read, "write": self.write}
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One version of one function, as a runtime runs it."""
+
+    function_id: str
+    version: int
+    code: str
+    timeout_seconds: int
+    memory_mb: int
+    permissions: Permissions
+    isolation: str = "warm"
+
+
+@dataclass
+class Invocation:
+    """One call: the request object of seed 003, what `Deno.env` shows, and the `secrets` layers."""
+
+    request: dict[str, Any]
+    env: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    """How a call ended: `response` for the caller on success; `error` (and `stack`) otherwise."""
+
+    status: str
+    http_status: int
+    response: dict[str, Any] | None = None
+    error: str | None = None
+    stack: str | None = None
+    logs: list[dict[str, str]] = field(default_factory=list)
+    logs_truncated: bool = False
+    thrown: bool = False  # the handler threw: the caller gets seed 003's "Function error" with its message
+
+
+class FunctionRuntime(Protocol):
+    """A named backend that runs function code in a sandbox."""
+
+    name: str
+
+    def check(self, code: str) -> str | None:
+        """The compiler's message when `code` does not compile, else `None`."""
+
+    def invoke(self, spec: FunctionSpec, invocation: Invocation) -> Outcome:
+        """Run one call; never raises for anything the function does."""
+
+    def close(self) -> None:
+        """Stop every process the runtime started."""

@@ -1,0 +1,183 @@
+// The Fluxbase function worker: runs one version of one function, one invocation at a time.
+//
+// Wire protocol (written by the Python side, plugins/functions/runtime/deno.py):
+// stdin carries one JSON message per line: first `init` {nonce, module, permissions,
+// limits}, then `invoke` {request, env, secrets}. Answers go to stdout as lines
+// "<nonce> <json>". The nonce is random per process and kept in this closure only, so
+// whatever the function prints, it cannot forge an answer; anything else on stdout is
+// treated as console output. The function's own code is loaded with a dynamic import
+// of a non-literal path, so it is never part of the static module graph, and can read
+// nothing but its own file (and a scratch folder when granted).
+
+const realStdout = Deno.stdout;
+const realStdin = Deno.stdin;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+// Shared storage would let one function, or one caller, leave data for another.
+for (const name of ["localStorage", "sessionStorage", "caches", "BroadcastChannel"]) {
+  delete globalThis[name];
+}
+
+let current = null; // the invocation in flight
+let limits = { logBytes: 65536, bodyBytes: 6 * 1024 * 1024 };
+
+function describe(value) {
+  if (typeof value === "string") return value;
+  try {
+    return Deno.inspect(value, { depth: 4, colors: false });
+  } catch {
+    return String(value);
+  }
+}
+
+function capture(level, args) {
+  if (current === null) return;
+  const message = args.map(describe).join(" ");
+  const size = encoder.encode(message).length;
+  if (current.logSize + size > limits.logBytes) {
+    current.truncated = true;
+    return;
+  }
+  current.logSize += size;
+  current.logs.push({ timestamp: new Date().toISOString(), level, message });
+}
+
+for (const [method, level] of [["log", "info"], ["info", "info"], ["debug", "debug"], ["warn", "warn"], ["error", "error"], ["trace", "debug"]]) {
+  console[method] = (...args) => capture(level, args);
+}
+globalThis.addEventListener("unhandledrejection", (event) => {
+  event.preventDefault();
+  capture("error", ["Unhandled promise rejection:", event.reason]);
+});
+globalThis.addEventListener("error", (event) => {
+  event.preventDefault();
+  capture("error", ["Uncaught error:", event.error ?? event.message]);
+});
+
+async function writeAll(bytes) {
+  let written = 0;
+  while (written < bytes.length) written += await realStdout.write(bytes.subarray(written));
+}
+
+const reader = realStdin.readable.getReader();
+let pending = "";
+async function nextMessage() {
+  while (true) {
+    const newline = pending.indexOf("\n");
+    if (newline >= 0) {
+      const line = pending.slice(0, newline);
+      pending = pending.slice(newline + 1);
+      return JSON.parse(line);
+    }
+    const { value, done } = await reader.read();
+    if (done) return null;
+    pending += decoder.decode(value, { stream: true });
+  }
+}
+
+// The function writes through these; only the closure above holds the real streams.
+const printed = (bytes) => {
+  capture("info", [decoder.decode(bytes)]);
+  return bytes.length;
+};
+const fakeStdout = Object.freeze({ write: async (bytes) => printed(bytes), writeSync: printed, isTerminal: () => false });
+for (const name of ["stdout", "stderr"]) Object.defineProperty(Deno, name, { value: fakeStdout });
+Object.defineProperty(Deno, "stdin", { value: undefined });
+const realExit = Deno.exit;
+Object.defineProperty(Deno, "exit", {
+  value: () => {
+    throw new Error("Deno.exit() is not available to functions: return a response instead");
+  },
+});
+
+// Deno.env is this facade: the process itself has no environment to show, and each
+// invocation brings the variables it may see (allowed FLUXBASE_*, secrets, its own env).
+let envAllowed = false;
+const refuse = (what) => {
+  throw new Deno.errors.NotCapable(`Requires env access${what}: grant the function the "env" permission`);
+};
+const envView = () => (current === null ? {} : current.env);
+Object.defineProperty(Deno, "env", {
+  value: Object.freeze({
+    get: (name) => (envAllowed ? envView()[name] : refuse(` to "${name}"`)),
+    has: (name) => (envAllowed ? Object.hasOwn(envView(), name) : refuse(` to "${name}"`)),
+    toObject: () => (envAllowed ? { ...envView() } : refuse("")),
+    set: () => refuse(": functions cannot change the environment"),
+    delete: () => refuse(": functions cannot change the environment"),
+  }),
+});
+
+const layer = (name) => (key) => (current === null ? undefined : current.secrets[name]?.[key]);
+const userSecret = layer("user");
+const systemSecret = layer("system");
+const functionSecret = layer("function");
+const getSecret = (key) => userSecret(key) ?? systemSecret(key) ?? functionSecret(key);
+Object.defineProperty(globalThis, "secrets", {
+  value: Object.freeze({
+    get: getSecret,
+    getRequired(key) {
+      const value = getSecret(key);
+      if (value === undefined) throw new Error(`Secret "${key}" is not set (no user, system or function secret has this name)`);
+      return value;
+    },
+    getUser: userSecret,
+    getSystem: systemSecret,
+  }),
+});
+
+// Plain, before any user code exists: the server now sets the memory limit, then sends init.
+await writeAll(encoder.encode("started\n"));
+const init = await nextMessage();
+const nonce = init.nonce;
+envAllowed = init.permissions.env === true;
+limits = init.limits;
+const send = (message) => writeAll(encoder.encode(`\n${nonce} ${JSON.stringify(message)}\n`));
+
+let entry;
+try {
+  const module = await import(init.module);
+  entry = module.__fluxbase_entry ?? module.default ?? module.handler;
+} catch (error) {
+  await send({ type: "ready", error: String(error?.stack ?? error) });
+  realExit(1);
+}
+if (typeof entry !== "function") {
+  await send({ type: "ready", error: "The code defines no handler: declare `async function handler(req)` or export one" });
+  realExit(1);
+}
+await send({ type: "ready", error: null });
+
+async function toResponse(value) {
+  if (value instanceof Response) {
+    return { status: value.status, headers: Object.fromEntries(value.headers), body: await value.text() };
+  }
+  if (value !== null && typeof value === "object" && !Array.isArray(value) && ("status" in value || "body" in value)) {
+    const body = value.body === undefined || value.body === null ? "" : value.body;
+    return {
+      status: value.status ?? 200,
+      headers: value.headers ?? {},
+      body: typeof body === "string" ? body : JSON.stringify(body),
+    };
+  }
+  return { status: 200, headers: { "content-type": "application/json" }, body: JSON.stringify(value ?? null) };
+}
+
+while (true) {
+  const message = await nextMessage();
+  if (message === null) break;
+  current = { logs: [], logSize: 0, truncated: false, env: message.env, secrets: message.secrets };
+  let answer;
+  try {
+    const response = await toResponse(await entry(message.request));
+    const size = encoder.encode(response.body).length;
+    answer = size > limits.bodyBytes
+      ? { ok: false, kind: "too_large", size }
+      : { ok: true, response };
+  } catch (error) {
+    answer = { ok: false, kind: "thrown", message: String(error?.message ?? error), stack: String(error?.stack ?? error) };
+  }
+  const { logs, truncated } = current;
+  current = null;
+  await send({ type: "result", ...answer, logs, truncated });
+}

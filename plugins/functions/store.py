@@ -1,0 +1,262 @@
+"""Functions of the current tenant: definitions, versions, rollback and execution records.
+
+Every query goes through the models, so the core scopes it to the current tenant. The
+API and the invocation service call these functions and only turn requests into
+arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from flux import audit
+from flux.context import current_actor
+from flux.db import db, new_id, utcnow
+from flux.errors import Conflict, NotFound
+from flux.tenancy import current_tenant_id
+from plugins.functions.models import EdgeFunction, FunctionExecution, FunctionVersion
+from plugins.functions.runtime.base import FunctionSpec, Outcome, Permissions
+from plugins.functions.validation import DEFAULT_PERMISSIONS
+
+DEFAULT_NAMESPACE = "default"
+SETTINGS = ("description", "enabled", "timeout", "memory", "env", "permissions", "allow_unauthenticated", "is_public")
+COLUMNS = {"timeout": "timeout_seconds", "memory": "memory_mb"}
+
+
+def list_functions(namespace: str | None = None, public_only: bool = False) -> list[EdgeFunction]:
+    query = sa.select(EdgeFunction).order_by(EdgeFunction.namespace, EdgeFunction.name)
+    if namespace:
+        query = query.where(EdgeFunction.namespace == namespace)
+    if public_only:
+        query = query.where(EdgeFunction.is_public.is_(True))
+    return list(db.session.scalars(query))
+
+
+def get(name: str, namespace: str | None, for_update: bool = False) -> EdgeFunction:
+    namespace = namespace or DEFAULT_NAMESPACE
+    query = sa.select(EdgeFunction).where(EdgeFunction.name == name, EdgeFunction.namespace == namespace)
+    if for_update:
+        query = query.with_for_update()  # concurrent writers of one function take turns (PostgreSQL)
+    row = db.session.scalar(query)
+    if row is None:
+        raise NotFound(f"function {name!r} not found in namespace {namespace!r}", code="FUNCTION_NOT_FOUND")
+    return row
+
+
+def last_statuses(function_ids: list[str]) -> dict[str, str]:
+    """The status of each function's latest execution, for lists and the dashboard."""
+    if not function_ids:
+        return {}
+    latest = (
+        sa.select(FunctionExecution.function_id, sa.func.max(FunctionExecution.started_at).label("started_at"))
+        .where(FunctionExecution.function_id.in_(function_ids))
+        .group_by(FunctionExecution.function_id)
+        .subquery()
+    )
+    query = sa.select(FunctionExecution.function_id, FunctionExecution.status).join(
+        latest,
+        sa.and_(
+            FunctionExecution.function_id == latest.c.function_id,
+            FunctionExecution.started_at == latest.c.started_at,
+        ),
+    )
+    return {function_id: status for function_id, status in db.session.execute(query)}
+
+
+def create(name: str, namespace: str, code: str, isolation: str | None, settings: dict[str, Any]) -> EdgeFunction:
+    """A new function at version 1; 409 when the namespace already has one of that name."""
+    exists = db.session.scalar(
+        sa.select(EdgeFunction.id).where(EdgeFunction.name == name, EdgeFunction.namespace == namespace)
+    )
+    if exists is not None:
+        raise Conflict(f"function {name!r} already exists in namespace {namespace!r}", code="FUNCTION_EXISTS")
+    config, actor_id, now = current_app.config, current_actor().id, utcnow()
+    row = EdgeFunction(
+        id=new_id(),
+        tenant_id=current_tenant_id(),
+        name=name,
+        namespace=namespace,
+        code=code,
+        version=1,
+        description="",
+        enabled=True,
+        timeout_seconds=config["FUNCTIONS_DEFAULT_TIMEOUT_SECONDS"],
+        memory_mb=config["FUNCTIONS_DEFAULT_MEMORY_MB"],
+        env={},
+        permissions=DEFAULT_PERMISSIONS.as_json(),
+        allow_unauthenticated=False,
+        is_public=True,
+        isolation=isolation or "warm",
+        created_by=actor_id,
+        updated_by=actor_id,
+        created_at=now,
+        updated_at=now,
+    )
+    _apply(row, settings)
+    db.session.add(row)
+    db.session.add(_version_row(row))
+    _flush(row)
+    audit.record("functions.created", f"{namespace}/{name}", version=1)
+    return row
+
+
+def update(row: EdgeFunction, code: str | None, isolation: str | None, settings: dict[str, Any]) -> EdgeFunction:
+    """Change what is given; new code (only when it differs) makes a new version."""
+    changed = _apply(row, settings)
+    if isolation is not None and isolation != row.isolation:
+        row.isolation = isolation
+        changed.append("isolation")
+    if code is not None and code != row.code:
+        _new_version(row, code)
+        changed.append("code")
+    if not changed:
+        return row
+    row.updated_by, row.updated_at = current_actor().id, utcnow()
+    _flush(row)
+    audit.record("functions.updated", f"{row.namespace}/{row.name}", version=row.version, fields=changed)
+    return row
+
+
+def delete(row: EdgeFunction) -> None:
+    """Delete a function with its versions and executions (the database cascades)."""
+    audit.record("functions.deleted", f"{row.namespace}/{row.name}", version=row.version)
+    db.session.execute(sa.delete(FunctionExecution).where(FunctionExecution.function_id == row.id))
+    db.session.execute(sa.delete(FunctionVersion).where(FunctionVersion.function_id == row.id))
+    db.session.delete(row)
+    db.session.flush()
+
+
+def versions(row: EdgeFunction) -> list[FunctionVersion]:
+    query = sa.select(FunctionVersion).where(FunctionVersion.function_id == row.id)
+    return list(db.session.scalars(query.order_by(FunctionVersion.version.desc())))
+
+
+def rollback(row: EdgeFunction, version: int) -> EdgeFunction:
+    """Make `version`'s code current again, as a new version (history only grows)."""
+    old = db.session.scalar(
+        sa.select(FunctionVersion).where(FunctionVersion.function_id == row.id, FunctionVersion.version == version)
+    )
+    if old is None:
+        raise NotFound(f"function {row.name!r} has no version {version}", code="VERSION_NOT_FOUND")
+    _new_version(row, old.code)
+    row.updated_by, row.updated_at = current_actor().id, utcnow()
+    _flush(row)
+    audit.record("functions.rolled_back", f"{row.namespace}/{row.name}", version=row.version, from_version=version)
+    return row
+
+
+def spec_of(row: EdgeFunction) -> FunctionSpec:
+    """What the runtime needs to run the function's current version."""
+    return FunctionSpec(
+        function_id=row.id,
+        version=row.version,
+        code=row.code,
+        timeout_seconds=row.timeout_seconds,
+        memory_mb=row.memory_mb,
+        permissions=Permissions(**row.permissions),
+        isolation=row.isolation,
+    )
+
+
+@dataclass(frozen=True)
+class Ran:
+    """Which function ran, kept apart from the row so the record needs no reload after a commit."""
+
+    function_id: str
+    name: str
+    namespace: str
+    version: int
+    user_id: str | None
+    trigger: str
+    started_at: datetime
+
+
+def record_execution(ran: Ran, outcome: Outcome, duration_ms: float) -> FunctionExecution:
+    """Store one invocation; its logs, error and stack come already masked."""
+    error = outcome.error
+    if outcome.stack:
+        error = f"{error}\n{outcome.stack}" if error else outcome.stack
+    execution = FunctionExecution(
+        tenant_id=current_tenant_id(),
+        function_id=ran.function_id,
+        function_name=ran.name,
+        namespace=ran.namespace,
+        version=ran.version,
+        status=outcome.status,
+        status_code=outcome.http_status,
+        duration_ms=round(duration_ms, 3),
+        error=error,
+        logs=outcome.logs,
+        logs_truncated=outcome.logs_truncated,
+        trigger=ran.trigger,
+        user_id=ran.user_id,
+        started_at=ran.started_at,
+        completed_at=utcnow(),
+    )
+    db.session.add(execution)
+    db.session.flush()
+    return execution
+
+
+def executions(row: EdgeFunction, limit: int) -> list[FunctionExecution]:
+    query = sa.select(FunctionExecution).where(FunctionExecution.function_id == row.id)
+    return list(db.session.scalars(query.order_by(FunctionExecution.started_at.desc()).limit(limit)))
+
+
+def log_lines(row: EdgeFunction, limit: int) -> list[dict[str, Any]]:
+    """The newest `limit` console lines across recent executions, newest first."""
+    lines: list[dict[str, Any]] = []
+    for execution in executions(row, limit):
+        for entry in reversed(execution.logs):
+            lines.append({**entry, "execution_id": execution.id, "version": execution.version})
+            if len(lines) == limit:
+                return lines
+    return lines
+
+
+def _apply(row: EdgeFunction, settings: dict[str, Any]) -> list[str]:
+    changed = []
+    for name in SETTINGS:
+        value = settings.get(name)
+        if value is None:
+            continue
+        if name == "permissions":
+            value = value.as_json()
+        column = COLUMNS.get(name, name)
+        if getattr(row, column) != value:
+            setattr(row, column, value)
+            changed.append(name)
+    return changed
+
+
+def _new_version(row: EdgeFunction, code: str) -> None:
+    row.version += 1
+    row.code = code
+    db.session.add(_version_row(row))
+
+
+def _version_row(row: EdgeFunction) -> FunctionVersion:
+    return FunctionVersion(
+        tenant_id=row.tenant_id,
+        function_id=row.id,
+        version=row.version,
+        code=row.code,
+        created_by=current_actor().id,
+        created_at=utcnow(),
+    )
+
+
+def _flush(row: EdgeFunction) -> None:
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict(
+            f"function {row.name!r} was just changed by another request; try again", code="CONCURRENT_CHANGE"
+        ) from None

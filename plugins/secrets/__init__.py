@@ -1,0 +1,57 @@
+"""The built-in `secrets` plugin: function secrets with scopes, versions, rollback and expiry (seed 001).
+
+Values are sealed with the core cipher (`store.py`); the functions runtime reads them
+through `collect_invocation_secrets` as the `function` and `env` layers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flux import hookimpl
+from flux.admin_pages import AdminPage
+from flux.crypto import EncryptedColumn
+from plugins.secrets import dashboard, store
+from plugins.secrets.api import admin_secrets_api, secrets_api
+from plugins.secrets.models import FunctionSecret, SecretVersion
+
+
+@hookimpl
+def register_blueprints(app):
+    return [secrets_api, admin_secrets_api]
+
+
+@hookimpl
+def register_migrations():
+    return Path(__file__).parent / "migrations"
+
+
+@hookimpl
+def register_encrypted_columns(app):
+    return [
+        EncryptedColumn(
+            FunctionSecret.__table__,
+            "encrypted_value",
+            aad=lambda row: store.value_aad(row["tenant_id"], row["scope"], row["namespace"], row["name"]),
+        ),
+        EncryptedColumn(
+            SecretVersion.__table__,
+            "encrypted_value",
+            aad=lambda row: store.version_aad(row["tenant_id"], row["secret_id"], row["version"]),
+        ),
+    ]
+
+
+@hookimpl
+def collect_invocation_secrets(tenant_id, namespace):
+    return store.invocation_secrets(tenant_id, namespace)
+
+
+@hookimpl
+def register_dashboard_blueprints(app):
+    return [dashboard.pages]
+
+
+@hookimpl
+def register_admin_pages(app):
+    return [AdminPage("Secrets", "dashboard.secrets_pages.index", category="Functions", permission="tenant_admin")]

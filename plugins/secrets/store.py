@@ -1,0 +1,288 @@
+"""Function secrets of the current tenant: lookups, versioned writes, rollback, and the runtime's view.
+
+Every query goes through the models, so the core scopes it to the current tenant. The
+API modules and the dashboard page call these functions and only turn requests into
+arguments.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from flux import audit, flux_state
+from flux.context import current_actor
+from flux.crypto import DecryptionError, associated_data
+from flux.db import db, new_id, utcnow
+from flux.errors import Conflict, NotFound
+from flux.tenancy import current_tenant_id, tenant_scope
+from plugins.secrets.models import ENV_PREFIX, GLOBAL, NAMESPACE, FunctionSecret, SecretVersion
+from plugins.secrets.validation import env_name
+
+log = logging.getLogger("flux.secrets")
+EXPIRING_SOON = timedelta(days=7)
+UNCHANGED: Any = object()  # "keep the expiry": None means "never expires"
+
+
+def value_aad(tenant_id: str, scope: str, namespace: str, name: str) -> bytes:
+    """Associated data binding a secret's current value to its tenant, scope, namespace and name."""
+    return associated_data("function-secret", tenant_id, scope, namespace, name)
+
+
+def version_aad(tenant_id: str, secret_id: str, version: int) -> bytes:
+    """Associated data binding a stored version to its secret and number, so versions cannot be swapped."""
+    return associated_data("function-secret-version", tenant_id, secret_id, version)
+
+
+def list_secrets(scope: str | None = None, namespace: str | None = None, search: str = "") -> list[FunctionSecret]:
+    """The tenant's secrets ordered by scope, namespace and name; filters are optional."""
+    query = sa.select(FunctionSecret).order_by(FunctionSecret.scope, FunctionSecret.namespace, FunctionSecret.name)
+    if scope:
+        query = query.where(FunctionSecret.scope == scope)
+    if namespace:
+        query = query.where(FunctionSecret.namespace == namespace)
+    if search:
+        query = query.where(FunctionSecret.name.ilike(f"%{_escape_like(search)}%", escape="\\"))
+    return list(db.session.scalars(query))
+
+
+def stats(now: datetime | None = None) -> dict[str, int]:
+    """Counts for the dashboard cards: all, expiring within 7 days (not yet expired), expired."""
+    now = now or utcnow()
+    expires = FunctionSecret.expires_at
+    query = sa.select(
+        sa.func.count(),
+        sa.func.count().filter(expires > now, expires <= now + EXPIRING_SOON),
+        sa.func.count().filter(expires <= now),
+    ).select_from(FunctionSecret)
+    total, soon, expired = db.session.execute(query).one()
+    return {"total": total, "expiring_soon": soon, "expired": expired}
+
+
+def by_id(secret_id: str, for_update: bool = False) -> FunctionSecret:
+    return _one(FunctionSecret.id == secret_id, for_update, f"secret {secret_id!r} not found")
+
+
+def by_name(name: str, namespace: str | None, for_update: bool = False) -> FunctionSecret:
+    """A secret by name: the namespace-scoped one of `namespace`, or the global one without it."""
+    scope, namespace = (NAMESPACE, namespace) if namespace else (GLOBAL, "")
+    where = sa.and_(FunctionSecret.name == name, FunctionSecret.scope == scope, FunctionSecret.namespace == namespace)
+    place = f"namespace {namespace!r}" if namespace else "global scope"
+    return _one(where, for_update, f"secret {name!r} not found in {place}")
+
+
+def create(
+    name: str, value: str, scope: str, namespace: str, description: str | None, expires_at: datetime | None
+) -> FunctionSecret:
+    """A new secret at version 1; 409 when its name, or the variable it becomes, is taken."""
+    variable = env_name(name)
+    clash = db.session.scalar(
+        sa.select(FunctionSecret).where(
+            FunctionSecret.scope == scope,
+            FunctionSecret.namespace == namespace,
+            sa.or_(FunctionSecret.name == name, FunctionSecret.env_name == variable),
+        )
+    )
+    if clash is not None and clash.name == name:
+        raise Conflict(f"secret {name!r} already exists in {_place(clash)}", code="SECRET_EXISTS")
+    if clash is not None:
+        raise Conflict(
+            f"{name!r} would be {variable}, which secret {clash.name!r} already is: choose another name",
+            code="ENV_NAME_TAKEN",
+        )
+    actor_id, now = current_actor().id, utcnow()
+    row = FunctionSecret(
+        id=new_id(),  # set now, not on flush: the first version refers to it
+        tenant_id=current_tenant_id(),
+        name=name,
+        env_name=variable,
+        scope=scope,
+        namespace=namespace,
+        description=description or "",
+        version=0,
+        expires_at=expires_at,
+        created_by=actor_id,
+        updated_by=actor_id,
+        created_at=now,
+        updated_at=now,
+    )
+    _new_version(row, value)
+    db.session.add(row)
+    _flush(row)
+    audit.record("secrets.created", name, **_where(row), version=row.version)
+    return row
+
+
+def update(
+    row: FunctionSecret, value: str | None = None, description: str | None = None, expires_at: Any = UNCHANGED
+) -> FunctionSecret:
+    """Change what is given; only a new value makes a new version."""
+    changed = []
+    if value is not None:
+        _new_version(row, value)
+        changed.append("value")
+    if description is not None:
+        row.description = description
+        changed.append("description")
+    if expires_at is not UNCHANGED:
+        row.expires_at = expires_at
+        changed.append("expires_at")
+    _touch(row)
+    _flush(row)
+    audit.record("secrets.updated", row.name, **_where(row), version=row.version, fields=changed)
+    return row
+
+
+def rollback(row: FunctionSecret, version: int) -> FunctionSecret:
+    """Make version `version`'s value current again, as a new version (history only grows)."""
+    old = db.session.scalar(
+        sa.select(SecretVersion).where(SecretVersion.secret_id == row.id, SecretVersion.version == version)
+    )
+    if old is None:
+        raise NotFound(f"secret {row.name!r} has no version {version}", code="VERSION_NOT_FOUND")
+    try:
+        value = open_version(old)
+    except DecryptionError:
+        log.warning("secrets: version %s of %r (%s) does not open; rollback refused", version, row.name, row.id)
+        raise Conflict(
+            f"version {version} of secret {row.name!r} cannot be decrypted (changed in the database, or sealed "
+            "with a key no longer in the key ring): roll back to another version",
+            code="VERSION_UNREADABLE",
+        ) from None
+    _new_version(row, value)
+    _touch(row)
+    _flush(row)
+    audit.record("secrets.rolled_back", row.name, **_where(row), version=row.version, from_version=version)
+    return row
+
+
+def delete(row: FunctionSecret) -> None:
+    """Delete a secret and its whole history."""
+    audit.record("secrets.deleted", row.name, **_where(row), version=row.version)
+    db.session.execute(sa.delete(SecretVersion).where(SecretVersion.secret_id == row.id))
+    db.session.delete(row)
+    db.session.flush()
+
+
+def versions(row: FunctionSecret) -> list[SecretVersion]:
+    """The secret's versions, newest first (values stay sealed)."""
+    query = sa.select(SecretVersion).where(SecretVersion.secret_id == row.id).order_by(SecretVersion.version.desc())
+    return list(db.session.scalars(query))
+
+
+def open_version(version: SecretVersion) -> str:
+    return flux_state().encryptor.decrypt_text(
+        version.encrypted_value, aad=version_aad(version.tenant_id, version.secret_id, version.version)
+    )
+
+
+# Built once: the runtime resolves secrets on every invocation. Columns rather than
+# model objects, and global rows first so that a namespace's rows override them.
+_RUNTIME_ROWS = (
+    sa.select(FunctionSecret.name, FunctionSecret.env_name, FunctionSecret.scope, FunctionSecret.namespace)
+    .add_columns(FunctionSecret.encrypted_value)
+    .where(
+        sa.or_(
+            FunctionSecret.scope == GLOBAL,
+            sa.and_(FunctionSecret.scope == NAMESPACE, FunctionSecret.namespace == sa.bindparam("namespace")),
+        ),
+        sa.or_(FunctionSecret.expires_at.is_(None), FunctionSecret.expires_at > sa.bindparam("now")),
+    )
+    .order_by(FunctionSecret.scope)
+)
+
+
+def invocation_secrets(tenant_id: str, namespace: str) -> dict[str, dict[str, str]]:
+    """The unexpired secrets a function of `namespace` in `tenant_id` reads, by name and by variable.
+
+    Returns the `function` layer (secret names; namespace over global) and the `env`
+    layer (`FLUXBASE_SECRET_*`). A server environment variable `FLUXBASE_SECRET_<NAME>`
+    wins over a stored secret of that variable (seed 001). A stored value that does not
+    open is left out and logged by name, never by value.
+    """
+    with tenant_scope(tenant_id):
+        rows = db.session.execute(_RUNTIME_ROWS, {"namespace": namespace, "now": utcnow()}).all()
+    decrypt = flux_state().encryptor.decrypt_text
+    by_name: dict[str, str] = {}
+    by_variable: dict[str, str] = {}
+    names_of: dict[str, list[str]] = {}
+    for name, variable, scope, row_namespace, sealed in rows:
+        try:
+            value = decrypt(sealed, aad=value_aad(tenant_id, scope, row_namespace, name))
+        except DecryptionError:
+            log.warning(
+                "secrets: %r (%s %r) of tenant %s does not open; left out", name, scope, row_namespace, tenant_id
+            )
+            continue
+        by_name[name] = by_variable[variable] = value
+        names_of.setdefault(variable, []).append(name)
+    for variable, value in server_environment().items():
+        by_variable[variable] = value
+        for name in names_of.get(variable, [variable.removeprefix(ENV_PREFIX)]):
+            by_name[name] = value
+    return {"function": by_name, "env": by_variable}
+
+
+def server_environment() -> dict[str, str]:
+    """`FLUXBASE_SECRET_*` variables of the server process: secrets given to every function."""
+    return {name: value for name, value in os.environ.items() if name.startswith(ENV_PREFIX) and name != ENV_PREFIX}
+
+
+def _one(where: sa.ColumnElement[bool], for_update: bool, missing: str) -> FunctionSecret:
+    query = sa.select(FunctionSecret).where(where)
+    if for_update:
+        query = query.with_for_update()  # concurrent writers of one secret take turns (PostgreSQL)
+    row = db.session.scalar(query)
+    if row is None:
+        raise NotFound(missing, code="SECRET_NOT_FOUND")
+    return row
+
+
+def _new_version(row: FunctionSecret, value: str) -> None:
+    """Seal `value` as the secret's current value and as its next version."""
+    encryptor = flux_state().encryptor
+    row.version += 1
+    row.encrypted_value = encryptor.encrypt(value, aad=value_aad(row.tenant_id, row.scope, row.namespace, row.name))
+    db.session.add(
+        SecretVersion(
+            tenant_id=row.tenant_id,
+            secret_id=row.id,
+            version=row.version,
+            encrypted_value=encryptor.encrypt(value, aad=version_aad(row.tenant_id, row.id, row.version)),
+            created_by=current_actor().id,
+            created_at=utcnow(),
+        )
+    )
+
+
+def _touch(row: FunctionSecret) -> None:
+    row.updated_by = current_actor().id
+    row.updated_at = utcnow()
+
+
+def _flush(row: FunctionSecret) -> None:
+    """Write the changes; 409 when a concurrent request took the name or the version first."""
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict(
+            f"secret {row.name!r} was just changed by another request; try again", code="CONCURRENT_CHANGE"
+        ) from None
+
+
+def _where(row: FunctionSecret) -> dict[str, str]:
+    return {"scope": row.scope, "namespace": row.namespace}
+
+
+def _place(row: FunctionSecret) -> str:
+    return f"namespace {row.namespace!r}" if row.scope == NAMESPACE else "global scope"
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,0 +1,279 @@
+"""Every `/api/v1/functions` route but invoke: definitions, validation, versions, executions, roles."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from flux.db import db
+from tests.functions.conftest import BASE, HELLO, call, deploy
+
+THROWS = "async function handler(req) { throw new Error('nope') }"
+
+
+def stored(app, table: str) -> list[dict]:
+    with app.app_context(), db.engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(sa.text(f"SELECT * FROM {table}"))]
+
+
+def test_create_with_defaults_and_read_back(client, admin_headers):
+    created = deploy(client, admin_headers, "hello-world", description="My first edge function")
+    assert created["name"] == "hello-world" and created["namespace"] == "default" and created["version"] == 1
+    assert created["enabled"] is True and created["is_public"] is True and created["allow_unauthenticated"] is False
+    assert (created["timeout"], created["memory"], created["isolation"]) == (60, 128, "warm")
+    assert created["permissions"] == {"net": True, "env": True, "read": False, "write": False}
+    assert created["code"] == HELLO and created["description"] == "My first edge function"
+    fetched = client.get(f"{BASE}/hello-world", headers=admin_headers).json
+    assert fetched == {**created, "last_execution_status": None}
+
+
+def test_create_with_every_field(client, admin_headers):
+    body = {
+        "namespace": "billing",
+        "enabled": False,
+        "timeout": 5,
+        "memory": 64,
+        "env": {"API_BASE": "https://api.example.com"},
+        "permissions": {"net": False, "write": True},
+        "allow_unauthenticated": True,
+        "is_public": False,
+        "isolation": "per-invocation",
+    }
+    created = deploy(client, admin_headers, "charge", **body)
+    assert created["namespace"] == "billing" and created["enabled"] is False
+    assert (created["timeout"], created["memory"], created["isolation"]) == (5, 64, "per-invocation")
+    assert created["permissions"] == {"net": False, "env": True, "read": False, "write": True}
+    assert created["env"] == ["API_BASE"]  # names only: values may hold credentials
+    assert client.get(f"{BASE}/charge", headers=admin_headers).status_code == 404  # another namespace
+    assert client.get(f"{BASE}/charge?namespace=billing", headers=admin_headers).json["id"] == created["id"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"code": HELLO}, 400, "INVALID_NAME"),
+        ({"name": "has space", "code": HELLO}, 400, "INVALID_NAME"),
+        ({"name": "x" * 65, "code": HELLO}, 400, "INVALID_NAME"),
+        ({"name": "f", "namespace": "a/b", "code": HELLO}, 400, "INVALID_NAMESPACE"),
+        ({"name": "f"}, 400, "CODE_REQUIRED"),
+        ({"name": "f", "code": "   "}, 400, "CODE_REQUIRED"),
+        ({"name": "f", "code": "//" + "x" * (1024 * 1024)}, 413, "CODE_TOO_LARGE"),
+        ({"name": "f", "code": HELLO, "timeout": 0}, 400, "INVALID_FIELD"),
+        ({"name": "f", "code": HELLO, "timeout": 301}, 400, "INVALID_FIELD"),
+        ({"name": "f", "code": HELLO, "timeout": "60"}, 400, "INVALID_FIELD"),
+        ({"name": "f", "code": HELLO, "memory": 16}, 400, "INVALID_FIELD"),
+        ({"name": "f", "code": HELLO, "memory": 4096}, 400, "INVALID_FIELD"),
+        ({"name": "f", "code": HELLO, "enabled": "yes"}, 400, "INVALID_FIELD"),
+        ({"name": "f", "code": HELLO, "isolation": "none"}, 400, "INVALID_FIELD"),
+        ({"name": "f", "code": HELLO, "permissions": {"run": True}}, 400, "INVALID_PERMISSIONS"),
+        ({"name": "f", "code": HELLO, "permissions": {"net": "yes"}}, 400, "INVALID_PERMISSIONS"),
+        ({"name": "f", "code": HELLO, "env": {"FLUXBASE_X": "1"}}, 400, "INVALID_ENV"),
+        ({"name": "f", "code": HELLO, "env": {"1X": "1"}}, 400, "INVALID_ENV"),
+        ({"name": "f", "code": HELLO, "env": {"X": 1}}, 400, "INVALID_ENV"),
+        ({"name": "f", "code": HELLO, "env": ["X"]}, 400, "INVALID_ENV"),
+    ],
+)
+def test_bad_definitions_are_refused_and_store_nothing(app, client, admin_headers, body, status, code):
+    response = client.post(BASE, json=body, headers=admin_headers)
+    assert (response.status_code, response.json["code"]) == (status, code), response.json
+    assert stored(app, "functions") == [] and stored(app, "function_versions") == []
+
+
+def test_code_that_does_not_compile_is_400_with_the_compilers_message(app, client, admin_headers):
+    syntax = client.post(
+        BASE, json={"name": "f", "code": "async function handler(req) { return {"}, headers=admin_headers
+    )
+    assert (syntax.status_code, syntax.json["code"]) == (400, "CODE_INVALID")
+    assert "expected" in syntax.json["error"] and "function.ts:1" in syntax.json["error"]
+    typed = "async function handler(req) { const n: number = 'text'; return { status: 200 } }"
+    types = client.post(BASE, json={"name": "f", "code": typed}, headers=admin_headers)
+    assert (types.status_code, types.json["code"]) == (400, "CODE_INVALID")
+    assert "TS2322" in types.json["error"] and "not assignable to type 'number'" in types.json["error"]
+    assert str(app.instance_path) not in types.json["error"]  # the server's paths stay out of it
+    assert stored(app, "functions") == []
+
+
+def test_duplicate_name_in_a_namespace_is_409(client, admin_headers):
+    deploy(client, admin_headers, "f")
+    again = client.post(BASE, json={"name": "f", "code": HELLO}, headers=admin_headers)
+    assert (again.status_code, again.json["code"]) == (409, "FUNCTION_EXISTS")
+    deploy(client, admin_headers, "f", namespace="other")
+
+
+def test_list_shows_admins_everything_and_others_public_functions(client, auth, admin_headers):
+    deploy(client, admin_headers, "open")
+    deploy(client, admin_headers, "hidden", is_public=False)
+    deploy(client, admin_headers, "elsewhere", namespace="ops")
+    listed = client.get(BASE, headers=admin_headers).json
+    assert [(f["namespace"], f["name"]) for f in listed] == [
+        ("default", "hidden"),
+        ("default", "open"),
+        ("ops", "elsewhere"),
+    ]
+    assert all("code" in f and "last_execution_status" in f for f in listed)
+    assert [f["name"] for f in client.get(f"{BASE}?namespace=ops", headers=admin_headers).json] == ["elsewhere"]
+    user = auth.bearer(auth.signup("user@example.com"))
+    for headers in (user, {}):
+        seen = client.get(BASE, headers=headers).json
+        assert [f["name"] for f in seen] == ["open", "elsewhere"]
+        assert not any("code" in f or "env" in f for f in seen)
+        assert client.get(f"{BASE}/hidden", headers=headers).status_code == 404
+        assert "code" not in client.get(f"{BASE}/open", headers=headers).json
+
+
+def test_update_settings_keep_the_version_and_code_makes_a_new_one(app, client, admin_headers):
+    deploy(client, admin_headers, "f")
+    settings = client.put(
+        f"{BASE}/f", json={"timeout": 10, "description": "d", "is_public": False}, headers=admin_headers
+    )
+    assert settings.status_code == 200
+    assert (settings.json["version"], settings.json["timeout"], settings.json["is_public"]) == (1, 10, False)
+    same_code = client.put(f"{BASE}/f", json={"code": HELLO}, headers=admin_headers)
+    assert same_code.json["version"] == 1
+    changed = client.put(f"{BASE}/f", json={"code": THROWS}, headers=admin_headers)
+    assert (changed.json["version"], changed.json["code"]) == (2, THROWS)
+    versions = client.get(f"{BASE}/f/versions", headers=admin_headers).json
+    assert [(v["version"], v["is_current"]) for v in versions] == [(2, True), (1, False)]
+    with_code = client.get(f"{BASE}/f/versions?code=1", headers=admin_headers).json
+    assert [v["code"] for v in with_code] == [THROWS, HELLO]
+    assert len(stored(app, "function_versions")) == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({}, "NOTHING_TO_UPDATE"),
+        ({"name": "g"}, "NOTHING_TO_UPDATE"),
+        ({"code": "async function handler( {"}, "CODE_INVALID"),
+        ({"memory": 1}, "INVALID_FIELD"),
+        ({"permissions": []}, "INVALID_PERMISSIONS"),
+    ],
+)
+def test_bad_updates_change_nothing(app, client, admin_headers, body, code):
+    deploy(client, admin_headers, "f")
+    before = stored(app, "functions")
+    response = client.put(f"{BASE}/f", json=body, headers=admin_headers)
+    assert (response.status_code, response.json["code"]) == (400, code)
+    assert stored(app, "functions") == before
+
+
+def test_rollback_makes_a_new_version_with_the_old_code(client, admin_headers):
+    deploy(client, admin_headers, "f")
+    client.put(f"{BASE}/f", json={"code": THROWS}, headers=admin_headers)
+    assert call(client, "f", admin_headers).status_code == 500
+    rolled = client.post(f"{BASE}/f/rollback/1", headers=admin_headers)
+    assert rolled.status_code == 200 and (rolled.json["version"], rolled.json["code"]) == (3, HELLO)
+    answered = call(client, "f", admin_headers, json={"name": "Ada"})
+    assert answered.status_code == 200 and answered.json == {"message": "Hello Ada!"}
+    executions = client.get(f"{BASE}/f/executions", headers=admin_headers).json
+    assert [(e["version"], e["status"]) for e in executions] == [(3, "success"), (2, "error")]
+    missing = client.post(f"{BASE}/f/rollback/9", headers=admin_headers)
+    assert (missing.status_code, missing.json["code"]) == (404, "VERSION_NOT_FOUND")
+    for bad in ("0", "x", "-1"):
+        response = client.post(f"{BASE}/f/rollback/{bad}", headers=admin_headers)
+        assert (response.status_code, response.json["code"]) == (400, "INVALID_VERSION")
+
+
+def test_delete_removes_versions_and_executions(app, client, admin_headers):
+    deploy(client, admin_headers, "f")
+    deploy(client, admin_headers, "keep")
+    call(client, "f", admin_headers)
+    assert client.delete(f"{BASE}/f", headers=admin_headers).status_code == 204
+    assert client.get(f"{BASE}/f", headers=admin_headers).status_code == 404
+    assert client.delete(f"{BASE}/f", headers=admin_headers).status_code == 404
+    assert [row["name"] for row in stored(app, "functions")] == ["keep"]
+    assert len(stored(app, "function_versions")) == 1 and stored(app, "function_executions") == []
+
+
+def test_unknown_functions_are_404(client, admin_headers):
+    for response in (
+        client.get(f"{BASE}/nope", headers=admin_headers),
+        client.put(f"{BASE}/nope", json={"timeout": 5}, headers=admin_headers),
+        client.get(f"{BASE}/nope/versions", headers=admin_headers),
+        client.get(f"{BASE}/nope/executions", headers=admin_headers),
+        client.post(f"{BASE}/nope/rollback/1", headers=admin_headers),
+        call(client, "nope", admin_headers),
+        call(client, "ops/nope", admin_headers),
+    ):
+        assert (response.status_code, response.json["code"]) == (404, "FUNCTION_NOT_FOUND")
+
+
+def test_executions_and_logs_with_limits(client, admin_headers):
+    code = "async function handler(req) { console.log('call', req.params.n); console.warn('done'); return 'ok' }"
+    deploy(client, admin_headers, "f", code=code)
+    for n in range(3):
+        assert call(client, "f", admin_headers, query_string={"n": n}).status_code == 200
+    executions = client.get(f"{BASE}/f/executions?limit=2", headers=admin_headers).json
+    assert len(executions) == 2 and {e["status"] for e in executions} == {"success"}
+    assert executions[0]["logs"][0]["message"] == "call 2" and executions[0]["trigger"] == "http"
+    assert executions[0]["duration_ms"] > 0 and executions[0]["status_code"] == 200
+    logs = client.get(f"{BASE}/f/logs?limit=3", headers=admin_headers).json
+    assert [(line["level"], line["message"]) for line in logs] == [
+        ("warn", "done"),
+        ("info", "call 2"),
+        ("warn", "done"),
+    ]
+    assert all(line["timestamp"] and line["execution_id"] for line in logs)
+    for bad in ("0", "101", "x"):
+        response = client.get(f"{BASE}/f/executions?limit={bad}", headers=admin_headers)
+        assert (response.status_code, response.json["code"]) == (400, "INVALID_LIMIT")
+
+
+def test_who_may_change_and_read(client, auth, admin_headers, service_key):
+    deploy(client, admin_headers, "f")
+    user = auth.bearer(auth.signup("user@example.com"))
+    assert client.post(BASE, json={"name": "g", "code": HELLO}, headers=user).status_code == 403
+    assert client.put(f"{BASE}/f", json={"timeout": 5}, headers=user).status_code == 403
+    assert client.delete(f"{BASE}/f", headers=user).status_code == 403
+    assert client.get(f"{BASE}/f/executions", headers=user).status_code == 403
+    assert client.post(BASE, json={"name": "g", "code": HELLO}).status_code == 401
+    writer, reader = service_key(["functions:write"]), service_key(["functions:read"])
+    assert client.post(BASE, json={"name": "g", "code": HELLO}, headers=writer).status_code == 201
+    assert client.get(f"{BASE}/g/executions", headers=reader).status_code == 200
+    assert "code" in client.get(f"{BASE}/g", headers=reader).json
+    assert client.put(f"{BASE}/g", json={"timeout": 5}, headers=reader).status_code == 403
+
+
+def test_junk_against_existing_functions_is_never_500(app, client, admin_headers):
+    """The generic fuzz test meets an empty table; here every route finds a function to work on."""
+    from tests.test_no_500 import BODIES
+
+    deploy(client, admin_headers, "x")
+    deploy(client, admin_headers, "x", namespace="x")
+    routes = [
+        (method, rule.rule)
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/api/v1/functions")
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"})
+    ]
+    failures, answered = [], set()
+    for method, rule in sorted(routes, key=lambda route: route[0] == "DELETE"):  # deletes last
+        for value in ("x", "x/x", "1"):
+            path = rule.replace("<version>", "1").replace("<path:reference>", value).replace("<name>", value)
+            for body in BODIES:
+                for query in ("", "?namespace=x", "?namespace=%00&limit=abc"):
+                    response = client.open(
+                        path + query, method=method, data=body, headers=admin_headers, content_type="application/json"
+                    )
+                    answered.add(response.status_code)
+                    # An invoke may answer 500 for the function's own error (junk is not JSON), never for ours.
+                    functions_own = "/invoke" in path and (response.get_json(silent=True) or {}).get("error") == (
+                        "Function error"
+                    )
+                    if response.status_code >= 500 and not functions_own:
+                        failures.append((method, path + query, body, response.get_data()[:200]))
+    assert failures == []
+    assert {200, 204, 400, 404} <= answered
+
+
+@pytest.mark.parametrize(
+    ("specifier", "message"),
+    [("npm:zod@3.22.4", "npm specifiers"), ("https://esm.sh/marked@9.1.0", "remote specifier")],
+)
+def test_remote_and_npm_imports_are_refused_at_create(app, client, admin_headers, specifier, message, deno_dir):
+    """Nothing is fetched: part 1 runs local code only, and says so when the code is created."""
+    code = f'import thing from "{specifier}";\nasync function handler(req) {{ return String(thing) }}'
+    response = client.post(BASE, json={"name": "importer", "code": code}, headers=admin_headers)
+    assert (response.status_code, response.json["code"]) == (400, "CODE_INVALID")
+    assert message in response.json["error"]
+    assert not list(deno_dir.glob("npm/**/zod*")) and stored(app, "functions") == []

@@ -1,0 +1,288 @@
+"""Every sandbox promise as an attack that must fail, with the server answering throughout.
+
+Each attacking function reports what it managed (or the error it got) in its response,
+so a test fails on the leak itself, not only on a status code.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from plugins.functions.runtime.deno import DENIED_NETWORKS
+from tests.functions.conftest import BASE, HELLO, call, deploy, warm_workers
+
+ATTEMPT = """async function handler(req) {
+  try {
+    return { status: 200, body: JSON.stringify({ got: String(await (ATTACK)) }) };
+  } catch (error) {
+    return { status: 200, body: JSON.stringify({ refused: error.name, message: error.message }) };
+  }
+}"""
+
+
+def attempt(expression: str) -> str:
+    return ATTEMPT.replace("ATTACK", expression)
+
+
+def outcome(client, name: str, headers: dict) -> dict:
+    response = call(client, name, headers)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json(force=True)
+
+
+def still_serving(client, headers: dict) -> None:
+    assert client.get("/health").status_code == 200
+    deploy(client, headers, "after-attack")
+    assert call(client, "after-attack", headers).json == {"message": "Hello World!"}
+
+
+def test_reading_a_server_file_is_refused(app, client, admin_headers):
+    target = Path(app.instance_path) / "jwt.secret"
+    assert target.exists()
+    deploy(client, admin_headers, "read", code=attempt(f"Deno.readTextFile({str(target)!r})"))
+    deploy(
+        client,
+        admin_headers,
+        "read-granted",
+        code=attempt(f"Deno.readTextFile({str(target)!r})"),
+        permissions={"read": True},
+    )
+    for name in ("read", "read-granted"):  # `read` grants the function's scratch folder, nothing else
+        result = outcome(client, name, admin_headers)
+        assert result["refused"] == "NotCapable" and "got" not in result
+        assert target.read_text() not in str(result)
+
+
+@pytest.mark.parametrize("kind", ["text", "json"])
+def test_a_static_import_of_a_server_file_fails(app, client, admin_headers, kind):
+    target = Path(app.instance_path) / f"leak.{kind}"
+    target.write_text('"server-only-content-7f3a"')
+    code = f'import leaked from "{target.as_uri()}" with {{ type: "{kind}" }};\n' + HELLO.replace(
+        "`Hello ${data.name || 'World'}!`", "leaked"
+    )
+    created = client.post(BASE, json={"name": "importer", "code": code}, headers=admin_headers)
+    if created.status_code == 201:
+        response = call(client, "importer", admin_headers)
+        assert response.status_code == 500 and "server-only-content" not in response.get_data(as_text=True)
+        execution = client.get(f"{BASE}/importer/executions", headers=admin_headers).json[0]
+        assert "Function failed to load" in execution["error"] and "Requires read access" in execution["error"]
+    else:
+        assert created.status_code == 400 and "server-only-content" not in created.get_data(as_text=True)
+    still_serving(client, admin_headers)
+
+
+@pytest.fixture
+def local_http_server():
+    """An HTTP server on 127.0.0.1, standing in for this server, its database or its neighbours."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "LOCAL",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://localhost:5432/",
+        "http://10.0.0.1/",
+        "http://[::1]:5432/",
+    ],
+)
+def test_net_cannot_reach_private_addresses(client, admin_headers, local_http_server, url):
+    url = local_http_server if url == "LOCAL" else url
+    deploy(
+        client,
+        admin_headers,
+        "fetcher",
+        code=attempt(f"fetch({url!r}).then((r) => r.status)"),
+        permissions={"net": True},
+        timeout=10,
+    )
+    result = outcome(client, "fetcher", admin_headers)
+    assert result.get("refused") == "NotCapable", result
+
+
+def test_network_off_refuses_everything(client, admin_headers):
+    deploy(client, admin_headers, "offline", code=attempt("fetch('http://example.com/')"), permissions={"net": False})
+    assert outcome(client, "offline", admin_headers)["refused"] == "NotCapable"
+
+
+def test_blocked_variables_never_reach_a_function(client, admin_headers, monkeypatch):
+    blocked = {
+        "FLUXBASE_AUTH_JWT_SECRET": "jwt-secret-canary",
+        "FLUXBASE_ENCRYPTION_KEY": "encryption-key-canary",
+        "FLUXBASE_DATABASE_URL": "postgresql://user:pw-canary@db/x",
+        "FLUXBASE_SERVICE_ROLE_KEY": "service-role-canary",
+        "FLUXBASE_DATABASE_PASSWORD": "db-password-canary",
+        "FLUXBASE_SECURITY_SETUP_TOKEN": "setup-token-canary",
+        "FLUXBASE_SMTP_API_TOKEN": "pattern-canary",
+        "HOME_SECRET_OUTSIDE_PREFIX": "not-fluxbase-canary",
+    }
+    for name, value in {**blocked, "FLUXBASE_MY_CONFIG": "visible"}.items():
+        monkeypatch.setenv(name, value)
+    for harness_variable in ("FLUXBASE_TEST_DB", "FLUXBASE_TEST_PG_URL"):  # set by scripts/test, harmless
+        monkeypatch.delenv(harness_variable, raising=False)
+    deploy(
+        client, admin_headers, "env", code=attempt("JSON.stringify(Deno.env.toObject())"), env={"OWN_SETTING": "mine"}
+    )
+    seen = outcome(client, "env", admin_headers)
+    assert "canary" not in str(seen)
+    variables = json.loads(seen["got"])
+    assert variables == {"FLUXBASE_MY_CONFIG": "visible", "OWN_SETTING": "mine"}
+
+
+def test_without_env_permission_deno_env_is_refused(client, admin_headers):
+    deploy(
+        client,
+        admin_headers,
+        "noenv",
+        code=attempt("Deno.env.get('OWN')"),
+        env={"OWN": "x"},
+        permissions={"env": False},
+    )
+    assert outcome(client, "noenv", admin_headers)["refused"] == "NotCapable"
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "new Deno.Command('/usr/bin/id').output()",
+        "Deno.dlopen('libc.so.6', {})",
+        "Deno.osRelease()",
+        "Deno.writeTextFile('/tmp/fluxbase-escape', 'x')",
+    ],
+)
+def test_processes_ffi_system_and_writes_are_refused(client, admin_headers, expression):
+    deploy(client, admin_headers, "escape", code=attempt(expression))
+    result = outcome(client, "escape", admin_headers)
+    assert result["refused"] == "NotCapable", result
+    assert not Path("/tmp/fluxbase-escape").exists()
+
+
+def test_write_reaches_only_the_scratch_folder_never_deno_dir(app, client, admin_headers, deno_dir):
+    code = attempt("Deno.writeTextFile(Deno.env.get('TARGET') + '/planted.js', 'x')")
+    deploy(client, admin_headers, "planter", code=code, permissions={"write": True}, env={"TARGET": str(deno_dir)})
+    assert outcome(client, "planter", admin_headers)["refused"] == "NotCapable"
+    assert not (deno_dir / "planted.js").exists()
+
+
+def test_functions_cannot_pass_data_to_each_other(client, admin_headers):
+    probe = "[typeof localStorage, typeof sessionStorage, typeof caches, typeof BroadcastChannel, globalThis.shared]"
+    writer = "async function handler(req) { globalThis.shared = 'from-writer'; return 'written' }"
+    deploy(client, admin_headers, "writer", code=writer)
+    deploy(client, admin_headers, "reader", code=attempt(probe))
+    assert call(client, "writer", admin_headers).json == "written"
+    assert outcome(client, "reader", admin_headers)["got"] == "undefined,undefined,undefined,undefined,"
+
+
+def test_an_infinite_loop_times_out_and_the_server_goes_on(client, admin_headers):
+    deploy(client, admin_headers, "spin", code="async function handler(req) { while (true) {} }", timeout=1)
+    response = call(client, "spin", admin_headers)
+    assert (response.status_code, response.json) == (504, {"error": "Function timed out after 1 s"})
+    execution = client.get(f"{BASE}/spin/executions", headers=admin_headers).json[0]
+    assert (execution["status"], execution["status_code"]) == ("timeout", 504)
+    still_serving(client, admin_headers)
+
+
+def test_an_arraybuffer_memory_bomb_is_stopped(client, admin_headers):
+    bomb = """async function handler(req) {
+      const kept = [];
+      while (true) { const block = new Uint8Array(16 * 1024 * 1024); block.fill(1); kept.push(block); }
+    }"""
+    deploy(client, admin_headers, "bomb", code=bomb, memory=64, timeout=30)
+    response = call(client, "bomb", admin_headers)
+    assert response.status_code == 500
+    assert response.json == {"error": "Function exceeded its memory limit of 64 MB and was stopped"}
+    still_serving(client, admin_headers)
+
+
+def test_a_10_mb_response_is_502(client, admin_headers):
+    big = "async function handler(req) { return { status: 200, body: 'x'.repeat(10 * 1024 * 1024) } }"
+    deploy(client, admin_headers, "big", code=big, memory=256)
+    response = call(client, "big", admin_headers)
+    assert response.status_code == 502 and "limit is 6291456 bytes" in response.json["error"]
+    assert len(response.get_data()) < 1000
+
+
+def test_stdout_cannot_forge_an_answer(client, admin_headers):
+    forge = """async function handler(req) {
+      const frame = '{"type":"result","ok":true,"response":{"status":200,"body":"forged"}}';
+      const fake = '\\n0123456789abcdef0123456789abcdef ' + frame + '\\n';
+      await Deno.stdout.write(new TextEncoder().encode(fake));
+      console.log(fake);
+      return { status: 200, body: "genuine" };
+    }"""
+    deploy(client, admin_headers, "forger", code=forge)
+    response = call(client, "forger", admin_headers)
+    assert (response.status_code, response.get_data(as_text=True)) == (200, "genuine")
+    logs = client.get(f"{BASE}/forger/logs", headers=admin_headers).json
+    assert any("forged" in line["message"] for line in logs)  # kept as the function's own output
+
+
+def test_errors_outside_the_handler_are_logged_and_the_worker_survives(app, client, admin_headers):
+    code = """async function handler(req) {
+      setTimeout(() => { throw new Error("timer failure") }, 0);
+      Promise.reject(new Error("forgotten rejection"));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return "still fine";
+    }"""
+    deploy(client, admin_headers, "sloppy", code=code)
+    assert call(client, "sloppy", admin_headers).json == "still fine"
+    assert call(client, "sloppy", admin_headers).json == "still fine"
+    assert warm_workers(app) == 1
+    messages = [line["message"] for line in client.get(f"{BASE}/sloppy/logs", headers=admin_headers).json]
+    assert any("timer failure" in message for message in messages)
+    assert any("forgotten rejection" in message for message in messages)
+
+
+def test_deno_exit_is_not_available(client, admin_headers):
+    deploy(client, admin_headers, "quitter", code=attempt("Deno.exit(0)"))
+    assert "not available" in outcome(client, "quitter", admin_headers)["message"]
+
+
+def test_console_output_is_capped_at_64_kib(client, admin_headers):
+    code = "async function handler(req) { for (let i = 0; i < 400; i++) console.log('x'.repeat(1000)); return 'ok' }"
+    deploy(client, admin_headers, "chatty", code=code)
+    assert call(client, "chatty", admin_headers).json == "ok"
+    execution = client.get(f"{BASE}/chatty/executions", headers=admin_headers).json[0]
+    assert execution["logs_truncated"] is True
+    assert 60_000 <= sum(len(line["message"]) for line in execution["logs"]) <= 64 * 1024
+
+
+def test_warm_workers_share_state_and_per_invocation_ones_do_not(client, admin_headers):
+    counter = "let calls = 0;\nasync function handler(req) { calls += 1; return calls }"
+    deploy(client, admin_headers, "warm", code=counter)
+    deploy(client, admin_headers, "fresh", code=counter, isolation="per-invocation")
+    assert [call(client, "warm", admin_headers).json for _ in range(3)] == [1, 2, 3]
+    assert [call(client, "fresh", admin_headers).json for _ in range(3)] == [1, 1, 1]
+
+
+def test_worker_command_and_environment(app, client, admin_headers, monkeypatch):
+    monkeypatch.setenv("FLUXBASE_AUTH_JWT_SECRET", "never-in-a-child")
+    deploy(client, admin_headers, "f", permissions={"net": True, "read": True, "write": True})
+    assert call(client, "f", admin_headers).status_code == 200
+    runtime = app.extensions["functions"]["runtime"]
+    [worker] = [worker for group in runtime.pool._idle.values() for worker in group]
+    command = Path(f"/proc/{worker.process.pid}/cmdline").read_bytes().decode().split("\0")
+    assert {"--no-prompt", "--no-remote", "--no-npm", "--cached-only"} <= set(command)
+    assert not [
+        flag for flag in command if flag.startswith(("--allow-run", "--allow-ffi", "--allow-sys", "--allow-all"))
+    ]
+    assert "-A" not in command and "--allow-env" not in command
+    [readable] = [flag for flag in command if flag.startswith("--allow-read=")]
+    assert readable.count(",") == 1 and "/modules/" in readable and "/scratch/" in readable
+    [denied] = [flag for flag in command if flag.startswith("--deny-net=")]
+    assert set(denied.removeprefix("--deny-net=").split(",")) == set(DENIED_NETWORKS)
+    assert {"169.254.0.0/16", "127.0.0.0/8", "10.0.0.0/8"} <= set(DENIED_NETWORKS)
+    environment = Path(f"/proc/{worker.process.pid}/environ").read_bytes().decode().split("\0")
+    names = {entry.split("=", 1)[0] for entry in environment if entry}
+    assert names == {"DENO_DIR", "DENO_NO_UPDATE_CHECK", "DENO_TLS_CA_STORE", "NO_COLOR", "HOME"}

@@ -1,0 +1,109 @@
+"""A real `fluxbase serve` process for tests that talk HTTP: the dashboard in a browser, the remote CLI.
+
+Its fixtures are offered to every test by `tests/conftest.py`. The server runs on this
+test's instance folder and database (the suite's PostgreSQL database on PostgreSQL runs),
+so `live_app` can look at what it stored.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import ADMIN_EMAIL, PASSWORD, SETUP_TOKEN, free_port
+
+FLUXBASE = str(Path(sys.executable).with_name("fluxbase"))
+START_TIMEOUT_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    instance: Path
+
+    def api(self, method: str, path: str, **kwargs) -> requests.Response:
+        return requests.request(method, self.url + path, timeout=10, **kwargs)
+
+    def signup(self, email: str = "user@example.com", password: str = PASSWORD) -> dict:
+        """A new app user of the default tenant, signed in: `{user, access_token, refresh_token, expires_in}`."""
+        response = self.api("POST", "/api/v1/auth/signup", json={"email": email, "password": password})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    def create_service_key(self, admin: dict, scopes: list[str]) -> str:
+        """A new service key of the admin's tenant, in plaintext (the only time the server shows it)."""
+        headers = {"Authorization": f"Bearer {admin['access_token']}"}
+        response = self.api(
+            "POST", "/api/v1/admin/service-keys", json={"name": "cli", "scopes": scopes}, headers=headers
+        )
+        assert response.status_code == 201, response.text
+        return response.json()["key"]
+
+
+def _wait_until_healthy(process: subprocess.Popen, url: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while True:
+        try:
+            if requests.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        assert process.poll() is None, process.stdout.read()
+        assert time.monotonic() < deadline, f"server did not answer within {START_TIMEOUT_SECONDS} s"
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def start_live_server(tmp_path: Path, database_url: str) -> Iterator[Callable[..., LiveServer]]:
+    """Start `fluxbase serve` (two gunicorn workers); keyword arguments become `FLUXBASE_*` variables."""
+    processes: list[subprocess.Popen] = []
+
+    def start(**settings: str) -> LiveServer:
+        port, instance = free_port(), tmp_path / "instance"
+        env = {
+            **os.environ,
+            "FLUXBASE_DATABASE_URL": database_url,
+            "FLUXBASE_SECURITY_SETUP_TOKEN": SETUP_TOKEN,
+            "FLUXBASE_AUTH_PASSWORD_HASH_METHOD": "scrypt:4096:8:1",
+            **{f"FLUXBASE_{name}": value for name, value in settings.items()},
+        }
+        command = [FLUXBASE, "serve", "--instance", str(instance), "--port", str(port), "--workers", "2"]
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        processes.append(process)
+        url = f"http://127.0.0.1:{port}"
+        _wait_until_healthy(process, url)
+        return LiveServer(url, instance)
+
+    yield start
+    for process in processes:
+        process.terminate()
+        process.communicate(timeout=30)
+
+
+@pytest.fixture
+def live_server(start_live_server: Callable[..., LiveServer]) -> LiveServer:
+    """`fluxbase serve` on this test's instance folder and database, with the test setup token."""
+    return start_live_server()
+
+
+@pytest.fixture
+def live_admin(live_server: LiveServer) -> dict:
+    """The first instance admin, created through the JSON API."""
+    body = {"email": ADMIN_EMAIL, "password": PASSWORD, "name": "Ada", "setup_token": SETUP_TOKEN}
+    response = live_server.api("POST", "/api/v1/admin/setup", json=body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+@pytest.fixture
+def live_app(make_app, live_server: LiveServer):
+    """An in-process app on the live server's instance folder and database, to check what it stored."""
+    return make_app(migrated=False)

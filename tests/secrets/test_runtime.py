@@ -1,0 +1,105 @@
+"""What a function invocation receives: namespace over global, unexpired only, env first, own tenant only."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from flux.db import db
+from flux.invocation import invocation_secrets
+from flux.tenancy import default_tenant_id, find_tenant
+from plugins.secrets import store
+from tests.conftest import create_tenant
+from tests.secrets.conftest import add, expire, in_days, tamper
+
+
+def resolve(app, namespace: str = "default", tenant: str | None = None) -> dict[str, dict[str, str]]:
+    """The secrets plugin's answer to `collect_invocation_secrets` (the test plugin adds its own)."""
+    with app.app_context():
+        tenant_id = find_tenant(tenant).id if tenant else default_tenant_id()
+        return store.invocation_secrets(tenant_id, namespace)
+
+
+def test_namespace_secrets_override_global_ones(app, client, admin_headers):
+    add(client, admin_headers, "STRIPE_KEY", "sk-global")
+    add(client, admin_headers, "STRIPE_KEY", "sk-production", namespace="production")
+    add(client, admin_headers, "ONLY_GLOBAL", "g")
+    add(client, admin_headers, "ONLY_STAGING", "s", namespace="staging")
+    production = resolve(app, "production")
+    assert production["function"] == {"STRIPE_KEY": "sk-production", "ONLY_GLOBAL": "g"}
+    assert production["env"] == {"FLUXBASE_SECRET_STRIPE_KEY": "sk-production", "FLUXBASE_SECRET_ONLY_GLOBAL": "g"}
+    elsewhere = resolve(app, "default")
+    assert elsewhere["function"] == {"STRIPE_KEY": "sk-global", "ONLY_GLOBAL": "g"}
+
+
+def test_names_become_upper_case_variables(app, client, admin_headers):
+    add(client, admin_headers, "sendgrid.api-key", "sg")
+    assert resolve(app)["env"] == {"FLUXBASE_SECRET_SENDGRID_API_KEY": "sg"}
+    assert resolve(app)["function"] == {"sendgrid.api-key": "sg"}
+
+
+def test_expired_secrets_are_left_out(app, client, admin_headers):
+    add(client, admin_headers, "TOKEN", "global-token")
+    namespaced = add(client, admin_headers, "TOKEN", "prod-token", namespace="production", expires_at=in_days(1))
+    later = add(client, admin_headers, "LATER", "still-valid", expires_at=in_days(1))
+    assert resolve(app, "production")["function"]["TOKEN"] == "prod-token"
+    expire(app, namespaced["id"])
+    secrets = resolve(app, "production")
+    assert secrets["function"] == {"TOKEN": "global-token", "LATER": "still-valid"}
+    expire(app, later["id"])
+    assert resolve(app, "production")["env"] == {"FLUXBASE_SECRET_TOKEN": "global-token"}
+
+
+def test_server_environment_wins_over_stored_secrets(app, client, admin_headers, monkeypatch):
+    add(client, admin_headers, "API_KEY", "stored-value")
+    add(client, admin_headers, "other.key", "stored-other")
+    monkeypatch.setenv("FLUXBASE_SECRET_API_KEY", "from-environment")
+    monkeypatch.setenv("FLUXBASE_SECRET_OTHER_KEY", "env-other")
+    monkeypatch.setenv("FLUXBASE_SECRET_ENV_ONLY", "env-only")
+    secrets = resolve(app)
+    assert secrets["env"] == {
+        "FLUXBASE_SECRET_API_KEY": "from-environment",
+        "FLUXBASE_SECRET_OTHER_KEY": "env-other",
+        "FLUXBASE_SECRET_ENV_ONLY": "env-only",
+    }
+    assert secrets["function"] == {"API_KEY": "from-environment", "other.key": "env-other", "ENV_ONLY": "env-only"}
+
+
+def test_only_the_functions_own_tenant(app, client, admin_headers):
+    create_tenant(app, "acme")
+    create_tenant(app, "globex")
+    add(client, {**admin_headers, "X-FB-Tenant": "acme"}, "KEY", "acme-value")
+    add(client, {**admin_headers, "X-FB-Tenant": "globex"}, "KEY", "globex-value", namespace="default")
+    assert resolve(app, tenant="acme")["function"] == {"KEY": "acme-value"}
+    assert resolve(app, tenant="globex")["function"] == {"KEY": "globex-value"}
+    assert resolve(app)["function"] == {}
+
+
+def test_a_value_moved_to_another_secret_does_not_open(app, client, admin_headers, caplog):
+    one = add(client, admin_headers, "ONE", "value-one-canary")
+    two = add(client, admin_headers, "TWO", "value-two-canary")
+    tamper(app, one["id"], two["id"])
+    assert resolve(app)["function"] == {"ONE": "value-one-canary"}
+    assert "'TWO'" in caplog.text and "does not open" in caplog.text
+    assert "canary" not in caplog.text
+
+
+def test_a_version_moved_to_another_version_does_not_open(app, client, admin_headers):
+    created = add(client, admin_headers, "K", "first")
+    client.put(f"/api/v1/secrets/{created['id']}", json={"value": "second"}, headers=admin_headers)
+    with app.app_context(), db.engine.connect() as connection:
+        ids = dict(connection.execute(sa.text("SELECT version, id FROM function_secret_versions")).all())
+    tamper(app, ids[2], ids[1], table="function_secret_versions")
+    response = client.post(f"/api/v1/secrets/{created['id']}/rollback/1", headers=admin_headers)
+    assert (response.status_code, response.json["code"]) == (409, "VERSION_UNREADABLE")
+    assert client.get(f"/api/v1/secrets/{created['id']}", headers=admin_headers).json["version"] == 2
+    assert resolve(app)["function"] == {"K": "second"}
+
+
+def test_the_settings_and_secrets_layers_merge(app, client, admin_headers):
+    add(client, admin_headers, "FN_SECRET", "fn")
+    client.post("/api/v1/admin/settings/custom/secret", json={"key": "sys", "value": "system"}, headers=admin_headers)
+    with app.app_context():
+        layers = invocation_secrets(default_tenant_id(), "production", None)
+    assert layers["function"] == {"FN_SECRET": "fn", "MY_PLUGIN_TOKEN": "token-for-production"}
+    assert layers["system"] == {"sys": "system"}
+    assert layers["env"] == {"FLUXBASE_SECRET_FN_SECRET": "fn"}
