@@ -13,19 +13,21 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, has_request_context, request
+from flask import Flask, current_app, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-# Set by `immediate_transaction()` while it begins: its BEGIN is IMMEDIATE whatever the request.
-_begin_immediate: contextvars.ContextVar[bool] = contextvars.ContextVar("flux_sqlite_immediate", default=False)
+# Set while a transaction of `immediate_transaction()` (True) or `read_transaction()` (False)
+# begins: its BEGIN is IMMEDIATE, or deferred, whatever the request's method.
+_begin_immediate: contextvars.ContextVar[bool | None] = contextvars.ContextVar("flux_sqlite_immediate", default=None)
 
 
 class Model(DeclarativeBase):
@@ -79,8 +81,29 @@ def _begin_sqlite_transaction(connection: sa.PoolProxiedConnection) -> None:
     dbapi_connection = connection.dbapi_connection
     if dbapi_connection.isolation_level is None:  # AUTOCOMMIT: the driver commits each statement
         return
-    immediate = _begin_immediate.get() or not (has_request_context() and request.method in SAFE_METHODS)
+    immediate = _begin_immediate.get()
+    if immediate is None:
+        immediate = not (has_request_context() and _session_reads_only())
     dbapi_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def session_reads_only(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a view of an unsafe method whose session only reads (put it below the route decorator).
+
+    On SQLite its session's transactions then begin deferred, like a GET's, so
+    concurrent calls do not queue for the write lock. What it writes goes through
+    `immediate_transaction()` or `flux.tenancy.insert_row` after its session committed;
+    a write through the session itself could fail with "database is locked".
+    """
+    view.flux_session_reads_only = True  # type: ignore[attr-defined]
+    return view
+
+
+def _session_reads_only() -> bool:
+    if request.method in SAFE_METHODS:
+        return True
+    view = current_app.view_functions.get(request.endpoint or "")
+    return getattr(view, "flux_session_reads_only", False)
 
 
 @contextlib.contextmanager
@@ -90,8 +113,25 @@ def immediate_transaction() -> Iterator[sa.Connection]:
     Never use it while the request's own session holds a write transaction (any
     request with an unsafe method): on SQLite it would wait for that lock forever.
     """
+    with _transaction(immediate=True) as connection:
+        yield connection
+
+
+@contextlib.contextmanager
+def read_transaction() -> Iterator[sa.Connection]:
+    """A read-only transaction on a connection of its own, whatever the request's method.
+
+    On SQLite its BEGIN is deferred, so it reads beside the request's own write
+    transaction instead of waiting for that lock.
+    """
+    with _transaction(immediate=False) as connection:
+        yield connection
+
+
+@contextlib.contextmanager
+def _transaction(immediate: bool) -> Iterator[sa.Connection]:
     with db.engine.connect() as connection:
-        token = _begin_immediate.set(True)
+        token = _begin_immediate.set(immediate)
         try:
             transaction = connection.begin()
         finally:

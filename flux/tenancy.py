@@ -26,7 +26,7 @@ from sqlalchemy import event, orm
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flux.cache import TtlCache
-from flux.db import UtcDateTime, db, new_id, utcnow
+from flux.db import UtcDateTime, db, new_id, read_transaction, utcnow
 
 DEFAULT_TENANT_SLUG = "default"
 
@@ -200,8 +200,22 @@ def read_rows(statement: sa.Select, parameters: dict[str, Any]) -> Sequence[sa.R
     if statement not in _FILTERED_STATEMENTS:
         _check_tenant_filtered(statement)
         _FILTERED_STATEMENTS.add(statement)
-    with db.engine.connect() as connection:
+    with read_transaction() as connection:
         return connection.execute(statement, {**parameters, TENANT_PARAMETER: current_tenant_id()}).all()
+
+
+def insert_row(table: sa.Table, values: dict[str, Any]) -> None:
+    """Append one row to a tenant-scoped table on its own connection, committed on return.
+
+    For append-only records written on a hot path (an execution per function call),
+    where the session's unit of work would cost more than the call itself. The tenant
+    is the current one, set here and never by the caller. Run it when the request's
+    session holds no write transaction: on SQLite that would wait on its lock.
+    """
+    if "tenant_id" in values:
+        raise TenantRequired("insert_row sets tenant_id itself; leave it out")
+    with db.engine.begin() as connection:
+        connection.execute(table.insert(), {**values, "tenant_id": current_tenant_id()})
 
 
 def _check_tenant_filtered(statement: sa.Select) -> None:

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import pytest
 import sqlalchemy as sa
 
-from flux.db import db, immediate_transaction
+from flux.db import db, immediate_transaction, read_transaction, session_reads_only
 from tests.conftest import BACKEND
 
 pytestmark = pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite transaction modes")
@@ -65,3 +65,38 @@ def test_autocommit_connections_get_no_begin(app):
         connection.execute(sa.text("SELECT 1"))
         assert not connection.connection.dbapi_connection.in_transaction
         assert write_lock_is_free(app)
+
+
+def test_read_transaction_never_takes_the_write_lock(app):
+    with app.test_request_context("/", method="POST"), read_transaction() as connection:
+        connection.execute(sa.text("SELECT 1"))
+        assert connection.connection.dbapi_connection.in_transaction
+        assert write_lock_is_free(app)
+    with app.app_context(), read_transaction() as connection:  # outside a request too
+        connection.execute(sa.text("SELECT 1"))
+        assert write_lock_is_free(app)
+
+
+def test_a_view_marked_session_reads_only_reads_deferred_whatever_its_method(app):
+    seen = {}
+
+    @session_reads_only
+    def marked():
+        with db.engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+            seen["free"] = write_lock_is_free(app)
+        return "ok"
+
+    def unmarked():
+        with db.engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+            seen["free"] = write_lock_is_free(app)
+        return "ok"
+
+    app.add_url_rule("/test-marked", view_func=marked, methods=["POST"])
+    app.add_url_rule("/test-unmarked", view_func=unmarked, methods=["POST"])
+    client = app.test_client()
+    assert client.post("/test-marked").status_code == 200
+    assert seen.pop("free") is True
+    assert client.post("/test-unmarked").status_code == 200
+    assert seen.pop("free") is False

@@ -7,13 +7,14 @@ import sqlalchemy as sa
 
 from flux.auth.models import AppUser, PlatformAccount
 from flux.auth.passwords import hash_password
-from flux.db import db
+from flux.db import db, utcnow
 from flux.tenancy import (
     TENANT_PARAMETER,
     Tenant,
     TenantMembership,
     TenantRequired,
     default_tenant_id,
+    insert_row,
     read_rows,
     tenant_filter,
     tenant_scope,
@@ -275,3 +276,25 @@ def test_read_rows_allows_unscoped_tables_beside_filtered_ones(app):
     joined = sa.select(tenants.c.slug, USERS.c.email).join_from(tenants, USERS, USERS.c.tenant_id == tenants.c.id)
     with app.app_context(), tenant_scope(acme):
         assert [tuple(row) for row in read_rows(joined.where(tenant_filter(USERS)), {})] == [("acme", "a@example.com")]
+
+
+def test_insert_row_stamps_the_current_tenant_and_commits(app):
+    acme, globex = create_tenant(app, "acme"), create_tenant(app, "globex")
+    row = {"id": "u-insert-row", "email": "i@example.com", "password_hash": "x", "role": "authenticated"}
+    with app.app_context():
+        with tenant_scope(acme):
+            insert_row(USERS, {**row, "user_metadata": {}, "created_at": utcnow(), "updated_at": utcnow()})
+        with tenant_scope(globex):
+            assert read_rows(EMAILS, {}) == []
+        with tenant_scope(acme):
+            assert [row.email for row in read_rows(EMAILS, {})] == ["i@example.com"]
+
+
+def test_insert_row_refuses_a_callers_tenant_and_a_missing_one(app):
+    globex = create_tenant(app, "globex")
+    with app.app_context(), pytest.raises(TenantRequired):
+        insert_row(USERS, {"id": "u-none", "email": "n@example.com"})
+    with app.app_context(), tenant_scope(globex), pytest.raises(TenantRequired, match="leave it out"):
+        insert_row(USERS, {"id": "u-other", "email": "o@example.com", "tenant_id": globex})
+    with app.app_context(), tenant_scope(globex):
+        assert read_rows(EMAILS, {}) == []

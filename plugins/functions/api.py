@@ -13,7 +13,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify, request
 
 from flux.auth.permissions import ADMIN_ROLES, check
-from flux.db import db
+from flux.db import db, session_reads_only
 from flux.errors import BadRequest, Forbidden, NotFound, Unauthorized
 from flux.http import json_body, version_number
 from plugins.functions import invoke, store, validation
@@ -167,9 +167,10 @@ def list_logs(name: str):
 
 
 @functions_api.route("/<path:reference>/invoke", methods=["GET", "POST"])
+@session_reads_only  # the execution record is written apart from the session (insert_row)
 def invoke_function(reference: str):
     namespace, _, name = reference.rpartition("/")
     if namespace:
         namespace = validation.checked_name(namespace, "namespace")
-    row = store.get(validation.checked_name(name), namespace or _namespace())
+    row = store.get_callable(validation.checked_name(name), namespace or _namespace())
     return invoke.invoke(row)

@@ -17,6 +17,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask, Response, current_app, request
 
 from flux.context import current_actor
@@ -83,7 +84,7 @@ def allowed_server_variables() -> dict[str, str]:
     }
 
 
-def check_caller(row: EdgeFunction) -> None:
+def check_caller(row: EdgeFunction | sa.Row) -> None:
     """401 without a credential (unless the function allows it), 403 for a disabled function or a key without scope."""
     actor = current_actor()
     if not actor.is_authenticated and not row.allow_unauthenticated:
@@ -113,7 +114,7 @@ def request_object() -> dict[str, Any]:
     return body
 
 
-def invoke(row: EdgeFunction, trigger: str = "http") -> Response:
+def invoke(row: EdgeFunction | sa.Row, trigger: str = "http") -> Response:
     """Run the function's current version for this request and record the execution."""
     check_caller(row)
     actor = current_actor()
@@ -139,8 +140,7 @@ def invoke(row: EdgeFunction, trigger: str = "http") -> Response:
     outcome = replace(outcome, http_status=response.status_code)
     if problem is not None:  # it ran, but answered something that cannot be passed on
         outcome = replace(outcome, status=ERROR, error=problem)
-    response.headers["X-Fluxbase-Execution-Id"] = store.record_execution(ran, outcome, duration_ms).id
-    db.session.commit()  # after reading the id: a commit expires it, and reading it again would cost a query
+    response.headers["X-Fluxbase-Execution-Id"] = store.record_execution(ran, outcome, duration_ms)
     return response
 
 

@@ -19,7 +19,7 @@ from flux import audit
 from flux.context import current_actor
 from flux.db import db, new_id, utcnow
 from flux.errors import Conflict, NotFound
-from flux.tenancy import current_tenant_id
+from flux.tenancy import current_tenant_id, insert_row, read_rows, tenant_filter
 from plugins.functions.models import EdgeFunction, FunctionExecution, FunctionVersion
 from plugins.functions.runtime.base import FunctionSpec, Outcome, Permissions
 from plugins.functions.validation import DEFAULT_PERMISSIONS
@@ -47,6 +47,43 @@ def get(name: str, namespace: str | None, for_update: bool = False) -> EdgeFunct
     if row is None:
         raise NotFound(f"function {name!r} not found in namespace {namespace!r}", code="FUNCTION_NOT_FOUND")
     return row
+
+
+# What an invocation reads, built once and read outside the session (`read_rows`): the
+# ORM's load of the whole row cost more than a warm worker's round trip.
+_FUNCTIONS = EdgeFunction.__table__
+_CALLABLE = sa.select(
+    *(
+        _FUNCTIONS.c[column]
+        for column in (
+            "id",
+            "name",
+            "namespace",
+            "code",
+            "version",
+            "enabled",
+            "timeout_seconds",
+            "memory_mb",
+            "env",
+            "permissions",
+            "allow_unauthenticated",
+            "isolation",
+        )
+    )
+).where(
+    tenant_filter(_FUNCTIONS),
+    _FUNCTIONS.c.name == sa.bindparam("name"),
+    _FUNCTIONS.c.namespace == sa.bindparam("namespace"),
+)
+
+
+def get_callable(name: str, namespace: str | None) -> sa.Row:
+    """What invoking a function needs of it (the columns of `EdgeFunction`); 404 when there is none."""
+    namespace = namespace or DEFAULT_NAMESPACE
+    rows = read_rows(_CALLABLE, {"name": name, "namespace": namespace})
+    if not rows:
+        raise NotFound(f"function {name!r} not found in namespace {namespace!r}", code="FUNCTION_NOT_FOUND")
+    return rows[0]
 
 
 def last_statuses(function_ids: list[str]) -> dict[str, str]:
@@ -151,7 +188,7 @@ def rollback(row: EdgeFunction, version: int) -> EdgeFunction:
     return row
 
 
-def spec_of(row: EdgeFunction) -> FunctionSpec:
+def spec_of(row: EdgeFunction | sa.Row) -> FunctionSpec:
     """What the runtime needs to run the function's current version."""
     return FunctionSpec(
         function_id=row.id,
@@ -177,31 +214,33 @@ class Ran:
     started_at: datetime
 
 
-def record_execution(ran: Ran, outcome: Outcome, duration_ms: float) -> FunctionExecution:
-    """Store one invocation; its logs, error and stack come already masked."""
+def record_execution(ran: Ran, outcome: Outcome, duration_ms: float) -> str:
+    """Store one invocation, committed at once; its logs, error and stack come already masked. Returns its id."""
     error = outcome.error
     if outcome.stack:
         error = f"{error}\n{outcome.stack}" if error else outcome.stack
-    execution = FunctionExecution(
-        tenant_id=current_tenant_id(),
-        function_id=ran.function_id,
-        function_name=ran.name,
-        namespace=ran.namespace,
-        version=ran.version,
-        status=outcome.status,
-        status_code=outcome.http_status,
-        duration_ms=round(duration_ms, 3),
-        error=error,
-        logs=outcome.logs,
-        logs_truncated=outcome.logs_truncated,
-        trigger=ran.trigger,
-        user_id=ran.user_id,
-        started_at=ran.started_at,
-        completed_at=utcnow(),
+    execution_id = new_id()
+    insert_row(
+        FunctionExecution.__table__,
+        {
+            "id": execution_id,
+            "function_id": ran.function_id,
+            "function_name": ran.name,
+            "namespace": ran.namespace,
+            "version": ran.version,
+            "status": outcome.status,
+            "status_code": outcome.http_status,
+            "duration_ms": round(duration_ms, 3),
+            "error": error,
+            "logs": outcome.logs,
+            "logs_truncated": outcome.logs_truncated,
+            "trigger": ran.trigger,
+            "user_id": ran.user_id,
+            "started_at": ran.started_at,
+            "completed_at": utcnow(),
+        },
     )
-    db.session.add(execution)
-    db.session.flush()
-    return execution
+    return execution_id
 
 
 def executions(row: EdgeFunction, limit: int) -> list[FunctionExecution]:

@@ -20,7 +20,7 @@ from flux.context import current_actor
 from flux.crypto import DecryptionError, associated_data
 from flux.db import db, new_id, utcnow
 from flux.errors import Conflict, NotFound
-from flux.tenancy import current_tenant_id, tenant_scope
+from flux.tenancy import current_tenant_id, read_rows, tenant_filter, tenant_scope
 from plugins.secrets.models import ENV_PREFIX, GLOBAL, NAMESPACE, FunctionSecret, SecretVersion
 from plugins.secrets.validation import env_name
 
@@ -181,19 +181,20 @@ def open_version(version: SecretVersion) -> str:
     )
 
 
-# Built once: the runtime resolves secrets on every invocation. Columns rather than
-# model objects, and global rows first so that a namespace's rows override them.
+# Built once: the runtime resolves secrets on every invocation. A table-level read
+# outside the session (`read_rows`), global rows first so a namespace's rows override them.
+_SECRETS = FunctionSecret.__table__
 _RUNTIME_ROWS = (
-    sa.select(FunctionSecret.name, FunctionSecret.env_name, FunctionSecret.scope, FunctionSecret.namespace)
-    .add_columns(FunctionSecret.encrypted_value)
+    sa.select(_SECRETS.c.name, _SECRETS.c.env_name, _SECRETS.c.scope, _SECRETS.c.namespace, _SECRETS.c.encrypted_value)
     .where(
+        tenant_filter(_SECRETS),
         sa.or_(
-            FunctionSecret.scope == GLOBAL,
-            sa.and_(FunctionSecret.scope == NAMESPACE, FunctionSecret.namespace == sa.bindparam("namespace")),
+            _SECRETS.c.scope == GLOBAL,
+            sa.and_(_SECRETS.c.scope == NAMESPACE, _SECRETS.c.namespace == sa.bindparam("namespace")),
         ),
-        sa.or_(FunctionSecret.expires_at.is_(None), FunctionSecret.expires_at > sa.bindparam("now")),
+        sa.or_(_SECRETS.c.expires_at.is_(None), _SECRETS.c.expires_at > sa.bindparam("now")),
     )
-    .order_by(FunctionSecret.scope)
+    .order_by(_SECRETS.c.scope)
 )
 
 
@@ -206,7 +207,7 @@ def invocation_secrets(tenant_id: str, namespace: str) -> dict[str, dict[str, st
     open is left out and logged by name, never by value.
     """
     with tenant_scope(tenant_id):
-        rows = db.session.execute(_RUNTIME_ROWS, {"namespace": namespace, "now": utcnow()}).all()
+        rows = read_rows(_RUNTIME_ROWS, {"namespace": namespace, "now": utcnow()})
     decrypt = flux_state().encryptor.decrypt_text
     by_name: dict[str, str] = {}
     by_variable: dict[str, str] = {}

@@ -159,11 +159,22 @@ def delete(row: Setting) -> None:
     db.session.flush()
 
 
-def open_secret(row: Setting) -> str:
+def open_secret(row: Setting | sa.Row) -> str:
     """The plaintext of a secret row; `DecryptionError` when it does not open for this row."""
     return flux_state().encryptor.decrypt_text(
         row.encrypted_value or "", aad=secret_aad(row.tenant_id, row.user_id, row.key), user_id=row.user_id
     )
+
+
+# Built once, read outside the session (`read_rows`): every function invocation reads them.
+_SETTINGS = Setting.__table__
+_SECRET_ROWS = sa.select(
+    _SETTINGS.c.id, _SETTINGS.c.tenant_id, _SETTINGS.c.user_id, _SETTINGS.c.key, _SETTINGS.c.encrypted_value
+).where(tenant_filter(_SETTINGS), _SETTINGS.c.is_secret.is_(True))
+_SYSTEM_SECRET_ROWS = _SECRET_ROWS.where(_SETTINGS.c.user_id.is_(None))
+_USER_AND_SYSTEM_SECRET_ROWS = _SECRET_ROWS.where(
+    sa.or_(_SETTINGS.c.user_id.is_(None), _SETTINGS.c.user_id == sa.bindparam("user_id"))
+)
 
 
 def invocation_secrets(tenant_id: str, user_id: str | None) -> dict[str, dict[str, str]]:
@@ -172,9 +183,9 @@ def invocation_secrets(tenant_id: str, user_id: str | None) -> dict[str, dict[st
     A value that does not open (tampered with, or sealed for another row) is left out
     and logged by key and row id, never by value.
     """
-    owners = Setting.user_id.is_(None) if user_id is None else _owned_by(user_id) | Setting.user_id.is_(None)
+    statement = _SYSTEM_SECRET_ROWS if user_id is None else _USER_AND_SYSTEM_SECRET_ROWS
     with tenant_scope(tenant_id):
-        rows = db.session.scalars(sa.select(Setting).where(Setting.is_secret.is_(True), owners)).all()
+        rows = read_rows(statement, {"user_id": user_id})
     layers: dict[str, dict[str, str]] = {"user": {}, "system": {}}
     for row in rows:
         try:
