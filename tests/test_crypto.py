@@ -52,6 +52,21 @@ def test_wrong_associated_data_does_not_open(app):
         encryptor(app).decrypt(token, aad=associated_data("test", "tenant-2", "owner-1", "key-1"))
 
 
+def test_open_text_remembers_what_opened_and_never_what_did_not(app):
+    sealer = encryptor(app)
+    token = sealer.encrypt("value", aad=AAD)
+    parts = ("tenant-1", "owner-1", "key-1")
+    before = sealer.open_text.cache_info()
+    assert sealer.open_text(token, "test", parts) == "value"
+    assert sealer.open_text(token, "test", parts) == "value"
+    after = sealer.open_text.cache_info()
+    assert (after.misses - before.misses, after.hits - before.hits) == (1, 1)
+    for _ in range(2):  # a value copied to another row fails every time: failures are not remembered
+        with pytest.raises(DecryptionError):
+            sealer.open_text(token, "test", ("tenant-2", "owner-1", "key-1"))
+    assert sealer.open_text.cache_info().misses - after.misses == 2
+
+
 def test_associated_data_parts_are_unambiguous():
     assert associated_data("p", "ab", "c") != associated_data("p", "a", "bc")
 

@@ -27,11 +27,12 @@ from plugins.secrets.validation import env_name
 log = logging.getLogger("flux.secrets")
 EXPIRING_SOON = timedelta(days=7)
 UNCHANGED: Any = object()  # "keep the expiry": None means "never expires"
+VALUE_PURPOSE = "function-secret"
 
 
 def value_aad(tenant_id: str, scope: str, namespace: str, name: str) -> bytes:
     """Associated data binding a secret's current value to its tenant, scope, namespace and name."""
-    return associated_data("function-secret", tenant_id, scope, namespace, name)
+    return associated_data(VALUE_PURPOSE, tenant_id, scope, namespace, name)
 
 
 def version_aad(tenant_id: str, secret_id: str, version: int) -> bytes:
@@ -208,13 +209,13 @@ def invocation_secrets(tenant_id: str, namespace: str) -> dict[str, dict[str, st
     """
     with tenant_scope(tenant_id):
         rows = read_rows(_RUNTIME_ROWS, {"namespace": namespace, "now": utcnow()})
-    decrypt = flux_state().encryptor.decrypt_text
+    opened = flux_state().encryptor.open_text
     by_name: dict[str, str] = {}
     by_variable: dict[str, str] = {}
     names_of: dict[str, list[str]] = {}
     for name, variable, scope, row_namespace, sealed in rows:
         try:
-            value = decrypt(sealed, aad=value_aad(tenant_id, scope, row_namespace, name))
+            value = opened(sealed, VALUE_PURPOSE, (tenant_id, scope, row_namespace, name))
         except DecryptionError:
             log.warning(
                 "secrets: %r (%s %r) of tenant %s does not open; left out", name, scope, row_namespace, tenant_id

@@ -161,9 +161,8 @@ def delete(row: Setting) -> None:
 
 def open_secret(row: Setting | sa.Row) -> str:
     """The plaintext of a secret row; `DecryptionError` when it does not open for this row."""
-    return flux_state().encryptor.decrypt_text(
-        row.encrypted_value or "", aad=secret_aad(row.tenant_id, row.user_id, row.key), user_id=row.user_id
-    )
+    parts = (row.tenant_id, row.user_id or "", row.key)  # those of `secret_aad`
+    return flux_state().encryptor.open_text(row.encrypted_value or "", AAD_PURPOSE, parts, user_id=row.user_id)
 
 
 # Built once, read outside the session (`read_rows`): every function invocation reads them.
