@@ -25,8 +25,8 @@ from sqlalchemy.orm import DeclarativeBase
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-# Set while a transaction of `immediate_transaction()` (True) or `read_transaction()` (False)
-# begins: its BEGIN is IMMEDIATE, or deferred, whatever the request's method.
+# Set by `immediate_transaction()` (True) and `read_connection()` (False): their BEGIN is
+# IMMEDIATE, or deferred, whatever the request's method.
 _begin_immediate: contextvars.ContextVar[bool | None] = contextvars.ContextVar("flux_sqlite_immediate", default=None)
 
 
@@ -113,31 +113,29 @@ def immediate_transaction() -> Iterator[sa.Connection]:
     Never use it while the request's own session holds a write transaction (any
     request with an unsafe method): on SQLite it would wait for that lock forever.
     """
-    with _transaction(immediate=True) as connection:
-        yield connection
-
-
-@contextlib.contextmanager
-def read_transaction() -> Iterator[sa.Connection]:
-    """A read-only transaction on a connection of its own, whatever the request's method.
-
-    On SQLite its BEGIN is deferred, so it reads beside the request's own write
-    transaction instead of waiting for that lock.
-    """
-    with _transaction(immediate=False) as connection:
-        yield connection
-
-
-@contextlib.contextmanager
-def _transaction(immediate: bool) -> Iterator[sa.Connection]:
     with db.engine.connect() as connection:
-        token = _begin_immediate.set(immediate)
+        token = _begin_immediate.set(True)
         try:
             transaction = connection.begin()
         finally:
             _begin_immediate.reset(token)
         with transaction:
             yield connection
+
+
+@contextlib.contextmanager
+def read_connection() -> Iterator[sa.Connection]:
+    """A connection of its own for reads, whatever the request's method; rolled back when closed.
+
+    On SQLite the transaction it begins is deferred, so it reads beside the request's
+    own write transaction instead of waiting for that lock.
+    """
+    with db.engine.connect() as connection:
+        token = _begin_immediate.set(False)
+        try:
+            yield connection
+        finally:
+            _begin_immediate.reset(token)
 
 
 def init_app(app: Flask) -> None:

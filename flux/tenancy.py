@@ -26,7 +26,7 @@ from sqlalchemy import event, orm
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flux.cache import TtlCache
-from flux.db import UtcDateTime, db, new_id, read_transaction, utcnow
+from flux.db import UtcDateTime, db, new_id, read_connection, utcnow
 
 DEFAULT_TENANT_SLUG = "default"
 
@@ -200,7 +200,7 @@ def read_rows(statement: sa.Select, parameters: dict[str, Any]) -> Sequence[sa.R
     if statement not in _FILTERED_STATEMENTS:
         _check_tenant_filtered(statement)
         _FILTERED_STATEMENTS.add(statement)
-    with read_transaction() as connection:
+    with read_connection() as connection:
         return connection.execute(statement, {**parameters, TENANT_PARAMETER: current_tenant_id()}).all()
 
 

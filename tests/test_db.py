@@ -9,7 +9,7 @@ from contextlib import contextmanager
 import pytest
 import sqlalchemy as sa
 
-from flux.db import db, immediate_transaction, read_transaction, session_reads_only
+from flux.db import db, immediate_transaction, read_connection, session_reads_only
 from tests.conftest import BACKEND
 
 pytestmark = pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite transaction modes")
@@ -67,12 +67,12 @@ def test_autocommit_connections_get_no_begin(app):
         assert write_lock_is_free(app)
 
 
-def test_read_transaction_never_takes_the_write_lock(app):
-    with app.test_request_context("/", method="POST"), read_transaction() as connection:
+def test_read_connection_never_takes_the_write_lock(app):
+    with app.test_request_context("/", method="POST"), read_connection() as connection:
         connection.execute(sa.text("SELECT 1"))
         assert connection.connection.dbapi_connection.in_transaction
         assert write_lock_is_free(app)
-    with app.app_context(), read_transaction() as connection:  # outside a request too
+    with app.app_context(), read_connection() as connection:  # outside a request too
         connection.execute(sa.text("SELECT 1"))
         assert write_lock_is_free(app)
 
