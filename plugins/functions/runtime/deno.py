@@ -386,11 +386,11 @@ class Worker:
         self.process.wait()
 
 
-PoolKey = tuple[str, int, int, Permissions, int]
+PoolKey = tuple[str, int, Permissions, int]
 
 
 class WorkerPool:
-    """Warm workers by (function, version, code, permissions, memory): LRU-bounded, idle-evicted, recycled."""
+    """Warm workers by (function, version, permissions, memory): LRU-bounded, idle-evicted, recycled."""
 
     def __init__(
         self, runtime: DenoRuntime, *, max_warm: int, per_function: int, idle_seconds: float, max_calls: int
@@ -405,7 +405,9 @@ class WorkerPool:
 
     @staticmethod
     def key(spec: FunctionSpec) -> PoolKey:
-        return (spec.function_id, spec.version, hash(spec.code), spec.permissions, spec.memory_mb)
+        # A version's code never changes, so the version stands for it: hashing the code
+        # (up to 1 MB, a new string each call) would cost more than the call itself.
+        return (spec.function_id, spec.version, spec.permissions, spec.memory_mb)
 
     def acquire(self, spec: FunctionSpec) -> Worker:
         key, stale = self.key(spec), []
