@@ -110,3 +110,12 @@ def load_layers(instance_path: Path, test_config: dict[str, Any] | None = None) 
     if test_config:
         merged.update(test_config)
     return dict(merged)
+
+
+def environment_variables(prefix: str) -> dict[str, str]:
+    """The process's environment variables whose names start with `prefix`.
+
+    Names are matched before values are read: `os.environ.items()` decodes every
+    variable's value, which cost more than the rest of building a function's env.
+    """
+    return {name: os.environ[name] for name in os.environ if name.startswith(prefix)}

@@ -10,7 +10,6 @@ the code runs, so a slow function holds no lock; the execution is recorded after
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 import time
@@ -20,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, request
 
+from flux.config import environment_variables
 from flux.context import current_actor
 from flux.db import db, utcnow
 from flux.errors import Forbidden, Unauthorized
@@ -76,9 +76,8 @@ def allowed_server_variables() -> dict[str, str]:
     """The server's `FLUXBASE_*` variables a function may read: none that holds a credential."""
     return {
         name: value
-        for name, value in os.environ.items()
-        if name.startswith("FLUXBASE_")
-        and not name.startswith("FLUXBASE_SECRET_")  # those come from the secrets plugin's hook
+        for name, value in environment_variables("FLUXBASE_").items()
+        if not name.startswith("FLUXBASE_SECRET_")  # those come from the secrets plugin's hook
         and name not in BLOCKED_VARIABLES
         and not BLOCKED_PATTERN.search(name.removeprefix("FLUXBASE_"))
     }

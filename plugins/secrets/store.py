@@ -8,7 +8,6 @@ arguments.
 from __future__ import annotations
 
 import logging
-import os
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from flux import audit, flux_state
+from flux.config import environment_variables
 from flux.context import current_actor
 from flux.crypto import DecryptionError, associated_data
 from flux.db import db, new_id, utcnow
@@ -232,7 +232,7 @@ def invocation_secrets(tenant_id: str, namespace: str) -> dict[str, dict[str, st
 
 def server_environment() -> dict[str, str]:
     """`FLUXBASE_SECRET_*` variables of the server process: secrets given to every function."""
-    return {name: value for name, value in os.environ.items() if name.startswith(ENV_PREFIX) and name != ENV_PREFIX}
+    return {name: value for name, value in environment_variables(ENV_PREFIX).items() if name != ENV_PREFIX}
 
 
 def _one(where: sa.ColumnElement[bool], for_update: bool, missing: str) -> FunctionSecret:
