@@ -55,12 +55,15 @@ globalThis.addEventListener("error", (event) => {
   capture("error", ["Uncaught error:", event.error ?? event.message]);
 });
 
-async function writeAll(bytes) {
+// The pipes are used through Deno's plain read/writeSync, not its web streams and async
+// writes: those tripled the worker's CPU time per call (288 against 94 µs, measured).
+// A blocking write is fine here: the server reads this pipe for as long as a call lasts.
+function writeAll(bytes) {
   let written = 0;
-  while (written < bytes.length) written += await realStdout.write(bytes.subarray(written));
+  while (written < bytes.length) written += realStdout.writeSync(bytes.subarray(written));
 }
 
-const reader = realStdin.readable.getReader();
+const chunk = new Uint8Array(1 << 16);
 let pending = "";
 async function nextMessage() {
   while (true) {
@@ -70,9 +73,9 @@ async function nextMessage() {
       pending = pending.slice(newline + 1);
       return JSON.parse(line);
     }
-    const { value, done } = await reader.read();
-    if (done) return null;
-    pending += decoder.decode(value, { stream: true });
+    const read = await realStdin.read(chunk);
+    if (read === null) return null;
+    pending += decoder.decode(chunk.subarray(0, read), { stream: true });
   }
 }
 
@@ -127,7 +130,7 @@ Object.defineProperty(globalThis, "secrets", {
 });
 
 // Plain, before any user code exists: the server now sets the memory limit, then sends init.
-await writeAll(encoder.encode("started\n"));
+writeAll(encoder.encode("started\n"));
 const init = await nextMessage();
 const nonce = init.nonce;
 envAllowed = init.permissions.env === true;
@@ -139,14 +142,14 @@ try {
   const module = await import(init.module);
   entry = module.__fluxbase_entry ?? module.default ?? module.handler;
 } catch (error) {
-  await send({ type: "ready", error: String(error?.stack ?? error) });
+  send({ type: "ready", error: String(error?.stack ?? error) });
   realExit(1);
 }
 if (typeof entry !== "function") {
-  await send({ type: "ready", error: "The code defines no handler: declare `async function handler(req)` or export one" });
+  send({ type: "ready", error: "The code defines no handler: declare `async function handler(req)` or export one" });
   realExit(1);
 }
-await send({ type: "ready", error: null });
+send({ type: "ready", error: null });
 
 async function toResponse(value) {
   if (value instanceof Response) {
@@ -179,5 +182,5 @@ while (true) {
   }
   const { logs, truncated } = current;
   current = null;
-  await send({ type: "result", ...answer, logs, truncated });
+  send({ type: "result", ...answer, logs, truncated });
 }
