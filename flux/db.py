@@ -23,6 +23,8 @@ from flask import Flask, current_app, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import DeclarativeBase
 
+from flux.errors import Conflict
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 # Set by `immediate_transaction()` (True) and `read_connection()` (False): their BEGIN is
@@ -136,6 +138,15 @@ def read_connection() -> Iterator[sa.Connection]:
             yield connection
         finally:
             _begin_immediate.reset(token)
+
+
+def flush_or_conflict(message: str, code: str) -> None:
+    """Flush the session; when a concurrent request won a unique constraint, roll back and answer 409."""
+    try:
+        db.session.flush()
+    except sa.exc.IntegrityError:
+        db.session.rollback()
+        raise Conflict(message, code=code) from None
 
 
 def init_app(app: Flask) -> None:

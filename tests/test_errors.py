@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import logging
 
+import pytest
+import sqlalchemy as sa
+
+from flux.db import db, flush_or_conflict
+from flux.errors import Conflict
+from flux.tenancy import Tenant
+
 
 def test_unknown_route_is_json_404(client):
     response = client.get("/api/v1/does-not-exist")
@@ -76,3 +83,17 @@ def test_nul_characters_are_refused_before_any_query(client):
     page = client.post("/dashboard/login", data={"email": "a\x00b", "password": "x"})
     assert page.status_code == 400 and "NUL characters" in page.get_data(as_text=True)
     assert client.post("/api/v1/my-plugin/echo", json={"a": "50%00 off"}).status_code == 200
+
+
+def test_flush_or_conflict_turns_a_lost_unique_race_into_409_and_rolls_back(app):
+    with app.app_context():
+        db.session.add(Tenant(slug="racer", name="First"))
+        db.session.commit()
+        db.session.add(Tenant(slug="other", name="Pending"))
+        db.session.add(Tenant(slug="racer", name="Second"))
+        with pytest.raises(Conflict) as raised:
+            flush_or_conflict("racer was just created by another request", "SLUG_TAKEN")
+        assert (raised.value.status, raised.value.code) == (409, "SLUG_TAKEN")
+        assert raised.value.message == "racer was just created by another request"
+        slugs = db.session.scalars(sa.select(Tenant.slug).where(Tenant.slug.in_(["racer", "other"]))).all()
+        assert slugs == ["racer"]  # the session was rolled back, and is usable again

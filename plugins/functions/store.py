@@ -13,11 +13,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
-from sqlalchemy.exc import IntegrityError
 
 from flux import audit
 from flux.context import current_actor
-from flux.db import db, new_id, utcnow
+from flux.db import db, flush_or_conflict, new_id, utcnow
 from flux.errors import Conflict, NotFound
 from flux.tenancy import current_tenant_id, insert_row, read_rows, tenant_filter
 from plugins.functions.models import EdgeFunction, FunctionExecution, FunctionVersion
@@ -292,10 +291,4 @@ def _version_row(row: EdgeFunction) -> FunctionVersion:
 
 
 def _flush(row: EdgeFunction) -> None:
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        raise Conflict(
-            f"function {row.name!r} was just changed by another request; try again", code="CONCURRENT_CHANGE"
-        ) from None
+    flush_or_conflict(f"function {row.name!r} was just changed by another request; try again", "CONCURRENT_CHANGE")

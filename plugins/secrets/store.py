@@ -12,13 +12,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from flux import audit, flux_state
 from flux.config import environment_variables
 from flux.context import current_actor
 from flux.crypto import DecryptionError, associated_data
-from flux.db import db, new_id, utcnow
+from flux.db import db, flush_or_conflict, new_id, utcnow
 from flux.errors import Conflict, NotFound
 from flux.tenancy import current_tenant_id, read_rows, tenant_filter, tenant_scope
 from plugins.secrets.models import ENV_PREFIX, GLOBAL, NAMESPACE, FunctionSecret, SecretVersion
@@ -269,13 +268,7 @@ def _touch(row: FunctionSecret) -> None:
 
 def _flush(row: FunctionSecret) -> None:
     """Write the changes; 409 when a concurrent request took the name or the version first."""
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        raise Conflict(
-            f"secret {row.name!r} was just changed by another request; try again", code="CONCURRENT_CHANGE"
-        ) from None
+    flush_or_conflict(f"secret {row.name!r} was just changed by another request; try again", "CONCURRENT_CHANGE")
 
 
 def _where(row: FunctionSecret) -> dict[str, str]:

@@ -11,12 +11,11 @@ import logging
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
 from flux import audit, flux_state
 from flux.context import current_actor
 from flux.crypto import DecryptionError, associated_data
-from flux.db import db, utcnow
+from flux.db import db, flush_or_conflict, utcnow
 from flux.errors import Conflict, NotFound
 from flux.tenancy import current_tenant_id, read_rows, tenant_filter, tenant_scope
 from plugins.settings.models import Setting
@@ -226,11 +225,7 @@ def _touch(row: Setting) -> None:
 def _store(row: Setting, verb: str, **details: Any) -> None:
     """Write the row (409 when a concurrent request took its key first), then audit it."""
     db.session.add(row)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        raise Conflict(f"{row.key!r} was just created by another request", code="KEY_EXISTS") from None
+    flush_or_conflict(f"{row.key!r} was just created by another request", "KEY_EXISTS")
     _audit(row, verb, **{name: value for name, value in details.items() if value is not None})
 
 
