@@ -110,7 +110,7 @@ def _session_reads_only() -> bool:
 
 @contextlib.contextmanager
 def immediate_transaction() -> Iterator[sa.Connection]:
-    """A short write transaction on a connection of its own, for a write inside a GET.
+    """A short write transaction on a connection of its own, for a write beside a session that only reads.
 
     Never use it while the request's own session holds a write transaction (any
     request with an unsafe method): on SQLite it would wait for that lock forever.

@@ -26,7 +26,7 @@ from sqlalchemy import event, orm
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flux.cache import TtlCache
-from flux.db import UtcDateTime, db, new_id, read_connection, utcnow
+from flux.db import UtcDateTime, db, immediate_transaction, new_id, read_connection, utcnow
 
 DEFAULT_TENANT_SLUG = "default"
 
@@ -214,7 +214,7 @@ def insert_row(table: sa.Table, values: dict[str, Any]) -> None:
     """
     if "tenant_id" in values:
         raise TenantRequired("insert_row sets tenant_id itself; leave it out")
-    with db.engine.begin() as connection:
+    with immediate_transaction() as connection:
         connection.execute(table.insert(), {**values, "tenant_id": current_tenant_id()})
 
 
