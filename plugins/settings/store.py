@@ -27,7 +27,11 @@ UNCHANGED: Any = object()  # "leave the value as it is": None is a value a setti
 
 def secret_aad(tenant_id: str, user_id: str | None, key: str) -> bytes:
     """Associated data binding a sealed value to its tenant, owner and key."""
-    return associated_data(AAD_PURPOSE, tenant_id, user_id or "", key)
+    return associated_data(AAD_PURPOSE, *_aad_parts(tenant_id, user_id, key))
+
+
+def _aad_parts(tenant_id: str, user_id: str | None, key: str) -> tuple[str, str, str]:
+    return tenant_id, user_id or "", key
 
 
 def _owned_by(user_id: str | None) -> sa.ColumnElement[bool]:
@@ -160,7 +164,7 @@ def delete(row: Setting) -> None:
 
 def open_secret(row: Setting | sa.Row) -> str:
     """The plaintext of a secret row; `DecryptionError` when it does not open for this row."""
-    parts = (row.tenant_id, row.user_id or "", row.key)  # those of `secret_aad`
+    parts = _aad_parts(row.tenant_id, row.user_id, row.key)
     return flux_state().encryptor.open_text(row.encrypted_value or "", AAD_PURPOSE, parts, user_id=row.user_id)
 
 
