@@ -217,3 +217,16 @@ def auth(client) -> AuthActions:
 @pytest.fixture
 def admin_headers(auth) -> dict:
     return auth.bearer(auth.setup_admin())
+
+
+@pytest.fixture
+def service_key(client, admin_headers):
+    """Make a service key of the default tenant (or of `X-FB-Tenant` in `extra`) with `scopes`; returns its headers."""
+
+    def make(scopes: list[str], **extra: str) -> dict:
+        body = {"name": "ci", "scopes": scopes}
+        response = client.post("/api/v1/admin/service-keys", json=body, headers={**admin_headers, **extra})
+        assert response.status_code == 201, response.json
+        return {"X-Service-Key": response.json["key"]}
+
+    return make

@@ -46,16 +46,3 @@ def call(client, name: str, headers: dict | None = None, method: str = "POST", *
 def warm_workers(app) -> int:
     runtime = app.extensions["functions"]["runtime"]
     return 0 if runtime is None else runtime.pool.warm_count()
-
-
-@pytest.fixture
-def service_key(client, admin_headers):
-    """A service key of the default tenant (or of `X-FB-Tenant` in `extra`) with `scopes`."""
-
-    def make(scopes: list[str], **extra: str) -> dict:
-        body = {"name": "ci", "scopes": scopes}
-        response = client.post("/api/v1/admin/service-keys", json=body, headers={**admin_headers, **extra})
-        assert response.status_code == 201, response.json
-        return {"X-Service-Key": response.json["key"]}
-
-    return make

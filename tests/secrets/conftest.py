@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 
 from flux.db import db, utcnow
@@ -64,16 +63,3 @@ def tamper(app, source: str, target: str, table: str = "function_secrets") -> No
 
 def in_days(days: float) -> str:
     return (utcnow() + timedelta(days=days)).isoformat()
-
-
-@pytest.fixture
-def service_key(client, admin_headers):
-    """Make a service key of the tenant in `extra` headers with `scopes`; returns its headers."""
-
-    def make(scopes: list[str], **extra: str) -> dict:
-        body = {"name": "ci", "scopes": scopes}
-        response = client.post("/api/v1/admin/service-keys", json=body, headers={**admin_headers, **extra})
-        assert response.status_code == 201, response.json
-        return {"X-Service-Key": response.json["key"]}
-
-    return make
