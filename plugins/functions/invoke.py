@@ -3,7 +3,8 @@
 The function's request object is seed 003's; its `Deno.env` holds the server's
 allowed `FLUXBASE_*` variables, its own `env` and the `FLUXBASE_SECRET_*` of its
 tenant and namespace; its `secrets` object reads the caller's user secrets, the
-tenant's system secrets and the function secrets. The database transaction ends before
+tenant's system secrets and the function secrets. Environment and secrets are gathered
+only when the function first reads one of them. The database transaction ends before
 the code runs, so a slow function holds no lock; the execution is recorded after.
 """
 
@@ -28,7 +29,7 @@ from flux.registry import collect_named, pick
 from flux.tenancy import current_tenant_id
 from plugins.functions import store
 from plugins.functions.models import EdgeFunction
-from plugins.functions.runtime.base import ERROR, FunctionRuntime, Invocation, Outcome
+from plugins.functions.runtime.base import ERROR, Disclosure, FunctionRuntime, Invocation, Outcome
 
 # Seed 003's blocklist, and what else would hand a function the server's keys.
 BLOCKED_VARIABLES = {
@@ -113,23 +114,41 @@ def request_object() -> dict[str, Any]:
     return body
 
 
+class Disclosed:
+    """The invocation's environment and secrets, gathered when the function first asks, once.
+
+    Most calls read neither, and skip the secrets plugins' reads and decryption. Only
+    what was disclosed can appear in the function's output, so only that is masked.
+    """
+
+    def __init__(self, row: EdgeFunction | sa.Row, env_allowed: bool) -> None:
+        actor = current_actor()
+        self.namespace, self.function_env = row.namespace, row.env if env_allowed else None
+        self.tenant_id, self.user_id = current_tenant_id(), actor.id if actor.kind == "user" else None
+        self.layers: dict[str, dict[str, str]] | None = None
+
+    def __call__(self) -> Disclosure:
+        if self.layers is None:
+            self.layers = invocation_secrets(self.tenant_id, self.namespace, self.user_id)
+        env = {}
+        if self.function_env is not None:
+            env = {**allowed_server_variables(), **self.function_env, **self.layers["env"]}
+        return Disclosure(env=env, secrets={layer: self.layers[layer] for layer in ("user", "system", "function")})
+
+
 def invoke(row: EdgeFunction | sa.Row, trigger: str = "http") -> Response:
     """Run the function's current version for this request and record the execution."""
     check_caller(row)
-    actor = current_actor()
-    tenant_id = current_tenant_id()
     spec = store.spec_of(row)
-    layers = invocation_secrets(tenant_id, row.namespace, actor.id if actor.kind == "user" else None)
-    env = {**allowed_server_variables(), **row.env, **layers["env"]} if spec.permissions.env else {}
-    secrets = {layer: layers[layer] for layer in ("user", "system", "function")}
-    ran = store.Ran(row.id, row.name, row.namespace, row.version, actor.id, trigger, utcnow())
-    invocation = Invocation(request=request_object(), env=env, secrets=secrets)
+    disclosed = Disclosed(row, spec.permissions.env)
+    ran = store.Ran(row.id, row.name, row.namespace, row.version, current_actor().id, trigger, utcnow())
+    invocation = Invocation(request=request_object(), disclose=disclosed)
     if db.session().in_transaction():  # none stays open while the function runs (an empty commit still costs)
         db.session.commit()
     started = time.perf_counter()
     outcome = runtime(current_app).invoke(spec, invocation)
     duration_ms = (time.perf_counter() - started) * 1000
-    mask = masker(layers)
+    mask = masker(disclosed.layers or {})
     outcome = replace(
         outcome,
         error=mask(outcome.error),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from plugins.functions import invoke
 from tests.functions.conftest import BASE, HELLO, call, deploy
 
 VALIDATE = """async function handler(req) {
@@ -205,3 +206,27 @@ def test_the_exact_version_is_recorded(client, admin_headers):
     assert call(client, "v", admin_headers, json={"name": "Bo"}).json == {"message": "Hi Bo!"}
     executions = client.get(f"{BASE}/v/executions", headers=admin_headers).json
     assert [execution["version"] for execution in executions] == [2, 1]
+
+
+READS_TWICE = """async function handler(req) {
+  const first = secrets.get("TOKEN");
+  const found = { first, again: secrets.getRequired("TOKEN"), env: Deno.env.get("FLUXBASE_SECRET_TOKEN") };
+  return { status: 200, headers: { "Content-Type": "application/json" }, body: JSON.stringify(found) };
+}"""
+
+
+def test_secrets_are_gathered_only_when_the_function_reads_one(client, admin_headers, monkeypatch):
+    gathered = []
+    gather = invoke.invocation_secrets
+    monkeypatch.setattr(invoke, "invocation_secrets", lambda *args: gathered.append(args) or gather(*args))
+    added = client.post("/api/v1/secrets", json={"name": "TOKEN", "value": "token-value"}, headers=admin_headers)
+    assert added.status_code == 201
+    deploy(client, admin_headers, "plain")
+    deploy(client, admin_headers, "reader", code=READS_TWICE, permissions={"env": True})
+    assert call(client, "plain", admin_headers).json == {"message": "Hello World!"}
+    assert gathered == []  # nothing read: nothing fetched, opened or sent to the worker
+    answer = call(client, "reader", admin_headers)
+    assert answer.json == {"first": "token-value", "again": "token-value", "env": "token-value"}
+    assert len(gathered) == 1  # once per call, however many reads
+    assert call(client, "reader", admin_headers).json["first"] == "token-value"
+    assert len(gathered) == 2

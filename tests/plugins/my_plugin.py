@@ -181,7 +181,8 @@ class EchoRuntime:
     def invoke(self, spec, invocation):
         from plugins.functions.runtime.base import SUCCESS, Outcome
 
-        echoed = {"version": spec.version, "method": invocation.request["method"], "env": sorted(invocation.env)}
+        env = sorted(invocation.disclose().env)
+        echoed = {"version": spec.version, "method": invocation.request["method"], "env": env}
         return Outcome(
             SUCCESS,
             200,

@@ -1,13 +1,14 @@
 """What every function runtime takes and gives back, whatever runs the code.
 
 The functions plugin builds a `FunctionSpec` (which code, with which limits) and an
-`Invocation` (the request, the environment and the secrets of one call); a runtime
-answers with an `Outcome`. A runtime is picked by name (`FLUXBASE_FUNCTIONS_RUNTIME`)
+`Invocation` (the request of one call, and how to get its environment and secrets); a
+runtime answers with an `Outcome`. A runtime is picked by name (`FLUXBASE_FUNCTIONS_RUNTIME`)
 among those plugins register, so a deployment can swap Deno for another sandbox.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -40,13 +41,25 @@ class FunctionSpec:
     isolation: str = "warm"
 
 
-@dataclass
-class Invocation:
-    """One call: the request object of seed 003, what `Deno.env` shows, and the `secrets` layers."""
+@dataclass(frozen=True)
+class Disclosure:
+    """What a function sees besides its request: `Deno.env`, and the `secrets` object's layers."""
 
-    request: dict[str, Any]
     env: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass
+class Invocation:
+    """One call: the request object of seed 003, and `disclose` for its environment and secrets.
+
+    A runtime calls `disclose` when the function first reads `Deno.env` or a secret, at
+    most once per call. Most calls read neither: then no secret is read from the
+    database, opened, or handed to the function's process.
+    """
+
+    request: dict[str, Any]
+    disclose: Callable[[], Disclosure] = Disclosure
 
 
 @dataclass

@@ -289,8 +289,13 @@ class Worker:
     def call(self, invocation: Invocation, timeout_seconds: float) -> Outcome:
         self.calls += 1
         self.stray = []
-        self._send({"request": invocation.request, "env": invocation.env, "secrets": invocation.secrets})
-        answer = self._read_frame(time.monotonic() + timeout_seconds)
+        deadline = time.monotonic() + timeout_seconds
+        self._send({"request": invocation.request})
+        answer = self._read_frame(deadline)
+        while answer.get("type") == "disclose":  # its first read of Deno.env or a secret; the worker keeps the answer
+            disclosure = invocation.disclose()
+            self._send({"env": disclosure.env, "secrets": disclosure.secrets})
+            answer = self._read_frame(deadline)
         self.last_used = time.monotonic()
         logs = [{**entry, "message": self._clean(entry.get("message", ""))} for entry in answer.get("logs", [])]
         logs += self.stray

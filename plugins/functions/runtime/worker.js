@@ -2,8 +2,10 @@
 //
 // Wire protocol (written by the Python side, plugins/functions/runtime/deno.py):
 // stdin carries one JSON message per line: first `init` {nonce, module, permissions,
-// limits}, then `invoke` {request, env, secrets}. Answers go to stdout as lines
-// "<nonce> <json>". The nonce is random per process and kept in this closure only, so
+// limits}, then per call `invoke` {request}. Answers go to stdout as lines
+// "<nonce> <json>": `ready`, then per call `result`, and before it at most one
+// `disclose` when the function first reads Deno.env or a secret; the server answers
+// that with {env, secrets} on stdin, and only then do they enter this process. The nonce is random per process and kept in this closure only, so
 // whatever the function prints, it cannot forge an answer; anything else on stdout is
 // treated as console output. The function's own code is loaded with a dynamic import
 // of a non-literal path, so it is never part of the static module graph, and can read
@@ -65,18 +67,33 @@ function writeAll(bytes) {
 
 const chunk = new Uint8Array(1 << 16);
 let pending = "";
+function bufferedMessage() {
+  const newline = pending.indexOf("\n");
+  if (newline < 0) return undefined;
+  const line = pending.slice(0, newline);
+  pending = pending.slice(newline + 1);
+  return JSON.parse(line);
+}
+function buffer(read) {
+  if (read === null) return false;
+  pending += decoder.decode(chunk.subarray(0, read), { stream: true });
+  return true;
+}
 async function nextMessage() {
-  while (true) {
-    const newline = pending.indexOf("\n");
-    if (newline >= 0) {
-      const line = pending.slice(0, newline);
-      pending = pending.slice(newline + 1);
-      return JSON.parse(line);
-    }
-    const read = await realStdin.read(chunk);
-    if (read === null) return null;
-    pending += decoder.decode(chunk.subarray(0, read), { stream: true });
+  let message;
+  while ((message = bufferedMessage()) === undefined) {
+    if (!buffer(await realStdin.read(chunk))) return null;
   }
+  return message;
+}
+// Blocking, for a secret read in the middle of a call: `secrets.get` is synchronous.
+// No asynchronous read is pending then, as the loop below awaits the handler.
+function nextMessageSync() {
+  let message;
+  while ((message = bufferedMessage()) === undefined) {
+    if (!buffer(realStdin.readSync(chunk))) realExit(1); // the server is gone
+  }
+  return message;
 }
 
 // The function writes through these; only the closure above holds the real streams.
@@ -100,7 +117,16 @@ let envAllowed = false;
 const refuse = (what) => {
   throw new Deno.errors.NotCapable(`Requires env access${what}: grant the function the "env" permission`);
 };
-const envView = () => (current === null ? {} : current.env);
+// The call's environment and secrets, asked of the server on first use.
+function disclosed() {
+  if (current === null) return null;
+  if (current.disclosure === null) {
+    send({ type: "disclose" });
+    current.disclosure = nextMessageSync();
+  }
+  return current.disclosure;
+}
+const envView = () => disclosed()?.env ?? {};
 Object.defineProperty(Deno, "env", {
   value: Object.freeze({
     get: (name) => (envAllowed ? envView()[name] : refuse(` to "${name}"`)),
@@ -111,7 +137,7 @@ Object.defineProperty(Deno, "env", {
   }),
 });
 
-const layer = (name) => (key) => (current === null ? undefined : current.secrets[name]?.[key]);
+const layer = (name) => (key) => disclosed()?.secrets[name]?.[key];
 const userSecret = layer("user");
 const systemSecret = layer("system");
 const functionSecret = layer("function");
@@ -169,7 +195,7 @@ async function toResponse(value) {
 while (true) {
   const message = await nextMessage();
   if (message === null) break;
-  current = { logs: [], logSize: 0, truncated: false, env: message.env, secrets: message.secrets };
+  current = { logs: [], logSize: 0, truncated: false, disclosure: null };
   let answer;
   try {
     const response = await toResponse(await entry(message.request));
