@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, NotRequired, TypedDict
 
 import requests
+from bare_app import HELLO_CODE
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
@@ -72,6 +73,8 @@ class Endpoint(TypedDict):
     # Runs once before the endpoint is measured (create a record, log in, ...).
     setup: NotRequired[Callable[[BenchContext], Overrides | None]]
     min_ratio: NotRequired[float]
+    # "baseline" to request bench/bare_app.py instead of Fluxbase.
+    server: NotRequired[str]
 
 
 SETUP_TOKEN = "bench-setup-token-0123456789abcdef"
@@ -117,13 +120,8 @@ def user_with_system_default(context: BenchContext) -> Overrides:
     return user_token(context)
 
 
-# Seed 003's hello world, as a user would paste it.
-HELLO_CODE = (
-    "async function handler(req) { const data = JSON.parse(req.body || '{}'); return { status: 200, "
-    'headers: {"Content-Type": "application/json"}, body: JSON.stringify({ message: `Hello ${data.name || '
-    "'World'}!` }) } }"
-)
 HELLO_NAME = "bench-hello"
+HELLO_BODY = '{"name": "Bench"}'
 
 
 def hello_function(context: BenchContext) -> Overrides:
@@ -143,7 +141,7 @@ def hello_function(context: BenchContext) -> Overrides:
     if created.status_code not in (201, 409):
         raise BenchError(f"could not create the function: HTTP {created.status_code} {created.text[:200]}")
     headers = {**headers, "Content-Type": "application/json"}
-    return {"path": f"/api/v1/functions/{HELLO_NAME}/invoke", "headers": headers, "body": '{"name": "Bench"}'}
+    return {"path": f"/api/v1/functions/{HELLO_NAME}/invoke", "headers": headers, "body": HELLO_BODY}
 
 
 # The baseline, served by bench/bare_app.py.
@@ -173,6 +171,15 @@ ENDPOINTS: list[Endpoint] = [
         "path": f"/api/v1/functions/{HELLO_NAME}/invoke",
         "setup": hello_function,
         "min_ratio": 0.5,
+    },
+    # No target: what the invoke above would reach with nothing of Fluxbase around the Deno round trip.
+    {
+        "name": "baseline POST /invoke (bare Flask + warm Deno)",
+        "server": "baseline",
+        "method": "POST",
+        "path": "/invoke",
+        "headers": {"Content-Type": "application/json"},
+        "body": HELLO_BODY,
     },
 ]
 
@@ -241,6 +248,7 @@ def child_environment(runtime_dir: Path) -> dict[str, str]:
     env = {name: value for name, value in os.environ.items() if not name.startswith("FLUXBASE_")}
     env["FLUXBASE_SECURITY_SETUP_TOKEN"] = SETUP_TOKEN
     env["XDG_RUNTIME_DIR"] = str(runtime_dir)
+    env["BENCH_SERVER_DIR"] = str(runtime_dir)
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
@@ -496,9 +504,13 @@ def measure(settings: Settings, wrk: str, selected: list[Endpoint]) -> tuple[Mea
         bare = stack.enter_context(running_server("baseline", bare_command, workdir, BASELINE["path"]))
         session = local_session()
         version = session.get(flux.base_url + "/health", timeout=REQUEST_TIMEOUT_S).json().get("version", "?")
-        context = BenchContext(base_url=flux.base_url, instance_path=instance, session=session)
-        baseline = prepare(BASELINE, BenchContext(base_url=bare.base_url, instance_path=workdir, session=session))
-        prepared = [prepare(endpoint, context) for endpoint in selected]
+        servers = {"fluxbase": flux, "baseline": bare}
+        contexts = {
+            "fluxbase": BenchContext(base_url=flux.base_url, instance_path=instance, session=session),
+            "baseline": BenchContext(base_url=bare.base_url, instance_path=workdir, session=session),
+        }
+        baseline = prepare(BASELINE, contexts["baseline"])
+        prepared = [prepare(endpoint, contexts[endpoint.get("server", "fluxbase")]) for endpoint in selected]
 
         baseline_runs: list[WrkResult] = []
         endpoint_runs: list[list[WrkResult]] = [[] for _ in prepared]
@@ -507,7 +519,8 @@ def measure(settings: Settings, wrk: str, selected: list[Endpoint]) -> tuple[Mea
             baseline_runs.append(run_wrk(wrk, bare.base_url, baseline, settings, workdir))
             for runs, endpoint in zip(endpoint_runs, prepared, strict=True):
                 print(f"round {round_number}/{settings.rounds}: {endpoint['name']}", flush=True)
-                runs.append(run_wrk(wrk, flux.base_url, endpoint, settings, workdir))
+                server = servers[endpoint.get("server", "fluxbase")]
+                runs.append(run_wrk(wrk, server.base_url, endpoint, settings, workdir))
             for server in (flux, bare):
                 if server.process.poll() is not None:
                     raise BenchError(f"{server.name} died during the run:\n{server.log_tail()}")
