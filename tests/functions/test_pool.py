@@ -93,3 +93,22 @@ def test_close_stops_every_worker(pooled):
     [worker] = [worker for group in runtime.pool._idle.values() for worker in group]
     runtime.close()
     assert worker.process.poll() is not None and runtime.pool.warm_count() == 0
+
+
+LEFT_RUNNING = """let fired = 0;
+async function handler(req) {
+  const before = fired;
+  if (req.params.leave) setTimeout(() => { fired += 1; console.log("left over"); }, 0);
+  if (req.params.yield) await new Promise((resolve) => setTimeout(resolve, 20));
+  return { before, after: fired };
+}"""
+
+
+def test_work_left_running_is_frozen_until_a_later_call_yields(client, admin_headers):
+    deploy(client, admin_headers, "frozen", code=LEFT_RUNNING)
+    assert call(client, "frozen", admin_headers, query_string={"leave": 1}).json == {"before": 0, "after": 0}
+    time.sleep(0.2)  # a worker waiting between calls runs nothing
+    assert call(client, "frozen", admin_headers).json == {"before": 0, "after": 0}
+    assert call(client, "frozen", admin_headers, query_string={"yield": 1}).json == {"before": 0, "after": 1}
+    logs = client.get(f"{BASE}/frozen/executions", headers=admin_headers).json
+    assert [[line["message"] for line in execution["logs"]] for execution in logs] == [["left over"], [], []]
