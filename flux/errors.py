@@ -142,9 +142,15 @@ def _handle_http_exception(error: HTTPException):
     return _respond({"error": message, "code": _HTTP_CODES.get(status, "HTTP_ERROR")}, status, headers)
 
 
-def _handle_unexpected(error: Exception):
+def log_unexpected() -> str:
+    """Log the exception being handled, with its stack and this request's id; the id, for the caller to quote."""
     rid = request_id()
     log.exception("unhandled error in %s %s [request_id=%s]", request.method, request.path, rid)
+    return rid
+
+
+def _handle_unexpected(error: Exception):
+    rid = log_unexpected()
     return _respond({"error": "Internal server error", "code": "INTERNAL_ERROR", "request_id": rid}, 500)
 
 

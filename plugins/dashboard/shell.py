@@ -16,7 +16,7 @@ from flux import flux_state
 from flux.admin_pages import AdminPage
 from flux.auth.permissions import ADMIN_ROLES, SIGNED_IN, is_tenant_admin_here, require
 from flux.context import Actor, current_actor
-from flux.errors import ApiError, Forbidden
+from flux.errors import ApiError, Forbidden, NotFound, log_unexpected
 from flux.version import __version__
 from plugins.dashboard import keys, signin
 
@@ -60,6 +60,19 @@ def api_error_page(error: ApiError):
 def http_error_page(error: HTTPException):
     """Among others the 400 of a missing or wrong CSRF token (`CSRFError`)."""
     return _error_page(error.code or 500, error.description or error.name)
+
+
+@dashboard.errorhandler(Exception)
+def unexpected_error_page(error: Exception):
+    """A bug, not the visitor's doing: logged with the request id, which the page shows for a report."""
+    rid = log_unexpected()
+    return _error_page(500, f"Something went wrong on the server. If you report it, quote request id {rid}.")
+
+
+@dashboard.get("/<path:address>")
+def unknown_page(address: str):
+    """A mistyped or stale address gets the dashboard's own page; real pages always match first."""
+    raise NotFound(f"There is no dashboard page at /dashboard/{address}", code="PAGE_NOT_FOUND")
 
 
 def may_see(page: AdminPage, actor: Actor) -> bool:

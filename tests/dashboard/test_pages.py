@@ -241,3 +241,30 @@ def test_signing_out_ends_the_session_on_the_server(app, dashboard):
     response = dashboard.client.get("/dashboard/")
     assert response.status_code == 302
     assert response.headers["Location"] == "/dashboard/login?next=/dashboard/"
+
+
+def test_an_unknown_address_is_the_dashboards_404_page(client, dashboard):
+    missing = client.get("/dashboard/no-such-page/<b>x</b>")
+    assert (missing.status_code, missing.mimetype) == (404, "text/html")
+    assert "There is no dashboard page at /dashboard/no-such-page/&lt;b&gt;x&lt;/b&gt;" in text(missing)
+    assert "<b>x</b>" not in text(missing)
+    assert client.get("/dashboard/plugins").status_code == 200  # real pages still match first
+
+
+def test_an_unknown_address_sends_visitors_to_the_login_page(client, auth):
+    auth.setup_admin()
+    response = client.get("/dashboard/no-such-page")
+    assert response.status_code == 302 and "/dashboard/login" in response.headers["Location"]
+
+
+def test_an_unexpected_error_is_an_html_page_with_the_logged_request_id(app, client, dashboard, monkeypatch, caplog):
+    def broken():
+        raise RuntimeError("the plugin registry is gone")
+
+    monkeypatch.setattr(app.extensions["flux"].plugins, "describe", broken)
+    response = client.get("/dashboard/plugins", headers={"X-Request-ID": "dashboard-bug-1"})
+    assert (response.status_code, response.mimetype) == (500, "text/html")
+    assert "quote request id dashboard-bug-1" in text(response)
+    assert "the plugin registry is gone" not in text(response)  # details stay in the log
+    (record,) = [record for record in caplog.records if "dashboard-bug-1" in record.getMessage()]
+    assert record.exc_info is not None and "the plugin registry is gone" in str(record.exc_info[1])

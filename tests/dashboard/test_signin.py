@@ -97,3 +97,15 @@ def test_session_cookie_is_http_only_same_site_lax_and_only_for_the_dashboard(si
     sent = live_server.api("GET", "/api/v1/admin/me", headers={"Cookie": f"session={cookie['value']}"})
     assert sent.status_code == 401
     assert sent.json()["code"] == "AUTH_REQUIRED"
+
+
+def test_a_stale_address_shows_the_dashboards_404_page_with_its_navigation(signed_in_page, live_server):
+    response = signed_in_page.goto("/dashboard/service-keys/old/address")
+    assert response is not None and response.status == 404
+    expect(signed_in_page.get_by_role("heading", name="Error 404")).to_be_visible()
+    expect(signed_in_page.get_by_role("alert")).to_have_text(
+        "There is no dashboard page at /dashboard/service-keys/old/address"
+    )
+    expect(signed_in_page.get_by_role("navigation").get_by_role("link", name="Plugins")).to_be_visible()
+    signed_in_page.get_by_role("link", name="Back to the dashboard").click()
+    expect(signed_in_page).to_have_url(f"{live_server.url}/dashboard/")
