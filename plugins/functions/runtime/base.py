@@ -2,8 +2,9 @@
 
 The functions plugin builds a `FunctionSpec` (which code, with which limits) and an
 `Invocation` (the request of one call, and how to get its environment and secrets); a
-runtime answers with an `Outcome`. A runtime is picked by name (`FLUXBASE_FUNCTIONS_RUNTIME`)
-among those plugins register, so a deployment can swap Deno for another sandbox.
+runtime answers with an `Outcome`. A runtime is picked by name
+(`FLUXBASE_FUNCTIONS_RUNTIME`) among those plugins register, so a deployment can swap
+Deno for another sandbox.
 """
 
 from __future__ import annotations

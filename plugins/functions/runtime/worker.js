@@ -5,9 +5,10 @@
 // limits}, then per call `invoke` {request}. Answers go to stdout as lines
 // "<nonce> <json>": `ready`, then per call `result`, and before it at most one
 // `disclose` when the function first reads Deno.env or a secret; the server answers
-// that with {env, secrets} on stdin, and only then do they enter this process. The nonce is random per process and kept in this closure only, so
-// whatever the function prints, it cannot forge an answer; anything else on stdout is
-// treated as console output. The function's own code is loaded with a dynamic import
+// that with {env, secrets} on stdin, and only then do they enter this process. The
+// nonce is random per process and kept in this closure only, so whatever the function
+// prints, it cannot forge an answer; anything else on stdout is treated as console
+// output. The function's own code is loaded with a dynamic import
 // of a non-literal path, so it is never part of the static module graph, and can read
 // nothing but its own file (and a scratch folder when granted).
 
