@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,16 @@ from flux.registry import collect_named, pick
 from flux.storage import KeyValueStore
 from flux.tenancy import TenantDirectory
 
-# The shared layout; with an editable install it sits beside the `flux` package.
-SHARED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+def shared_templates() -> Path:
+    """The shared layout, `templates/`: beside the packages in a checkout or an editable install.
+
+    An installed wheel keeps it under `<prefix>/share/fluxbase` (setup.cfg's data_files).
+    """
+    beside = Path(__file__).resolve().parent.parent / "templates"
+    if beside.is_dir():
+        return beside
+    return Path(sysconfig.get_path("data")) / "share" / "fluxbase" / "templates"
 
 
 @dataclass
@@ -58,7 +67,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask("flux", instance_path=str(instance), instance_relative_config=True)
     app.config.update(load_layers(instance, test_config))
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
-    app.jinja_loader = ChoiceLoader([FileSystemLoader(instance / "templates"), FileSystemLoader(SHARED_TEMPLATES)])
+    app.jinja_loader = ChoiceLoader([FileSystemLoader(instance / "templates"), FileSystemLoader(shared_templates())])
     logging.getLogger("flux").setLevel(app.config["LOG_LEVEL"])
 
     plugins = build_plugin_manager(app.config["DISABLED_PLUGINS"], app.config["PLUGINS"])
