@@ -46,11 +46,13 @@ def test_a_wheel_install_serves_the_dashboard_with_the_shared_layout(tmp_path):
     subprocess.run(build, cwd=source, check=True, capture_output=True)
     (wheel,) = wheels.glob("fluxbase-*.whl")
 
-    # A fresh environment that holds the wheel; its dependencies come from the test
-    # environment's site-packages (a plain path, so the editable install's hook is not loaded).
+    # A fresh environment, installed into by its own pip: the test environment's pip with
+    # `--prefix` would uninstall this checkout's editable install first. Its dependencies
+    # come from the test environment's site-packages, added as a plain path (so that the
+    # editable install's import hook is not loaded).
     prefix = tmp_path / "env"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(prefix)], check=True)
-    install = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--prefix", str(prefix), str(wheel)]
+    subprocess.run([sys.executable, "-m", "venv", str(prefix)], check=True)
+    install = [str(prefix / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)]
     subprocess.run(install, check=True, capture_output=True)
     site = next((prefix / "lib").glob("python3*/site-packages"))
     (site / "test-dependencies.pth").write_text(sysconfig.get_path("purelib") + "\n")
@@ -68,3 +70,4 @@ def test_a_wheel_install_serves_the_dashboard_with_the_shared_layout(tmp_path):
     assert status == "200"
     assert "<title>First-run setup · Fluxbase</title>" in page  # the page, in base.html's layout
     assert "Create administrator" in page
+    assert Path(sys.executable).with_name("fluxbase").exists()  # the test environment's install is untouched
