@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from plugins.functions.runtime.deno import DENIED_NETWORKS
+from plugins.functions.runtime.egress import DENIED_NETWORKS
 from tests.functions.conftest import BASE, HELLO, call, deploy, warm_workers
 
 ATTEMPT = """async function handler(req) {

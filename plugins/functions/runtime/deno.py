@@ -8,8 +8,8 @@ function with `isolation: "per-invocation"` gets a fresh process per call instea
 
 The sandbox, from the outside in: the child's environment holds only what Deno itself
 needs; the flags never grant run, ffi or sys, allow reading only the function's own
-module (and a scratch folder when granted), and with `net` deny private, loopback and
-link-local addresses; an OS data limit (`RLIMIT_DATA`, calibrated per process once V8
+module (and a scratch folder when granted), and with `net` reach public IPv4 only
+(`egress.py`); an OS data limit (`RLIMIT_DATA`, calibrated per process once V8
 is up) caps memory that the V8 heap flag does not see, such as ArrayBuffers; a
 timeout kills the process. Written by hand because no library drives Deno this way.
 """
@@ -34,6 +34,7 @@ from typing import Any
 
 from flask import Flask
 
+from plugins.functions.runtime import egress
 from plugins.functions.runtime.base import ERROR, SUCCESS, TIMEOUT, FunctionSpec, Invocation, Outcome, Permissions
 
 log = logging.getLogger("flux.functions")
@@ -42,24 +43,6 @@ WORKER_SCRIPT = HERE / "worker.js"
 GLOBALS = HERE / "fluxbase-globals.d.ts"
 # Appended to the function's code so the worker finds a handler that is declared but not exported.
 ENTRY_SUFFIX = '\n;export const __fluxbase_entry = typeof handler === "function" ? handler : undefined;\n'
-# Private, loopback, link-local (cloud metadata) and other non-public IPv4 ranges, and
-# the IPv6 equivalents: a function with `net` must not reach this server or its network.
-DENIED_NETWORKS = (
-    "0.0.0.0/8",
-    "10.0.0.0/8",
-    "100.64.0.0/10",
-    "127.0.0.0/8",
-    "169.254.0.0/16",
-    "172.16.0.0/12",
-    "192.0.0.0/24",
-    "192.168.0.0/16",
-    "198.18.0.0/15",
-    "224.0.0.0/4",
-    "240.0.0.0/4",
-    "localhost",
-    "[::1]",
-    "[::]",
-)
 START_TIMEOUT_S = 20.0
 CHECK_TIMEOUT_S = 60.0
 MEMORY_HEADROOM_MB = 64  # code, JIT and Deno's own allocations on top of the function's memory
@@ -194,7 +177,7 @@ class DenoRuntime:
         if spec.permissions.write:
             flags.append(f"--allow-write={scratch}")
         if spec.permissions.net:
-            flags += ["--allow-net", "--deny-net=" + ",".join(DENIED_NETWORKS)]
+            flags += egress.net_flags()
         flags.append("--allow-read=" + ",".join(readable))
         return [*flags, str(WORKER_SCRIPT)]
 
@@ -248,6 +231,7 @@ class Worker:
             env=runtime.child_environment(),
             cwd=runtime.scratch,
             start_new_session=True,  # its own process group, killed as one
+            preexec_fn=egress.refuse_ipv6,
         )
         try:
             self._start(module, started + START_TIMEOUT_S)
