@@ -57,6 +57,8 @@ DEFAULTS: dict[str, Any] = {
     "FUNCTIONS_WORKERS_PER_FUNCTION": 4,
     "FUNCTIONS_WORKER_IDLE_SECONDS": 300,
     "FUNCTIONS_WORKER_MAX_CALLS": 1000,
+    # Server variables a function's Deno.env shows besides the defaults (comma-separated FLUXBASE_* names).
+    "FUNCTIONS_ALLOWED_ENV": [],
 }
 
 # Documented in the README; read before the app exists, so not part of DEFAULTS.

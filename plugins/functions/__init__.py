@@ -16,6 +16,7 @@ from plugins.functions import dashboard
 from plugins.functions.api import functions_api
 from plugins.functions.invoke import runtime_class
 from plugins.functions.runtime.deno import DenoRuntime
+from plugins.functions.server_variables import allowed_names
 
 
 @hookimpl
@@ -45,7 +46,11 @@ def register_admin_pages(app):
 
 @hookimpl
 def startup(app):
-    # Pick the runtime now, so that a misspelled name stops start-up rather than the first call.
-    state = {"runtime_class": runtime_class(app), "runtime": None}
+    # Pick the runtime and read the allowlist now: a misspelled name stops start-up, not the first call.
+    state = {
+        "runtime_class": runtime_class(app),
+        "runtime": None,
+        "allowed_env": allowed_names(app.config["FUNCTIONS_ALLOWED_ENV"]),
+    }
     app.extensions["functions"] = state
     atexit.register(lambda: state["runtime"] and state["runtime"].close())

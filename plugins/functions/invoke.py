@@ -20,7 +20,6 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, request
 
-from flux.config import environment_variables
 from flux.context import current_actor
 from flux.db import db, utcnow
 from flux.errors import Forbidden, Unauthorized
@@ -30,24 +29,8 @@ from flux.tenancy import current_tenant_id
 from plugins.functions import store
 from plugins.functions.models import EdgeFunction
 from plugins.functions.runtime.base import ERROR, Disclosure, FunctionRuntime, Invocation, Outcome
+from plugins.functions.server_variables import server_variables
 
-# Seed 003's blocklist, and what else would hand a function the server's keys.
-BLOCKED_VARIABLES = {
-    "FLUXBASE_AUTH_JWT_SECRET",
-    "FLUXBASE_DATABASE_PASSWORD",
-    "FLUXBASE_DATABASE_ADMIN_PASSWORD",
-    "FLUXBASE_STORAGE_S3_SECRET_KEY",
-    "FLUXBASE_STORAGE_S3_ACCESS_KEY",
-    "FLUXBASE_EMAIL_SMTP_PASSWORD",
-    "FLUXBASE_SECURITY_SETUP_TOKEN",
-    "FLUXBASE_ENCRYPTION_KEY",
-    "FLUXBASE_ENCRYPTION_PREVIOUS_KEYS",
-    "FLUXBASE_DATABASE_URL",
-    "FLUXBASE_SERVICE_ROLE_KEY",
-    "FLUXBASE_RATE_LIMIT_STORAGE_URL",
-}
-# Any other variable whose name says it holds a credential is blocked too.
-BLOCKED_PATTERN = re.compile(r"PASSWORD|SECRET|TOKEN|_KEYS?$|_KEY_|PRIVATE|CREDENTIAL|_URL$")
 # Credentials of the caller are not the function's to reuse; identity comes as user_* fields.
 WITHHELD_HEADERS = {"authorization", "cookie", "x-service-key"}
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "upgrade", "te", "trailer"}
@@ -71,17 +54,6 @@ def runtime_class(app: Flask) -> type:
     """The runtime `FLUXBASE_FUNCTIONS_RUNTIME` names, among those plugins register."""
     registered = collect_named("function runtime", app.extensions["flux"].plugins.hook.register_function_runtimes())
     return pick("function runtime", registered, app.config["FUNCTIONS_RUNTIME"], "FLUXBASE_FUNCTIONS_RUNTIME")
-
-
-def allowed_server_variables() -> dict[str, str]:
-    """The server's `FLUXBASE_*` variables a function may read: none that holds a credential."""
-    return {
-        name: value
-        for name, value in environment_variables("FLUXBASE_").items()
-        if not name.startswith("FLUXBASE_SECRET_")  # those come from the secrets plugin's hook
-        and name not in BLOCKED_VARIABLES
-        and not BLOCKED_PATTERN.search(name.removeprefix("FLUXBASE_"))
-    }
 
 
 def check_caller(row: EdgeFunction | sa.Row) -> None:
@@ -132,7 +104,8 @@ class Disclosed:
             self.layers = invocation_secrets(self.tenant_id, self.namespace, self.user_id)
         env = {}
         if self.function_env is not None:
-            env = {**allowed_server_variables(), **self.function_env, **self.layers["env"]}
+            allowed = server_variables(current_app.extensions["functions"]["allowed_env"])
+            env = {**allowed, **self.function_env, **self.layers["env"]}
         return Disclosure(env=env, secrets={layer: self.layers[layer] for layer in ("user", "system", "function")})
 
 

@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from flux.config import ConfigError
 from plugins.functions.runtime.egress import DENIED_NETWORKS
+from tests.conftest import AuthActions
 from tests.functions.conftest import BASE, HELLO, call, deploy, warm_workers
 
 ATTEMPT = """async function handler(req) {
@@ -116,28 +118,60 @@ def test_network_off_refuses_everything(client, admin_headers):
     assert outcome(client, "offline", admin_headers)["refused"] == "NotCapable"
 
 
-def test_blocked_variables_never_reach_a_function(client, admin_headers, monkeypatch):
-    blocked = {
-        "FLUXBASE_AUTH_JWT_SECRET": "jwt-secret-canary",
-        "FLUXBASE_ENCRYPTION_KEY": "encryption-key-canary",
-        "FLUXBASE_DATABASE_URL": "postgresql://user:pw-canary@db/x",
-        "FLUXBASE_SERVICE_ROLE_KEY": "service-role-canary",
-        "FLUXBASE_DATABASE_PASSWORD": "db-password-canary",
-        "FLUXBASE_SECURITY_SETUP_TOKEN": "setup-token-canary",
-        "FLUXBASE_SMTP_API_TOKEN": "pattern-canary",
-        "HOME_SECRET_OUTSIDE_PREFIX": "not-fluxbase-canary",
-    }
-    for name, value in {**blocked, "FLUXBASE_MY_CONFIG": "visible"}.items():
+ENV_ATTEMPT = attempt("JSON.stringify(Deno.env.toObject())")
+SERVER_VARIABLES = {
+    "FLUXBASE_AUTH_JWT_SECRET": "jwt-secret-canary",
+    "FLUXBASE_ENCRYPTION_KEY": "encryption-key-canary",
+    "FLUXBASE_DATABASE_URL": "postgresql://user:pw-canary@db/x",
+    "FLUXBASE_SERVICE_ROLE_KEY": "service-role-canary",
+    "FLUXBASE_DATABASE_PASSWORD": "db-password-canary",
+    "FLUXBASE_SECURITY_SETUP_TOKEN": "setup-token-canary",
+    "FLUXBASE_SMTP_API_TOKEN": "pattern-canary",
+    "FLUXBASE_APIKEY": "apikey-canary",  # names a credential filter by name let through
+    "FLUXBASE_DB_PASS": "db-pass-canary",
+    "FLUXBASE_MY_CONFIG": "not-allowlisted-canary",
+    "HOME_SECRET_OUTSIDE_PREFIX": "not-fluxbase-canary",
+    "FLUXBASE_BASE_URL": "https://api.example.com",
+}
+
+
+def server_env(client, headers: dict) -> dict:
+    deploy(client, headers, "env", code=ENV_ATTEMPT, env={"OWN_SETTING": "mine"})
+    seen = outcome(client, "env", headers)
+    return json.loads(seen["got"])
+
+
+def test_only_allowlisted_server_variables_reach_a_function(client, admin_headers, monkeypatch):
+    for name, value in SERVER_VARIABLES.items():
         monkeypatch.setenv(name, value)
-    for harness_variable in ("FLUXBASE_TEST_DB", "FLUXBASE_TEST_PG_URL"):  # set by scripts/test, harmless
-        monkeypatch.delenv(harness_variable, raising=False)
-    deploy(
-        client, admin_headers, "env", code=attempt("JSON.stringify(Deno.env.toObject())"), env={"OWN_SETTING": "mine"}
-    )
-    seen = outcome(client, "env", admin_headers)
-    assert "canary" not in str(seen)
-    variables = json.loads(seen["got"])
-    assert variables == {"FLUXBASE_MY_CONFIG": "visible", "OWN_SETTING": "mine"}
+    variables = server_env(client, admin_headers)
+    assert "canary" not in str(variables)
+    assert variables == {"FLUXBASE_BASE_URL": "https://api.example.com", "OWN_SETTING": "mine"}
+
+
+def test_functions_allowed_env_extends_the_allowlist(make_app, deno_dir, monkeypatch):
+    monkeypatch.setenv("FLUXBASE_FUNCTIONS_ALLOWED_ENV", "FLUXBASE_MY_CONFIG, FLUXBASE_UNSET")
+    app = make_app(FUNCTIONS_DENO_DIR=str(deno_dir))
+    for name, value in SERVER_VARIABLES.items():  # after start-up: some of them are settings
+        monkeypatch.setenv(name, value)
+    client = app.test_client()
+    try:
+        actions = AuthActions(client)
+        variables = server_env(client, actions.bearer(actions.setup_admin()))
+    finally:
+        app.extensions["functions"]["runtime"].close()
+    assert variables == {
+        "FLUXBASE_BASE_URL": "https://api.example.com",
+        "FLUXBASE_MY_CONFIG": "not-allowlisted-canary",
+        "OWN_SETTING": "mine",
+    }
+
+
+@pytest.mark.parametrize("name", ["FLUXBASE_ENCRYPTION_KEY", "FLUXBASE_SECRET_API_KEY", "PATH"])
+def test_the_server_keys_cannot_be_allowlisted(make_app, monkeypatch, name):
+    monkeypatch.setenv("FLUXBASE_FUNCTIONS_ALLOWED_ENV", f"FLUXBASE_MY_CONFIG,{name}")
+    with pytest.raises(ConfigError, match=f"refused: {name}$"):
+        make_app()
 
 
 def test_without_env_permission_deno_env_is_refused(client, admin_headers):
