@@ -59,6 +59,8 @@ DEFAULTS: dict[str, Any] = {
     "FUNCTIONS_WORKER_MAX_CALLS": 1000,
     # Server variables a function's Deno.env shows besides the defaults (comma-separated FLUXBASE_* names).
     "FUNCTIONS_ALLOWED_ENV": [],
+    # Content-Security-Policy of every invoke response; empty when functions have an origin of their own.
+    "FUNCTIONS_RESPONSE_CSP": "sandbox",
 }
 
 # Documented in the README; read before the app exists, so not part of DEFAULTS.

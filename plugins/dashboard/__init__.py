@@ -12,7 +12,7 @@ from flask_wtf.csrf import CSRFProtect
 from flux import hookimpl
 from flux.admin_pages import AdminPage
 from flux.context import Actor
-from plugins.dashboard import signin
+from plugins.dashboard import csp, signin
 from plugins.dashboard.cookies import DashboardSessionInterface
 from plugins.dashboard.shell import dashboard
 
@@ -32,7 +32,7 @@ def register_admin_pages(app: Flask) -> list[AdminPage]:
 
 @hookimpl
 def startup(app: Flask) -> None:
-    """Cookie sessions for the dashboard, and CSRF checks that only its blueprint asks for."""
+    """Cookie sessions for the dashboard, CSRF checks that only its blueprint asks for, and its CSP."""
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -46,6 +46,7 @@ def startup(app: Flask) -> None:
     app.session_interface = DashboardSessionInterface("/dashboard")
     CSRFProtect(app)
     signin.init_app(app)
+    csp.init_app(app)
     mount_plugin_pages(app)
 
 

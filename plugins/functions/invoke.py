@@ -34,6 +34,8 @@ from plugins.functions.server_variables import server_variables
 # Credentials of the caller are not the function's to reuse; identity comes as user_* fields.
 WITHHELD_HEADERS = {"authorization", "cookie", "x-service-key"}
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "upgrade", "te", "trailer"}
+# A function answers on the server's origin: it may not set or clear the dashboard's cookies.
+DROPPED = HOP_BY_HOP | {"set-cookie", "set-cookie2", "clear-site-data", "x-content-type-options"}
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
 MASK = "***"
 MIN_MASKED_LENGTH = 4  # shorter values would blot out ordinary text
@@ -155,7 +157,22 @@ def masker(layers: dict[str, dict[str, str]]):
 
 
 def to_http(outcome: Outcome) -> tuple[Response, str | None]:
-    """The function's answer as an HTTP response, or seed 003's JSON error; and what was wrong with the answer."""
+    """The function's answer as an HTTP response, or seed 003's JSON error; and what was wrong with the answer.
+
+    Functions answer on the dashboard's origin, so what they send is sandboxed
+    (`FLUXBASE_FUNCTIONS_RESPONSE_CSP`, `sandbox` by default: a page a function serves
+    runs with an opaque origin, never with the dashboard's cookies), never sniffed
+    into another type, and never sets a cookie.
+    """
+    response, problem = _answer(outcome)
+    policy = current_app.config["FUNCTIONS_RESPONSE_CSP"]
+    if policy:  # added beside a policy of the function's own: browsers enforce both
+        response.headers.add("Content-Security-Policy", policy)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response, problem
+
+
+def _answer(outcome: Outcome) -> tuple[Response, str | None]:
     if outcome.status != "success":
         body = {"error": "Function error", "message": outcome.error} if outcome.thrown else {"error": outcome.error}
         return _json(body, outcome.http_status), None
@@ -170,7 +187,7 @@ def to_http(outcome: Outcome) -> tuple[Response, str | None]:
     response = Response(answer.get("body") or "", status=status, mimetype="text/plain")
     for name, value in headers.items():
         text = str(value)
-        if name.lower() not in HOP_BY_HOP and HEADER_NAME.fullmatch(name) and not {"\r", "\n"} & set(text):
+        if name.lower() not in DROPPED and HEADER_NAME.fullmatch(name) and not {"\r", "\n"} & set(text):
             response.headers[name] = text
     return response, None
 
