@@ -63,7 +63,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     `$FLUXBASE_INSTANCE_PATH` (tests use a fresh `tmp_path` each).
     """
     instance = Path((test_config or {}).get("INSTANCE_PATH") or default_instance_path()).resolve()
-    instance.mkdir(parents=True, exist_ok=True)
+    instance.mkdir(mode=0o700, parents=True, exist_ok=True)  # keys and the database: the server's only
     app = Flask("flux", instance_path=str(instance), instance_relative_config=True)
     app.config.update(load_layers(instance, test_config))
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -149,8 +150,27 @@ def flush_or_conflict(message: str, code: str) -> None:
         raise Conflict(message, code=code) from None
 
 
+def private_sqlite_file(url: str, instance_path: Path) -> None:
+    """Create the SQLite file readable by the server's user only (0600), or narrow an existing one.
+
+    SQLite gives its `-wal` and `-shm` files the database file's mode, so they follow.
+    A relative path is the instance folder's, as Flask-SQLAlchemy reads it.
+    """
+    database = sa.make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = instance_path / database
+    if not path.parent.is_dir():
+        return  # SQLite reports that itself, with the path
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    if os.stat(path).st_mode & 0o077:
+        os.chmod(path, 0o600)
+
+
 def init_app(app: Flask) -> None:
     url = database_url(app.config, Path(app.instance_path))
+    if url.startswith("sqlite"):
+        private_sqlite_file(url, Path(app.instance_path))
     app.config["SQLALCHEMY_DATABASE_URI"] = url
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(url)
     db.init_app(app)

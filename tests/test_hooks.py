@@ -70,7 +70,7 @@ def test_hook_register_migrations(make_app):
     assert ROOT / "tests" / "plugins" / "migrations" in folders
     assert set(migrate.pending_heads(app)) == {
         "core_0002",
-        "functions_0001",
+        "functions_0002",
         "my_plugin_0001",
         "secrets_0001",
         "settings_0001",
@@ -104,6 +104,7 @@ def test_hook_register_encrypted_columns(app):
     columns = [c for found in app.extensions["flux"].plugins.hook.register_encrypted_columns(app=app) for c in found]
     assert [column.label for column in columns] == [
         "my_plugin_notes.body",
+        "functions.encrypted_env",
         "function_secrets.encrypted_value",
         "function_secret_versions.encrypted_value",
         "settings_entries.encrypted_value",

@@ -65,7 +65,7 @@ def test_rotate_with_key_file(app, monkeypatch):
         reader.join()
 
     assert result.exit_code == 0, result.output
-    assert "450 value(s) in 4 column(s) to re-encrypt" in result.output
+    assert "450 value(s) in 5 column(s) to re-encrypt" in result.output
     assert "Re-encrypted 450 value(s)." in result.output
     assert "Re-encrypting" in result.output
     assert failures == []

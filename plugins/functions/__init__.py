@@ -12,9 +12,11 @@ from pathlib import Path
 
 from flux import hookimpl
 from flux.admin_pages import AdminPage
-from plugins.functions import dashboard
+from flux.crypto import EncryptedColumn
+from plugins.functions import dashboard, function_env
 from plugins.functions.api import functions_api
 from plugins.functions.invoke import runtime_class
+from plugins.functions.models import EdgeFunction
 from plugins.functions.runtime.deno import DenoRuntime
 from plugins.functions.server_variables import allowed_names
 
@@ -27,6 +29,17 @@ def register_blueprints(app):
 @hookimpl
 def register_migrations():
     return Path(__file__).parent / "migrations"
+
+
+@hookimpl
+def register_encrypted_columns(app):
+    return [
+        EncryptedColumn(
+            EdgeFunction.__table__,
+            "encrypted_env",
+            aad=lambda row: function_env.aad(row["tenant_id"], row["id"], row["env"] or []),
+        )
+    ]
 
 
 @hookimpl

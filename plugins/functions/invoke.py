@@ -26,7 +26,7 @@ from flux.errors import Forbidden, Unauthorized
 from flux.invocation import invocation_secrets
 from flux.registry import collect_named, pick
 from flux.tenancy import current_tenant_id
-from plugins.functions import store
+from plugins.functions import function_env, store
 from plugins.functions.models import EdgeFunction
 from plugins.functions.runtime.base import ERROR, Disclosure, FunctionRuntime, Invocation, Outcome
 from plugins.functions.server_variables import server_variables
@@ -97,18 +97,26 @@ class Disclosed:
 
     def __init__(self, row: EdgeFunction | sa.Row, env_allowed: bool) -> None:
         actor = current_actor()
-        self.namespace, self.function_env = row.namespace, row.env if env_allowed else None
+        self.row, self.env_allowed = row, env_allowed
         self.tenant_id, self.user_id = current_tenant_id(), actor.id if actor.kind == "user" else None
         self.layers: dict[str, dict[str, str]] | None = None
+        self.own_env: dict[str, str] = {}
 
     def __call__(self) -> Disclosure:
+        row = self.row
         if self.layers is None:
-            self.layers = invocation_secrets(self.tenant_id, self.namespace, self.user_id)
+            self.layers = invocation_secrets(self.tenant_id, row.namespace, self.user_id)
+            if self.env_allowed:
+                self.own_env = function_env.open_values(row.tenant_id, row.id, row.name, row.env, row.encrypted_env)
         env = {}
-        if self.function_env is not None:
+        if self.env_allowed:
             allowed = server_variables(current_app.extensions["functions"]["allowed_env"])
-            env = {**allowed, **self.function_env, **self.layers["env"]}
+            env = {**allowed, **self.own_env, **self.layers["env"]}
         return Disclosure(env=env, secrets={layer: self.layers[layer] for layer in ("user", "system", "function")})
+
+    def masked(self) -> dict[str, dict[str, str]]:
+        """Every value disclosed that is not the server's own public setting: secrets and the function's env."""
+        return {**(self.layers or {}), "own_env": self.own_env}
 
 
 def invoke(row: EdgeFunction | sa.Row, trigger: str = "http") -> Response:
@@ -123,7 +131,7 @@ def invoke(row: EdgeFunction | sa.Row, trigger: str = "http") -> Response:
     started = time.perf_counter()
     outcome = runtime(current_app).invoke(spec, invocation)
     duration_ms = (time.perf_counter() - started) * 1000
-    mask = masker(disclosed.layers or {})
+    mask = masker(disclosed.masked())
     outcome = replace(
         outcome,
         error=mask(outcome.error),

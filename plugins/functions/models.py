@@ -34,7 +34,9 @@ class EdgeFunction(TenantScoped, db.Model):
     enabled: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     timeout_seconds: Mapped[int] = mapped_column(sa.Integer)
     memory_mb: Mapped[int] = mapped_column(sa.Integer)
-    env: Mapped[dict[str, str]] = mapped_column(sa.JSON, default=dict)
+    # The names of the function's own variables; their values are sealed in `encrypted_env` (`function_env.py`).
+    env: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    encrypted_env: Mapped[str | None] = mapped_column(sa.Text, default=None)
     permissions: Mapped[dict[str, bool]] = mapped_column(sa.JSON, default=dict)
     allow_unauthenticated: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     is_public: Mapped[bool] = mapped_column(sa.Boolean, default=True)
@@ -54,7 +56,7 @@ class EdgeFunction(TenantScoped, db.Model):
             "enabled": self.enabled,
             "timeout": self.timeout_seconds,
             "memory": self.memory_mb,
-            "env": sorted(self.env),  # names only: values may be credentials
+            "env": sorted(self.env),  # names only: values are write-only
             "permissions": self.permissions,
             "allow_unauthenticated": self.allow_unauthenticated,
             "is_public": self.is_public,

@@ -19,6 +19,7 @@ from flux.context import current_actor
 from flux.db import db, flush_or_conflict, new_id, utcnow
 from flux.errors import Conflict, NotFound
 from flux.tenancy import current_tenant_id, insert_row, read_rows, tenant_filter
+from plugins.functions import function_env
 from plugins.functions.models import EdgeFunction, FunctionExecution, FunctionVersion
 from plugins.functions.runtime.base import FunctionSpec, Outcome, Permissions
 from plugins.functions.validation import DEFAULT_PERMISSIONS
@@ -63,7 +64,9 @@ _CALLABLE = sa.select(
             "enabled",
             "timeout_seconds",
             "memory_mb",
+            "tenant_id",
             "env",
+            "encrypted_env",
             "permissions",
             "allow_unauthenticated",
             "isolation",
@@ -124,7 +127,8 @@ def create(name: str, namespace: str, code: str, isolation: str | None, settings
         enabled=True,
         timeout_seconds=config["FUNCTIONS_DEFAULT_TIMEOUT_SECONDS"],
         memory_mb=config["FUNCTIONS_DEFAULT_MEMORY_MB"],
-        env={},
+        env=[],
+        encrypted_env=None,
         permissions=DEFAULT_PERMISSIONS.as_json(),
         allow_unauthenticated=False,
         is_public=True,
@@ -264,6 +268,10 @@ def _apply(row: EdgeFunction, settings: dict[str, Any]) -> list[str]:
         value = settings.get(name)
         if value is None:
             continue
+        if name == "env":
+            if _replace_env(row, value):
+                changed.append(name)
+            continue
         if name == "permissions":
             value = value.as_json()
         column = COLUMNS.get(name, name)
@@ -271,6 +279,17 @@ def _apply(row: EdgeFunction, settings: dict[str, Any]) -> list[str]:
             setattr(row, column, value)
             changed.append(name)
     return changed
+
+
+def _replace_env(row: EdgeFunction, values: dict[str, str]) -> bool:
+    """Seal `values` as the function's env, unless they are what it holds; whether it changed."""
+    try:
+        if function_env.open_values(row.tenant_id, row.id, row.name, row.env, row.encrypted_env) == values:
+            return False
+    except function_env.EnvUnreadable:
+        pass  # values no key opens any more are replaced, not kept
+    row.env, row.encrypted_env = function_env.seal(row.tenant_id, row.id, values)
+    return True
 
 
 def _new_version(row: EdgeFunction, code: str) -> None:
