@@ -30,7 +30,10 @@ READS_ENV = """async function handler(req) {
 def functions_rows(app) -> list[dict]:
     with app.app_context():
         query = sa.text("SELECT id, tenant_id, name, env, encrypted_env FROM functions ORDER BY name")
-        return [dict(row._mapping) for row in db.session.execute(query)]
+        rows = [dict(row._mapping) for row in db.session.execute(query)]
+    for row in rows:  # SQLite returns the JSON column's text, PostgreSQL the decoded list
+        row["env"] = json.loads(row["env"]) if isinstance(row["env"], str) else row["env"]
+    return rows
 
 
 def test_env_values_never_leave_in_plaintext(app, client, admin_headers, auth):
@@ -58,7 +61,7 @@ def test_env_values_never_leave_in_plaintext(app, client, admin_headers, auth):
     stored = stored_bytes(app)
     assert b"eu-west-1" not in stored and [c for c in CANARIES if c.encode() in stored] == []
     [row] = functions_rows(app)
-    assert json.loads(row["env"]) == ["API_TOKEN", "REGION"] and row["encrypted_env"].startswith("fx1:")
+    assert row["env"] == ["API_TOKEN", "REGION"] and row["encrypted_env"].startswith("fx1:")
 
 
 def test_sealed_env_does_not_open_in_another_row(app, client, admin_headers):
@@ -112,7 +115,7 @@ def test_the_migration_seals_existing_plaintext_values(make_app):
         db.session.commit()
     migrate.upgrade(app)
     [stored] = functions_rows(app)
-    assert json.loads(stored["env"]) == ["API_TOKEN", "EMPTY"]
+    assert stored["env"] == ["API_TOKEN", "EMPTY"]
     with app.app_context():
         opened = function_env.open_values(tenant, stored["id"], "old", ["API_TOKEN", "EMPTY"], stored["encrypted_env"])
     assert opened == {"API_TOKEN": MIGRATED, "EMPTY": ""}
