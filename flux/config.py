@@ -57,6 +57,11 @@ DEFAULTS: dict[str, Any] = {
     "FUNCTIONS_WORKERS_PER_FUNCTION": 4,
     "FUNCTIONS_WORKER_IDLE_SECONDS": 300,
     "FUNCTIONS_WORKER_MAX_CALLS": 1000,
+    # Execution records kept per function: younger than DAYS and the newest MAX_ROWS (0: no
+    # such limit), pruned on a function's first call per server process and every PRUNE_EVERY-th.
+    "FUNCTIONS_EXECUTION_RETENTION_DAYS": 7,
+    "FUNCTIONS_EXECUTION_RETENTION_MAX_ROWS": 1000,
+    "FUNCTIONS_EXECUTION_PRUNE_EVERY": 100,
 }
 
 # Documented in the README; read before the app exists, so not part of DEFAULTS.

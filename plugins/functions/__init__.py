@@ -15,6 +15,7 @@ from flux.admin_pages import AdminPage
 from plugins.functions import dashboard
 from plugins.functions.api import functions_api
 from plugins.functions.invoke import runtime_class
+from plugins.functions.retention import PruneSchedule
 from plugins.functions.runtime.deno import DenoRuntime
 
 
@@ -46,6 +47,10 @@ def register_admin_pages(app):
 @hookimpl
 def startup(app):
     # Pick the runtime now, so that a misspelled name stops start-up rather than the first call.
-    state = {"runtime_class": runtime_class(app), "runtime": None}
+    state = {
+        "runtime_class": runtime_class(app),
+        "runtime": None,
+        "prune_schedule": PruneSchedule(app.config["FUNCTIONS_EXECUTION_PRUNE_EVERY"]),
+    }
     app.extensions["functions"] = state
     atexit.register(lambda: state["runtime"] and state["runtime"].close())
