@@ -18,6 +18,8 @@ import sqlalchemy as sa
 from flask import Flask, Request, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from flux.crypto.ciphers import DecryptionError, KeyNotInRing
+
 log = logging.getLogger("flux.errors")
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -84,6 +86,31 @@ class TooManyRequests(ApiError):
 
 class ServiceUnavailable(ApiError):
     status, code = 503, "SERVICE_UNAVAILABLE"
+
+
+class KeyMismatch(ServiceUnavailable):
+    """A stored value was sealed with a master key this server lacks: its configuration, not the caller, is wrong."""
+
+    code = "KEY_MISMATCH"
+
+
+class SecretUnreadable(ApiError):
+    """A stored value does not open with the key it names: changed in the database, or moved between rows."""
+
+    status, code = 500, "SECRET_UNREADABLE"
+
+
+def unreadable_secret(error: DecryptionError) -> ApiError:
+    """The error for a stored secret that does not open here, raised instead of treating it as absent.
+
+    The caller gets no key id or name; the plugin logs which row it was.
+    """
+    if isinstance(error, KeyNotInRing):
+        return KeyMismatch(
+            "A stored secret was sealed with an encryption key this server does not hold; "
+            "its keys differ from the other servers' (GET /health reports it)"
+        )
+    return SecretUnreadable("A stored secret cannot be decrypted; the server log names it")
 
 
 # A busy database frees up in moments; an outage takes longer.
