@@ -122,3 +122,13 @@ def test_a_database_outage_answers_503_logs_once_and_recovers(app, client, auth,
     recovered = client.get(SETTING, headers=headers)
     assert recovered.status_code == 200 and recovered.json["value"] == "light"
     assert client.put(SETTING, json={"value": "dark"}, headers=headers).status_code == 200
+
+
+def test_a_database_server_that_is_not_there_answers_503(make_app):
+    app = make_app(migrated=False, DATABASE_URL="postgresql://nobody@127.0.0.1:1/none")  # nothing listens on port 1
+    client = app.test_client()
+    for path in ("/api/v1/functions", "/api/v1/settings/system/list", "/dashboard/login"):
+        response = client.get(path)
+        assert response.status_code == 503, (path, response.get_data(as_text=True))
+        assert int(response.headers["Retry-After"]) >= 1
+    assert client.get("/api/v1/functions").json["code"] == "DATABASE_UNAVAILABLE"
