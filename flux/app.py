@@ -16,7 +16,7 @@ from flux.admin_pages import AdminPage
 from flux.auth import tokens
 from flux.cache import TtlCache
 from flux.config import default_instance_path, load_layers
-from flux.crypto import Cipher, Encryptor, load_keyring
+from flux.crypto import Cipher, Encryptor, canary, load_keyring
 from flux.plugins import FluxPluginManager, build_plugin_manager
 from flux.ratelimit import RateLimiter
 from flux.registry import collect_named, pick
@@ -98,4 +98,5 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     pages = [page for contributed in plugins.hook.register_admin_pages(app=app) for page in contributed or []]
     state.admin_pages = sorted(pages, key=lambda page: (page.category, page.order, page.title))
     plugins.hook.startup(app=app)
+    canary.log_problem(app)
     return app

@@ -98,7 +98,7 @@ def version() -> None:
 def serve(host: str, port: int, workers: int, threads: int, instance: str | None, dev: bool, access_log: bool) -> None:
     """Apply pending migrations, then serve the API and dashboard."""
     _use_instance(instance)
-    app = pass_app(_upgrade_with_message)()
+    app = pass_app(_prepare_to_serve)()
     if dev:
         app.run(host=host, port=port, debug=True, use_reloader=True)
         return
@@ -120,13 +120,34 @@ def serve(host: str, port: int, workers: int, threads: int, instance: str | None
     GunicornServer(options).run()
 
 
-def _upgrade_with_message(app: Flask) -> Flask:
+def _refuse_mismatched_keys(app: Flask) -> None:
+    """Stop before serving when this server's keys cannot open the key canary.
+
+    Such a server would fail every read of a secret the others wrote, and seal new
+    ones that they cannot open. Rather than serve that, it names the problem.
+    """
+    from flux.crypto import canary
+
+    problem = canary.app_problem(app)
+    if problem is not None:
+        raise click.ClickException(
+            f"encryption keys: {problem}. Give this server the keys the others use "
+            "(FLUXBASE_ENCRYPTION_KEY and FLUXBASE_ENCRYPTION_PREVIOUS_KEYS, or the instance's encryption.keys); "
+            "see the README's 'Encryption keys'."
+        )
+
+
+def _prepare_to_serve(app: Flask) -> Flask:
+    """Apply pending migrations, store the key canary where there is none, then check the keys."""
     from flux import migrate
+    from flux.crypto import canary
 
     pending = migrate.pending_heads(app)
     if pending:
         click.echo(f"Applying migrations ({', '.join(pending)})…")
         migrate.upgrade(app)
+    canary.store_if_absent(app)  # a database migrated before the canary existed
+    _refuse_mismatched_keys(app)
     return app
 
 
@@ -179,7 +200,7 @@ def keys_rotate(app: Flask, no_new_key: bool) -> None:
     pick it up by themselves. With FLUXBASE_ENCRYPTION_KEY, set the new key there and
     the old one in FLUXBASE_ENCRYPTION_PREVIOUS_KEYS, restart, then run this.
     """
-    from flux.crypto import count_pending, rotate_columns
+    from flux.crypto import canary, count_pending, rotate_columns
     from flux.crypto.keyring import KEY_FILE_NAME, add_primary_key
 
     encryptor = app.extensions["flux"].encryptor
@@ -198,6 +219,9 @@ def keys_rotate(app: Flask, no_new_key: bool) -> None:
     with click.progressbar(length=total, label="Re-encrypting", show_pos=True) as bar:
         report = rotate_columns(engine, columns, encryptor, advance=bar.update)
     click.echo(f"Re-encrypted {report.rotated} value(s).")
+    with engine.begin() as connection:
+        if not canary.reseal(connection, encryptor):
+            click.echo("the key canary does not open with these keys; it was left as it is", err=True)
     for where, reason in report.failed.items():
         click.echo(f"could not open {where}: {reason}", err=True)
     if report.failed or report.remaining:

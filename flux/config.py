@@ -61,6 +61,11 @@ DEFAULTS: dict[str, Any] = {
     "FUNCTIONS_ALLOWED_ENV": [],
     # Content-Security-Policy of every invoke response; empty when functions have an origin of their own.
     "FUNCTIONS_RESPONSE_CSP": "sandbox",
+    # Execution records kept per function: younger than DAYS and the newest MAX_ROWS (0: no
+    # such limit), pruned on a function's first call per server process and every PRUNE_EVERY-th.
+    "FUNCTIONS_EXECUTION_RETENTION_DAYS": 7,
+    "FUNCTIONS_EXECUTION_RETENTION_MAX_ROWS": 1000,
+    "FUNCTIONS_EXECUTION_PRUNE_EVERY": 100,
 }
 
 # Documented in the README; read before the app exists, so not part of DEFAULTS.

@@ -8,6 +8,7 @@ from flask import Blueprint, current_app, jsonify
 
 from flux import db
 from flux.auth.permissions import ADMIN_ROLES, require
+from flux.crypto import canary
 from flux.hookspecs import hookimpl
 from flux.version import __version__
 
@@ -17,11 +18,23 @@ core = Blueprint("core", __name__)
 @core.get("/")
 @core.get("/health")
 def health():
-    """Liveness and database reachability for load balancers; no authentication."""
+    """Liveness, database reachability and matching keys, for load balancers; no authentication.
+
+    `keys` is "error" when this server's encryption keys cannot open the key canary
+    (`flux.crypto.canary`): it would fail every secret the other servers wrote.
+    """
     database_ok = db.ping()
-    body = {"status": "ok" if database_ok else "degraded", "database": "ok" if database_ok else "error"}
-    body["version"] = __version__
-    return jsonify(body), 200 if database_ok else 503
+    keys_ok = database_ok and canary.app_problem(current_app) is None
+    healthy = database_ok and keys_ok
+    body = {
+        "status": "ok" if healthy else "degraded",
+        "database": "ok" if database_ok else "error",
+        "keys": "ok" if keys_ok else ("error" if database_ok else "unknown"),
+        "version": __version__,
+    }
+    if database_ok and not keys_ok:
+        body["reason"] = "this server's encryption keys cannot open the key canary the other servers sealed"
+    return jsonify(body), 200 if healthy else 503
 
 
 @core.get("/api/v1/admin/plugins")

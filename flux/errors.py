@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
 import uuid
 from typing import Any
 
-from flask import Flask, Request, g, jsonify, request
+import sqlalchemy as sa
+from flask import Flask, Request, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException
+
+from flux.crypto.ciphers import DecryptionError, KeyNotInRing
 
 log = logging.getLogger("flux.errors")
 
@@ -77,6 +82,54 @@ class PayloadTooLarge(ApiError):
 
 class TooManyRequests(ApiError):
     status, code = 429, "RATE_LIMITED"
+
+
+class ServiceUnavailable(ApiError):
+    status, code = 503, "SERVICE_UNAVAILABLE"
+
+
+class KeyMismatch(ServiceUnavailable):
+    """A stored value was sealed with a master key this server lacks: its configuration, not the caller, is wrong."""
+
+    code = "KEY_MISMATCH"
+
+
+class SecretUnreadable(ApiError):
+    """A stored value does not open with the key it names: changed in the database, or moved between rows."""
+
+    status, code = 500, "SECRET_UNREADABLE"
+
+
+def unreadable_secret(error: DecryptionError) -> ApiError:
+    """The error for a stored secret that does not open here, raised instead of treating it as absent.
+
+    The caller gets no key id or name; the plugin logs which row it was.
+    """
+    if isinstance(error, KeyNotInRing):
+        return KeyMismatch(
+            "A stored secret was sealed with an encryption key this server does not hold; "
+            "its keys differ from the other servers' (GET /health reports it)"
+        )
+    return SecretUnreadable("A stored secret cannot be decrypted; the server log names it")
+
+
+# A busy database frees up in moments; an outage takes longer.
+BUSY_RETRY_AFTER_S, OUTAGE_RETRY_AFTER_S = 1, 5
+# At most one log line per kind of database fault in this interval, per process.
+FAULT_LOG_INTERVAL_S = 60.0
+# PostgreSQL's lock_not_available, serialization_failure, deadlock_detected, query_canceled
+# (a statement or lock timeout): the database is up but could not take this request now.
+_PG_BUSY_STATES = frozenset({"55P03", "40001", "40P01", "57014"})
+_SQLITE_BUSY = ("SQLITE_BUSY", "SQLITE_LOCKED")
+# The file cannot be opened, read or written: the database is unavailable, not the request wrong.
+_SQLITE_UNAVAILABLE = (
+    "SQLITE_CANTOPEN",
+    "SQLITE_IOERR",
+    "SQLITE_READONLY",
+    "SQLITE_NOTADB",
+    "SQLITE_CORRUPT",
+    "SQLITE_FULL",
+)
 
 
 # Codes for werkzeug's own errors, which carry only a status.
@@ -149,7 +202,71 @@ def log_unexpected() -> str:
     return rid
 
 
+class FaultLog:
+    """Logs a database fault once per `FAULT_LOG_INTERVAL_S` and kind, with how many were not logged.
+
+    During an outage every request fails the same way; a traceback each (hundreds a
+    minute) would bury the one line that says what happened.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: dict[str, float] = {}
+        self._suppressed: dict[str, int] = {}
+
+    def record(self, code: str, error: Exception) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last.get(code, -FAULT_LOG_INTERVAL_S) < FAULT_LOG_INTERVAL_S:
+                self._suppressed[code] = self._suppressed.get(code, 0) + 1
+                return
+            self._last[code], suppressed = now, self._suppressed.pop(code, 0)
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0][:300]
+        log.error(
+            "%s: %s (%d more since the last report; next report in %.0f s at the earliest)",
+            code,
+            reason,
+            suppressed,
+            FAULT_LOG_INTERVAL_S,
+        )
+
+
+def _classify_database_error(error: Exception) -> str | None:
+    """DATABASE_BUSY, DATABASE_UNAVAILABLE, or None for a fault of the request or the code."""
+    if isinstance(error, sa.exc.TimeoutError):  # no pooled connection free in time
+        return "DATABASE_BUSY"
+    if not isinstance(error, sa.exc.DBAPIError):
+        return None
+    orig = error.orig
+    sqlite_name = getattr(orig, "sqlite_errorname", None)
+    if sqlite_name is not None:
+        if sqlite_name.startswith(_SQLITE_BUSY):
+            return "DATABASE_BUSY"
+        return "DATABASE_UNAVAILABLE" if sqlite_name.startswith(_SQLITE_UNAVAILABLE) else None
+    if getattr(orig, "sqlstate", None) in _PG_BUSY_STATES:
+        return "DATABASE_BUSY"
+    if error.connection_invalidated or isinstance(error, (sa.exc.OperationalError, sa.exc.InterfaceError)):
+        return "DATABASE_UNAVAILABLE"  # psycopg: refused or lost connections, shutdowns, no slots
+    return None
+
+
+def database_fault(error: Exception) -> ServiceUnavailable | None:
+    """The 503 for a busy or unreachable database (logged, throttled), or None for any other error."""
+    code = _classify_database_error(error)
+    if code is None:
+        return None
+    current_app.extensions["flux_fault_log"].record(code, error)
+    if code == "DATABASE_BUSY":
+        message, retry_after = "The database is busy; try again in a moment", BUSY_RETRY_AFTER_S
+    else:
+        message, retry_after = "The database is unavailable; try again shortly", OUTAGE_RETRY_AFTER_S
+    return ServiceUnavailable(message, code=code, headers={"Retry-After": str(retry_after)})
+
+
 def _handle_unexpected(error: Exception):
+    fault = database_fault(error)
+    if fault is not None:
+        return _handle_api_error(fault)
     rid = log_unexpected()
     return _respond({"error": "Internal server error", "code": "INTERNAL_ERROR", "request_id": rid}, 500)
 
@@ -176,6 +293,7 @@ def refuse_nul_characters() -> None:
 
 def init_app(app: Flask) -> None:
     app.request_class = FluxRequest
+    app.extensions["flux_fault_log"] = FaultLog()
     app.before_request(refuse_nul_characters)
     app.register_error_handler(ApiError, _handle_api_error)
     app.register_error_handler(HTTPException, _handle_http_exception)

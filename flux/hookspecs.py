@@ -186,6 +186,8 @@ def collect_invocation_secrets(tenant_id, namespace, user_id):
     returned dict are layers: `"user"` (the caller's own secrets; `user_id` is `None`
     for anonymous calls), `"system"` (the tenant's system secrets), `"function"` (function
     secrets of `namespace`, then global) and `"env"` (`FLUXBASE_SECRET_*` variables);
-    each maps names to plaintext strings. Only ever the given tenant's secrets.
+    each maps names to plaintext strings. Only ever the given tenant's secrets. A stored
+    value that does not open is an error, never a missing secret: raise
+    `flux.errors.unreadable_secret(error)` with the `DecryptionError`.
     Example: `return {"system": {"stripe_key": decrypt(row)}}`.
     """

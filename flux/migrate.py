@@ -15,6 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Flask
 
+from flux.crypto import canary
 from flux.db import db
 
 ENVIRONMENT = Path(__file__).parent / "migrations"
@@ -39,11 +40,13 @@ def alembic_config(app: Flask) -> Config:
 
 
 def upgrade(app: Flask, target: str = "heads") -> None:
-    """Apply every pending revision of every plugin's branch."""
+    """Apply every pending revision of every plugin's branch; store the key canary on first use."""
     config = alembic_config(app)
     with app.app_context(), db.engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, target)
+        if target == "heads":
+            canary.ensure(connection, app.extensions["flux"].encryptor)
 
 
 def pending_heads(app: Flask) -> list[str]:

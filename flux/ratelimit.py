@@ -1,11 +1,13 @@
 """Rate limits through the `limits` library; counters live where `FLUXBASE_RATE_LIMIT_STORAGE_URL` says.
 
 `memory://` (the default) counts per process; point it at `redis://host:6379` so every
-gunicorn worker and node shares the counters.
+gunicorn worker and node shares the counters. Redis needs the `redis` package, an
+extra: `pip install 'fluxbase[redis]'`.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
 import time
 from functools import lru_cache
@@ -24,10 +26,29 @@ def parse_limit(text: str) -> RateLimitItem:
         raise ConfigError(f"rate limit {text!r} is not of the form '30/minute': {error}") from error
 
 
+REDIS_EXTRA_HINT = "pip install 'fluxbase[redis]'"
+
+
+def require_redis_package(storage_url: str) -> None:
+    """A ConfigError naming the extra to install when a Redis URL meets an install without `redis`.
+
+    `limits` itself only says that version 0.0.0 of some package is too old.
+    """
+    if "redis" not in storage_url.split("://", 1)[0]:  # redis, rediss, redis+sentinel, redis+cluster…
+        return
+    try:
+        importlib.import_module("redis")
+    except ImportError:
+        raise ConfigError(
+            f"FLUXBASE_RATE_LIMIT_STORAGE_URL names Redis, but the redis package is not installed: {REDIS_EXTRA_HINT}"
+        ) from None
+
+
 class RateLimiter:
     """A moving-window limiter over named identifiers (an IP, an e-mail, a key id)."""
 
     def __init__(self, storage_url: str) -> None:
+        require_redis_package(storage_url)
         try:
             backend = storage.storage_from_string(storage_url)
         except Exception as error:

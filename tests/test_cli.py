@@ -67,7 +67,7 @@ def test_serve_answers_health_as_a_real_process(tmp_path, database_url):
                 assert time.monotonic() < deadline, "server did not answer within 30 s"
                 time.sleep(0.2)
         assert response.status_code == 200
-        assert response.json() == {"status": "ok", "database": "ok", "version": __version__}
+        assert response.json() == {"status": "ok", "database": "ok", "keys": "ok", "version": __version__}
         assert requests.get(f"http://127.0.0.1:{port}/nope", timeout=2).json()["code"] == "NOT_FOUND"
     finally:
         process.terminate()

@@ -9,7 +9,7 @@ def test_health_reports_ok(client):
     for path in ("/", "/health"):
         response = client.get(path)
         assert response.status_code == 200
-        assert response.json == {"status": "ok", "database": "ok", "version": __version__}
+        assert response.json == {"status": "ok", "database": "ok", "keys": "ok", "version": __version__}
 
 
 def test_health_is_503_when_database_unreachable(make_app, tmp_path):

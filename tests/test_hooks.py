@@ -70,7 +70,7 @@ def test_hook_register_migrations(make_app):
     assert ROOT / "tests" / "plugins" / "migrations" in folders
     assert set(migrate.pending_heads(app)) == {
         "core_0002",
-        "functions_0002",
+        "functions_0003",
         "my_plugin_0001",
         "secrets_0001",
         "settings_0001",

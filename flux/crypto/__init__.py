@@ -1,6 +1,6 @@
 """Encryption: named ciphers, the master key ring, per-user keys and key rotation."""
 
-from flux.crypto.ciphers import AesGcmCipher, Cipher, DecryptionError
+from flux.crypto.ciphers import AesGcmCipher, Cipher, DecryptionError, KeyNotInRing
 from flux.crypto.encryptor import Encryptor, associated_data, canonical_user_id, derive_user_key
 from flux.crypto.keyring import KeyRing, MasterKey, load_keyring
 from flux.crypto.rotation import EncryptedColumn, RotationReport, count_pending, rotate_columns
@@ -11,6 +11,7 @@ __all__ = [
     "DecryptionError",
     "EncryptedColumn",
     "Encryptor",
+    "KeyNotInRing",
     "KeyRing",
     "MasterKey",
     "RotationReport",

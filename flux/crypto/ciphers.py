@@ -13,6 +13,14 @@ class DecryptionError(Exception):
     """A ciphertext did not open: wrong key, wrong associated data, or tampered bytes."""
 
 
+class KeyNotInRing(DecryptionError):
+    """A value was sealed with a master key this server does not hold: its keys differ from the writer's."""
+
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"value was sealed with key {key_id}, which is not in the key ring")
+        self.key_id = key_id
+
+
 class Cipher:
     """An AEAD cipher over 32-byte keys; subclasses set `name` and implement both methods.
 

@@ -15,7 +15,7 @@ from functools import lru_cache
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from flux.crypto.ciphers import Cipher, DecryptionError
+from flux.crypto.ciphers import Cipher, DecryptionError, KeyNotInRing
 from flux.crypto.keyring import KEY_SIZE, KeyRing, MasterKey
 
 FORMAT_VERSION = "fx1"
@@ -76,7 +76,7 @@ class Encryptor:
             raise DecryptionError(f"value was sealed with cipher {cipher_name!r}, which no plugin registers")
         master = self.keyring.get(kid)
         if master is None:
-            raise DecryptionError(f"value was sealed with key {kid}, which is not in the key ring")
+            raise KeyNotInRing(kid)
         try:
             sealed = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
         except ValueError:

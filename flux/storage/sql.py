@@ -20,7 +20,7 @@ kv_table = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
 
-_UPSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+UPSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 class SqlStore(KeyValueStore):
@@ -42,7 +42,7 @@ class SqlStore(KeyValueStore):
     def _set(self, namespace: str, key: str, value: bytes) -> None:
         now = datetime.now(UTC)
         with self._engine.begin() as connection:
-            insert = _UPSERTS[connection.dialect.name](kv_table).values(
+            insert = UPSERTS[connection.dialect.name](kv_table).values(
                 namespace=namespace, key=key, value=value, updated_at=now
             )
             connection.execute(

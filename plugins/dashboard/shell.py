@@ -16,7 +16,7 @@ from flux import flux_state
 from flux.admin_pages import AdminPage
 from flux.auth.permissions import ADMIN_ROLES, SIGNED_IN, is_tenant_admin_here, require
 from flux.context import Actor, current_actor
-from flux.errors import ApiError, Forbidden, NotFound, log_unexpected
+from flux.errors import ApiError, Forbidden, NotFound, database_fault, log_unexpected
 from flux.version import __version__
 from plugins.dashboard import keys, signin
 
@@ -64,7 +64,14 @@ def http_error_page(error: HTTPException):
 
 @dashboard.errorhandler(Exception)
 def unexpected_error_page(error: Exception):
-    """A bug, not the visitor's doing: logged with the request id, which the page shows for a report."""
+    """A bug, not the visitor's doing: logged with the request id, which the page shows for a report.
+
+    A busy or unreachable database is no bug: a 503 page with `Retry-After`, logged once per burst.
+    """
+    fault = database_fault(error)
+    if fault is not None:
+        page, status = api_error_page(fault)
+        return page, status, fault.headers
     rid = log_unexpected()
     return _error_page(500, f"Something went wrong on the server. If you report it, quote request id {rid}.")
 

@@ -17,6 +17,7 @@ from plugins.functions import dashboard, function_env
 from plugins.functions.api import functions_api
 from plugins.functions.invoke import runtime_class
 from plugins.functions.models import EdgeFunction
+from plugins.functions.retention import PruneSchedule
 from plugins.functions.runtime.deno import DenoRuntime
 from plugins.functions.server_variables import allowed_names
 
@@ -64,6 +65,7 @@ def startup(app):
         "runtime_class": runtime_class(app),
         "runtime": None,
         "allowed_env": allowed_names(app.config["FUNCTIONS_ALLOWED_ENV"]),
+        "prune_schedule": PruneSchedule(app.config["FUNCTIONS_EXECUTION_PRUNE_EVERY"]),
     }
     app.extensions["functions"] = state
     atexit.register(lambda: state["runtime"] and state["runtime"].close())

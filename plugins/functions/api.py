@@ -52,7 +52,15 @@ def _settings(body: dict, current: Permissions) -> dict:
 
 
 def _checked(code: str) -> str:
-    """Code that compiles; 400 with the compiler's message otherwise (checked once, not per call)."""
+    """Code that compiles; 400 with the compiler's message otherwise (checked once, not per call).
+
+    Called before the request's write transaction begins, and it ends the session's
+    transaction of the authentication reads: on SQLite a transaction of an unsafe
+    request holds the database's write lock (`flux.db`), and every other writer would
+    wait out the check (1-5 s) and then its busy timeout.
+    """
+    if db.session().in_transaction():
+        db.session.commit()
     problem = invoke.runtime(current_app).check(code)
     if problem is not None:
         raise BadRequest(f"the code does not compile:\n{problem}", code="CODE_INVALID")
@@ -89,7 +97,8 @@ def create_function():
     namespace = validation.checked_name(body.get("namespace") or store.DEFAULT_NAMESPACE, "namespace")
     code = validation.checked_code(body, required=True)
     settings, isolation = _settings(body, validation.DEFAULT_PERMISSIONS), validation.isolation(body)
-    row = store.create(name, namespace, _checked(code), isolation, settings)
+    checked = _checked(code)
+    row = store.create(name, namespace, checked, isolation, settings)
     db.session.commit()
     return jsonify(row.as_json()), 201
 
@@ -106,14 +115,17 @@ def get_function(name: str):
 @functions_api.put("/<name>")
 def update_function(name: str):
     check(ADMIN_ROLES, scope="functions:write")
-    row = store.get(validation.checked_name(name), _namespace(), for_update=True)
+    name, namespace = validation.checked_name(name), _namespace()
+    stored_code = store.get_callable(name, namespace).code  # read without taking a lock
     body = json_body()
     if not body.keys() & {"code", "isolation", *store.SETTINGS}:
         raise BadRequest(f"give one of code, isolation, {', '.join(store.SETTINGS)}", code="NOTHING_TO_UPDATE")
     code = validation.checked_code(body, required=False)
+    if code is not None and code != stored_code:
+        _checked(code)  # code stored meanwhile by another request was checked by that one
+    row = store.get(name, namespace, for_update=True)
     settings = _settings(body, Permissions(**row.permissions))
-    isolation = validation.isolation(body)
-    store.update(row, _checked(code) if code is not None and code != row.code else None, isolation, settings)
+    store.update(row, code, validation.isolation(body), settings)
     db.session.commit()
     return jsonify(row.as_json())
 

@@ -100,7 +100,6 @@ class FunctionExecution(TenantScoped, db.Model):
     """One invocation: the version it ran, how it ended, and its console output (secrets masked)."""
 
     __tablename__ = "function_executions"
-    __table_args__ = (sa.Index("ix_function_executions_function_started", "function_id", "started_at"),)
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
     function_id: Mapped[str] = mapped_column(sa.ForeignKey("functions.id", ondelete="CASCADE"))
@@ -136,3 +135,8 @@ class FunctionExecution(TenantScoped, db.Model):
             "started_at": self.started_at.isoformat(),
             "completed_at": self.completed_at.isoformat(),
         }
+
+
+# A function's latest execution, and its newest N, are read off this index without a sort
+# (lists show each function's last status; retention keeps the newest N).
+sa.Index("ix_function_executions_latest", FunctionExecution.function_id, FunctionExecution.started_at.desc())

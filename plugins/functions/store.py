@@ -19,7 +19,7 @@ from flux.context import current_actor
 from flux.db import db, flush_or_conflict, new_id, utcnow
 from flux.errors import Conflict, NotFound
 from flux.tenancy import current_tenant_id, insert_row, read_rows, tenant_filter
-from plugins.functions import function_env
+from plugins.functions import function_env, retention
 from plugins.functions.models import EdgeFunction, FunctionExecution, FunctionVersion
 from plugins.functions.runtime.base import FunctionSpec, Outcome, Permissions
 from plugins.functions.validation import DEFAULT_PERMISSIONS
@@ -89,23 +89,22 @@ def get_callable(name: str, namespace: str | None) -> sa.Row:
 
 
 def last_statuses(function_ids: list[str]) -> dict[str, str]:
-    """The status of each function's latest execution, for lists and the dashboard."""
+    """The status of each function's latest execution, for lists and the dashboard.
+
+    One correlated lookup per function, each read off `ix_function_executions_latest`
+    (the newest entry of that function), so its cost does not grow with the history.
+    """
     if not function_ids:
         return {}
     latest = (
-        sa.select(FunctionExecution.function_id, sa.func.max(FunctionExecution.started_at).label("started_at"))
-        .where(FunctionExecution.function_id.in_(function_ids))
-        .group_by(FunctionExecution.function_id)
-        .subquery()
+        sa.select(FunctionExecution.status)
+        .where(FunctionExecution.function_id == EdgeFunction.id)
+        .order_by(FunctionExecution.started_at.desc())
+        .limit(1)
+        .scalar_subquery()
     )
-    query = sa.select(FunctionExecution.function_id, FunctionExecution.status).join(
-        latest,
-        sa.and_(
-            FunctionExecution.function_id == latest.c.function_id,
-            FunctionExecution.started_at == latest.c.started_at,
-        ),
-    )
-    return {function_id: status for function_id, status in db.session.execute(query)}
+    query = sa.select(EdgeFunction.id, latest).where(EdgeFunction.id.in_(function_ids))
+    return {function_id: status for function_id, status in db.session.execute(query) if status is not None}
 
 
 def create(name: str, namespace: str, code: str, isolation: str | None, settings: dict[str, Any]) -> EdgeFunction:
@@ -243,6 +242,7 @@ def record_execution(ran: Ran, outcome: Outcome, duration_ms: float) -> str:
             "completed_at": utcnow(),
         },
     )
+    retention.prune_if_due(ran.function_id)
     return execution_id
 
 

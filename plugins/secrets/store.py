@@ -18,7 +18,7 @@ from flux.config import environment_variables
 from flux.context import current_actor
 from flux.crypto import DecryptionError, associated_data
 from flux.db import db, flush_or_conflict, new_id, utcnow
-from flux.errors import Conflict, NotFound
+from flux.errors import Conflict, NotFound, unreadable_secret
 from flux.tenancy import current_tenant_id, read_rows, tenant_filter, tenant_scope
 from plugins.secrets.models import ENV_PREFIX, GLOBAL, NAMESPACE, FunctionSecret, SecretVersion
 from plugins.secrets.validation import env_name
@@ -204,7 +204,8 @@ def invocation_secrets(tenant_id: str, namespace: str) -> dict[str, dict[str, st
     Returns the `function` layer (secret names; namespace over global) and the `env`
     layer (`FLUXBASE_SECRET_*`). A server environment variable `FLUXBASE_SECRET_<NAME>`
     wins over a stored secret of that variable (seed 001). A stored value that does not
-    open is left out and logged by name, never by value.
+    open fails the invocation (`flux.errors.unreadable_secret`) rather than reading as
+    absent; it is logged by name, never by value.
     """
     with tenant_scope(tenant_id):
         rows = read_rows(_RUNTIME_ROWS, {"namespace": namespace, "now": utcnow()})
@@ -215,11 +216,11 @@ def invocation_secrets(tenant_id: str, namespace: str) -> dict[str, dict[str, st
     for name, variable, scope, row_namespace, sealed in rows:
         try:
             value = opened(sealed, VALUE_PURPOSE, (tenant_id, scope, row_namespace, name))
-        except DecryptionError:
-            log.warning(
-                "secrets: %r (%s %r) of tenant %s does not open; left out", name, scope, row_namespace, tenant_id
+        except DecryptionError as error:
+            log.error(
+                "secrets: %r (%s %r) of tenant %s does not open: %s", name, scope, row_namespace, tenant_id, error
             )
-            continue
+            raise unreadable_secret(error) from None
         by_name[name] = by_variable[variable] = value
         names_of.setdefault(variable, []).append(name)
     for variable, value in server_environment().items():

@@ -16,7 +16,7 @@ from flux import audit, flux_state
 from flux.context import current_actor
 from flux.crypto import DecryptionError, associated_data
 from flux.db import db, flush_or_conflict, utcnow
-from flux.errors import Conflict, NotFound
+from flux.errors import Conflict, NotFound, unreadable_secret
 from flux.tenancy import current_tenant_id, read_rows, tenant_filter, tenant_scope
 from plugins.settings.models import Setting
 
@@ -182,8 +182,9 @@ _USER_AND_SYSTEM_SECRET_ROWS = _SECRET_ROWS.where(
 def invocation_secrets(tenant_id: str, user_id: str | None) -> dict[str, dict[str, str]]:
     """The user's secrets and the tenant's system secrets, decrypted for one function invocation.
 
-    A value that does not open (tampered with, or sealed for another row) is left out
-    and logged by key and row id, never by value.
+    A value that does not open (sealed with a key this server lacks, tampered with, or
+    sealed for another row) fails the invocation (`flux.errors.unreadable_secret`)
+    rather than reading as absent; it is logged by key and row id, never by value.
     """
     statement = _SYSTEM_SECRET_ROWS if user_id is None else _USER_AND_SYSTEM_SECRET_ROWS
     with tenant_scope(tenant_id):
@@ -192,9 +193,9 @@ def invocation_secrets(tenant_id: str, user_id: str | None) -> dict[str, dict[st
     for row in rows:
         try:
             plaintext = open_secret(row)
-        except DecryptionError:
-            log.warning("settings: secret %r (row %s) of tenant %s does not open; left out", row.key, row.id, tenant_id)
-            continue
+        except DecryptionError as error:
+            log.error("settings: secret %r (row %s) of tenant %s does not open: %s", row.key, row.id, tenant_id, error)
+            raise unreadable_secret(error) from None
         layers["system" if row.user_id is None else "user"][row.key] = plaintext
     return layers
 

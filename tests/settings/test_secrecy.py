@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from flux.cli import cli
 from flux.crypto import DecryptionError
 from flux.db import db
+from flux.errors import SecretUnreadable
 from flux.invocation import invocation_secrets
 from flux.tenancy import default_tenant_id, find_tenant, tenant_scope
 from plugins.settings import store
@@ -93,10 +94,10 @@ def test_no_log_line_holds_a_secret(app, client, auth, admin_headers, caplog):
     add_secret(client, admin_headers, "stripe", SYSTEM_SECRET, base=ADMIN_SECRETS)
     client.post(SECRETS, json={"key": "token", "value": BOB_SECRET}, headers=alice)  # 409
     client.post(SECRETS, json={"key": "bad key", "value": BOB_SECRET}, headers=alice)  # 400
-    # A value that no longer opens is logged, by key and row id only.
+    # A value that no longer opens fails the invocation and is logged, by key and row id only.
     tamper_copy(app, {"key": "token"}, {"key": "stripe"})
     alice_id = user_id(client, alice)
-    with app.app_context():
+    with app.app_context(), pytest.raises(SecretUnreadable):
         invocation_secrets(default_tenant_id(), "default", alice_id)
     assert "does not open" in caplog.text
     leaked = [canary for canary in CANARIES if canary in caplog.text]
@@ -151,9 +152,9 @@ def test_a_ciphertext_copied_to_another_users_row_does_not_open(app, client, sec
             row = db.session.scalar(sa.select(Setting).where(Setting.user_id == bob_id))
             with pytest.raises(DecryptionError):
                 store.open_secret(row)
-        for_bob = invocation_secrets(default_tenant_id(), "default", bob_id)
-    assert for_bob["user"] == {}
-    assert ALICE_UPDATED not in str(for_bob)
+        with pytest.raises(SecretUnreadable) as refused:  # an error, never a secret read as missing
+            invocation_secrets(default_tenant_id(), "default", bob_id)
+    assert refused.value.status == 500 and ALICE_UPDATED not in refused.value.message
 
 
 def test_a_ciphertext_copied_to_another_key_or_tenant_does_not_open(app, client, secrets_everywhere, alice):
@@ -164,9 +165,10 @@ def test_a_ciphertext_copied_to_another_key_or_tenant_does_not_open(app, client,
         default, globex = default_tenant_id(), find_tenant("globex").id
     tamper_copy(app, {"key": "stripe", "tenant_id": default}, {"key": "stripe", "tenant_id": globex})
     with app.app_context():
-        assert invocation_secrets(default, "default", alice_id)["user"] == {"api/token": ALICE_UPDATED}
-        assert invocation_secrets(globex, "default", None)["system"] == {}
         assert invocation_secrets(default, "default", None)["system"] == {"stripe": SYSTEM_SECRET}
+        for tenant, user in ((default, alice_id), (globex, None)):
+            with pytest.raises(SecretUnreadable):
+                invocation_secrets(tenant, "default", user)
 
 
 def test_keys_rotate_reencrypts_settings_secrets(app, client, secrets_everywhere, alice, monkeypatch, make_app):
