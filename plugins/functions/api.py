@@ -73,7 +73,6 @@ def _shown(rows: list[EdgeFunction], manager: bool) -> list[dict]:
 
 
 @functions_api.get("")
-@functions_api.get("/")
 def list_functions():
     manager = _may_manage()
     namespace = request.args.get("namespace") or None
@@ -81,7 +80,6 @@ def list_functions():
 
 
 @functions_api.post("")
-@functions_api.post("/")
 def create_function():
     check(ADMIN_ROLES, scope="functions:write")
     body = json_body()
