@@ -123,4 +123,5 @@ def logout():
 @admins.get("/me")
 @require(SIGNED_IN)
 def me():
-    return jsonify(_signed_in_account().as_json())
+    """`{"user": {…}}`, the reference's shape."""
+    return jsonify({"user": _signed_in_account().as_json()})
