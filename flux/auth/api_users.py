@@ -12,7 +12,7 @@ from flux.auth.passwords import check_new_password, hash_password, normalize_ema
 from flux.auth.permissions import SIGNED_IN, require
 from flux.auth.sessions import end_current_session, refresh_session, start_session, token_response
 from flux.auth.signin import authenticate
-from flux.context import Actor, current_actor, current_tenant_id
+from flux.context import Actor, current_actor, current_tenant_id, public
 from flux.db import db
 from flux.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from flux.http import json_body, optional_object
@@ -30,6 +30,7 @@ def _metadata(body: dict) -> dict | None:
 
 
 @users.post("/signup")
+@public
 def signup():
     if not current_app.config["AUTH_SIGNUP_ENABLED"]:
         raise Forbidden("Sign-up is disabled on this server", code="SIGNUP_DISABLED")
@@ -50,12 +51,14 @@ def signup():
 
 
 @users.post("/signin")
+@public
 def signin():
     user = authenticate(AppUser, json_body())
     return jsonify(start_session(user, user.tenant_id))
 
 
 @users.post("/refresh")
+@public
 def refresh():
     session, refresh_token = refresh_session(json_body().get("refresh_token"), AppUser.kind)
     user = db.session.scalar(
@@ -121,6 +124,7 @@ def update_user():
 
 
 @users.get("/config")
+@public
 def auth_config():
     config = current_app.config
     return jsonify(
