@@ -4,11 +4,68 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import Flask, request
+from flask.json.provider import DefaultJSONProvider
 
 from flux.errors import BadRequest
 
 MAX_VERSION = 2**31 - 1  # the INTEGER column's range on PostgreSQL
+MAX_JSON_DEPTH = 100
+
+
+class RequestJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, refusing at parse time what would fail later with a 500.
+
+    A body nested thousands deep raises RecursionError in the parser (and, less deep,
+    wherever it is serialised again); a `\\ud800` escape decodes to a lone surrogate,
+    which no database driver can encode. Both are refused here, once for every request
+    body, instead of in each view.
+    """
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        try:
+            value = super().loads(s, **kwargs)
+        except RecursionError:
+            raise BadRequest(TOO_DEEP, code="INVALID_JSON") from None
+        problem = unstorable(value)
+        if problem:
+            raise BadRequest(problem, code="INVALID_JSON")
+        return value
+
+
+TOO_DEEP = f"JSON may be nested at most {MAX_JSON_DEPTH} levels deep"
+
+
+def unstorable(value: Any) -> str | None:
+    """Why a parsed JSON value cannot be stored (too deep, a lone surrogate), or None.
+
+    A loop, not recursion: deep nesting is what it looks for.
+    """
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, str):
+            if not item.isascii() and not _encodable(item):
+                return "JSON strings must be valid Unicode: a lone surrogate (such as \\ud800) is not"
+        elif isinstance(item, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                return TOO_DEEP
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+    return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def init_app(app: Flask) -> None:
+    """Parse request bodies with `RequestJSONProvider`."""
+    app.json = RequestJSONProvider(app)
 
 
 def json_body(required: bool = True) -> dict[str, Any]:

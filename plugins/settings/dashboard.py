@@ -7,10 +7,9 @@ echo one back and the page shows metadata only. A user's own settings are API-on
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, json, render_template, request
 
 from flux.auth.permissions import ADMIN_ROLES, require
 from flux.context import current_tenant
@@ -35,7 +34,11 @@ def _render(status: int = 200, **form: Any):
 
 
 def _json_value(text: str) -> Any:
-    """The form's value box holds JSON; plain words are taken as a string for convenience."""
+    """The form's value box holds JSON; plain words are taken as a string for convenience.
+
+    Parsed by the app's JSON provider, which refuses what the API refuses (too deep, a
+    lone surrogate) with a 400.
+    """
     try:
         value = json.loads(text)
     except ValueError:
