@@ -158,6 +158,35 @@ def test_get_and_patch_user(app, client, auth):
     assert new.status_code == 200
 
 
+def test_a_password_change_ends_every_other_session(app, client, auth):
+    """A thief's session (or another device's) ends; the one that changed the password goes on."""
+    mine = auth.signup(email="me@example.com")
+    body = {"email": "me@example.com", "password": PASSWORD}
+    others = [client.post("/api/v1/auth/signin", json=body).json for _ in range(2)]
+    someone_else = auth.signup(email="else@example.com")
+    change = {"password": "new-password-1", "current_password": PASSWORD}
+    assert client.patch("/api/v1/auth/user", json=change, headers=auth.bearer(mine)).status_code == 200
+
+    for other in others:
+        assert client.get("/api/v1/auth/user", headers=auth.bearer(other)).status_code == 401
+        refreshed = client.post("/api/v1/auth/refresh", json={"refresh_token": other["refresh_token"]})
+        assert (refreshed.status_code, refreshed.json["code"]) == (401, "INVALID_REFRESH_TOKEN")
+    assert client.get("/api/v1/auth/user", headers=auth.bearer(mine)).status_code == 200
+    refreshed = client.post("/api/v1/auth/refresh", json={"refresh_token": mine["refresh_token"]})
+    assert refreshed.status_code == 200
+    assert client.get("/api/v1/auth/user", headers=auth.bearer(refreshed.json)).status_code == 200
+    assert client.get("/api/v1/auth/user", headers=auth.bearer(someone_else)).status_code == 200
+    with app.app_context():
+        reasons = db.session.scalars(sa.select(AuthSession.revoked_reason).order_by(AuthSession.created_at)).all()
+    assert sorted(reasons, key=str) == sorted([None, "password_changed", "password_changed", None], key=str)
+
+    metadata_only = client.patch(
+        "/api/v1/auth/user", json={"user_metadata": {"a": 1}}, headers=auth.bearer(refreshed.json)
+    )
+    assert metadata_only.status_code == 200
+    assert client.get("/api/v1/auth/user", headers=auth.bearer(refreshed.json)).status_code == 200
+
+
 def test_user_endpoints_need_a_token(client):
     assert client.get("/api/v1/auth/user").status_code == 401
     assert client.post("/api/v1/auth/signout").status_code == 401
