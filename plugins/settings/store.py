@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from flux import audit, flux_state
 from flux.context import current_actor
 from flux.crypto import DecryptionError, associated_data
-from flux.db import db, flush_or_conflict, utcnow
+from flux.db import db, flush_or_conflict, new_id, upsert_insert, utcnow
 from flux.errors import Conflict, NotFound
 from flux.tenancy import current_tenant_id, read_rows, tenant_filter, tenant_scope
 from plugins.settings.models import Setting
@@ -105,11 +105,40 @@ def create_setting(
 
 
 def put_setting(user_id: str, key: str, value: Any, description: str | None) -> Setting:
-    """Create or replace a user's plain setting; 409 when the user has a secret of that key."""
-    row = find(key, user_id)
+    """Create or replace a user's plain setting; 409 when the user has a secret of that key.
+
+    One INSERT … ON CONFLICT DO UPDATE: with a read first and an insert after, two
+    concurrent PUTs of a new key both read nothing, and the second insert failed with
+    409. The update leaves a secret of that key alone (no row comes back: 409).
+    """
+    now, actor_id = utcnow(), current_actor().id
+    insert = upsert_insert(db.session.get_bind().dialect.name)(Setting).values(
+        id=new_id(),
+        tenant_id=current_tenant_id(),
+        user_id=user_id,
+        key=key,
+        value=value,
+        description=description or "",
+        is_public=False,
+        is_secret=False,
+        created_by=actor_id,
+        updated_by=actor_id,
+        created_at=now,
+        updated_at=now,
+    )
+    changes = {"value": insert.excluded["value"], "updated_by": actor_id, "updated_at": now}
+    if description is not None:
+        changes["description"] = description
+    upsert = insert.on_conflict_do_update(
+        index_elements=["tenant_id", "user_id", "key"],
+        index_where=Setting.user_id.is_not(None),
+        set_=changes,
+        where=Setting.is_secret.is_(False),
+    )
+    row = db.session.scalar(upsert.returning(Setting), execution_options={"populate_existing": True})
     if row is None:
-        return create_setting(user_id, key, value, description)
-    return change_setting(row, value=value, description=description)
+        raise Conflict(f"{key!r} is a secret; change it through the secrets API", code="KEY_IS_SECRET")
+    return row
 
 
 def change_setting(
