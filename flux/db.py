@@ -141,8 +141,12 @@ def read_connection() -> Iterator[sa.Connection]:
             _begin_immediate.reset(token)
 
 
-def upsert_insert(dialect_name: str) -> Callable[..., Any]:
-    """The dialect's `insert`, which has `on_conflict_do_update` (INSERT … ON CONFLICT): SQLite or PostgreSQL."""
+def upsert_insert(dialect_name: str | None = None) -> Callable[..., Any]:
+    """The dialect's `insert`, which has `on_conflict_do_update` (INSERT … ON CONFLICT): SQLite or PostgreSQL.
+
+    The dialect is the session's unless named.
+    """
+    dialect_name = dialect_name or db.session.get_bind().dialect.name
     return {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[dialect_name]
 
 

@@ -112,7 +112,7 @@ def put_setting(user_id: str, key: str, value: Any, description: str | None) -> 
     409. The update leaves a secret of that key alone (no row comes back: 409).
     """
     now, fields = utcnow(), _new_fields(user_id, key, description, secret=False)
-    insert = upsert_insert(db.session.get_bind().dialect.name)(Setting).values(
+    insert = upsert_insert()(Setting).values(
         **fields, id=new_id(), value=value, is_public=False, created_at=now, updated_at=now
     )
     changes = {"value": insert.excluded["value"], "updated_by": fields["updated_by"], "updated_at": now}
