@@ -437,6 +437,18 @@ def test_a_key_cannot_change_a_key_with_scopes_it_lacks(app, client, admin_heade
     assert len(rows(app, "service_keys")) == 2
 
 
+def test_write_grants_read_also_for_what_a_key_may_change(client, admin_headers):
+    """DESIGN: `<family>:write` grants `<family>:read`, so a writer holds a reader's scopes in full."""
+    writer = create_key(client, admin_headers, ["service_keys:write"], name="writer")
+    reader = create_key(client, admin_headers, ["service_keys:read"], name="reader")
+    assert list_status(client, as_key(writer["key"])) == 200
+    assert client.post(f"{BASE}/{writer['id']}/disable", headers=as_key(reader["key"])).status_code == 403
+    assert client.post(f"{BASE}/{reader['id']}/disable", headers=as_key(writer["key"])).status_code == 200
+    settings_writer = create_key(client, admin_headers, ["settings:write"], name="settings")
+    assert client.get("/api/v1/settings/", headers=as_key(settings_writer["key"])).status_code == 200
+    assert list_status(client, as_key(settings_writer["key"])) == 403
+
+
 def test_a_key_may_change_keys_within_its_own_scopes(client, admin_headers, admin_key):
     headers = as_key(admin_key["key"])
     narrower = create_key(client, headers, ["service_keys:read"], name="narrower")
@@ -453,11 +465,11 @@ def test_a_key_may_change_keys_within_its_own_scopes(client, admin_headers, admi
 
 def test_update(client, admin_headers, admin_key):
     url, headers = f"{BASE}/{admin_key['id']}", as_key(admin_key["key"])
-    body = {"name": " renamed ", "description": "nightly", "scopes": ["secrets:read", "service_keys:write"]}
+    body = {"name": " renamed ", "description": "nightly", "scopes": ["secrets:read", "settings:write"]}
     updated = client.put(url, json=body, headers=admin_headers)
     assert updated.status_code == 200
     assert (updated.json["name"], updated.json["description"]) == ("renamed", "nightly")
-    assert updated.json["scopes"] == ["secrets:read", "service_keys:write"]
+    assert updated.json["scopes"] == ["secrets:read", "settings:write"]
     assert client.get(url, headers=admin_headers).json == updated.json
     assert list_status(client, headers) == 403, "the narrowed scopes apply at once"
 

@@ -84,11 +84,11 @@ def find_usable_key(presented: str) -> ServiceKey | None:
 
 
 def has_scope(key_scopes: list[str], needed: str) -> bool:
-    """`*` grants everything; `secrets:*` grants every `secrets:` scope; else an exact match."""
+    """`*` grants everything, `secrets:*` every `secrets:` scope, `secrets:write` also `secrets:read`."""
     if "*" in key_scopes or needed in key_scopes:
         return True
-    family = needed.split(":", 1)[0]
-    return f"{family}:*" in key_scopes
+    family, _, action = needed.partition(":")
+    return f"{family}:*" in key_scopes or (action == "read" and f"{family}:write" in key_scopes)
 
 
 def describe(key: ServiceKey) -> dict[str, Any]:
