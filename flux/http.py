@@ -2,35 +2,33 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Flask, request
-from flask.json.provider import DefaultJSONProvider
 
-from flux.errors import BadRequest
+from flux.errors import BadRequest, FluxRequest
 
 MAX_VERSION = 2**31 - 1  # the INTEGER column's range on PostgreSQL
 MAX_JSON_DEPTH = 100
 
 
-class RequestJSONProvider(DefaultJSONProvider):
-    """Flask's JSON, refusing at parse time what would fail later with a 500.
+def parse_json(data: str | bytes) -> Any:
+    """JSON sent by a client; ValueError when it is not JSON, 400 when it cannot be stored.
 
     A body nested thousands deep raises RecursionError in the parser (and, less deep,
     wherever it is serialised again); a `\\ud800` escape decodes to a lone surrogate,
     which no database driver can encode. Both are refused here, once for every request
-    body, instead of in each view.
+    body, instead of failing with a 500 in some view.
     """
-
-    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
-        try:
-            value = super().loads(s, **kwargs)
-        except RecursionError:
-            raise BadRequest(TOO_DEEP, code="INVALID_JSON") from None
-        problem = unstorable(value)
-        if problem:
-            raise BadRequest(problem, code="INVALID_JSON")
-        return value
+    try:
+        value = json.loads(data)
+    except RecursionError:
+        raise BadRequest(TOO_DEEP, code="INVALID_JSON") from None
+    problem = unstorable(value)
+    if problem:
+        raise BadRequest(problem, code="INVALID_JSON")
+    return value
 
 
 TOO_DEEP = f"JSON may be nested at most {MAX_JSON_DEPTH} levels deep"
@@ -63,9 +61,27 @@ def _encodable(text: str) -> bool:
     return True
 
 
+class _RequestJson:
+    """What werkzeug calls to parse a request body (`Request.json_module`)."""
+
+    loads = staticmethod(parse_json)
+
+
+class CheckedJsonRequest(FluxRequest):
+    """The app's request: its JSON body goes through `parse_json`."""
+
+    @property
+    def json_module(self) -> type[_RequestJson]:
+        return _RequestJson
+
+    @json_module.setter
+    def json_module(self, _provider: Any) -> None:
+        """Ignored: Flask's request context sets the app's JSON provider here for each request."""
+
+
 def init_app(app: Flask) -> None:
-    """Parse request bodies with `RequestJSONProvider`."""
-    app.json = RequestJSONProvider(app)
+    """Requests parse their JSON with `parse_json` (responses, and the app's own JSON, are untouched)."""
+    app.request_class = CheckedJsonRequest
 
 
 def json_body(required: bool = True) -> dict[str, Any]:

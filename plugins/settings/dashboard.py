@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, json, render_template, request
+from flask import Blueprint, render_template, request
 
 from flux.auth.permissions import ADMIN_ROLES, require
 from flux.context import current_tenant
 from flux.errors import ApiError, BadRequest
 from flux.form_outcomes import refused, saved
+from flux.http import parse_json
 from plugins.settings import store
 from plugins.settings.validation import checked_key, description, required_value, secret_value
 
@@ -36,11 +37,11 @@ def _render(status: int = 200, **form: Any):
 def _json_value(text: str) -> Any:
     """The form's value box holds JSON; plain words are taken as a string for convenience.
 
-    Parsed by the app's JSON provider, which refuses what the API refuses (too deep, a
-    lone surrogate) with a 400.
+    Parsed as a request body is, so what the API refuses (too deep, a lone surrogate)
+    is a 400 here too.
     """
     try:
-        value = json.loads(text)
+        value = parse_json(text)
     except ValueError:
         value = text
     return required_value({"value": value})
