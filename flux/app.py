@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask, current_app
 from jinja2 import ChoiceLoader, FileSystemLoader
 
-from flux import db, errors
+from flux import db, errors, http, routing
 from flux.admin_pages import AdminPage
 from flux.auth import tokens
 from flux.cache import TtlCache
@@ -72,6 +72,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     plugins = build_plugin_manager(app.config["DISABLED_PLUGINS"], app.config["PLUGINS"])
     errors.init_app(app)
+    routing.init_app(app)
+    http.init_app(app)
     db.init_app(app)
     tokens.init_app(app)
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from flask import current_app, g, request
 
-from flux.errors import Forbidden, NotFound
+from flux.errors import Forbidden, NotFound, Unauthorized
 from flux.tenancy import TenantInfo, membership_role
 
 
@@ -35,13 +37,35 @@ class Actor:
 ANONYMOUS = Actor(kind="anon", role="anon")
 
 
+def public(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a view anyone may call: credentials that do not verify there count as none.
+
+    Clients such as the reference SDK send their client key as `Authorization: Bearer`
+    with every call, sign-up and sign-in included; a public view answers them as it
+    answers an anonymous caller instead of 401. Put it below the route decorator.
+    """
+    view.flux_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def _public_view() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return getattr(view, "flux_public", False)
+
+
 def current_actor() -> Actor:
     """The request's actor, through the `actor_from_request` hook (cached in `g`)."""
     # One lookup through the `g` proxy instead of two: this runs several times a request.
     actor = g.get("flux_actor")
     if actor is None:
         hook = current_app.extensions["flux"].plugins.hook
-        actor = g.flux_actor = hook.actor_from_request(request=request) or ANONYMOUS
+        try:
+            actor = hook.actor_from_request(request=request) or ANONYMOUS
+        except Unauthorized:
+            if not _public_view():
+                raise
+            actor = ANONYMOUS
+        g.flux_actor = actor
     return actor
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask, current_app, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase
 
 from flux.errors import Conflict
@@ -139,6 +140,15 @@ def read_connection() -> Iterator[sa.Connection]:
             yield connection
         finally:
             _begin_immediate.reset(token)
+
+
+def upsert_insert(dialect_name: str | None = None) -> Callable[..., Any]:
+    """The dialect's `insert`, which has `on_conflict_do_update` (INSERT … ON CONFLICT): SQLite or PostgreSQL.
+
+    The dialect is the session's unless named.
+    """
+    dialect_name = dialect_name or db.session.get_bind().dialect.name
+    return {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[dialect_name]
 
 
 def flush_or_conflict(message: str, code: str) -> None:

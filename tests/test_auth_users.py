@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import jwt
+import pytest
 import sqlalchemy as sa
 
-from flux.auth.models import AppUser, AuthSession
+from flux.auth.models import AppUser, AuthSession, SigninLockout
 from flux.db import db
-from tests.conftest import PASSWORD
+from tests.conftest import ADMIN_EMAIL, CSRF_FIELD, PASSWORD, DashboardClient
+
+SIGNIN, ADMIN_LOGIN = "/api/v1/auth/signin", "/api/v1/admin/login"
 
 
 def stored_user(app, email: str) -> AppUser | None:
@@ -72,7 +76,62 @@ def test_account_locks_after_five_failures(app, client, auth):
     locked = client.post("/api/v1/auth/signin", json={"email": "victim@example.com", "password": PASSWORD})
     assert locked.status_code == 429
     assert 14 * 60 < int(locked.headers["Retry-After"]) <= 15 * 60
-    assert stored_user(app, "victim@example.com").locked_until is not None
+    with app.app_context():
+        lockout = db.session.scalar(sa.select(SigninLockout))
+    assert (lockout.email, lockout.account_kind, lockout.locked_until is not None) == (
+        "victim@example.com",
+        "user",
+        True,
+    )
+
+
+@pytest.mark.parametrize(("path", "known"), [(SIGNIN, "victim@example.com"), (ADMIN_LOGIN, ADMIN_EMAIL)])
+def test_an_unknown_email_locks_exactly_like_an_account(client, auth, admin_headers, path, known):
+    """Otherwise a 429, or its absence, tells which e-mails have accounts."""
+    auth.signup("victim@example.com")
+    answers = [
+        [client.post(path, json={"email": email, "password": "wrong-password"}) for _ in range(7)]
+        for email in (known, "nobody@example.com")
+    ]
+    assert [response.status_code for response in answers[0]] == [401] * 5 + [429] * 2
+    for mine, theirs in zip(*answers, strict=True):
+        assert_same_answer(mine, theirs)
+    right = client.post(path, json={"email": known, "password": PASSWORD})
+    assert right.status_code == 429, "the right password does not lift the lock"
+
+
+NONCE = re.compile(r' nonce="[^"]*"')  # differs per response (the dashboard's CSP)
+
+
+def test_the_dashboard_login_locks_an_unknown_email_like_an_account(client, auth):
+    auth.setup_admin()
+    browser_like = DashboardClient(client)
+    pages = {}
+    for email in (ADMIN_EMAIL, "nobody@example.com"):
+        pages[email] = []
+        for _ in range(7):
+            response = browser_like.client.post(
+                "/dashboard/login",
+                data={"email": email, "password": "wrong-password", "csrf_token": browser_like.csrf_token()},
+            )
+            text = CSRF_FIELD.sub("", response.get_data(as_text=True)).replace(email, "EMAIL")
+            text = NONCE.sub("", text)
+            pages[email].append((response.status_code, re.sub(r"\b\d+ (minutes?|seconds?)\b", "N", text)))
+    assert [status for status, _ in pages[ADMIN_EMAIL]] == [401] * 5 + [429] * 2
+    assert pages[ADMIN_EMAIL] == pages["nobody@example.com"]
+
+
+def assert_same_answer(one, other) -> None:
+    """Same status, body and headers; only the request id, and the wait by a second, may differ."""
+    assert one.status_code == other.status_code
+    assert abs(int(one.headers.get("Retry-After", 0)) - int(other.headers.get("Retry-After", 0))) <= 1
+    same_headers = [
+        {k: v for k, v in r.headers.items() if k not in ("X-Request-ID", "Retry-After")} for r in (one, other)
+    ]
+    assert same_headers[0] == same_headers[1]
+    bodies = [{k: v for k, v in r.json.items() if k != "retry_after"} for r in (one, other)]
+    assert bodies[0] == bodies[1]
+    assert abs(one.json.get("retry_after", 0) - other.json.get("retry_after", 0)) <= 1
 
 
 def test_failed_signins_are_rate_limited_per_email(make_app):
@@ -156,6 +215,35 @@ def test_get_and_patch_user(app, client, auth):
     assert client.post("/api/v1/auth/signin", json={"email": "me@example.com", "password": PASSWORD}).status_code == 401
     new = client.post("/api/v1/auth/signin", json={"email": "me@example.com", "password": "new-password-1"})
     assert new.status_code == 200
+
+
+def test_a_password_change_ends_every_other_session(app, client, auth):
+    """A thief's session (or another device's) ends; the one that changed the password goes on."""
+    mine = auth.signup(email="me@example.com")
+    body = {"email": "me@example.com", "password": PASSWORD}
+    others = [client.post("/api/v1/auth/signin", json=body).json for _ in range(2)]
+    someone_else = auth.signup(email="else@example.com")
+    change = {"password": "new-password-1", "current_password": PASSWORD}
+    assert client.patch("/api/v1/auth/user", json=change, headers=auth.bearer(mine)).status_code == 200
+
+    for other in others:
+        assert client.get("/api/v1/auth/user", headers=auth.bearer(other)).status_code == 401
+        refreshed = client.post("/api/v1/auth/refresh", json={"refresh_token": other["refresh_token"]})
+        assert (refreshed.status_code, refreshed.json["code"]) == (401, "INVALID_REFRESH_TOKEN")
+    assert client.get("/api/v1/auth/user", headers=auth.bearer(mine)).status_code == 200
+    refreshed = client.post("/api/v1/auth/refresh", json={"refresh_token": mine["refresh_token"]})
+    assert refreshed.status_code == 200
+    assert client.get("/api/v1/auth/user", headers=auth.bearer(refreshed.json)).status_code == 200
+    assert client.get("/api/v1/auth/user", headers=auth.bearer(someone_else)).status_code == 200
+    with app.app_context():
+        reasons = db.session.scalars(sa.select(AuthSession.revoked_reason).order_by(AuthSession.created_at)).all()
+    assert sorted(reasons, key=str) == sorted([None, "password_changed", "password_changed", None], key=str)
+
+    metadata_only = client.patch(
+        "/api/v1/auth/user", json={"user_metadata": {"a": 1}}, headers=auth.bearer(refreshed.json)
+    )
+    assert metadata_only.status_code == 200
+    assert client.get("/api/v1/auth/user", headers=auth.bearer(refreshed.json)).status_code == 200
 
 
 def test_user_endpoints_need_a_token(client):

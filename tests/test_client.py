@@ -26,7 +26,7 @@ def test_login_signs_in_an_admin_and_sends_the_token(live_server, live_admin):
     assert answer["user"]["email"] == ADMIN_EMAIL
     assert client.access_token == answer["access_token"]
     assert client.refresh_token == answer["refresh_token"]
-    assert client.request("GET", "/api/v1/admin/me")["email"] == ADMIN_EMAIL
+    assert client.request("GET", "/api/v1/admin/me")["user"]["email"] == ADMIN_EMAIL
     client.logout()
     with pytest.raises(ClientError) as raised:
         client.refresh()  # the session is over on the server

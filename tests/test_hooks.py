@@ -69,7 +69,7 @@ def test_hook_register_migrations(make_app):
     folders = migrate.migration_folders(app)
     assert ROOT / "tests" / "plugins" / "migrations" in folders
     assert set(migrate.pending_heads(app)) == {
-        "core_0002",
+        "core_0003",
         "functions_0003",
         "my_plugin_0001",
         "secrets_0001",

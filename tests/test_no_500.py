@@ -21,6 +21,14 @@ BODIES = [
     b'{"reason": null, "user_metadata": [1], "current_password": 1, "setup_token": 0}',
     b"\xff\xfe\x00garbage",
     b"{" * 50,
+    # Nested far past the parser's recursion limit, and just past ours.
+    b"[" * 10_000 + b"]" * 10_000,
+    b'{"user_metadata": ' * 101 + b"1" + b"}" * 101,
+    # Lone surrogates, escaped and as raw bytes, in every field a view stores.
+    b'{"email": "a\\ud800@example.com", "password": "correct horse \\ud800", "key": "k", "value": "\\ud800",'
+    b' "name": "n\\udfff", "code": "// \\ud800", "description": "\\ud800", "user_metadata": {"\\ud800": 1},'
+    b' "reason": "\\ud800", "scopes": ["\\ud800"], "env": {"A": "\\ud800"}, "current_password": "\\ud800"}',
+    b'{"value": "\xed\xa0\x80", "password": "\xed\xa0\x80\xed\xa0\x80\xed\xa0\x80", "email": "b@example.com"}',
 ]
 PATH_VALUES = ["x", "0" * 36, "../../etc/passwd", "%00", "a" * 300]
 
@@ -82,6 +90,9 @@ FORMS = [
         "expires_at": "9999-12-31T23:59:59-23:59",
     },
     {"name": "ok", "value": "v", "scope": "global", "expires_at": "99999-01-01", "confirm": "yes"},
+    # JSON in the value box: nested too deep, and a lone surrogate escaped.
+    {"key": "deep", "value": "[" * 10_000, "description": '"\\ud800"'},
+    {"key": "lone", "value": '"\\ud800"'},
 ]
 
 
@@ -102,3 +113,34 @@ def test_no_dashboard_page_answers_500(app, client, auth):
                     failures.append((method, fill(rule.rule, value), response.status_code))
     assert failures == []
     assert {200, 400, 404} <= seen  # the junk reached the views, not only the sign-in redirect
+
+
+@pytest.mark.parametrize("target", ["/dashboard/\r\nSet-Cookie: session=fixed", "/dashboard/\nX-Injected: 1"])
+def test_a_dashboard_sign_in_with_cr_lf_in_next_goes_to_the_dashboard(client, auth, target):
+    auth.setup_admin()
+    browser_like = DashboardClient(client)
+    data = {"email": "admin@example.com", "password": "correct horse battery", "csrf_token": browser_like.csrf_token()}
+    response = client.post("/dashboard/login", query_string={"next": target}, data=data)
+    assert (response.status_code, response.headers["Location"]) == (302, "/dashboard/")
+    assert "X-Injected" not in response.headers and "session=fixed" not in response.headers.get("Set-Cookie", "")
+
+
+def test_deep_json_and_lone_surrogates_are_400_and_store_nothing(app, client, auth):
+    user = auth.bearer(auth.signup("deep@example.com"))
+    deep = client.post("/api/v1/auth/signin", data=b"[" * 10_000, content_type="application/json")
+    assert (deep.status_code, deep.json["code"]) == (400, "INVALID_JSON")
+    lone = client.post("/api/v1/auth/signup", json={"email": "x@example.com", "password": "correct horse \ud800"})
+    assert (lone.status_code, lone.json["code"]) == (400, "INVALID_JSON")
+    assert "surrogate" in lone.json["error"]
+    for path in ("/api/v1/settings/user/theme", "/api/v1/settings/user/theme/"):
+        put = client.put(path, json={"value": {"nested": ["\udc00"]}}, headers=user)
+        assert (put.status_code, put.json["code"]) == (400, "INVALID_JSON")
+    secret = client.post("/api/v1/settings/secret", json={"key": "k", "value": "\ud800"}, headers=user)
+    assert secret.status_code == 400
+    nested = {"value": 1}
+    for _ in range(99):
+        nested = {"value": nested}
+    assert client.put("/api/v1/settings/user/theme", json=nested, headers=user).status_code == 200
+    assert client.put("/api/v1/settings/user/theme", json={"value": nested}, headers=user).status_code == 400
+    emoji = client.put("/api/v1/settings/user/theme", json={"value": "\U0001f600 \u00e9"}, headers=user)
+    assert (emoji.status_code, emoji.json["value"]) == (200, "\U0001f600 \u00e9")

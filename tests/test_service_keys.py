@@ -109,7 +109,6 @@ def test_expires_at_in_the_future_is_kept_in_utc(client, admin_headers):
         pytest.param({"scopes": ["service_keys:read"]}, id="missing-name"),
         pytest.param({"name": "   ", "scopes": ["service_keys:read"]}, id="blank-name"),
         pytest.param({"name": 7, "scopes": ["service_keys:read"]}, id="name-not-a-string"),
-        pytest.param({"name": "ci"}, id="missing-scopes"),
         pytest.param({"name": "ci", "scopes": []}, id="empty-scopes"),
         pytest.param({"name": "ci", "scopes": "service_keys:read"}, id="scopes-not-a-list"),
         pytest.param({"name": "ci", "scopes": ["service_keys:read", 3]}, id="scope-not-a-string"),
@@ -250,9 +249,7 @@ def test_disable_and_enable(client, admin_headers, admin_key):
 
 def test_revoke_is_forever(app, client, admin_headers, admin_key):
     url, headers = f"{BASE}/{admin_key['id']}", as_key(admin_key["key"])
-    assert client.post(f"{url}/revoke", headers=admin_headers).status_code == 400
-    assert client.post(f"{url}/revoke", json={}, headers=admin_headers).status_code == 400
-    assert client.post(f"{url}/revoke", json={"reason": "  "}, headers=admin_headers).status_code == 400
+    assert client.post(f"{url}/revoke", json={"reason": 5}, headers=admin_headers).status_code == 400
     assert list_status(client, headers) == 200
 
     revoked = client.post(f"{url}/revoke", json={"reason": "leaked in CI logs"}, headers=admin_headers)
@@ -356,12 +353,111 @@ def test_revocation_history_lists_events_in_order(client, admin_headers, admin_k
 
     history = client.get(f"{url}/revocations", headers=as_key(create_key(client, admin_headers)["key"]))
     assert history.status_code == 200
-    assert [(event["action"], event["reason"]) for event in history.json] == [
+    events = history.json["events"]
+    assert [(event["action"], event["reason"]) for event in events] == [
         ("deprecated", "moving to v2"),
         ("rotated", "rotated"),
         ("revoked", "done"),
     ]
-    assert all(event["key_id"] == admin_key["id"] and event["actor_id"] for event in history.json)
+    assert all(event["key_id"] == admin_key["id"] and event["actor_id"] for event in events)
+
+
+# --- the reference SDK's calls ------------------------------------------------------------
+
+
+def test_revoke_without_a_reason_and_the_reference_history_shape(app, client, admin_headers, admin_key):
+    """The SDK revokes with an empty body, and reads the history as one object."""
+    url = f"{BASE}/{admin_key['id']}"
+    fresh = client.get(f"{url}/revocations", headers=admin_headers).json
+    assert fresh == {
+        "id": admin_key["id"],
+        "name": "manager",
+        "revoked_at": None,
+        "revoked_by": None,
+        "revocation_reason": None,
+        "events": [],
+    }
+    assert client.post(f"{url}/revoke", headers=admin_headers).status_code == 200
+    assert list_status(client, as_key(admin_key["key"])) == 401
+    history = client.get(f"{url}/revocations", headers=admin_headers).json
+    admin_id = client.get("/api/v1/admin/me", headers=admin_headers).json["user"]["id"]
+    assert (history["revoked_by"], history["revocation_reason"]) == (admin_id, "")
+    assert history["revoked_at"] == client.get(url, headers=admin_headers).json["revoked_at"] is not None
+    assert [(event["action"], event["reason"], event["actor_id"]) for event in history["events"]] == [
+        ("revoked", "", admin_id)
+    ]
+    assert client.post(f"{url}/revoke", json={}, headers=admin_headers).status_code == 409
+
+
+def test_scopes_are_optional_on_create_and_default_to_the_creators(client, admin_headers, admin_key):
+    by_admin = client.post(BASE, json={"name": "sdk"}, headers=admin_headers)
+    assert (by_admin.status_code, by_admin.json["scopes"]) == (201, ["*"])
+    by_key = client.post(BASE, json={"name": "child"}, headers=as_key(admin_key["key"]))
+    assert (by_key.status_code, by_key.json["scopes"]) == (201, ["service_keys:read", "service_keys:write"])
+    assert client.post(BASE, json={"name": "x", "scopes": None}, headers=admin_headers).json["scopes"] == ["*"]
+
+
+def test_put_enabled_disables_and_enables(client, admin_headers, admin_key):
+    url, headers = f"{BASE}/{admin_key['id']}", as_key(admin_key["key"])
+    disabled = client.put(url, json={"enabled": False}, headers=admin_headers)
+    assert (disabled.status_code, disabled.json["enabled"], disabled.json["status"]) == (200, False, "disabled")
+    assert list_status(client, headers) == 401
+    enabled = client.put(url, json={"enabled": True, "name": "back"}, headers=admin_headers)
+    assert (enabled.status_code, enabled.json["status"], enabled.json["name"]) == (200, "active", "back")
+    assert list_status(client, headers) == 200
+    assert client.put(url, json={"enabled": "no"}, headers=admin_headers).status_code == 400
+    assert client.get(url, headers=admin_headers).json["enabled"] is True
+
+
+# --- a key acts only on keys it holds every scope of ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix", "body"),
+    [
+        ("put", "", {"scopes": ["service_keys:read"]}),
+        ("put", "", {"enabled": False}),
+        ("put", "", {"name": "renamed"}),
+        ("post", "/disable", None),
+        ("post", "/enable", None),
+        ("post", "/revoke", {"reason": "takeover"}),
+        ("post", "/deprecate", {"grace_period_hours": 0}),
+        ("post", "/rotate", {"grace_period_hours": 0}),
+        ("delete", "", None),
+    ],
+)
+def test_a_key_cannot_change_a_key_with_scopes_it_lacks(app, client, admin_headers, admin_key, method, suffix, body):
+    master = create_key(client, admin_headers, ["*"], name="master")
+    url = f"{BASE}/{master['id']}"
+    before = client.get(url, headers=admin_headers).json
+    response = getattr(client, method)(f"{url}{suffix}", json=body, headers=as_key(admin_key["key"]))
+    assert (response.status_code, response.json["code"]) == (403, "SCOPE_NOT_HELD")
+    assert client.get(url, headers=admin_headers).json == before
+    assert list_status(client, as_key(master["key"])) == 200
+    assert len(rows(app, "service_keys")) == 2
+
+
+def test_write_grants_read_also_for_what_a_key_may_change(client, admin_headers):
+    """DESIGN: `<family>:write` grants `<family>:read`, so a writer holds a reader's scopes in full."""
+    writer = create_key(client, admin_headers, ["service_keys:write"], name="writer")
+    reader = create_key(client, admin_headers, ["service_keys:read"], name="reader")
+    assert list_status(client, as_key(writer["key"])) == 200
+    assert client.post(f"{BASE}/{writer['id']}/disable", headers=as_key(reader["key"])).status_code == 403
+    assert client.post(f"{BASE}/{reader['id']}/disable", headers=as_key(writer["key"])).status_code == 200
+    settings_writer = create_key(client, admin_headers, ["settings:write"], name="settings")
+    assert client.get("/api/v1/settings/", headers=as_key(settings_writer["key"])).status_code == 200
+    assert list_status(client, as_key(settings_writer["key"])) == 403
+
+
+def test_a_key_may_change_keys_within_its_own_scopes(client, admin_headers, admin_key):
+    headers = as_key(admin_key["key"])
+    narrower = create_key(client, headers, ["service_keys:read"], name="narrower")
+    assert client.post(f"{BASE}/{narrower['id']}/disable", headers=headers).status_code == 200
+    assert client.put(f"{BASE}/{narrower['id']}", json={"enabled": True}, headers=headers).status_code == 200
+    assert client.delete(f"{BASE}/{narrower['id']}", headers=headers).status_code == 204
+    family = create_key(client, admin_headers, ["service_keys:*"], name="family")
+    assert client.post(f"{BASE}/{narrower['id']}/disable", headers=headers).status_code == 404
+    assert client.post(f"{BASE}/{admin_key['id']}/disable", headers=as_key(family["key"])).status_code == 200
 
 
 # --- update, delete, unknown ids ---------------------------------------------------------
@@ -369,11 +465,11 @@ def test_revocation_history_lists_events_in_order(client, admin_headers, admin_k
 
 def test_update(client, admin_headers, admin_key):
     url, headers = f"{BASE}/{admin_key['id']}", as_key(admin_key["key"])
-    body = {"name": " renamed ", "description": "nightly", "scopes": ["secrets:read", "service_keys:write"]}
+    body = {"name": " renamed ", "description": "nightly", "scopes": ["secrets:read", "settings:write"]}
     updated = client.put(url, json=body, headers=admin_headers)
     assert updated.status_code == 200
     assert (updated.json["name"], updated.json["description"]) == ("renamed", "nightly")
-    assert updated.json["scopes"] == ["secrets:read", "service_keys:write"]
+    assert updated.json["scopes"] == ["secrets:read", "settings:write"]
     assert client.get(url, headers=admin_headers).json == updated.json
     assert list_status(client, headers) == 403, "the narrowed scopes apply at once"
 

@@ -12,7 +12,7 @@ from flux.auth.passwords import check_new_password, hash_password, normalize_ema
 from flux.auth.permissions import SIGNED_IN, require
 from flux.auth.sessions import end_current_session, refresh_session, start_session, token_response
 from flux.auth.signin import authenticate
-from flux.context import current_actor
+from flux.context import current_actor, public
 from flux.db import db
 from flux.errors import Conflict, Forbidden, NotFound, Unauthorized
 from flux.http import json_body, optional_text
@@ -44,6 +44,7 @@ def create_instance_admin(email: object, password: object, name: object = None) 
 
 
 @admins.get("/setup/status")
+@public
 def setup_status():
     has_admin = has_instance_admin()
     return jsonify({"needs_setup": not has_admin, "has_admin": has_admin})
@@ -71,18 +72,21 @@ def first_admin(body: dict) -> PlatformAccount:
 
 
 @admins.post("/setup")
+@public
 def setup():
     account = first_admin(json_body())
     return jsonify(start_session(account, default_tenant_id())), 201
 
 
 @admins.post("/login")
+@public
 def login():
     account = authenticate(PlatformAccount, json_body())
     return jsonify(start_session(account, home_tenant_id(account)))
 
 
 @admins.post("/refresh")
+@public
 def refresh():
     session, refresh_token = refresh_session(json_body().get("refresh_token"), PlatformAccount.kind)
     account = db.session.get(PlatformAccount, session.account_id)
@@ -123,4 +127,5 @@ def logout():
 @admins.get("/me")
 @require(SIGNED_IN)
 def me():
-    return jsonify(_signed_in_account().as_json())
+    """`{"user": {…}}`, the reference's shape."""
+    return jsonify({"user": _signed_in_account().as_json()})

@@ -1,7 +1,9 @@
 """`/api/v1/admin/service-keys`: the lifecycle of a tenant's service keys.
 
 Keys belong to the request's tenant (the automatic tenant scoping applies), so an
-administrator sees and changes only the keys of the tenant they act in.
+administrator sees and changes only the keys of the tenant they act in. A service key
+with `service_keys:write` may grant only scopes it holds, and change only keys whose
+scopes it holds in full: otherwise it could disable or narrow a `*` key above it.
 """
 
 from __future__ import annotations
@@ -36,14 +38,20 @@ def _scopes(value: object) -> list[str]:
     return sorted(set(value))
 
 
-def _grantable(scopes: list[str]) -> list[str]:
+def _grantable(scopes: list[str], doing: str = "grant") -> list[str]:
     """A service key may hand out only scopes it holds, or `service_keys:write` alone would be worth `*`."""
     actor = current_actor()
     if actor.kind == "service_key":
         beyond = [scope for scope in scopes if not keys.has_scope(list(actor.scopes), scope)]
         if beyond:
-            raise Forbidden(f"a service key cannot grant scopes it does not hold: {beyond}", code="SCOPE_NOT_HELD")
+            raise Forbidden(f"a service key cannot {doing} scopes it does not hold: {beyond}", code="SCOPE_NOT_HELD")
     return scopes
+
+
+def _creator_scopes() -> list[str]:
+    """The default scopes of a new key: all its creator holds (`*` for an administrator)."""
+    actor = current_actor()
+    return sorted(actor.scopes) if actor.kind == "service_key" else ["*"]
 
 
 def _future_time(value: object, name: str) -> datetime | None:
@@ -82,6 +90,13 @@ def _key(key_id: str) -> ServiceKey:
     return key
 
 
+def _changeable(key_id: str) -> ServiceKey:
+    """A key the caller may change: a service key must hold all of its scopes (403 otherwise)."""
+    key = _key(key_id)
+    _grantable(list(key.scopes or []), doing="change a key with")
+    return key
+
+
 @api.get("")
 @READ
 def list_keys():
@@ -99,7 +114,7 @@ def create_key():
     key, plaintext = keys.issue_key(
         name.strip(),
         optional_text(body, "description", 2000) or "",
-        _grantable(_scopes(body.get("scopes"))),
+        _grantable(_scopes(body["scopes"]) if body.get("scopes") is not None else _creator_scopes()),
         _future_time(body.get("expires_at"), "expires_at"),
         current_actor().id,
     )
@@ -116,7 +131,7 @@ def get_key(key_id: str):
 @api.put("/<key_id>")
 @MANAGE
 def update_key(key_id: str):
-    key, body = _key(key_id), json_body()
+    key, body = _changeable(key_id), json_body()
     changed = False
     if "name" in body:
         name = optional_text(body, "name", 200)
@@ -129,11 +144,18 @@ def update_key(key_id: str):
         key.scopes, changed = _grantable(_scopes(body["scopes"])), True
     if "expires_at" in body:
         key.expires_at, changed = _future_time(body["expires_at"], "expires_at"), True
-    if not changed:
-        raise BadRequest("nothing to update: send name, description, scopes or expires_at", code="NOTHING_TO_UPDATE")
-    audit.record(
-        "service_key.updated", key.id, fields=sorted(set(body) & {"name", "description", "scopes", "expires_at"})
-    )
+    if "enabled" in body and not isinstance(body["enabled"], bool):
+        raise BadRequest("enabled must be true or false", code="INVALID_FIELD")
+    if not changed and "enabled" not in body:
+        raise BadRequest(
+            "nothing to update: send name, description, scopes, expires_at or enabled", code="NOTHING_TO_UPDATE"
+        )
+    if changed:
+        audit.record(
+            "service_key.updated", key.id, fields=sorted(set(body) & {"name", "description", "scopes", "expires_at"})
+        )
+    if "enabled" in body and body["enabled"] != key.enabled:
+        keys.set_enabled(key, body["enabled"])
     db.session.commit()
     return jsonify(keys.describe(key))
 
@@ -141,7 +163,7 @@ def update_key(key_id: str):
 @api.delete("/<key_id>")
 @MANAGE
 def delete_key(key_id: str):
-    key = _key(key_id)
+    key = _changeable(key_id)
     audit.record("service_key.deleted", key.id, name=key.name)
     db.session.delete(key)
     db.session.commit()
@@ -149,7 +171,7 @@ def delete_key(key_id: str):
 
 
 def _set_enabled(key_id: str, enabled: bool):
-    key = _key(key_id)
+    key = _changeable(key_id)
     keys.set_enabled(key, enabled)
     db.session.commit()
     return jsonify(keys.describe(key))
@@ -170,8 +192,9 @@ def enable_key(key_id: str):
 @api.post("/<key_id>/revoke")
 @MANAGE
 def revoke_key(key_id: str):
-    key = _key(key_id)
-    keys.revoke_key(key, optional_text(json_body(), "reason", 2000) or "", current_actor().id)
+    """The reason is optional: the reference SDK sends none."""
+    key = _changeable(key_id)
+    keys.revoke_key(key, optional_text(json_body(required=False), "reason", 2000) or "", current_actor().id)
     db.session.commit()
     return jsonify(keys.describe(key))
 
@@ -179,7 +202,7 @@ def revoke_key(key_id: str):
 @api.post("/<key_id>/deprecate")
 @MANAGE
 def deprecate_key(key_id: str):
-    key = _key(key_id)
+    key = _changeable(key_id)
     body = json_body(required=False)
     keys.deprecate_key(key, _grace(body), optional_text(body, "reason", 2000) or "", current_actor().id)
     db.session.commit()
@@ -190,8 +213,7 @@ def deprecate_key(key_id: str):
 @MANAGE
 def rotate_key(key_id: str):
     """A new key with the same name and scopes; the old one works for the grace period."""
-    old = _key(key_id)
-    _grantable(list(old.scopes))
+    old = _changeable(key_id)
     body = json_body(required=False)
     new, plaintext = keys.rotate_key(old, _grace(body), optional_text(body, "reason", 2000) or "", current_actor().id)
     db.session.commit()
@@ -201,8 +223,21 @@ def rotate_key(key_id: str):
 @api.get("/<key_id>/revocations")
 @READ
 def key_history(key_id: str):
+    """The reference's shape (who revoked the key, when and why), with every event inside."""
     key = _key(key_id)
-    events = db.session.scalars(
-        sa.select(ServiceKeyEvent).where(ServiceKeyEvent.key_id == key.id).order_by(ServiceKeyEvent.created_at)
+    events = list(
+        db.session.scalars(
+            sa.select(ServiceKeyEvent).where(ServiceKeyEvent.key_id == key.id).order_by(ServiceKeyEvent.created_at)
+        )
     )
-    return jsonify([event.as_json() for event in events])
+    revoked = next((event for event in events if event.action == "revoked"), None)
+    return jsonify(
+        {
+            "id": key.id,
+            "name": key.name,
+            "revoked_at": keys.iso(key.revoked_at),
+            "revoked_by": revoked.actor_id if revoked else None,
+            "revocation_reason": key.revoked_reason,
+            "events": [event.as_json() for event in events],
+        }
+    )

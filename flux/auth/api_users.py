@@ -10,9 +10,15 @@ from flask import Blueprint, current_app, jsonify
 from flux.auth.models import APP_USER_FIELDS, AppUser, app_user_json
 from flux.auth.passwords import check_new_password, hash_password, normalize_email, verify_password
 from flux.auth.permissions import SIGNED_IN, require
-from flux.auth.sessions import end_current_session, refresh_session, start_session, token_response
+from flux.auth.sessions import (
+    end_current_session,
+    refresh_session,
+    revoke_other_sessions,
+    start_session,
+    token_response,
+)
 from flux.auth.signin import authenticate
-from flux.context import Actor, current_actor, current_tenant_id
+from flux.context import Actor, current_actor, current_tenant_id, public
 from flux.db import db
 from flux.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from flux.http import json_body, optional_object
@@ -30,6 +36,7 @@ def _metadata(body: dict) -> dict | None:
 
 
 @users.post("/signup")
+@public
 def signup():
     if not current_app.config["AUTH_SIGNUP_ENABLED"]:
         raise Forbidden("Sign-up is disabled on this server", code="SIGNUP_DISABLED")
@@ -50,12 +57,14 @@ def signup():
 
 
 @users.post("/signin")
+@public
 def signin():
     user = authenticate(AppUser, json_body())
     return jsonify(start_session(user, user.tenant_id))
 
 
 @users.post("/refresh")
+@public
 def refresh():
     session, refresh_token = refresh_session(json_body().get("refresh_token"), AppUser.kind)
     user = db.session.scalar(
@@ -104,6 +113,11 @@ def get_user():
 @users.patch("/user")
 @require(SIGNED_IN)
 def update_user():
+    """Change metadata and/or the password; a new password ends every other session of the user.
+
+    The session making the change keeps working (its tokens stay valid), so a client
+    need not sign in again; every other session and its refresh token is revoked.
+    """
     body = json_body()
     user = _signed_in_user()
     metadata = _metadata(body)
@@ -112,6 +126,8 @@ def update_user():
         if not isinstance(current, str) or not verify_password(user.password_hash, current):
             raise BadRequest("current_password is missing or wrong", code="INVALID_CURRENT_PASSWORD")
         user.password_hash = hash_password(check_new_password(body["password"]))
+        # Whoever else holds a session (a stolen token, another device) must sign in again.
+        revoke_other_sessions(user, current_actor().session_id, "password_changed")
     if metadata is not None:
         user.user_metadata = {**(user.user_metadata or {}), **metadata}
     if metadata is None and "password" not in body:
@@ -121,6 +137,7 @@ def update_user():
 
 
 @users.get("/config")
+@public
 def auth_config():
     config = current_app.config
     return jsonify(

@@ -18,14 +18,12 @@ from flux.tenancy import TenantScoped
 
 
 class Credentials:
-    """What both kinds of account share: an e-mail, a password hash and lockout state."""
+    """What both kinds of account share: an e-mail and a password hash (lockouts are per e-mail, `SigninLockout`)."""
 
     id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
     email: Mapped[str] = mapped_column(sa.String(320))
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     role: Mapped[str] = mapped_column(sa.String(32))
-    failed_signins: Mapped[int] = mapped_column(sa.Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     last_signin_at: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
@@ -76,6 +74,26 @@ def app_user_json(user: AppUser | sa.Row) -> dict[str, Any]:
         "updated_at": user.updated_at.isoformat(),
         "last_signin_at": user.last_signin_at.isoformat() if user.last_signin_at else None,
     }
+
+
+class SigninLockout(db.Model):
+    """Recent failed sign-ins of one e-mail, whether or not an account has it.
+
+    Keyed by e-mail rather than kept on the account, so an unknown e-mail locks exactly
+    like a known one and the answers tell nothing about which accounts exist. `scope`
+    is the tenant of an app user's e-mail, empty for platform accounts.
+    """
+
+    __tablename__ = "signin_lockouts"
+    __table_args__ = (sa.UniqueConstraint("account_kind", "scope", "email", name="uq_signin_lockouts_email"),)
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    account_kind: Mapped[str] = mapped_column(sa.String(16))
+    scope: Mapped[str] = mapped_column(sa.String(36))
+    email: Mapped[str] = mapped_column(sa.String(320))
+    failures: Mapped[int] = mapped_column(sa.Integer)
+    locked_until: Mapped[datetime | None] = mapped_column(UtcDateTime, default=None)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
 
 
 class AuthSession(db.Model):

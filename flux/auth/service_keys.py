@@ -19,7 +19,7 @@ from flux import audit
 from flux.auth.models import ServiceKey, ServiceKeyEvent
 from flux.auth.tokens import token_hash
 from flux.db import db, utcnow
-from flux.errors import BadRequest, Conflict
+from flux.errors import Conflict
 
 KEY_PREFIX = "fbk_"
 KNOWN_SCOPES = (
@@ -84,11 +84,11 @@ def find_usable_key(presented: str) -> ServiceKey | None:
 
 
 def has_scope(key_scopes: list[str], needed: str) -> bool:
-    """`*` grants everything; `secrets:*` grants every `secrets:` scope; else an exact match."""
+    """`*` grants everything, `secrets:*` every `secrets:` scope, `secrets:write` also `secrets:read`."""
     if "*" in key_scopes or needed in key_scopes:
         return True
-    family = needed.split(":", 1)[0]
-    return f"{family}:*" in key_scopes
+    family, _, action = needed.partition(":")
+    return f"{family}:*" in key_scopes or (action == "read" and f"{family}:write" in key_scopes)
 
 
 def describe(key: ServiceKey) -> dict[str, Any]:
@@ -102,20 +102,21 @@ def describe(key: ServiceKey) -> dict[str, Any]:
         "tenant_id": key.tenant_id,
         "status": key_status(key),
         "enabled": key.enabled,
-        "expires_at": _iso(key.expires_at),
-        "revoked_at": _iso(key.revoked_at),
+        "expires_at": iso(key.expires_at),
+        "revoked_at": iso(key.revoked_at),
         "revoked_reason": key.revoked_reason,
-        "deprecated_at": _iso(key.deprecated_at),
-        "grace_until": _iso(key.grace_until),
+        "deprecated_at": iso(key.deprecated_at),
+        "grace_until": iso(key.grace_until),
         "replaced_by": key.replaced_by,
         "created_by": key.created_by,
-        "created_at": _iso(key.created_at),
-        "updated_at": _iso(key.updated_at),
-        "last_used_at": _iso(key.last_used_at),
+        "created_at": iso(key.created_at),
+        "updated_at": iso(key.updated_at),
+        "last_used_at": iso(key.last_used_at),
     }
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso(value: datetime | None) -> str | None:
+    """A stored time as the API shows it (RFC 3339), or None."""
     return value.isoformat() if value else None
 
 
@@ -152,8 +153,7 @@ def set_enabled(key: ServiceKey, enabled: bool) -> None:
 
 
 def revoke_key(key: ServiceKey, reason: str, actor_id: str | None) -> None:
-    if not reason.strip():
-        raise BadRequest("reason is required to revoke a key", code="INVALID_FIELD")
+    """Stop the key for good; `reason` may be empty."""
     if key.revoked_at is not None:
         raise Conflict("Key is already revoked", code="SERVICE_KEY_REVOKED")
     key.revoked_at, key.revoked_reason = utcnow(), reason.strip()

@@ -113,6 +113,24 @@ def revoke(session: AuthSession, reason: str) -> None:
     _cache().put(session.id, False)
 
 
+def revoke_other_sessions(account: Credentials, keep: str | None, reason: str) -> None:
+    """Revoke every live session of `account` but `keep`, with their refresh tokens (the caller commits).
+
+    Other processes stop accepting those sessions' access tokens within
+    `AUTH_SESSION_CACHE_SECONDS`, as after any sign-out.
+    """
+    live = sa.select(AuthSession).where(
+        AuthSession.account_kind == account.kind,
+        AuthSession.account_id == account.id,
+        AuthSession.revoked_at.is_(None),
+        AuthSession.id != (keep or ""),
+    )
+    now = utcnow()
+    for session in db.session.scalars(live):
+        session.revoked_at, session.revoked_reason = now, reason
+        _cache().put(session.id, False)
+
+
 def session_is_live(session_id: str) -> bool:
     cached = _cache().get(session_id)
     if cached is not None:

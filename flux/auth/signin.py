@@ -1,21 +1,24 @@
 """Checking credentials, with per-IP and per-e-mail rate limits and account lockout.
 
 The rate limits slow down guessing across accounts; the lockout (kept in the database,
-so every worker and node sees it) stops guessing one account's password.
+so every worker and node sees it) stops guessing one account's password. Lockouts are
+kept per e-mail, not per account: an unknown e-mail is locked after as many failures
+as a known one, with the same answer, so no answer tells whether an account exists.
 """
 
 from __future__ import annotations
 
 import math
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app, request
 
-from flux.auth.models import Credentials
+from flux.auth.models import Credentials, SigninLockout
 from flux.auth.passwords import EMAIL_PATTERN, verify_password
-from flux.db import db, utcnow
+from flux.db import db, new_id, upsert_insert, utcnow
 from flux.errors import BadRequest, TooManyRequests, Unauthorized
+from flux.tenancy import TenantScoped, current_tenant_id
 
 INVALID_CREDENTIALS = "Invalid email or password"
 
@@ -43,25 +46,56 @@ def authenticate(model: type[Credentials], body: dict) -> Credentials:
         if wait:
             raise _too_many("Too many failed sign-ins; try again later", wait)
 
+    lockout, now = _lockout_of(model, email), utcnow()
+    locked_until = db.session.scalar(sa.select(SigninLockout.locked_until).where(lockout))
+    if locked_until is not None and locked_until > now:
+        seconds = math.ceil((locked_until - now).total_seconds())
+        raise _too_many("Account temporarily locked after repeated failed sign-ins", seconds)
+
     account = None
     if EMAIL_PATTERN.match(email):
         account = db.session.scalar(sa.select(model).where(model.email == email))
-    now = utcnow()
-    if account is not None and account.locked_until is not None and account.locked_until > now:
-        seconds = math.ceil((account.locked_until - now).total_seconds())
-        raise _too_many("Account temporarily locked after repeated failed sign-ins", seconds)
-
     if verify_password(account.password_hash if account else None, password):
-        account.failed_signins = 0
-        account.locked_until = None
+        db.session.execute(sa.delete(SigninLockout).where(lockout))  # committed with the new session
         return account
 
     for limit, *identifiers in limits:
         _limiter().hit(limit, *identifiers)
-    if account is not None:
-        account.failed_signins += 1
-        if account.failed_signins >= config["AUTH_LOCKOUT_ATTEMPTS"]:
-            account.locked_until = now + timedelta(minutes=config["AUTH_LOCKOUT_MINUTES"])
-            account.failed_signins = 0
-        db.session.commit()
+    _count_failure(model, email, now)
+    db.session.commit()
     raise Unauthorized(INVALID_CREDENTIALS, code="INVALID_CREDENTIALS")
+
+
+def _scope(model: type[Credentials]) -> str:
+    """An app user's e-mail is unique per tenant; a platform account's on the whole server."""
+    return current_tenant_id() if issubclass(model, TenantScoped) else ""
+
+
+def _lockout_of(model: type[Credentials], email: str) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        SigninLockout.account_kind == model.kind, SigninLockout.scope == _scope(model), SigninLockout.email == email
+    )
+
+
+def _count_failure(model: type[Credentials], email: str, now: datetime) -> None:
+    """One more failure for `email` (a new count after a quiet lockout period); lock at the threshold.
+
+    One INSERT … ON CONFLICT, so concurrent failures of one e-mail all count. Rows
+    older than the lockout period whose lock (if any) is over are deleted as it goes.
+    """
+    config = current_app.config
+    period = timedelta(minutes=config["AUTH_LOCKOUT_MINUTES"])
+    insert = upsert_insert()(SigninLockout).values(
+        id=new_id(), account_kind=model.kind, scope=_scope(model), email=email, failures=1, updated_at=now
+    )
+    stale = SigninLockout.updated_at < now - period
+    counted = insert.on_conflict_do_update(
+        index_elements=["account_kind", "scope", "email"],
+        set_={"failures": sa.case((stale, 1), else_=SigninLockout.failures + 1), "updated_at": now},
+    )
+    failures = db.session.scalar(counted.returning(SigninLockout.failures))
+    if failures >= config["AUTH_LOCKOUT_ATTEMPTS"]:
+        lock = sa.update(SigninLockout).where(_lockout_of(model, email)).values(failures=0, locked_until=now + period)
+        db.session.execute(lock)
+    expired = sa.or_(SigninLockout.locked_until.is_(None), SigninLockout.locked_until <= now)
+    db.session.execute(sa.delete(SigninLockout).where(SigninLockout.updated_at < now - period, expired))

@@ -18,8 +18,8 @@ from flask import Flask
 
 from flux.crypto.ciphers import DecryptionError, KeyNotInRing
 from flux.crypto.encryptor import Encryptor, associated_data
-from flux.db import immediate_transaction, read_connection, utcnow
-from flux.storage.sql import UPSERTS, kv_table
+from flux.db import immediate_transaction, read_connection, upsert_insert, utcnow
+from flux.storage.sql import kv_table
 
 log = logging.getLogger("flux.crypto")
 NAMESPACE, KEY = "flux.core", "key-canary"
@@ -35,7 +35,7 @@ def _stored(connection: sa.Connection) -> str | None:
 
 def ensure(connection: sa.Connection, encryptor: Encryptor) -> None:
     """Store the canary, sealed with the primary key, unless a server stored one first."""
-    insert = UPSERTS[connection.dialect.name](kv_table).values(
+    insert = upsert_insert(connection.dialect.name)(kv_table).values(
         namespace=NAMESPACE, key=KEY, value=encryptor.encrypt(PLAINTEXT, aad=AAD).encode(), updated_at=utcnow()
     )
     connection.execute(insert.on_conflict_do_nothing(index_elements=[kv_table.c.namespace, kv_table.c.key]))

@@ -6,9 +6,8 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from flask import Flask
-from sqlalchemy.dialects import postgresql, sqlite
 
-from flux.db import db
+from flux.db import db, upsert_insert
 from flux.storage.base import KeyValueStore
 
 kv_table = sa.Table(
@@ -19,8 +18,6 @@ kv_table = sa.Table(
     sa.Column("value", sa.LargeBinary, nullable=False),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
 )
-
-UPSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 class SqlStore(KeyValueStore):
@@ -42,7 +39,7 @@ class SqlStore(KeyValueStore):
     def _set(self, namespace: str, key: str, value: bytes) -> None:
         now = datetime.now(UTC)
         with self._engine.begin() as connection:
-            insert = UPSERTS[connection.dialect.name](kv_table).values(
+            insert = upsert_insert(connection.dialect.name)(kv_table).values(
                 namespace=namespace, key=key, value=value, updated_at=now
             )
             connection.execute(

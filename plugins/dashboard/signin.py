@@ -70,8 +70,11 @@ def dashboard_actor(request: Request) -> Actor | None:
 
 
 def _safe_next(target: str | None) -> str | None:
-    """Only a dashboard path on this server, so a crafted link cannot send a signed-in admin elsewhere."""
-    if not target or "\\" in target:
+    """Only a dashboard path on this server, so a crafted link cannot send a signed-in admin elsewhere.
+
+    Control characters (CR, LF) cannot go into a `Location` header: such a target is dropped too.
+    """
+    if not target or "\\" in target or not target.isprintable():
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not parts.path.startswith(f"/{DASHBOARD}/"):

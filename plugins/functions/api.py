@@ -22,6 +22,7 @@ from plugins.functions.runtime.base import Permissions
 
 functions_api = Blueprint("functions", __name__, url_prefix="/api/v1/functions")
 DEFAULT_LIMIT, MAX_LIMIT = 50, 100
+DEFINITION_FIELDS = {"code", "isolation", *store.SETTINGS}  # what an update may change
 
 
 def _namespace() -> str:
@@ -81,7 +82,6 @@ def _shown(rows: list[EdgeFunction], manager: bool) -> list[dict]:
 
 
 @functions_api.get("")
-@functions_api.get("/")
 def list_functions():
     manager = _may_manage()
     namespace = request.args.get("namespace") or None
@@ -89,10 +89,9 @@ def list_functions():
 
 
 @functions_api.post("")
-@functions_api.post("/")
 def create_function():
     check(ADMIN_ROLES, scope="functions:write")
-    body = json_body()
+    body = validation.definition(json_body(), {"name", "namespace", *DEFINITION_FIELDS})
     name = validation.checked_name(body.get("name"))
     namespace = validation.checked_name(body.get("namespace") or store.DEFAULT_NAMESPACE, "namespace")
     code = validation.checked_code(body, required=True)
@@ -117,8 +116,8 @@ def update_function(name: str):
     check(ADMIN_ROLES, scope="functions:write")
     name, namespace = validation.checked_name(name), _namespace()
     stored_code = store.get_callable(name, namespace).code  # read without taking a lock
-    body = json_body()
-    if not body.keys() & {"code", "isolation", *store.SETTINGS}:
+    body = validation.definition(json_body(), DEFINITION_FIELDS)
+    if not body.keys() & DEFINITION_FIELDS:
         raise BadRequest(f"give one of code, isolation, {', '.join(store.SETTINGS)}", code="NOTHING_TO_UPDATE")
     code = validation.checked_code(body, required=False)
     if code is not None and code != stored_code:

@@ -22,6 +22,41 @@ MIN_MEMORY_MB = 32
 # Seed 003's example and its `deno run --allow-net --allow-env`: network and (the
 # filtered) environment on, the file system off.
 DEFAULT_PERMISSIONS = Permissions(net=True, env=True, read=False, write=False)
+# The reference SDK's names for our fields, and for the keys of `permissions`.
+ALIASES = {"timeout_seconds": "timeout", "memory_limit_mb": "memory"}
+PERMISSION_ALIASES = {"allow_net": "net", "allow_env": "env", "allow_read": "read", "allow_write": "write"}
+
+
+def definition(body: dict[str, Any], fields: set[str]) -> dict[str, Any]:
+    """The body of a create or update in our names; 400 for a field it does not know.
+
+    A misspelt field would otherwise be dropped without a word, and the function run
+    with a default the caller meant to change. The reference's names are accepted;
+    one field given under both names is a 400, as neither could be said to win.
+    """
+    unknown = sorted(set(body) - fields - ALIASES.keys() - PERMISSION_ALIASES.keys())
+    if unknown:
+        raise BadRequest(
+            f"unknown field(s) {unknown}; known: {sorted(fields | ALIASES.keys() | PERMISSION_ALIASES.keys())}",
+            code="UNKNOWN_FIELDS",
+        )
+    ours = {name: value for name, value in body.items() if name not in ALIASES and name not in PERMISSION_ALIASES}
+    for alias, name in ALIASES.items():
+        if alias in body:
+            _refuse_both(alias, name, name in body)
+            ours[name] = body[alias]
+    flags = {name: body[alias] for alias, name in PERMISSION_ALIASES.items() if body.get(alias) is not None}
+    if flags:
+        given = body.get("permissions")
+        for alias, name in PERMISSION_ALIASES.items():
+            _refuse_both(alias, f"permissions.{name}", name in flags and isinstance(given, dict) and name in given)
+        ours["permissions"] = {**given, **flags} if isinstance(given, dict) else flags
+    return ours
+
+
+def _refuse_both(alias: str, name: str, both: bool) -> None:
+    if both:
+        raise BadRequest(f"give {name} or {alias}, not both", code="DUPLICATE_FIELD")
 
 
 def checked_name(value: object, field: str = "name") -> str:

@@ -125,9 +125,8 @@ def by_name(name: str, for_update: bool) -> FunctionSecret:
 
 for blueprint in (secrets_api, admin_secrets_api):
     blueprint.before_request(require_secrets_role)
-    for root in ("", "/"):
-        blueprint.add_url_rule(root, view_func=list_secrets, methods=["GET"])
-        blueprint.add_url_rule(root, view_func=create_secret, methods=["POST"])
+    blueprint.add_url_rule("", view_func=list_secrets, methods=["GET"])
+    blueprint.add_url_rule("", view_func=create_secret, methods=["POST"])
 
 
 @secrets_api.get("/stats")

@@ -3,8 +3,8 @@
 For `instance_admin`, `tenant_admin` (of the tenant acted in), `admin`, and service
 keys with `settings:write`. System settings are the defaults users fall back to and
 what the public endpoints show (those marked `is_public`). A system setting named
-`secret`, or starting with `secret/`, cannot be read with `GET /custom/<key>` (that is
-the secrets' path); it is listed by `GET /custom`.
+`secret` or `secrets`, or starting with `secret/`, cannot be read with
+`GET /custom/<key>` (those are the secrets' paths); it is listed by `GET /custom`.
 """
 
 from __future__ import annotations
@@ -67,3 +67,6 @@ def delete_setting(key: str):
 
 
 add_secret_routes(admin_api, "/secret", lambda: None)
+# The reference SDK lists system secrets at `/custom/secrets`: the same view, so a system
+# setting named `secrets` is read through `GET /custom` like one named `secret`.
+admin_api.add_url_rule("/secrets", endpoint="list_secrets", methods=["GET"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
-from flux.context import current_actor
+from flux.context import current_actor, public
 from flux.errors import NotFound
 from flux.http import json_body
 from plugins.settings import store
@@ -25,11 +25,13 @@ def _visible(keys: list[str] | None = None) -> list[dict]:
 
 
 @public_api.get("/")
+@public
 def list_visible():
     return jsonify(_visible())
 
 
 @public_api.get("/<path:key>")
+@public
 def get_visible(key: str):
     found = _visible([checked_key(key)])
     if not found:
@@ -38,5 +40,6 @@ def get_visible(key: str):
 
 
 @public_api.post("/batch")
+@public
 def get_batch():
     return jsonify(_visible(checked_keys(json_body().get("keys"), MAX_BATCH_KEYS)))

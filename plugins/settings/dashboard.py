@@ -7,7 +7,6 @@ echo one back and the page shows metadata only. A user's own settings are API-on
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Blueprint, render_template, request
@@ -16,6 +15,7 @@ from flux.auth.permissions import ADMIN_ROLES, require
 from flux.context import current_tenant
 from flux.errors import ApiError, BadRequest
 from flux.form_outcomes import refused, saved
+from flux.http import parse_json
 from plugins.settings import store
 from plugins.settings.validation import checked_key, description, required_value, secret_value
 
@@ -35,9 +35,13 @@ def _render(status: int = 200, **form: Any):
 
 
 def _json_value(text: str) -> Any:
-    """The form's value box holds JSON; plain words are taken as a string for convenience."""
+    """The form's value box holds JSON; plain words are taken as a string for convenience.
+
+    Parsed as a request body is, so what the API refuses (too deep, a lone surrogate)
+    is a 400 here too.
+    """
     try:
-        value = json.loads(text)
+        value = parse_json(text)
     except ValueError:
         value = text
     return required_value({"value": value})

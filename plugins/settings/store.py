@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from flux import audit, flux_state
 from flux.context import current_actor
 from flux.crypto import DecryptionError, associated_data
-from flux.db import db, flush_or_conflict, utcnow
+from flux.db import db, flush_or_conflict, new_id, upsert_insert, utcnow
 from flux.errors import Conflict, NotFound, unreadable_secret
 from flux.tenancy import current_tenant_id, read_rows, tenant_filter, tenant_scope
 from plugins.settings.models import Setting
@@ -105,11 +105,29 @@ def create_setting(
 
 
 def put_setting(user_id: str, key: str, value: Any, description: str | None) -> Setting:
-    """Create or replace a user's plain setting; 409 when the user has a secret of that key."""
-    row = find(key, user_id)
+    """Create or replace a user's plain setting; 409 when the user has a secret of that key.
+
+    One INSERT … ON CONFLICT DO UPDATE: with a read first and an insert after, two
+    concurrent PUTs of a new key both read nothing, and the second insert failed with
+    409. The update leaves a secret of that key alone (no row comes back: 409).
+    """
+    now, fields = utcnow(), _new_fields(user_id, key, description, secret=False)
+    insert = upsert_insert()(Setting).values(
+        **fields, id=new_id(), value=value, is_public=False, created_at=now, updated_at=now
+    )
+    changes = {"value": insert.excluded["value"], "updated_by": fields["updated_by"], "updated_at": now}
+    if description is not None:
+        changes["description"] = description
+    upsert = insert.on_conflict_do_update(
+        index_elements=["tenant_id", "user_id", "key"],
+        index_where=Setting.user_id.is_not(None),
+        set_=changes,
+        where=Setting.is_secret.is_(False),
+    )
+    row = db.session.scalar(upsert.returning(Setting), execution_options={"populate_existing": True})
     if row is None:
-        return create_setting(user_id, key, value, description)
-    return change_setting(row, value=value, description=description)
+        raise _is_a_secret(key)
+    return row
 
 
 def change_setting(
@@ -117,7 +135,7 @@ def change_setting(
 ) -> Setting:
     """Update the given fields of a plain setting (`is_public` only for system settings)."""
     if row.is_secret:
-        raise Conflict(f"{row.key!r} is a secret; change it through the secrets API", code="KEY_IS_SECRET")
+        raise _is_a_secret(row.key)
     changed = []
     if value is not UNCHANGED:
         row.value = value
@@ -200,20 +218,29 @@ def invocation_secrets(tenant_id: str, user_id: str | None) -> dict[str, dict[st
     return layers
 
 
+def _is_a_secret(key: str) -> Conflict:
+    return Conflict(f"{key!r} is a secret; change it through the secrets API", code="KEY_IS_SECRET")
+
+
 def _new_row(user_id: str | None, key: str, description: str | None, secret: bool) -> Setting:
     if find(key, user_id) is not None:
         raise Conflict(f"{key!r} already exists", code="KEY_EXISTS")
+    return Setting(**_new_fields(user_id, key, description, secret))
+
+
+def _new_fields(user_id: str | None, key: str, description: str | None, secret: bool) -> dict[str, Any]:
+    """The columns a new row starts with, by the current tenant and actor."""
     actor_id = current_actor().id
     # The tenant is set now rather than on flush: a secret's associated data needs it.
-    return Setting(
-        tenant_id=current_tenant_id(),
-        user_id=user_id,
-        key=key,
-        description=description or "",
-        is_secret=secret,
-        created_by=actor_id,
-        updated_by=actor_id,
-    )
+    return {
+        "tenant_id": current_tenant_id(),
+        "user_id": user_id,
+        "key": key,
+        "description": description or "",
+        "is_secret": secret,
+        "created_by": actor_id,
+        "updated_by": actor_id,
+    }
 
 
 def _seal(row: Setting, plaintext: str) -> None:

@@ -79,6 +79,56 @@ def test_bad_definitions_are_refused_and_store_nothing(app, client, admin_header
     assert stored(app, "functions") == [] and stored(app, "function_versions") == []
 
 
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ({"timeot": 5}, "timeot"),
+        ({"cron_schedule": "* * * * *", "memory_mb": 64}, "cron_schedule', 'memory_mb"),
+        ({"allow_run": True}, "allow_run"),
+    ],
+)
+def test_unknown_fields_are_400_and_named(app, client, admin_headers, body, named):
+    response = client.post(BASE, json={"name": "f", "code": HELLO, **body}, headers=admin_headers)
+    assert (response.status_code, response.json["code"]) == (400, "UNKNOWN_FIELDS")
+    assert named in response.json["error"]
+    assert stored(app, "functions") == []
+    deploy(client, admin_headers, "f")
+    update = client.put(f"{BASE}/f", json={"description": "d", **body}, headers=admin_headers)
+    assert (update.status_code, update.json["code"]) == (400, "UNKNOWN_FIELDS")
+    renamed = client.put(f"{BASE}/f", json={"name": "g"}, headers=admin_headers)
+    assert (renamed.status_code, renamed.json["code"]) == (400, "UNKNOWN_FIELDS")
+    assert client.get(f"{BASE}/f", headers=admin_headers).json["description"] == ""
+
+
+def test_the_reference_sdks_field_names_are_accepted(client, admin_headers):
+    body = {"timeout_seconds": 7, "memory_limit_mb": 96, "allow_net": False, "allow_env": False, "allow_write": True}
+    created = deploy(client, admin_headers, "sdk", **body)
+    assert (created["timeout"], created["memory"]) == (7, 96)
+    assert created["permissions"] == {"net": False, "env": False, "read": False, "write": True}
+    body = {"timeout_seconds": 9, "allow_read": True, "allow_write": None, "permissions": {"net": True}}
+    updated = client.put(f"{BASE}/sdk", json=body, headers=admin_headers)
+    assert updated.status_code == 200, updated.json
+    assert updated.json["timeout"] == 9
+    assert updated.json["permissions"] == {"net": True, "env": False, "read": True, "write": True}
+    bad = client.put(f"{BASE}/sdk", json={"memory_limit_mb": 8}, headers=admin_headers)
+    assert (bad.status_code, bad.json["code"]) == (400, "INVALID_FIELD")
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        ({"timeout": 5, "timeout_seconds": 5}, "timeout or timeout_seconds"),
+        ({"memory": 64, "memory_limit_mb": 96}, "memory or memory_limit_mb"),
+        ({"permissions": {"net": True}, "allow_net": False}, "permissions.net or allow_net"),
+    ],
+)
+def test_a_field_under_both_names_is_400(app, client, admin_headers, body, named):
+    response = client.post(BASE, json={"name": "f", "code": HELLO, **body}, headers=admin_headers)
+    assert (response.status_code, response.json["code"]) == (400, "DUPLICATE_FIELD")
+    assert named in response.json["error"]
+    assert stored(app, "functions") == []
+
+
 def test_code_that_does_not_compile_is_400_with_the_compilers_message(app, client, admin_headers):
     syntax = client.post(
         BASE, json={"name": "f", "code": "async function handler(req) { return {"}, headers=admin_headers
@@ -143,7 +193,7 @@ def test_update_settings_keep_the_version_and_code_makes_a_new_one(app, client, 
     ("body", "code"),
     [
         ({}, "NOTHING_TO_UPDATE"),
-        ({"name": "g"}, "NOTHING_TO_UPDATE"),
+        ({"name": "g"}, "UNKNOWN_FIELDS"),
         ({"code": "async function handler( {"}, "CODE_INVALID"),
         ({"memory": 1}, "INVALID_FIELD"),
         ({"permissions": []}, "INVALID_PERMISSIONS"),

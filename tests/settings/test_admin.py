@@ -86,6 +86,17 @@ def test_system_secrets_are_write_only(app, client, admin_headers):
     assert stored_rows(app) == []
 
 
+def test_system_secrets_are_listed_at_the_reference_path_too(client, admin_headers):
+    """The reference SDK lists them at `/custom/secrets`; a system setting of that name is still listed."""
+    add_secret(client, admin_headers, "stripe", SYSTEM_PLAINTEXT, base=ADMIN_SECRETS)
+    add_system(client, admin_headers, "secrets", "a plain setting")
+    listed = client.get(f"{ADMIN}/secrets", headers=admin_headers)
+    assert listed.status_code == 200
+    assert listed.json == client.get(ADMIN_SECRETS, headers=admin_headers).json
+    assert [(item["key"], set(item)) for item in listed.json] == [("stripe", SECRET_METADATA)]
+    assert [row["key"] for row in client.get(ADMIN, headers=admin_headers).json] == ["secrets"]
+
+
 def test_every_change_is_audited_without_values(client, admin_headers, alice):
     add_system(client, admin_headers, "theme", "audit-plain-value-61")
     client.put(f"{ADMIN}/theme", json={"value": "audit-plain-value-62"}, headers=admin_headers)
