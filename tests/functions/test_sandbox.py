@@ -329,6 +329,7 @@ def refused_import(client, headers: dict, code: str) -> str:
         ("/proc/self/environ", "/proc/self/environ"),
         ("/dev/zero", "/dev/zero"),
         ("/etc/passwd", "/etc/passwd"),
+        ("/etc/shadow", "/etc/shadow"),
         ("./other.ts", "./other.ts"),
         ("../../jwt.secret", "../../jwt.secret"),
     ],
@@ -349,17 +350,32 @@ def test_a_json_import_cannot_leak_a_file_through_its_type(client, admin_headers
     assert MARKER.replace("-", "_") not in body and "../../../private.json" in body
 
 
-def test_without_bubblewrap_a_function_is_refused_never_checked_unconfined(app, client, admin_headers, tmp_path):
-    tools = tmp_path / "bin-without-bwrap"
-    tools.mkdir()
+def created_with_tools(client, headers: dict, folder: Path, bwrap: str | None) -> dict:
+    """Create a function with PATH holding only the sandbox's other tools, and `bwrap` as given (a script) or none."""
+    folder.mkdir()
     for name in ("prlimit", "setpriv", "ldd"):
-        (tools / name).symlink_to(shutil.which(name))
+        (folder / name).symlink_to(shutil.which(name))
+    if bwrap is not None:
+        (folder / "bwrap").write_text(bwrap)
+        (folder / "bwrap").chmod(0o755)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PATH", str(tools))
-        response = client.post(BASE, json={"name": "unchecked", "code": HELLO}, headers=admin_headers)
-    assert response.status_code == 503
-    assert response.json["code"] == "SANDBOX_UNAVAILABLE" and "bubblewrap" in response.json["error"]
-    assert client.get(f"{BASE}/unchecked", headers=admin_headers).status_code == 404
+        patch.setenv("PATH", str(folder))
+        response = client.post(BASE, json={"name": "unchecked", "code": HELLO}, headers=headers)
+    assert response.status_code == 503, response.json
+    assert client.get(f"{BASE}/unchecked", headers=headers).status_code == 404
+    return response.json
+
+
+def test_without_bubblewrap_a_function_is_refused_never_checked_unconfined(client, admin_headers, tmp_path):
+    refused = created_with_tools(client, admin_headers, tmp_path / "tools", bwrap=None)
+    assert refused["code"] == "SANDBOX_UNAVAILABLE" and "bubblewrap" in refused["error"]
+
+
+def test_a_sandbox_that_cannot_start_is_503_not_a_compile_error(client, admin_headers, tmp_path):
+    # The real bwrap, failing as it does where user namespaces are not allowed: before running anything.
+    failing = f'#!/bin/sh\nexec {shutil.which("bwrap")} --no-such-option-here "$@"\n'
+    refused = created_with_tools(client, admin_headers, tmp_path / "tools", bwrap=failing)
+    assert refused["code"] == "SANDBOX_UNAVAILABLE" and "sandbox could not start: bwrap:" in refused["error"]
 
 
 def test_workers_are_refused_and_no_realm_reaches_storage(client, admin_headers):

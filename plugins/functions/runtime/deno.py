@@ -91,6 +91,7 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 LOCAL_URL = re.compile(r"file://[^\s'\"`]+")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 POSITION = re.compile(r"(:\d+)+$")  # the ":line:column" after a URL in a diagnostic
+SANDBOX_FAILED = re.compile(r"(bwrap|prlimit): ")  # a tool's own error: Deno's output never starts so
 SANDBOX_TOOLS = {"bwrap": "bubblewrap", "prlimit": "util-linux", "setpriv": "util-linux"}
 
 
@@ -281,6 +282,8 @@ class DenoRuntime:
         if done.returncode == 0:
             return None
         output = ANSI.sub("", done.stderr + done.stdout)
+        if SANDBOX_FAILED.match(output):  # the sandbox itself did not start: nothing was checked
+            raise RuntimeUnavailable(f"The type-check sandbox could not start: {output.splitlines()[0]}")
         outside = outside_imports(output, module, self.work_dir.parent)
         if outside:
             names = ", ".join(f'"{name}"' for name in outside)
