@@ -397,6 +397,18 @@ def test_workers_are_refused_and_no_realm_reaches_storage(client, admin_headers)
     assert outcome(client, "probe-vm", admin_headers)["got"] == "undefined,undefined"
 
 
+def test_the_cpu_limit_signal_cannot_be_caught(client, admin_headers):
+    deploy(client, admin_headers, "catcher", code=attempt("Deno.addSignalListener('SIGXCPU', () => {})"))
+    deploy(
+        client,
+        admin_headers,
+        "node-catcher",
+        code=attempt("import('node:process').then((p) => p.default.on('SIGXCPU', () => {}))"),
+    )
+    for name in ("catcher", "node-catcher"):
+        assert "SIGXCPU is not available" in outcome(client, name, admin_headers)["message"], name
+
+
 def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
