@@ -14,11 +14,11 @@ from flask import Blueprint, current_app, jsonify, request
 
 from flux.auth.permissions import ADMIN_ROLES, check
 from flux.db import db, session_reads_only
-from flux.errors import BadRequest, Forbidden, NotFound, Unauthorized
+from flux.errors import ApiError, BadRequest, Forbidden, NotFound, Unauthorized
 from flux.http import json_body, version_number
 from plugins.functions import invoke, store, validation
 from plugins.functions.models import EdgeFunction
-from plugins.functions.runtime.base import Permissions
+from plugins.functions.runtime.base import Permissions, RuntimeUnavailable
 
 functions_api = Blueprint("functions", __name__, url_prefix="/api/v1/functions")
 DEFAULT_LIMIT, MAX_LIMIT = 50, 100
@@ -58,11 +58,15 @@ def _checked(code: str) -> str:
     Called before the request's write transaction begins, and it ends the session's
     transaction of the authentication reads: on SQLite a transaction of an unsafe
     request holds the database's write lock (`flux.db`), and every other writer would
-    wait out the check (1-5 s) and then its busy timeout.
+    wait out the check (1-5 s) and then its busy timeout. 503 when the runtime cannot
+    check code confined (a sandbox tool is missing): it never checks unconfined.
     """
     if db.session().in_transaction():
         db.session.commit()
-    problem = invoke.runtime(current_app).check(code)
+    try:
+        problem = invoke.runtime(current_app).check(code)
+    except RuntimeUnavailable as unavailable:
+        raise ApiError(str(unavailable), code="SANDBOX_UNAVAILABLE", status=503) from None
     if problem is not None:
         raise BadRequest(f"the code does not compile:\n{problem}", code="CODE_INVALID")
     return code

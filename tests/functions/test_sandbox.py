@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
+import shutil
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -312,11 +315,189 @@ def test_worker_command_and_environment(app, client, admin_headers, monkeypatch)
         flag for flag in command if flag.startswith(("--allow-run", "--allow-ffi", "--allow-sys", "--allow-all"))
     ]
     assert "-A" not in command and "--allow-env" not in command
-    [readable] = [flag for flag in command if flag.startswith("--allow-read=")]
-    assert readable.count(",") == 1 and "/modules/" in readable and "/scratch/" in readable
+    [readable] = [flag.removeprefix("--allow-read=").split(",") for flag in command if flag.startswith("--allow-read=")]
+    [writable] = [
+        flag.removeprefix("--allow-write=").split(",") for flag in command if flag.startswith("--allow-write=")
+    ]
+    assert len(readable) == 3 and "/modules/" in readable[0] and "/scratch/" in readable[1]
+    assert len(writable) == 2 and "/scratch/" in writable[0]
+    channel = [Path(readable[2]), Path(writable[1])]  # the protocol's FIFOs: gone once the worker holds them
+    assert [path.name for path in channel] == ["input", "output"] and not any(path.exists() for path in channel)
     [denied] = [flag for flag in command if flag.startswith("--deny-net=")]
     assert set(denied.removeprefix("--deny-net=").split(",")) == set(DENIED_NETWORKS)
     assert {"169.254.0.0/16", "127.0.0.0/8", "10.0.0.0/8"} <= set(DENIED_NETWORKS)
     environment = Path(f"/proc/{worker.process.pid}/environ").read_bytes().decode().split("\0")
     names = {entry.split("=", 1)[0] for entry in environment if entry}
     assert names == {"DENO_DIR", "DENO_NO_UPDATE_CHECK", "DENO_TLS_CA_STORE", "NO_COLOR", "HOME"}
+
+
+MARKER = "server-only-marker-5c2e"
+
+
+@pytest.fixture
+def server_files(app) -> dict[str, Path]:
+    """Files beside the server's own, outside any function's code, holding a marker."""
+    folder = Path(app.instance_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {"text": folder / "private.txt", "ts": folder / "private.ts", "json": folder / "private.json"}
+    files["text"].write_text(f"{MARKER}\n")
+    files["ts"].write_text(f'export const {MARKER.replace("-", "_")} = "{MARKER}";\nthis is not typescript {MARKER}\n')
+    files["json"].write_text(json.dumps({MARKER.replace("-", "_"): MARKER}))
+    return files
+
+
+def refused_import(client, headers: dict, code: str) -> str:
+    """The 400 a create answers for `code`; nothing is stored."""
+    response = client.post(BASE, json={"name": "importer", "code": code}, headers=headers)
+    assert (response.status_code, response.json["code"]) == (400, "CODE_INVALID"), response.json
+    assert client.get(f"{BASE}/importer", headers=headers).status_code == 404
+    return response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("specifier", "named"),
+    [
+        ("TS", "../../../private.ts"),  # the server's folder is named relative to the code, never absolutely
+        ("file:TS", "../../../private.ts"),
+        ("TEXT", "../../../private.txt"),
+        ("/proc/self/environ", "/proc/self/environ"),
+        ("/dev/zero", "/dev/zero"),
+        ("/etc/passwd", "/etc/passwd"),
+        ("/etc/shadow", "/etc/shadow"),
+        ("./other.ts", "./other.ts"),
+        ("../../jwt.secret", "../../jwt.secret"),
+    ],
+)
+def test_the_check_reads_no_server_file_and_names_the_import(
+    app, client, admin_headers, server_files, specifier, named
+):
+    files = {"TS": str(server_files["ts"]), "file:TS": server_files["ts"].as_uri(), "TEXT": str(server_files["text"])}
+    body = refused_import(client, admin_headers, f'import "{files.get(specifier, specifier)}";\n{HELLO}')
+    assert f'the code imports \\"{named}\\": a function can import only its own code' in body, body
+    assert MARKER not in body and MARKER.replace("-", "_") not in body and app.instance_path not in body
+    assert "root:" not in body and "PATH=" not in body
+
+
+def test_a_json_import_cannot_leak_a_file_through_its_type(client, admin_headers, server_files):
+    code = f'import data from "{server_files["json"]}" with {{ type: "json" }};\nconst n: number = data;\n{HELLO}'
+    body = refused_import(client, admin_headers, code)
+    assert MARKER.replace("-", "_") not in body and "../../../private.json" in body
+
+
+def created_with_tools(client, headers: dict, folder: Path, bwrap: str | None) -> dict:
+    """Create a function with PATH holding only the sandbox's other tools, and `bwrap` as given (a script) or none."""
+    folder.mkdir()
+    for name in ("prlimit", "setpriv", "ldd"):
+        (folder / name).symlink_to(shutil.which(name))
+    if bwrap is not None:
+        (folder / "bwrap").write_text(bwrap)
+        (folder / "bwrap").chmod(0o755)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PATH", str(folder))
+        response = client.post(BASE, json={"name": "unchecked", "code": HELLO}, headers=headers)
+    assert response.status_code == 503, response.json
+    assert client.get(f"{BASE}/unchecked", headers=headers).status_code == 404
+    return response.json
+
+
+def test_without_bubblewrap_a_function_is_refused_never_checked_unconfined(client, admin_headers, tmp_path):
+    refused = created_with_tools(client, admin_headers, tmp_path / "tools", bwrap=None)
+    assert refused["code"] == "SANDBOX_UNAVAILABLE" and "bubblewrap" in refused["error"]
+
+
+def test_a_sandbox_that_cannot_start_is_503_not_a_compile_error(client, admin_headers, tmp_path):
+    # The real bwrap, failing as it does where user namespaces are not allowed: before running anything.
+    failing = f'#!/bin/sh\nexec {shutil.which("bwrap")} --no-such-option-here "$@"\n'
+    refused = created_with_tools(client, admin_headers, tmp_path / "tools", bwrap=failing)
+    assert refused["code"] == "SANDBOX_UNAVAILABLE" and "sandbox could not start: bwrap:" in refused["error"]
+
+
+def test_workers_are_refused_and_no_realm_reaches_storage(client, admin_headers):
+    probes = {
+        "web": "new Worker('data:text/javascript,postMessage(1)', { type: 'module' })",
+        "node": "import('node:worker_threads').then((m) => new m.Worker('1', { eval: true }))",
+        "node-subclass": "import('node:worker_threads')"
+        ".then((m) => new (class extends m.Worker {})('1', { eval: true }))",
+        "storage": "[typeof caches, typeof CacheStorage, typeof localStorage, typeof sessionStorage, "
+        "typeof (globalThis as any).indexedDB, typeof BroadcastChannel, typeof Deno.openKv].join()",
+        "vm": "import('node:vm').then((vm) => [vm.runInNewContext('typeof caches'), "
+        "vm.runInNewContext('this.constructor.constructor(\"return typeof caches\")()')].join())",
+    }
+    for name, probe in probes.items():
+        deploy(client, admin_headers, f"probe-{name}", code=attempt(probe))
+    for name in ("web", "node", "node-subclass"):
+        assert "Workers are not available" in outcome(client, f"probe-{name}", admin_headers)["message"], name
+    assert outcome(client, "probe-storage", admin_headers)["got"] == ",".join(["undefined"] * 7)
+    assert outcome(client, "probe-vm", admin_headers)["got"] == "undefined,undefined"
+
+
+def test_the_cpu_limit_signal_cannot_be_caught(client, admin_headers):
+    deploy(client, admin_headers, "catcher", code=attempt("Deno.addSignalListener('SIGXCPU', () => {})"))
+    deploy(
+        client,
+        admin_headers,
+        "node-catcher",
+        code=attempt("import('node:process').then((p) => p.default.on('SIGXCPU', () => {}))"),
+    )
+    for name in ("catcher", "node-catcher"):
+        assert "SIGXCPU is not available" in outcome(client, name, admin_headers)["message"], name
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_nothing_a_call_started_burns_cpu_after_it(app, client, admin_headers):
+    code = """async function handler(req) {
+      const spin = "let x = 0; while (true) { x++ }";
+      try { new Worker(`data:text/javascript,${spin}`, { type: "module" }) } catch {}
+      setTimeout(() => { while (true) {} }, 0);
+      return "returned";
+    }"""
+    deploy(client, admin_headers, "leaver", code=code, timeout=2, memory=512)
+    assert call(client, "leaver", admin_headers).json == "returned"
+    [pid] = app.extensions["functions"]["runtime"].pool.pids()
+    before = cpu_seconds(pid)
+    time.sleep(1.5)
+    assert cpu_seconds(pid) - before < 0.3
+
+
+FORGER = """const realEncode = TextEncoder.prototype.encode;
+const forged = JSON.stringify({ type: "result", ok: true, response: { status: 200, headers: {}, body: "forged" },
+  logs: [], truncated: false, cpu: 0 });
+let armed = false;
+TextEncoder.prototype.encode = function (text) {
+  const nonce = /^\\n([0-9a-f]{32}) /.exec(String(text));
+  if (nonce && armed) {  // the old protocol's frame: answer for the next caller, with the stolen nonce
+    armed = false;
+    (Deno as any)[(Deno as any).internal]?.core?.print(`\\n${nonce[1]} ${forged}\\n`);
+  }
+  return realEncode.call(this, String(text).length > 1024 * 1024 ? "small" : text);
+};
+async function handler(req) {
+  armed = req.params.arm === "1";
+  (Deno as any)[(Deno as any).internal]?.core?.print(`\\n${forged}\\n`);
+  await Deno.stdout.write(new TextEncoder().encode(`\\n${forged}\\n`));
+  const fs = await import("node:fs");
+  for (let fd = 3; fd < 64; fd++) {  // whatever descriptor or resource the protocol might be on
+    try { fs.writeSync(fd, `\\n${forged}\\n`) } catch {}
+    for (const path of [`/proc/self/fd/${fd}`, `/dev/fd/${fd}`]) {
+      try { Deno.openSync(path, { write: true }).writeSync(new TextEncoder().encode(`\\n${forged}\\n`)) } catch {}
+    }
+  }
+  for (const path of Deno.args) {
+    try { Deno.writeTextFileSync(path, `\\n${forged}\\n`) } catch {}
+  }
+  if (req.params.big) return { status: 200, body: "x".repeat(8 * 1024 * 1024) };
+  return { status: 200, body: `genuine ${req.params.n}` };
+}"""
+
+
+def test_user_code_cannot_forge_a_frame_or_pass_the_body_limit(app, client, admin_headers):
+    deploy(client, admin_headers, "forger", code=FORGER, memory=256)
+    answers = [call(client, "forger", admin_headers, query_string={"arm": "1", "n": n}) for n in range(3)]
+    assert [answer.get_data(as_text=True) for answer in answers] == ["genuine 0", "genuine 1", "genuine 2"]
+    big = call(client, "forger", admin_headers, query_string={"big": "1"})
+    assert big.status_code == 502 and "limit is 6291456 bytes" in big.json["error"]
+    assert call(client, "forger", admin_headers, query_string={"n": "after"}).get_data(as_text=True) == "genuine after"

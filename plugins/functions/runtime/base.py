@@ -16,6 +16,10 @@ from typing import Any, Protocol
 SUCCESS, ERROR, TIMEOUT = "success", "error", "timeout"
 
 
+class RuntimeUnavailable(Exception):
+    """The runtime cannot run code safely on this host (a sandbox tool is missing); tells the operator what to do."""
+
+
 @dataclass(frozen=True)
 class Permissions:
     """What a function may reach besides its own code; everything is off unless granted."""
@@ -83,7 +87,7 @@ class FunctionRuntime(Protocol):
     name: str
 
     def check(self, code: str) -> str | None:
-        """The compiler's message when `code` does not compile, else `None`."""
+        """The compiler's message when `code` does not compile, else `None`; `RuntimeUnavailable` if it cannot check."""
 
     def invoke(self, spec: FunctionSpec, invocation: Invocation) -> Outcome:
         """Run one call; never raises for anything the function does."""

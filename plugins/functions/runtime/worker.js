@@ -1,26 +1,66 @@
 // The Fluxbase function worker: runs one version of one function, one invocation at a time.
 //
-// Wire protocol (written by the Python side, plugins/functions/runtime/deno.py):
-// stdin carries one JSON message per line: first `init` {nonce, module, permissions,
-// limits}, then per call `invoke` {request}. Answers go to stdout as lines
-// "<nonce> <json>": `ready`, then per call `result`, and before it at most one
-// `disclose` when the function first reads Deno.env or a secret; the server answers
-// that with {env, secrets} on stdin, and only then do they enter this process. The
-// nonce is random per process and kept in this closure only, so whatever the function
-// prints, it cannot forge an answer; anything else on stdout is treated as console
-// output. The function's own code is loaded with a dynamic import
-// of a non-literal path, so it is never part of the static module graph, and can read
-// nothing but its own file (and a scratch folder when granted).
+// Wire protocol (written by the Python side, plugins/functions/runtime/deno.py): two
+// FIFOs whose paths are this script's arguments, `input` and `output`, each carrying
+// one JSON message per line. The server sends `init` {module, permissions, limits},
+// then per call `invoke` {request}; this worker answers "started" (before init),
+// `ready`, then per call `result`, and before it at most one `disclose` when the
+// function first reads Deno.env or a secret; the server answers that with {env,
+// secrets}, and only then do they enter this process.
+//
+// The function cannot reach the protocol: both FIFOs are opened here, then the read
+// and write permissions for their paths are revoked (and the server unlinks them)
+// before the function's code loads; Deno's internals (whose ops write to any open
+// resource) are removed; and every built-in this script calls per message is captured
+// now, so a function that patches TextEncoder, JSON or FsFile cannot see or change a
+// frame. stdout and stderr carry only stray output. The function's own code is loaded
+// with a dynamic import of a non-literal path, so it is never part of the static
+// module graph, and can read nothing but its own file (and a scratch folder when granted).
 
-const realStdout = Deno.stdout;
-const realStdin = Deno.stdin;
+const uncurry = Function.prototype.call.bind(Function.prototype.bind, Function.prototype.call);
+const encodeText = uncurry(TextEncoder.prototype.encode);
+const decodeText = uncurry(TextDecoder.prototype.decode);
+const subarray = uncurry(Uint8Array.prototype.subarray);
+const readSync = uncurry(Deno.FsFile.prototype.readSync);
+const writeSync = uncurry(Deno.FsFile.prototype.writeSync);
+const closeSync = uncurry(Deno.FsFile.prototype.close);
+const indexOf = uncurry(String.prototype.indexOf);
+const sliceText = uncurry(String.prototype.slice);
+const { parse: parseJson, stringify: toJson } = JSON;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+const realExit = Deno.exit;
+const cpuUsage = Deno.cpuUsage;
 
-// Shared storage would let one function, or one caller, leave data for another.
-for (const name of ["localStorage", "sessionStorage", "caches", "BroadcastChannel"]) {
+const [inputPath, outputPath] = Deno.args;
+const input = Deno.openSync(inputPath, { read: true });
+const output = Deno.openSync(outputPath, { write: true });
+Deno.permissions.revokeSync({ name: "read", path: inputPath });
+Deno.permissions.revokeSync({ name: "write", path: outputPath });
+delete Deno[Deno.internal];
+
+// Shared storage would let one function, or one caller, leave data for another; a
+// Worker is another realm (with its own `caches`) and a thread that outlives the call.
+// Both Worker classes are disarmed at their base class, so no reference to them works.
+const refuseWorker = function Worker() {
+  throw new Error("Workers are not available to functions: do the work in the handler");
+};
+const nodeWorkers = await import("node:worker_threads");
+for (const workerClass of [globalThis.Worker, nodeWorkers.Worker]) {
+  Object.setPrototypeOf(workerClass, refuseWorker);
+  Object.freeze(workerClass);
+}
+for (const name of ["localStorage", "sessionStorage", "Storage", "caches", "CacheStorage", "Cache", "BroadcastChannel"]) {
   delete globalThis[name];
 }
+// SIGXCPU is the CPU-time limit the server sets per call: the function may not catch it.
+const addSignalListener = Deno.addSignalListener;
+Object.defineProperty(Deno, "addSignalListener", {
+  value: (signal, handler) => {
+    if (signal === "SIGXCPU") throw new Error("SIGXCPU is not available to functions");
+    return addSignalListener(signal, handler);
+  },
+});
 
 let current = null; // the invocation in flight
 let limits = { logBytes: 65536, bodyBytes: 6 * 1024 * 1024 };
@@ -37,7 +77,7 @@ function describe(value) {
 function capture(level, args) {
   if (current === null) return;
   const message = args.map(describe).join(" ");
-  const size = encoder.encode(message).length;
+  const size = encodeText(encoder, message).length;
   if (current.logSize + size > limits.logBytes) {
     current.truncated = true;
     return;
@@ -63,7 +103,7 @@ globalThis.addEventListener("error", (event) => {
 // A blocking write is fine here: the server reads this pipe for as long as a call lasts.
 function writeAll(bytes) {
   let written = 0;
-  while (written < bytes.length) written += realStdout.writeSync(bytes.subarray(written));
+  while (written < bytes.length) written += writeSync(output, subarray(bytes, written));
 }
 
 // Reads block, between calls too: waiting in Deno's event loop (an asynchronous read)
@@ -75,19 +115,28 @@ const chunk = new Uint8Array(1 << 16);
 let pending = "";
 function nextMessage() {
   while (true) {
-    const newline = pending.indexOf("\n");
+    const newline = indexOf(pending, "\n");
     if (newline >= 0) {
-      const line = pending.slice(0, newline);
-      pending = pending.slice(newline + 1);
-      return JSON.parse(line);
+      const line = sliceText(pending, 0, newline);
+      pending = sliceText(pending, newline + 1);
+      return parseJson(line);
     }
-    const read = realStdin.readSync(chunk);
+    const read = readSync(input, chunk);
     if (read === null) return null;
-    pending += decoder.decode(chunk.subarray(0, read), { stream: true });
+    pending += decodeText(decoder, subarray(chunk, 0, read), { stream: true });
   }
 }
 
-// The function writes through these; only the closure above holds the real streams.
+// A frame is a null-prototype object, so a `toJSON` planted on Object.prototype cannot
+// replace it; JSON text has no raw newline, so a frame is always exactly one line. Each
+// says how much CPU time the process has used, for the server's per-call CPU limit.
+function send(message) {
+  const { user, system } = cpuUsage();
+  const frame = { __proto__: null, ...message, cpu: (user + system) / 1e6 };
+  writeAll(encodeText(encoder, toJson(frame) + "\n"));
+}
+
+// The function writes through these: what it prints is its own log output.
 const printed = (bytes) => {
   capture("info", [decoder.decode(bytes)]);
   return bytes.length;
@@ -95,7 +144,6 @@ const printed = (bytes) => {
 const fakeStdout = Object.freeze({ write: async (bytes) => printed(bytes), writeSync: printed, isTerminal: () => false });
 for (const name of ["stdout", "stderr"]) Object.defineProperty(Deno, name, { value: fakeStdout });
 Object.defineProperty(Deno, "stdin", { value: undefined });
-const realExit = Deno.exit;
 Object.defineProperty(Deno, "exit", {
   value: () => {
     throw new Error("Deno.exit() is not available to functions: return a response instead");
@@ -146,13 +194,11 @@ Object.defineProperty(globalThis, "secrets", {
   }),
 });
 
-// Plain, before any user code exists: the server now sets the memory limit, then sends init.
-writeAll(encoder.encode("started\n"));
+// Before any user code exists: the server now sets the limits and unlinks the FIFOs, then sends init.
+writeAll(encodeText(encoder, "started\n"));
 const init = nextMessage();
-const nonce = init.nonce;
 envAllowed = init.permissions.env === true;
 limits = init.limits;
-const send = (message) => writeAll(encoder.encode(`\n${nonce} ${JSON.stringify(message)}\n`));
 
 let entry;
 try {
@@ -190,14 +236,19 @@ while (true) {
   let answer;
   try {
     const response = await toResponse(await entry(message.request));
-    const size = encoder.encode(response.body).length;
+    const size = encodeText(encoder, String(response.body)).length;
     answer = size > limits.bodyBytes
       ? { ok: false, kind: "too_large", size }
       : { ok: true, response };
   } catch (error) {
-    answer = { ok: false, kind: "thrown", message: String(error?.message ?? error), stack: String(error?.stack ?? error) };
+    answer = error instanceof RangeError && error.message === "Array buffer allocation failed"
+      ? { ok: false, kind: "memory" } // the data limit: the server replaces this process
+      : { ok: false, kind: "thrown", message: String(error?.message ?? error), stack: String(error?.stack ?? error) };
   }
   const { logs, truncated } = current;
   current = null;
   send({ type: "result", ...answer, logs, truncated });
 }
+closeSync(input);
+closeSync(output);
+realExit(0); // the server is gone: nothing a function left behind runs on
