@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from plugins.functions.runtime.base import FunctionSpec, Permissions
-from plugins.functions.runtime.deno import Worker
+from plugins.functions.runtime.worker import Worker
 from tests.functions.conftest import BASE, call, deploy
 
 SPIN = "async function handler(req) { while (true) {} }"

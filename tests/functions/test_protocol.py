@@ -8,7 +8,7 @@ import pytest
 
 from plugins.functions.invoke import runtime
 from plugins.functions.runtime.base import ERROR, FunctionSpec, Invocation, Permissions
-from plugins.functions.runtime.deno import MAX_BODY_BYTES, Worker, WorkerFailed
+from plugins.functions.runtime.worker import MAX_BODY_BYTES, Worker, WorkerFailed
 from tests.functions.conftest import HELLO
 
 REQUEST = {"method": "POST", "url": "http://127.0.0.1/", "headers": {}, "body": "{}", "params": {}}

@@ -1,0 +1,162 @@
+"""The type check of a function's code: `deno check`, confined.
+
+Run at create and update, never per call. Deno's own permissions do not apply to its
+tools: `deno check` reads whatever the code imports, as the server's user, and quotes
+it in its errors. So the check runs in a bubblewrap sandbox that sees only Deno, the
+libraries it loads, the code in a folder of its own, the compiler options and a cache of
+its own (no /etc, /proc, /dev, network), under a data, CPU-time and wall-clock limit
+(`prlimit`). Written by hand because no library runs Deno's checker this way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import threading
+from pathlib import Path
+from urllib.parse import unquote
+
+from plugins.functions.runtime.base import RuntimeUnavailable
+
+HERE = Path(__file__).resolve().parent
+GLOBALS = HERE / "fluxbase-globals.d.ts"
+CHECK_TIMEOUT_S = 60.0
+CHECK_MEMORY_MB = 2048  # data limit of `deno check`: V8 reserves ~700 MB before checking anything
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+LOCAL_URL = re.compile(r"file://[^\s'\"`]+")
+POSITION = re.compile(r"(:\d+)+$")  # the ":line:column" after a URL in a diagnostic
+SANDBOX_FAILED = re.compile(r"(bwrap|prlimit): ")  # a tool's own error: Deno's output never starts so
+SANDBOX_TOOLS = {"bwrap": "bubblewrap", "prlimit": "util-linux", "setpriv": "util-linux"}
+
+
+def sandbox_tools() -> dict[str, str]:
+    """Paths of bwrap and prlimit (confine the type check) and setpriv (ties workers to the server).
+
+    Without them the runtime refuses to check code at all: it never runs unconfined.
+    """
+    found = {name: shutil.which(name) for name in SANDBOX_TOOLS}
+    missing = [f"{name} (Debian package {SANDBOX_TOOLS[name]})" for name, path in found.items() if path is None]
+    if missing:
+        raise RuntimeUnavailable(
+            "Functions cannot be checked safely on this server: install " + " and ".join(missing) + ", then retry"
+        )
+    return {name: str(path) for name, path in found.items()}
+
+
+def shared_libraries(binary: str) -> list[str]:
+    """The files the dynamic loader maps for `binary` (as `ldd` lists them): all the check sandbox gets of /usr."""
+    try:
+        listed = subprocess.run(["ldd", binary], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise RuntimeUnavailable(f"Functions cannot be checked: ldd failed ({error})") from None
+    if listed.returncode != 0:
+        if "not a dynamic executable" in listed.stdout + listed.stderr:
+            return []
+        raise RuntimeUnavailable(f"Functions cannot be checked: ldd {binary} failed: {listed.stderr.strip()}")
+    return re.findall(r"(?:=> |^\s*)(/\S+)", listed.stdout, re.MULTILINE)
+
+
+def write_once(path: Path, text: str) -> Path:
+    """`path` holding `text`, written atomically unless it exists (paths are content-addressed)."""
+    if not path.exists():
+        partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        partial.write_text(text)
+        partial.replace(path)
+    return path
+
+
+def outside_imports(output: str, module: Path, private: Path) -> list[str]:
+    """What the code imports besides itself, by the URLs in Deno's output.
+
+    Paths in the server's own folder (`private`) are named relative to the code, as an
+    import would reach them: the server's layout is none of the author's business.
+    """
+    names = []
+    for url in LOCAL_URL.findall(output):
+        url = POSITION.sub("", url.rstrip(".,;)"))
+        if url == module.as_uri():
+            continue
+        path = unquote(url.removeprefix("file://"))
+        if Path(path).is_relative_to(private):
+            path = os.path.relpath(path, module.parent)
+            path = path if path.startswith("../") else f"./{path}"
+        if path not in names:
+            names.append(path)
+    return names
+
+
+class TypeChecker:
+    """Checks code in `checks/<sha256 of the code>/` with the compiler options in `config`."""
+
+    def __init__(self, binary: str, work_dir: Path, checks: Path, cache: Path, config: Path) -> None:
+        self.binary = binary
+        self.work_dir = work_dir
+        self.checks = checks
+        self.cache = cache
+        self.config = config
+        self._libraries: list[str] | None = None
+
+    def check(self, code: str, tools: dict[str, str]) -> str | None:
+        """Type-check the code with `deno check`, confined; the compiler's message, or None.
+
+        The check sees the code in a folder of its own, Deno, its libraries, the compiler
+        options and its cache, nothing else (bubblewrap: no /etc, /proc, /dev, network),
+        under a data, CPU-time and wall-clock limit. An import of anything else fails as
+        not found, and the message names the import, never what a file holds. The code
+        is checked as written, so messages point at the author's own lines.
+        """
+        if self._libraries is None:
+            self._libraries = shared_libraries(self.binary)
+        # A folder per distinct code, so the same code checks once (Deno's cache is by path).
+        folder = self.checks / hashlib.sha256(code.encode()).hexdigest()
+        folder.mkdir(mode=0o700, exist_ok=True)
+        module = write_once(folder / "function.ts", code)
+        readable = [*self._libraries, self.binary, str(self.config), str(GLOBALS)]
+        command = [
+            tools["bwrap"],
+            *(arg for path in readable for arg in ("--ro-bind", path, path)),
+            *("--bind", str(self.cache), str(self.cache)),
+            *("--bind", str(folder), str(folder)),
+            *("--chdir", str(folder)),
+            "--unshare-all",
+            "--die-with-parent",
+            "--new-session",
+            "--clearenv",
+            *("--setenv", "DENO_DIR", str(self.cache)),
+            *("--setenv", "DENO_NO_UPDATE_CHECK", "1"),
+            *("--setenv", "NO_COLOR", "1"),
+            *("--setenv", "HOME", str(folder)),
+            "--",
+            self.binary,
+            "check",
+            "--quiet",
+            "--no-remote",
+            "--no-npm",  # npm imports come with bundling (part 2); until then they would fail at load
+            "--no-lock",
+            f"--config={self.config}",
+            str(module),
+        ]
+        limits = [f"--data={CHECK_MEMORY_MB * 1024 * 1024}", f"--cpu={CHECK_TIMEOUT_S:.0f}", "--core=0"]
+        try:
+            done = subprocess.run(
+                [tools["prlimit"], *limits, "--", *command], capture_output=True, text=True, timeout=CHECK_TIMEOUT_S
+            )
+        except subprocess.TimeoutExpired:
+            return f"type checking took longer than {CHECK_TIMEOUT_S:.0f} s"
+        if done.returncode == 0:
+            return None
+        output = ANSI.sub("", done.stderr + done.stdout)
+        if SANDBOX_FAILED.match(output):  # the sandbox itself did not start: nothing was checked
+            raise RuntimeUnavailable(f"The type-check sandbox could not start: {output.splitlines()[0]}")
+        outside = outside_imports(output, module, self.work_dir.parent)
+        if outside:
+            names = ", ".join(f'"{name}"' for name in outside)
+            return f"the code imports {names}: a function can import only its own code, not local files"
+        if "out of memory" in output.lower():
+            return f"type checking ran out of memory (limit {CHECK_MEMORY_MB} MB)"
+        output = output.replace(module.as_uri(), "function.ts")
+        lines = [line for line in output.splitlines() if line.strip() and not line.startswith("error: Type checking")]
+        return "\n".join(lines).strip() or "the code does not compile"
