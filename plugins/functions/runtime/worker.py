@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import resource
 import select
 import shutil
@@ -40,6 +41,8 @@ MAX_BODY_BYTES = 6 * 1024 * 1024
 MAX_LOG_BYTES = 64 * 1024
 MAX_FRAME_BYTES = MAX_BODY_BYTES * 2 + 4 * MAX_LOG_BYTES  # JSON escaping can double a body
 MAX_STDERR_BYTES = 64 * 1024
+LOG_LEVELS = {"debug", "info", "warn", "error"}  # those worker.js gives console's methods
+TIMESTAMP = re.compile(r"[0-9:.TZ+-]{1,32}")  # an ISO 8601 time, as worker.js writes it
 
 
 class WorkerFailed(Exception):
@@ -198,16 +201,24 @@ class Worker:
         )
 
     def _logs(self, answer: dict[str, Any]) -> tuple[list[dict[str, str]], bool]:
-        """The call's console output, capped here too (64 KiB), then its stray output."""
+        """The call's console output, capped here too (64 KiB), then its stray output.
+
+        Each entry is rebuilt from its three fields: a function that plants `toJSON` on
+        the prototypes shapes what the worker sends, so any other field or value is dropped.
+        """
+        entries = answer.get("logs")
         logs, size, truncated = [], 0, bool(answer.get("truncated"))
-        for entry in answer.get("logs") or []:
+        for entry in entries if isinstance(entries, list) else []:
             if isinstance(entry, dict):
                 message = self._clean(str(entry.get("message", "")))
+                timestamp = entry.get("timestamp")
+                timestamp = timestamp if isinstance(timestamp, str) and TIMESTAMP.fullmatch(timestamp) else ""
+                level = entry.get("level") if entry.get("level") in LOG_LEVELS else "info"
                 size += len(message)
                 if size > MAX_LOG_BYTES:
                     truncated = True
                     break
-                logs.append({**entry, "message": message})
+                logs.append({"timestamp": timestamp, "level": level, "message": message})
         return logs + self.stray, truncated
 
     @staticmethod
