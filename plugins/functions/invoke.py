@@ -186,7 +186,9 @@ def _answer(outcome: Outcome) -> tuple[Response, str | None]:
         return _json(body, outcome.http_status), None
     answer = outcome.response or {}
     status, headers = answer.get("status", 200), answer.get("headers") or {}
-    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+    # 200-599, as the Fetch standard's Response allows: a 1xx (101 above all) is no final
+    # answer, and a proxy in front could take it for an upgrade and tunnel to this server.
+    if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:
         problem = f"Function returned an invalid status {str(status)[:20]!r}"
         return _json({"error": problem}, 502), problem
     if not isinstance(headers, dict):
