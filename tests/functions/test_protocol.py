@@ -65,3 +65,33 @@ def test_log_fields_besides_the_message_count_toward_the_log_limit(client, admin
     executions = client.get(f"{BASE}/bloated/executions", headers=admin_headers).json
     assert executions[0]["logs"] == [{"timestamp": "", "level": "info", "message": "m"}]
     assert len(json.dumps(executions[0]["logs"])) < MAX_LOG_BYTES
+
+
+LONE_SURROGATES = """async function handler(req) {
+  console.log("log \\ud800");
+  if (req.params.throw) throw new Error("thrown \\udc00");
+  return { status: 200, body: "body \\ud800", headers: { "X-Fine": "1" } };
+}"""
+DEEP_HEADERS = """async function handler(req) {
+  let deep: unknown = "x";
+  for (let i = 0; i < 3000; i++) deep = { a: deep };
+  return { status: 200, body: "ok", headers: { deep } };
+}"""
+
+
+def test_lone_surrogates_a_function_sends_become_replacement_characters(client, admin_headers):
+    """JSON carries a lone surrogate that no UTF-8 response or database row can hold; TextEncoder would write U+FFFD."""
+    deploy(client, admin_headers, "surrogates", LONE_SURROGATES)
+    answer = call(client, "surrogates", admin_headers)
+    assert (answer.status_code, answer.get_data(as_text=True)) == (200, "body \ufffd")
+    thrown = call(client, "surrogates", admin_headers, query_string={"throw": "1"})
+    assert (thrown.status_code, thrown.json["message"]) == (500, "thrown \ufffd")
+    executions = client.get(f"{BASE}/surrogates/executions", headers=admin_headers).json
+    assert [[line["message"] for line in execution["logs"]] for execution in executions] == [["log \ufffd"]] * 2
+
+
+def test_an_answer_nested_too_deep_to_parse_is_a_502(client, admin_headers):
+    deploy(client, admin_headers, "deep", DEEP_HEADERS)
+    answer = call(client, "deep", admin_headers)
+    assert answer.status_code == 502 and "unreadable answer" in answer.json["error"]
+    assert client.get(f"{BASE}/deep/executions", headers=admin_headers).json[0]["status_code"] == 502

@@ -42,7 +42,23 @@ MAX_LOG_BYTES = 64 * 1024
 MAX_FRAME_BYTES = MAX_BODY_BYTES * 2 + 4 * MAX_LOG_BYTES  # JSON escaping can double a body
 MAX_STDERR_BYTES = 64 * 1024
 LOG_LEVELS = {"debug", "info", "warn", "error"}  # those worker.js gives console's methods
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 TIMESTAMP = re.compile(r"[0-9:.TZ+-]{1,32}")  # an ISO 8601 time, as worker.js writes it
+
+
+def well_formed(value: Any) -> Any:
+    """`value` with each lone surrogate (JSON's `\\ud800`) as U+FFFD, as TextEncoder writes it.
+
+    No UTF-8 response, log line or database row can hold a lone surrogate: one a
+    function sends would fail the call with a 500. Pairs are already one character.
+    """
+    if isinstance(value, str):
+        return LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {well_formed(key): well_formed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [well_formed(item) for item in value]
+    return value
 
 
 class WorkerFailed(Exception):
@@ -247,9 +263,9 @@ class Worker:
     def _read_frame(self, deadline: float) -> dict[str, Any]:
         """The next message the worker sent on its output FIFO."""
         try:
-            frame = json.loads(self._read_line(deadline))
+            frame = well_formed(json.loads(self._read_line(deadline)))
             self._cpu_used = float(frame["cpu"])
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, RecursionError):  # RecursionError: nested too deep
             raise WorkerFailed("Function worker sent an unreadable answer and was stopped", 502) from None
         return frame
 
