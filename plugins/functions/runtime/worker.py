@@ -139,7 +139,8 @@ class Worker:
         self._output, self._connected = reader, True
         shutil.rmtree(self._channel, ignore_errors=True)
         self._limit_memory()
-        self._limit_cpu(START_TIMEOUT_S)  # loading runs the function's top-level code
+        # Loading runs the function's top-level code: that is within the function's timeout too.
+        self._limit_cpu(self.spec.timeout_seconds)
         resource.prlimit(self.process.pid, resource.RLIMIT_CORE, (0, 0))  # a dump would hold its secrets
         self._send(
             {
@@ -148,7 +149,11 @@ class Worker:
                 "limits": {"logBytes": MAX_LOG_BYTES, "bodyBytes": MAX_BODY_BYTES},
             }
         )
-        ready = self._read_frame(deadline)
+        try:
+            ready = self._read_frame(min(deadline, time.monotonic() + self.spec.timeout_seconds))
+        except WorkerTimedOut:
+            timeout = self.spec.timeout_seconds
+            raise WorkerFailed(f"Function timed out after {timeout} s loading its code", 504) from None
         if ready.get("error"):
             raise WorkerFailed("Function failed to load", stack=self._clean(str(ready["error"]))[:MAX_LOG_BYTES])
 
