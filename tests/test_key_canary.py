@@ -108,3 +108,29 @@ def test_keys_rotate_reseals_the_canary_in_the_key_file(make_app, monkeypatch):
     assert canary_key_id(app) == restarted.extensions["flux"].encryptor.keyring.primary.id != before
     assert restarted.test_client().get("/health").status_code == 200
     assert app.test_client().get("/health").status_code == 200  # a running server rereads the key file
+
+
+READS_ENV = 'async function handler(req) { return { status: 200, body: Deno.env.get("API_TOKEN") ?? "none" }; }'
+READS_SECRET = 'async function handler(req) { return { status: 200, body: secrets.get("SHARED") ?? "none" }; }'
+SYSTEM_SECRET = ("/api/v1/admin/settings/custom/secret", {"key": "SHARED", "value": TOKEN})
+FUNCTION_SECRET = ("/api/v1/secrets", {"name": "SHARED", "value": TOKEN, "scope": "global"})
+
+
+@pytest.mark.parametrize(
+    ("code", "env", "secret"),
+    [(READS_ENV, {"API_TOKEN": TOKEN}, None), (READS_SECRET, {}, SYSTEM_SECRET), (READS_SECRET, {}, FUNCTION_SECRET)],
+    ids=["function env", "system secret", "function secret"],
+)
+def test_every_secret_a_function_reads_fails_alike_on_a_server_with_other_keys(
+    app, make_app, admin_headers, close_runtimes, code, env, secret
+):
+    a, b_app = app.test_client(), make_app(migrated=False, ENCRYPTION_KEY=KEY_B)
+    close_runtimes(app), close_runtimes(b_app)
+    if secret is not None:
+        assert a.post(secret[0], json=secret[1], headers=admin_headers).status_code == 201
+    function = {"name": "reader", "code": code, "env": env, "permissions": {"env": True}}
+    assert a.post("/api/v1/functions", json=function, headers=admin_headers).status_code == 201
+    assert a.post("/api/v1/functions/reader/invoke", headers=admin_headers).get_data(as_text=True) == TOKEN
+    answer = b_app.test_client().post("/api/v1/functions/reader/invoke", headers=admin_headers)
+    assert (answer.status_code, answer.json["code"]) == (503, "KEY_MISMATCH")
+    assert TOKEN not in answer.get_data(as_text=True)

@@ -14,8 +14,8 @@ import logging
 from collections.abc import Mapping
 
 from flux import flux_state
-from flux.crypto import DecryptionError, associated_data
-from flux.errors import ApiError
+from flux.crypto import DecryptionError, KeyNotInRing, associated_data
+from flux.errors import ApiError, unreadable_secret
 
 log = logging.getLogger("flux.functions")
 PURPOSE = "function-env"
@@ -47,12 +47,17 @@ def seal(tenant_id: str, function_id: str, values: Mapping[str, str]) -> tuple[l
 
 
 def open_values(tenant_id: str, function_id: str, function_name: str, names: list[str], sealed: str | None) -> dict:
-    """The function's env values; `EnvUnreadable` (logged by function, never by value) if they do not open."""
+    """The function's env values; `EnvUnreadable` (logged by function, never by value) if they do not open.
+
+    Sealed with a key this server lacks, the error is `KeyMismatch` (503), as for any other secret.
+    """
     if not sealed:
         return {}
     try:
         plaintext = flux_state().encryptor.open_text(sealed, PURPOSE, (tenant_id, function_id, ",".join(sorted(names))))
-    except DecryptionError:
+    except DecryptionError as error:
         log.error("functions: the env of %r (tenant %s) does not open", function_name, tenant_id)
+        if isinstance(error, KeyNotInRing):  # this server lacks the key: 503 KEY_MISMATCH, as for every secret
+            raise unreadable_secret(error) from None
         raise EnvUnreadable(function_name) from None
     return json.loads(plaintext)

@@ -37,6 +37,7 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length",
 # A function answers on the server's origin: it may not set or clear the dashboard's cookies.
 DROPPED = HOP_BY_HOP | {"set-cookie", "set-cookie2", "clear-site-data", "x-content-type-options"}
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
+HEADER_VALUE = re.compile(r"[ \t\x21-\x7e\x80-\xff]*")  # RFC 9110 field-vchar, SP, HTAB: what gunicorn sends
 MASK = "***"
 MIN_MASKED_LENGTH = 4  # shorter values would blot out ordinary text
 _runtime_lock = threading.Lock()
@@ -186,7 +187,9 @@ def _answer(outcome: Outcome) -> tuple[Response, str | None]:
         return _json(body, outcome.http_status), None
     answer = outcome.response or {}
     status, headers = answer.get("status", 200), answer.get("headers") or {}
-    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
+    # 200-599, as the Fetch standard's Response allows: a 1xx (101 above all) is no final
+    # answer, and a proxy in front could take it for an upgrade and tunnel to this server.
+    if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:
         problem = f"Function returned an invalid status {str(status)[:20]!r}"
         return _json({"error": problem}, 502), problem
     if not isinstance(headers, dict):
@@ -195,7 +198,7 @@ def _answer(outcome: Outcome) -> tuple[Response, str | None]:
     response = Response(answer.get("body") or "", status=status, mimetype="text/plain")
     for name, value in headers.items():
         text = str(value)
-        if name.lower() not in DROPPED and HEADER_NAME.fullmatch(name) and not {"\r", "\n"} & set(text):
+        if name.lower() not in DROPPED and HEADER_NAME.fullmatch(name) and HEADER_VALUE.fullmatch(text):
             response.headers[name] = text
     return response, None
 

@@ -129,8 +129,11 @@ def test_plain_values_and_response_objects(client, admin_headers):
     assert (native.status_code, native.get_data(as_text=True), native.headers["x-made"]) == (201, "made", "1")
 
 
-def test_invalid_answers_are_502_and_recorded(client, admin_headers):
-    deploy(client, admin_headers, "badstatus", code="async function handler(req) { return { status: 999 } }")
+@pytest.mark.parametrize("status", [999, 101, 100, 199])
+def test_invalid_answers_are_502_and_recorded(client, admin_headers, status):
+    """1xx too, as the Fetch standard's Response refuses: a 101 behind a proxy would open a tunnel to the server."""
+    code = f"async function handler(req) {{ return {{ status: {status} }} }}"
+    deploy(client, admin_headers, "badstatus", code=code)
     response = call(client, "badstatus", admin_headers)
     assert response.status_code == 502 and "invalid status" in response.json["error"]
     execution = client.get(f"{BASE}/badstatus/executions", headers=admin_headers).json[0]

@@ -41,3 +41,21 @@ def test_concurrent_calls_each_get_their_own_answer_secrets_and_record(live_serv
     messages = sorted(line["message"] for execution in reader for line in execution["logs"])
     assert messages == sorted(f"call {n} uses ***" for n in range(1, CALLS, 2))
     assert TOKEN not in json.dumps(reader)
+
+
+ODD_HEADERS = """async function handler(req) {
+  return { status: 200, body: "ok", headers: {
+    "X-Kept": "caf\\u00e9 \\t ok", "X-Wide": "\\u65e5\\u672c", "X-Lone": "\\ud800",
+    "X-Control": "a\\u000bb", "X-Del": "a\\u007f" } };
+}"""
+
+
+def test_header_values_gunicorn_cannot_send_are_dropped_not_a_500(live_server, live_admin):
+    """Gunicorn refuses a header value outside RFC 9110's characters with a 500 page and a traceback."""
+    headers = {"Authorization": f"Bearer {live_admin['access_token']}"}
+    body = {"name": "odd", "code": ODD_HEADERS}
+    assert live_server.api("POST", BASE, json=body, headers=headers).status_code == 201
+    answer = live_server.api("POST", f"{BASE}/odd/invoke", headers=headers)
+    assert (answer.status_code, answer.text) == (200, "ok")
+    assert answer.headers["X-Kept"] == "caf\u00e9 \t ok"
+    assert not {"X-Wide", "X-Lone", "X-Control", "X-Del"} & set(answer.headers)

@@ -230,6 +230,17 @@ def test_an_infinite_loop_times_out_and_the_server_goes_on(client, admin_headers
     still_serving(client, admin_headers)
 
 
+def test_top_level_code_runs_within_the_function_timeout(client, admin_headers):
+    """Loading runs the module's own code: a loop there held a 1 s call (and burned CPU) for 20 s."""
+    spin = "while (true) {}\nasync function handler(req) { return 1 }"
+    deploy(client, admin_headers, "spin-at-load", code=spin, timeout=1)
+    started = time.monotonic()
+    response = call(client, "spin-at-load", admin_headers)
+    assert time.monotonic() - started < 5
+    assert (response.status_code, response.json) == (504, {"error": "Function timed out after 1 s loading its code"})
+    still_serving(client, admin_headers)
+
+
 def test_an_arraybuffer_memory_bomb_is_stopped(client, admin_headers):
     bomb = """async function handler(req) {
       const kept = [];

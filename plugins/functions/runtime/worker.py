@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import resource
 import select
 import shutil
@@ -40,6 +41,24 @@ MAX_BODY_BYTES = 6 * 1024 * 1024
 MAX_LOG_BYTES = 64 * 1024
 MAX_FRAME_BYTES = MAX_BODY_BYTES * 2 + 4 * MAX_LOG_BYTES  # JSON escaping can double a body
 MAX_STDERR_BYTES = 64 * 1024
+LOG_LEVELS = {"debug", "info", "warn", "error"}  # those worker.js gives console's methods
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+TIMESTAMP = re.compile(r"[0-9:.TZ+-]{1,32}")  # an ISO 8601 time, as worker.js writes it
+
+
+def well_formed(value: Any) -> Any:
+    """`value` with each lone surrogate (JSON's `\\ud800`) as U+FFFD, as TextEncoder writes it.
+
+    No UTF-8 response, log line or database row can hold a lone surrogate: one a
+    function sends would fail the call with a 500. Pairs are already one character.
+    """
+    if isinstance(value, str):
+        return LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {well_formed(key): well_formed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [well_formed(item) for item in value]
+    return value
 
 
 class WorkerFailed(Exception):
@@ -120,7 +139,8 @@ class Worker:
         self._output, self._connected = reader, True
         shutil.rmtree(self._channel, ignore_errors=True)
         self._limit_memory()
-        self._limit_cpu(START_TIMEOUT_S)  # loading runs the function's top-level code
+        # Loading runs the function's top-level code: that is within the function's timeout too.
+        self._limit_cpu(self.spec.timeout_seconds)
         resource.prlimit(self.process.pid, resource.RLIMIT_CORE, (0, 0))  # a dump would hold its secrets
         self._send(
             {
@@ -129,7 +149,11 @@ class Worker:
                 "limits": {"logBytes": MAX_LOG_BYTES, "bodyBytes": MAX_BODY_BYTES},
             }
         )
-        ready = self._read_frame(deadline)
+        try:
+            ready = self._read_frame(min(deadline, time.monotonic() + self.spec.timeout_seconds))
+        except WorkerTimedOut:
+            timeout = self.spec.timeout_seconds
+            raise WorkerFailed(f"Function timed out after {timeout} s loading its code", 504) from None
         if ready.get("error"):
             raise WorkerFailed("Function failed to load", stack=self._clean(str(ready["error"]))[:MAX_LOG_BYTES])
 
@@ -198,16 +222,24 @@ class Worker:
         )
 
     def _logs(self, answer: dict[str, Any]) -> tuple[list[dict[str, str]], bool]:
-        """The call's console output, capped here too (64 KiB), then its stray output."""
+        """The call's console output, capped here too (64 KiB), then its stray output.
+
+        Each entry is rebuilt from its three fields: a function that plants `toJSON` on
+        the prototypes shapes what the worker sends, so any other field or value is dropped.
+        """
+        entries = answer.get("logs")
         logs, size, truncated = [], 0, bool(answer.get("truncated"))
-        for entry in answer.get("logs") or []:
+        for entry in entries if isinstance(entries, list) else []:
             if isinstance(entry, dict):
                 message = self._clean(str(entry.get("message", "")))
+                timestamp = entry.get("timestamp")
+                timestamp = timestamp if isinstance(timestamp, str) and TIMESTAMP.fullmatch(timestamp) else ""
+                level = entry.get("level") if entry.get("level") in LOG_LEVELS else "info"
                 size += len(message)
                 if size > MAX_LOG_BYTES:
                     truncated = True
                     break
-                logs.append({**entry, "message": message})
+                logs.append({"timestamp": timestamp, "level": level, "message": message})
         return logs + self.stray, truncated
 
     @staticmethod
@@ -236,9 +268,9 @@ class Worker:
     def _read_frame(self, deadline: float) -> dict[str, Any]:
         """The next message the worker sent on its output FIFO."""
         try:
-            frame = json.loads(self._read_line(deadline))
+            frame = well_formed(json.loads(self._read_line(deadline)))
             self._cpu_used = float(frame["cpu"])
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, RecursionError):  # RecursionError: nested too deep
             raise WorkerFailed("Function worker sent an unreadable answer and was stopped", 502) from None
         return frame
 
