@@ -35,6 +35,12 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
+@pytest.fixture(scope="session")
+def deno_dir(tmp_path_factory) -> Path:
+    """One Deno cache for the session: a live server given it type-checks the same code once."""
+    return tmp_path_factory.mktemp("deno_dir")
+
+
 @pytest.fixture
 def context(browser: Browser, live_server: LiveServer) -> Iterator[BrowserContext]:
     context = browser.new_context(base_url=live_server.url)

@@ -23,11 +23,6 @@ ATTACK = """async function handler(req) {
 }""".replace("ADMIN", ADMIN_EMAIL)
 
 
-@pytest.fixture(scope="session")
-def deno_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("deno_dir")
-
-
 @pytest.fixture
 def live_server(start_live_server, deno_dir: Path) -> LiveServer:
     return start_live_server(FUNCTIONS_DENO_DIR=str(deno_dir))

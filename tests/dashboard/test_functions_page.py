@@ -40,11 +40,6 @@ THROWS = """async function handler(req) {
 Api = Callable[..., requests.Response]
 
 
-@pytest.fixture(scope="session")
-def deno_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("deno_dir")
-
-
 @pytest.fixture
 def live_server(start_live_server, deno_dir: Path) -> LiveServer:
     """The live server with one Deno cache for the session, so the same code type-checks once."""
