@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask, current_app
 from jinja2 import ChoiceLoader, FileSystemLoader
 
-from flux import db, errors, http, routing
+from flux import db, errors, http, openapi, routing
 from flux.admin_pages import AdminPage
 from flux.auth import tokens
 from flux.cache import TtlCache
@@ -64,7 +64,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """
     instance = Path((test_config or {}).get("INSTANCE_PATH") or default_instance_path()).resolve()
     instance.mkdir(mode=0o700, parents=True, exist_ok=True)  # keys and the database: the server's only
-    app = Flask("flux", instance_path=str(instance), instance_relative_config=True)
+    app = openapi.create("flux", instance_path=str(instance), instance_relative_config=True)
     app.config.update(load_layers(instance, test_config))
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
     app.jinja_loader = ChoiceLoader([FileSystemLoader(instance / "templates"), FileSystemLoader(shared_templates())])
@@ -96,7 +96,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     for blueprints in plugins.hook.register_blueprints(app=app):
         for blueprint in blueprints or []:
-            app.register_blueprint(blueprint)
+            openapi.register(app, blueprint)
     pages = [page for contributed in plugins.hook.register_admin_pages(app=app) for page in contributed or []]
     state.admin_pages = sorted(pages, key=lambda page: (page.category, page.order, page.title))
     plugins.hook.startup(app=app)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, jsonify
 
-from flux import db
+from flux import db, openapi
 from flux.auth.permissions import ADMIN_ROLES, require
 from flux.crypto import canary
 from flux.hookspecs import hookimpl
@@ -47,7 +47,7 @@ def list_plugins():
 
 @hookimpl
 def register_blueprints(app):
-    return [core]
+    return [core, openapi.docs]
 
 
 @hookimpl

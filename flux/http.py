@@ -78,6 +78,16 @@ class CheckedJsonRequest(FluxRequest):
     def json_module(self, _provider: Any) -> None:
         """Ignored: Flask's request context sets the app's JSON provider here for each request."""
 
+    def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
+        """The body as JSON whatever its Content-Type (`curl -d` sends a form type); `None` when empty.
+
+        Malformed JSON is a 400 `INVALID_JSON` even for a caller asking to be silent
+        (flask-openapi3 does, and would report it as a missing body).
+        """
+        if not self.get_data(cache=True):
+            return None
+        return super().get_json(force=True, silent=False, cache=cache)
+
 
 def init_app(app: Flask) -> None:
     """Requests parse their JSON with `parse_json` (responses, and the app's own JSON, are untouched)."""

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app, request
@@ -49,15 +49,33 @@ def check(roles: tuple[str, ...], scope: str | None = None, resource: Any = None
     return actor
 
 
-def require(*roles: str, scope: str | None = None) -> Callable:
-    """Decorate a view: the caller needs one of `roles`, or (a service key) `scope`."""
+@dataclass(frozen=True)
+class Access:
+    """Who may call a view: one of `roles`, or a service key holding `scope`."""
 
-    def decorate(view: Callable) -> Callable:
-        @functools.wraps(view)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            check(roles, scope)
-            return view(*args, **kwargs)
+    roles: tuple[str, ...]
+    scope: str | None = None
 
-        return wrapper
 
-    return decorate
+def require(*roles: str, scope: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a view: the caller needs one of `roles`, or (a service key) `scope`. Put it below the route.
+
+    The one way to guard a view. `enforce_access` checks the mark before the view runs,
+    so before its input is validated: an anonymous caller learns nothing but 401.
+    """
+
+    def mark(view: Callable[..., Any]) -> Callable[..., Any]:
+        view.flux_access = Access(roles, scope)  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def enforce_access() -> None:
+    """Check the matched view's `require` mark (the app calls this as it dispatches a request)."""
+    rule = request.url_rule
+    if rule is None or (request.method == "OPTIONS" and rule.provide_automatic_options):
+        return
+    access = getattr(current_app.view_functions.get(rule.endpoint), "flux_access", None)
+    if access is not None:
+        check(access.roles, access.scope)
