@@ -55,7 +55,7 @@ BAD_REQUEST = register("BAD_REQUEST", 400, "The request is malformed in a way no
 NUL_CHARACTER = register("NUL_CHARACTER", 400, "The path, query or body carries U+0000, which no database stores.")
 DATABASE_BUSY = register("DATABASE_BUSY", 503, "The database is busy; retry after `Retry-After` seconds.")
 DATABASE_UNAVAILABLE = register("DATABASE_UNAVAILABLE", 503, "The database cannot be reached; retry shortly.")
-NOT_FOUND = register("NOT_FOUND", 404, "No such endpoint or object.")
+NOT_FOUND = register("NOT_FOUND", 404, "No such endpoint, or no such object for this caller in this tenant.")
 METHOD_NOT_ALLOWED = register("METHOD_NOT_ALLOWED", 405, "The endpoint does not take this method (see `Allow`).")
 INTERNAL_ERROR = register("INTERNAL_ERROR", 500, "A bug: the answer carries a `request_id` to quote in a report.")
 RATE_LIMITED = register("RATE_LIMITED", 429, "Too many requests; retry after `Retry-After` seconds.")
@@ -66,7 +66,12 @@ INVALID_BODY = register("INVALID_BODY", 400, "The body must be a JSON object.")
 FIELD_REQUIRED = register("FIELD_REQUIRED", 400, "A required field is missing; `details` names it.")
 INVALID_FIELD = register("INVALID_FIELD", 400, "A field has the wrong type or value; `details` names it.")
 PAYLOAD_TOO_LARGE = register("PAYLOAD_TOO_LARGE", 413, "The body is larger than the server accepts.")
+VALUE_TOO_LARGE = register("VALUE_TOO_LARGE", 413, "A value is larger than its field allows.")
+NOTHING_TO_UPDATE = register("NOTHING_TO_UPDATE", 400, "An update named no field to change.")
 INVALID_PAGE = register("INVALID_PAGE", 400, "`limit` must be 1 to 1000 and `offset` 0 or more.")
+
+# Objects.
+ALREADY_EXISTS = register("ALREADY_EXISTS", 409, "An object of this name already exists here.")
 
 # Who is calling.
 AUTH_REQUIRED = register("AUTH_REQUIRED", 401, "The endpoint needs a Bearer token or a service key.")
@@ -74,6 +79,7 @@ INVALID_TOKEN = register("INVALID_TOKEN", 401, "The Bearer token is malformed, e
 INVALID_SERVICE_KEY = register("INVALID_SERVICE_KEY", 401, "The service key is unknown, expired or revoked.")
 INVALID_AUTHORIZATION = register("INVALID_AUTHORIZATION", 401, "The Authorization header is not `Bearer <token>`.")
 FORBIDDEN = register("FORBIDDEN", 403, "The caller's role or key scopes do not allow this.")
+APP_USER_REQUIRED = register("APP_USER_REQUIRED", 403, "Only app users have this; accounts and keys do not.")
 TENANT_ACCESS_DENIED = register("TENANT_ACCESS_DENIED", 403, "The caller may not act in the tenant it named.")
 TENANT_NOT_FOUND = register("TENANT_NOT_FOUND", 404, "The tenant named by `X-FB-Tenant` does not exist.")
 
@@ -117,4 +123,7 @@ def builtin_markdown() -> str:
 
 
 if __name__ == "__main__":
-    print(builtin_markdown(), end="")
+    # Run as a script this file is a second module; the table plugins fill is flux.error_codes.
+    from flux import error_codes
+
+    print(error_codes.builtin_markdown(), end="")

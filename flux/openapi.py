@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from flux import error_codes
 from flux.auth.permissions import enforce_access
 from flux.context import public
-from flux.errors import ApiError
+from flux.schemas import as_api_error
 from flux.version import __version__
 
 SECURITY_SCHEMES = {
@@ -89,12 +89,20 @@ def error_responses(codes: Iterable[str]) -> dict[int, dict[str, Any]]:
     }
 
 
+def operation_id(bp_name: str, name: str, path: str, method: str) -> str:
+    """`blueprint.view`: the endpoint name a reader can grep for."""
+    return f"{bp_name}.{name}"
+
+
 class ApiBlueprint(APIBlueprint):
     """A blueprint of JSON views, each in the OpenAPI document with its callers and error codes.
 
     Every view must say who may call it (`require(...)` or `public`): a view that does
     not stops start-up, so no route is open by omission.
     """
+
+    def __init__(self, name: str, import_name: str, **options: Any) -> None:
+        super().__init__(name, import_name, operation_id_callback=operation_id, **options)
 
     def _collect_openapi_info(self, rule: str, func: Callable[..., Any], *, responses=None, **kwargs: Any):
         access = getattr(func, "flux_access", None)
@@ -106,7 +114,7 @@ class ApiBlueprint(APIBlueprint):
         header, _cookie, path, query, form, body, _raw = parse_parameters(func, doc_ui=False)
         codes = [*EVERY_VIEW, *getattr(func, "flux_error_codes", ())]
         if access is not None:
-            codes += WITH_CREDENTIALS
+            codes += (*WITH_CREDENTIALS, *access.error_codes)
             kwargs["security"] = SECURITY
         if path or query or header:
             codes += WITH_INPUT
@@ -117,21 +125,8 @@ class ApiBlueprint(APIBlueprint):
 
 
 def validation_error_response(error: ValidationError):
-    """A request that failed its schema, as the house error: first problem in words, all in `details`."""
-    problems = error.errors(include_url=False, include_context=False, include_input=False)
-    first = problems[0]
-    where = ".".join(str(part) for part in first["loc"])
-    if error_codes.is_registered(first["type"]):
-        code = first["type"]
-    elif first["type"] == "missing":
-        code = error_codes.FIELD_REQUIRED
-    elif not first["loc"]:
-        code = error_codes.INVALID_BODY
-    else:
-        code = error_codes.INVALID_FIELD
-    message = f"{where}: {first['msg']}" if where else "Request body must be a JSON object"
-    failure = ApiError(message, code=code, status=error_codes.lookup(code).status, details=problems)
-    return current_app.handle_user_exception(failure)
+    """A request that failed its schema, answered as the house error (`flux.schemas.as_api_error`)."""
+    return current_app.handle_user_exception(as_api_error(error))
 
 
 SWAGGER_ASSETS = Path(flask_openapi3_swagger.__file__).parent / "templates" / "swagger"

@@ -8,18 +8,35 @@ type is the code (registered in `flux.error_codes`), which the translator in
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Annotated, Any
+from datetime import UTC, datetime
+from typing import Annotated, Any, TypeVar
 
 import sqlalchemy as sa
 from flask import Response, jsonify
-from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, WrapValidator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    RootModel,
+    ValidationError,
+    WrapValidator,
+)
 from pydantic_core import PydanticCustomError
 
 from flux import error_codes
 from flux.db import db
+from flux.errors import ApiError
 
+M = TypeVar("M", bound=BaseModel)
 TOTAL_HEADER = "X-Total-Count"
 DEFAULT_LIMIT, MAX_LIMIT = 50, 1000
+
+
+# As `datetime.isoformat()` writes it (`+00:00`), which answers carried before schemas.
+Timestamp = Annotated[datetime, PlainSerializer(datetime.isoformat, return_type=str)]
 
 
 class ApiModel(BaseModel):
@@ -28,10 +45,76 @@ class ApiModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
 
+def as_api_error(error: ValidationError) -> ApiError:
+    """The house error for input that failed its schema: the first problem in words, all in `details`.
+
+    Codes: a rule's own (`rule_error`), `FIELD_REQUIRED`, `INVALID_BODY` for a body that
+    is no object, else `INVALID_FIELD`. Input values are never echoed (they may be secrets).
+    """
+    problems = error.errors(include_url=False, include_context=False, include_input=False)
+    first = problems[0]
+    where = ".".join(str(part) for part in first["loc"])
+    if error_codes.is_registered(first["type"]):
+        code = first["type"]
+    elif first["type"] == "missing":
+        code = error_codes.FIELD_REQUIRED
+    elif not first["loc"]:
+        code = error_codes.INVALID_BODY
+    else:
+        code = error_codes.INVALID_FIELD
+    message = f"{where}: {first['msg']}" if where else "Request body must be a JSON object"
+    return ApiError(message, code=code, status=error_codes.lookup(code).status, details=problems)
+
+
+def parse(model: type[M], data: Any) -> M:
+    """`data` as `model`, or the house 400 (for input that comes from elsewhere than a view's arguments)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise as_api_error(error) from None
+
+
 def rule_error(code: str, message: str) -> PydanticCustomError:
     """The error a validator raises for a broken rule; `code` must be registered."""
     error_codes.lookup(code)
     return PydanticCustomError(code, message)
+
+
+MAX_DESCRIPTION_LENGTH = 2000
+Description = Annotated[str, Field(max_length=MAX_DESCRIPTION_LENGTH)]
+
+
+def _future_time(value: Any) -> datetime:
+    moment = None
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+            moment = moment.astimezone(UTC) if moment.tzinfo is not None else None  # an extreme offset overflows
+        except (ValueError, OverflowError):
+            moment = None
+    if moment is None:
+        raise rule_error(
+            error_codes.INVALID_FIELD, "must be an RFC 3339 time with a UTC offset, e.g. 2030-01-31T00:00:00Z"
+        )
+    if moment <= datetime.now(UTC):
+        raise rule_error(error_codes.INVALID_FIELD, "must be in the future")
+    return moment
+
+
+# An expiry: an RFC 3339 time with an offset, in the future, kept in UTC.
+FutureTime = Annotated[datetime, PlainValidator(_future_time, json_schema_input_type=str)]
+
+
+def bounded_text(max_bytes: int) -> Any:
+    """A non-empty string of at most `max_bytes` UTF-8 bytes (413 `VALUE_TOO_LARGE` beyond)."""
+
+    def check(value: str) -> str:
+        size = len(value.encode())
+        if size > max_bytes:
+            raise rule_error(error_codes.VALUE_TOO_LARGE, f"is {size} bytes; at most {max_bytes} are allowed")
+        return value
+
+    return Annotated[str, Field(min_length=1), AfterValidator(check)]
 
 
 def _page_number(message: str) -> Callable[[Any, Any], int]:

@@ -56,15 +56,15 @@ def test_system_secrets_upsert_get_list_delete(admin_client):
     admin_client.delete_setting_secret("stripe/key")
     with pytest.raises(ClientError) as raised:
         admin_client.get_setting_secret("stripe/key")
-    assert (raised.value.status, raised.value.code) == (404, "SECRET_NOT_FOUND")
-    assert str(raised.value) == "secret 'stripe/key' not found (404 SECRET_NOT_FOUND)"
+    assert (raised.value.status, raised.value.code) == (404, "NOT_FOUND")
+    assert str(raised.value) == "secret 'stripe/key' not found (404 NOT_FOUND)"
 
 
 def test_a_key_taken_by_a_plain_setting_fails_with_the_servers_conflict(admin_client):
     admin_client.request("POST", "/api/v1/admin/settings/custom", json={"key": "theme", "value": "dark"})
     with pytest.raises(ClientError) as raised:
         admin_client.set_setting_secret("theme", VALUE)
-    assert (raised.value.status, raised.value.code) == (409, "KEY_EXISTS")
+    assert (raised.value.status, raised.value.code) == (409, "ALREADY_EXISTS")
 
 
 def test_user_secrets_belong_to_the_signed_in_app_user(live_server, admin_client):

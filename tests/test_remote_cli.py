@@ -144,7 +144,7 @@ def test_system_secrets_set_from_stdin_list_get_delete(admin_terminal, live_app,
     assert fluxbase("settings", "secrets", "delete", "stripe").stdout == "Deleted system secret 'stripe'.\n"
     result = fluxbase("settings", "secrets", "get", "stripe")
     assert (result.exit_code, result.stdout) == (1, "")
-    assert result.stderr == "Error: secret 'stripe' not found (404 SECRET_NOT_FOUND)\n"
+    assert result.stderr == "Error: secret 'stripe' not found (404 NOT_FOUND)\n"
     assert stored_secrets(live_app)["system"] == {}
     assert_never_shown(fluxbase.printed, config_file)
 
@@ -153,7 +153,7 @@ def test_user_secrets_need_an_app_user_signed_in(admin_terminal, live_server, li
     fluxbase = admin_terminal
     result = fluxbase("settings", "secrets", "list", "--user")
     assert result.exit_code == 1
-    assert result.stderr.startswith("Error: user settings and secrets belong to app users")
+    assert result.stderr.startswith("Error: this belongs to app users")
     assert result.stderr.endswith(
         "(403 APP_USER_REQUIRED); your own secrets need an app user: `fluxbase login --app-user`\n"
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import current_app, request
 
+from flux import error_codes
 from flux.auth.service_keys import has_scope
 from flux.context import Actor, current_actor, current_tenant_id
 from flux.errors import Forbidden, Unauthorized
@@ -15,6 +16,8 @@ from flux.tenancy import membership_role
 
 ADMIN_ROLES = ("instance_admin", "tenant_admin", "admin")
 SIGNED_IN = "authenticated"
+# An app user's own data: not for dashboard accounts or service keys, whatever their role.
+APP_USER = "app_user"
 
 
 def is_tenant_admin_here(actor: Actor) -> bool:
@@ -23,6 +26,8 @@ def is_tenant_admin_here(actor: Actor) -> bool:
 
 
 def _role_allows(actor: Actor, roles: tuple[str, ...], scope: str | None) -> bool:
+    if roles == (APP_USER,):
+        return actor.kind == "user"
     if actor.kind == "service_key":
         return "service_role" in roles or (scope is not None and has_scope(list(actor.scopes), scope))
     if SIGNED_IN in roles:
@@ -43,6 +48,10 @@ def check(roles: tuple[str, ...], scope: str | None = None, resource: Any = None
     if allowed and hook.get_hookimpls():
         votes = hook(actor=actor, action=request.endpoint or "", resource=resource)
         allowed = not any(vote is False for vote in votes)
+    if not allowed and roles == (APP_USER,):
+        raise Forbidden(
+            "this belongs to app users: sign in with /api/v1/auth/signin", code=error_codes.APP_USER_REQUIRED
+        )
     if not allowed:
         needed = f"scope {scope!r}" if actor.kind == "service_key" and scope else f"one of the roles {list(roles)}"
         raise Forbidden(f"Insufficient permissions: this needs {needed}", code="FORBIDDEN")
@@ -55,6 +64,11 @@ class Access:
 
     roles: tuple[str, ...]
     scope: str | None = None
+
+    @property
+    def error_codes(self) -> tuple[str, ...]:
+        """The codes `check` answers besides those of any credential (for the OpenAPI document)."""
+        return (error_codes.APP_USER_REQUIRED,) if self.roles == (APP_USER,) else ()
 
 
 def require(*roles: str, scope: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -9,64 +9,115 @@ what the public endpoints show (those marked `is_public`). A system setting name
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask_openapi3 import Tag
 
-from flux.auth.permissions import ADMIN_ROLES, check
+from flux.auth.permissions import ADMIN_ROLES, require
 from flux.db import db
-from flux.errors import BadRequest
-from flux.http import json_body
+from flux.error_codes import ALREADY_EXISTS, NOT_FOUND, NOTHING_TO_UPDATE
+from flux.openapi import ApiBlueprint, raises
+from flux.schemas import Page, answer, list_of, paginated
 from plugins.settings import store
-from plugins.settings.api_secrets import add_secret_routes
-from plugins.settings.validation import checked_key, description, optional_flag, required_value
+from plugins.settings.schemas import (
+    KEY_IS_SECRET,
+    KeyPath,
+    SecretChange,
+    SecretCreate,
+    SecretOut,
+    SettingChange,
+    SettingCreate,
+    SettingOut,
+)
 
 SCOPE = "settings:write"
-admin_api = Blueprint("settings_admin", __name__, url_prefix="/api/v1/admin/settings/custom")
+admin_api = ApiBlueprint(
+    "settings_admin", __name__, url_prefix="/api/v1/admin/settings/custom", abp_tags=[Tag(name="system settings")]
+)
 
 
-@admin_api.before_request
-def require_settings_admin() -> None:
-    check(ADMIN_ROLES, scope=SCOPE)
+@admin_api.get("", responses={200: list_of(SettingOut)})
+@require(*ADMIN_ROLES, scope=SCOPE)
+def list_system_settings(query: Page):
+    rows, total = store.page_of_rows(None, secret=False, page=query)
+    return paginated((SettingOut.model_validate(row) for row in rows), total)
 
 
-@admin_api.get("")
-def list_settings():
-    return jsonify([row.as_json() for row in store.list_rows(None, secret=False)])
-
-
-@admin_api.post("")
-def create_setting():
-    body = json_body()
-    row = store.create_setting(
-        None, checked_key(body.get("key")), required_value(body), description(body), optional_flag(body, "is_public")
-    )
+@admin_api.post("", responses={201: SettingOut})
+@require(*ADMIN_ROLES, scope=SCOPE)
+@raises(ALREADY_EXISTS)
+def create_system_setting(body: SettingCreate):
+    row = store.create_setting(None, body.key, body.value, body.description, body.is_public)
     db.session.commit()
-    return jsonify(row.as_json()), 201
+    return answer(SettingOut.model_validate(row), 201)
 
 
-@admin_api.get("/<path:key>")
-def get_setting(key: str):
-    return jsonify(store.get_setting(checked_key(key), None).as_json())
+@admin_api.get("/<path:key>", responses={200: SettingOut})
+@require(*ADMIN_ROLES, scope=SCOPE)
+@raises(NOT_FOUND)
+def get_system_setting(path: KeyPath):
+    return answer(SettingOut.model_validate(store.get_setting(path.key, None)))
 
 
-@admin_api.put("/<path:key>")
-def update_setting(key: str):
-    row, body = store.get_setting(checked_key(key), None), json_body()
-    if not body.keys() & {"value", "description", "is_public"}:
-        raise BadRequest("give value, description or is_public to change", code="NOTHING_TO_UPDATE")
-    value = required_value(body) if "value" in body else store.UNCHANGED
-    store.change_setting(row, value=value, description=description(body), is_public=optional_flag(body, "is_public"))
+@admin_api.put("/<path:key>", responses={200: SettingOut})
+@require(*ADMIN_ROLES, scope=SCOPE)
+@raises(NOT_FOUND, NOTHING_TO_UPDATE, KEY_IS_SECRET)
+def update_system_setting(path: KeyPath, body: SettingChange):
+    row = store.get_setting(path.key, None)
+    if not body.model_fields_set:
+        raise store.nothing_to_update("value, description or is_public")
+    value = body.value if "value" in body.model_fields_set else store.UNCHANGED
+    store.change_setting(row, value=value, description=body.description, is_public=body.is_public)
     db.session.commit()
-    return jsonify(row.as_json())
+    return answer(SettingOut.model_validate(row))
 
 
-@admin_api.delete("/<path:key>")
-def delete_setting(key: str):
-    store.delete(store.get_setting(checked_key(key), None))
+@admin_api.delete("/<path:key>", responses={204: None})
+@require(*ADMIN_ROLES, scope=SCOPE)
+@raises(NOT_FOUND)
+def delete_system_setting(path: KeyPath):
+    store.delete(store.get_setting(path.key, None))
     db.session.commit()
     return "", 204
 
 
-add_secret_routes(admin_api, "/secret", lambda: None)
-# The reference SDK lists system secrets at `/custom/secrets`: the same view, so a system
-# setting named `secrets` is read through `GET /custom` like one named `secret`.
-admin_api.add_url_rule("/secrets", endpoint="list_secrets", methods=["GET"])
+@admin_api.post("/secret", responses={201: SecretOut})
+@require(*ADMIN_ROLES, scope=SCOPE)
+@raises(ALREADY_EXISTS)
+def create_system_secret(body: SecretCreate):
+    row = store.create_secret(None, body.key, body.value, body.description)
+    db.session.commit()
+    return answer(SecretOut.model_validate(row), 201)
+
+
+# The reference SDK lists system secrets at `/custom/secrets`; a system setting named
+# `secrets` is read through `GET /custom`, like one named `secret`.
+@admin_api.get("/secret", responses={200: list_of(SecretOut)})
+@admin_api.get("/secrets", responses={200: list_of(SecretOut)}, operation_id="settings_admin.list_system_secrets_sdk")
+@require(*ADMIN_ROLES, scope=SCOPE)
+def list_system_secrets(query: Page):
+    rows, total = store.page_of_rows(None, secret=True, page=query)
+    return paginated((SecretOut.model_validate(row) for row in rows), total)
+
+
+@admin_api.get("/secret/<path:key>", responses={200: SecretOut})
+@require(*ADMIN_ROLES, scope=SCOPE)
+@raises(NOT_FOUND)
+def get_system_secret(path: KeyPath):
+    return answer(SecretOut.model_validate(store.get_secret(path.key, None)))
+
+
+@admin_api.put("/secret/<path:key>", responses={200: SecretOut})
+@require(*ADMIN_ROLES, scope=SCOPE)
+@raises(NOT_FOUND, NOTHING_TO_UPDATE)
+def update_system_secret(path: KeyPath, body: SecretChange):
+    row = store.change_secret_by_key(None, path.key, body)
+    db.session.commit()
+    return answer(SecretOut.model_validate(row))
+
+
+@admin_api.delete("/secret/<path:key>", responses={204: None})
+@require(*ADMIN_ROLES, scope=SCOPE)
+@raises(NOT_FOUND)
+def delete_system_secret(path: KeyPath):
+    store.delete(store.get_secret(path.key, None))
+    db.session.commit()
+    return "", 204

@@ -7,39 +7,42 @@ a secret: anything else is simply not found.
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import jsonify
+from flask_openapi3 import Tag
 
 from flux.context import current_actor, public
-from flux.errors import NotFound
-from flux.http import json_body
+from flux.error_codes import NOT_FOUND
+from flux.openapi import ApiBlueprint, raises
+from flux.schemas import Page, answer, list_of, paginated
 from plugins.settings import store
-from plugins.settings.validation import checked_key, checked_keys
+from plugins.settings.schemas import KeyBatch, KeyPath, KeyValue
 
-MAX_BATCH_KEYS = 100
-public_api = Blueprint("settings_public", __name__, url_prefix="/api/v1/settings")
-
-
-def _visible(keys: list[str] | None = None) -> list[dict]:
-    rows = store.visible_system_settings(current_actor().is_authenticated, keys)
-    return [{"key": row.key, "value": row.value} for row in rows]
+public_api = ApiBlueprint("settings_public", __name__, url_prefix="/api/v1/settings", abp_tags=[Tag(name="settings")])
 
 
-@public_api.get("/")
+def _visible(keys: list[str]) -> list[KeyValue]:
+    rows, _total = store.visible_system_settings(current_actor().is_authenticated, Page(limit=len(keys)), keys)
+    return [KeyValue.model_validate(row) for row in rows]
+
+
+@public_api.get("/", responses={200: list_of(KeyValue, "VisibleSettings")})
 @public
-def list_visible():
-    return jsonify(_visible())
+def list_visible_settings(query: Page):
+    rows, total = store.visible_system_settings(current_actor().is_authenticated, query)
+    return paginated((KeyValue.model_validate(row) for row in rows), total)
 
 
-@public_api.get("/<path:key>")
+@public_api.get("/<path:key>", responses={200: KeyValue})
 @public
-def get_visible(key: str):
-    found = _visible([checked_key(key)])
+@raises(NOT_FOUND)
+def get_visible_setting(path: KeyPath):
+    found = _visible([path.key])
     if not found:
-        raise NotFound(f"setting {key!r} not found", code="SETTING_NOT_FOUND")
-    return jsonify(found[0])
+        raise store.not_found("setting", path.key)
+    return answer(found[0])
 
 
-@public_api.post("/batch")
+@public_api.post("/batch", responses={200: list_of(KeyValue, "VisibleSettings")})
 @public
-def get_batch():
-    return jsonify(_visible(checked_keys(json_body().get("keys"), MAX_BATCH_KEYS)))
+def get_visible_settings_batch(body: KeyBatch):
+    return jsonify([item.model_dump(mode="json") for item in _visible(body.keys)])

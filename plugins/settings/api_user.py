@@ -2,7 +2,7 @@
 
 Only app users have them: a platform account or a service key gets 403, an anonymous
 caller 401. Every view reaches the caller's own rows only, so another user's key is
-simply not found.
+simply not found. No answer ever carries a secret's value.
 
 Routing: `GET /user/list`, `GET /user/own/<key>` and `GET /user/system/<key>` keep their
 meaning, so a key named `list`, or starting with `own/` or `system/`, cannot be read
@@ -11,73 +11,121 @@ with `GET /user/<key>`; `GET /user/own/<key>` reads it (PUT and DELETE work as u
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask_openapi3 import Tag
 
-from flux.auth.permissions import SIGNED_IN, check
+from flux.auth.permissions import APP_USER, require
 from flux.context import current_actor
 from flux.db import db
-from flux.errors import Forbidden, NotFound
-from flux.http import json_body
+from flux.error_codes import ALREADY_EXISTS, NOT_FOUND, NOTHING_TO_UPDATE
+from flux.openapi import ApiBlueprint, raises
+from flux.schemas import Page, answer, list_of, paginated
 from plugins.settings import store
-from plugins.settings.api_secrets import add_secret_routes
-from plugins.settings.validation import checked_key, description, required_value
+from plugins.settings.schemas import (
+    KEY_IS_SECRET,
+    KeyPath,
+    KeyValue,
+    Resolved,
+    SecretChange,
+    SecretCreate,
+    SecretOut,
+    SettingOut,
+    SettingPut,
+)
 
-user_api = Blueprint("settings_user", __name__, url_prefix="/api/v1/settings")
-
-
-@user_api.before_request
-def require_app_user() -> None:
-    actor = current_actor()
-    if actor.is_authenticated and actor.kind != "user":
-        raise Forbidden(
-            "user settings and secrets belong to app users: sign in with /api/v1/auth/signin",
-            code="APP_USER_REQUIRED",
-        )
-    check((SIGNED_IN,))
+user_api = ApiBlueprint("settings_user", __name__, url_prefix="/api/v1/settings", abp_tags=[Tag(name="settings")])
 
 
 def caller_id() -> str:
-    """The signed-in app user's id (checked by `require_app_user` before every view)."""
+    """The signed-in app user's id (`require(APP_USER)` let only app users in)."""
     return current_actor().id
 
 
-@user_api.get("/user/list")
-def list_settings():
-    return jsonify([row.as_json() for row in store.list_rows(caller_id(), secret=False)])
+@user_api.get("/user/list", responses={200: list_of(SettingOut)})
+@require(APP_USER)
+def list_user_settings(query: Page):
+    rows, total = store.page_of_rows(caller_id(), secret=False, page=query)
+    return paginated((SettingOut.model_validate(row) for row in rows), total)
 
 
-@user_api.get("/user/<path:key>")
-def get_with_fallback(key: str):
-    row = store.resolve(checked_key(key), caller_id())
+@user_api.get("/user/<path:key>", responses={200: Resolved})
+@require(APP_USER)
+@raises(NOT_FOUND)
+def get_user_setting_or_fallback(path: KeyPath):
+    row = store.resolve(path.key, caller_id())
     if row is None:
-        raise NotFound(f"setting {key!r} not found for this user or the system", code="SETTING_NOT_FOUND")
-    return jsonify({"key": row.key, "value": row.value, "source": "system" if row.user_id is None else "user"})
+        raise store.not_found("setting", path.key, "for this user or the system")
+    return answer(Resolved(key=row.key, value=row.value, source="system" if row.user_id is None else "user"))
 
 
-@user_api.get("/user/own/<path:key>")
-def get_own(key: str):
-    return jsonify(store.get_setting(checked_key(key), caller_id()).as_json())
+@user_api.get("/user/own/<path:key>", responses={200: SettingOut})
+@require(APP_USER)
+@raises(NOT_FOUND)
+def get_own_user_setting(path: KeyPath):
+    return answer(SettingOut.model_validate(store.get_setting(path.key, caller_id())))
 
 
-@user_api.get("/user/system/<path:key>")
-def get_system(key: str):
-    row = store.get_setting(checked_key(key), None)
-    return jsonify({"key": row.key, "value": row.value})
+@user_api.get("/user/system/<path:key>", responses={200: KeyValue})
+@require(APP_USER)
+@raises(NOT_FOUND)
+def get_system_setting_for_user(path: KeyPath):
+    row = store.get_setting(path.key, None)
+    return answer(KeyValue.model_validate(row))
 
 
-@user_api.put("/user/<path:key>")
-def put_setting(key: str):
-    key, body = checked_key(key), json_body()
-    row = store.put_setting(caller_id(), key, required_value(body), description(body))
+@user_api.put("/user/<path:key>", responses={200: SettingOut})
+@require(APP_USER)
+@raises(KEY_IS_SECRET)
+def put_user_setting(path: KeyPath, body: SettingPut):
+    row = store.put_setting(caller_id(), path.key, body.value, body.description)
     db.session.commit()
-    return jsonify(row.as_json())
+    return answer(SettingOut.model_validate(row))
 
 
-@user_api.delete("/user/<path:key>")
-def delete_setting(key: str):
-    store.delete(store.get_setting(checked_key(key), caller_id()))
+@user_api.delete("/user/<path:key>", responses={204: None})
+@require(APP_USER)
+@raises(NOT_FOUND)
+def delete_user_setting(path: KeyPath):
+    store.delete(store.get_setting(path.key, caller_id()))
     db.session.commit()
     return "", 204
 
 
-add_secret_routes(user_api, "/secret", caller_id)
+@user_api.post("/secret", responses={201: SecretOut})
+@require(APP_USER)
+@raises(ALREADY_EXISTS)
+def create_user_secret(body: SecretCreate):
+    row = store.create_secret(caller_id(), body.key, body.value, body.description)
+    db.session.commit()
+    return answer(SecretOut.model_validate(row), 201)
+
+
+@user_api.get("/secret", responses={200: list_of(SecretOut)})
+@require(APP_USER)
+def list_user_secrets(query: Page):
+    rows, total = store.page_of_rows(caller_id(), secret=True, page=query)
+    return paginated((SecretOut.model_validate(row) for row in rows), total)
+
+
+@user_api.get("/secret/<path:key>", responses={200: SecretOut})
+@require(APP_USER)
+@raises(NOT_FOUND)
+def get_user_secret(path: KeyPath):
+    return answer(SecretOut.model_validate(store.get_secret(path.key, caller_id())))
+
+
+@user_api.put("/secret/<path:key>", responses={200: SecretOut})
+@require(APP_USER)
+@raises(NOT_FOUND, NOTHING_TO_UPDATE)
+def update_user_secret(path: KeyPath, body: SecretChange):
+    row = store.change_secret_by_key(caller_id(), path.key, body)
+    db.session.commit()
+    return answer(SecretOut.model_validate(row))
+
+
+@user_api.delete("/secret/<path:key>", responses={204: None})
+@require(APP_USER)
+@raises(NOT_FOUND)
+def delete_user_secret(path: KeyPath):
+    store.delete(store.get_secret(path.key, caller_id()))
+    db.session.commit()
+    return "", 204

@@ -13,11 +13,12 @@ from flask import Blueprint, render_template, request
 
 from flux.auth.permissions import ADMIN_ROLES, require
 from flux.context import current_tenant
-from flux.errors import ApiError, BadRequest
+from flux.errors import ApiError
 from flux.form_outcomes import refused, saved
 from flux.http import parse_json
+from flux.schemas import MAX_LIMIT, Page, parse
 from plugins.settings import store
-from plugins.settings.validation import checked_key, description, required_value, secret_value
+from plugins.settings.schemas import KeyPath, SecretChange, SecretCreate, SettingChange, SettingCreate
 
 pages = Blueprint("settings_pages", __name__, url_prefix="/settings", template_folder="templates")
 KEY = "<path:key>"
@@ -27,8 +28,8 @@ def _render(status: int = 200, **form: Any):
     body = render_template(
         "settings/system.html",
         tenant=current_tenant(),
-        settings=store.list_rows(None, secret=False),
-        secrets=store.list_rows(None, secret=True),
+        settings=store.page_of_rows(None, secret=False, page=Page(limit=MAX_LIMIT))[0],
+        secrets=store.page_of_rows(None, secret=True, page=Page(limit=MAX_LIMIT))[0],
         form=form,
     )
     return body, status
@@ -41,10 +42,13 @@ def _json_value(text: str) -> Any:
     is a 400 here too.
     """
     try:
-        value = parse_json(text)
+        return parse_json(text)
     except ValueError:
-        value = text
-    return required_value({"value": value})
+        return text
+
+
+def _described(description: str) -> str | None:
+    return description or None
 
 
 @pages.get("/")
@@ -58,13 +62,16 @@ def index():
 def create_setting():
     form = request.form
     try:
-        store.create_setting(
-            None,
-            checked_key(form.get("key", "").strip()),
-            _json_value(form.get("value", "")),
-            description({"description": form.get("description", "")}),
-            form.get("is_public") == "on",
+        new = parse(
+            SettingCreate,
+            {
+                "key": form.get("key", "").strip(),
+                "value": _json_value(form.get("value", "")),
+                "description": form.get("description", ""),
+                "is_public": form.get("is_public") == "on",
+            },
         )
+        store.create_setting(None, new.key, new.value, new.description, new.is_public)
     except ApiError as error:
         return refused(
             error,
@@ -73,7 +80,7 @@ def create_setting():
             value=form.get("value", ""),
             description=form.get("description", ""),
         )
-    return saved(f"Created the setting “{form['key'].strip()}”.")
+    return saved(f"Created the setting “{new.key}”.")
 
 
 @pages.post(f"/{KEY}/update")
@@ -81,13 +88,16 @@ def create_setting():
 def update_setting(key: str):
     form = request.form
     try:
-        row = store.get_setting(checked_key(key), None)
-        store.change_setting(
-            row,
-            value=_json_value(form.get("value", "")),
-            description=description({"description": form.get("description", "")}),
-            is_public=form.get("is_public") == "on",
+        row = store.get_setting(parse(KeyPath, {"key": key}).key, None)
+        change = parse(
+            SettingChange,
+            {
+                "value": _json_value(form.get("value", "")),
+                "description": form.get("description", ""),
+                "is_public": form.get("is_public") == "on",
+            },
         )
+        store.change_setting(row, value=change.value, description=change.description, is_public=change.is_public)
     except ApiError as error:
         return refused(error, _render)
     return saved(f"Saved the setting “{key}”.")
@@ -97,7 +107,7 @@ def update_setting(key: str):
 @require(*ADMIN_ROLES)
 def delete_setting(key: str):
     try:
-        store.delete(store.get_setting(checked_key(key), None))
+        store.delete(store.get_setting(parse(KeyPath, {"key": key}).key, None))
     except ApiError as error:
         return refused(error, _render)
     return saved(f"Deleted the setting “{key}”.")
@@ -108,17 +118,19 @@ def delete_setting(key: str):
 def create_secret():
     form = request.form
     try:
-        value = secret_value({"value": form.get("value", "")}, required=True)
-        store.create_secret(
-            None,
-            checked_key(form.get("key", "").strip()),
-            value,
-            description({"description": form.get("description", "")}),
+        new = parse(
+            SecretCreate,
+            {
+                "key": form.get("key", "").strip(),
+                "value": form.get("value", ""),
+                "description": form.get("description"),
+            },
         )
+        store.create_secret(None, new.key, new.value, new.description)
     except ApiError as error:
         # The value is never put back into the form.
         return refused(error, _render, secret_key=form.get("key", ""), secret_description=form.get("description", ""))
-    return saved(f"Stored the secret “{form['key'].strip()}”. Its value cannot be shown again.")
+    return saved(f"Stored the secret “{new.key}”. Its value cannot be shown again.")
 
 
 @pages.post(f"/secrets/{KEY}/update")
@@ -126,15 +138,11 @@ def create_secret():
 def update_secret(key: str):
     form = request.form
     try:
-        row = store.get_secret(checked_key(key), None)
-        value = form.get("value") or None
-        if value is None and not form.get("description"):
-            raise BadRequest("give a new value or a new description", code="NOTHING_TO_UPDATE")
-        store.change_secret(
-            row,
-            secret_value({"value": value}, required=False) if value else None,
-            description({"description": form["description"]}) if form.get("description") else None,
+        change = parse(
+            SecretChange,
+            {"value": form.get("value") or None, "description": _described(form.get("description", ""))},
         )
+        store.change_secret_by_key(None, parse(KeyPath, {"key": key}).key, change)
     except ApiError as error:
         return refused(error, _render)
     return saved(f"Updated the secret “{key}”.")
@@ -144,7 +152,7 @@ def update_secret(key: str):
 @require(*ADMIN_ROLES)
 def delete_secret(key: str):
     try:
-        store.delete(store.get_secret(checked_key(key), None))
+        store.delete(store.get_secret(parse(KeyPath, {"key": key}).key, None))
     except ApiError as error:
         return refused(error, _render)
     return saved(f"Deleted the secret “{key}”.")

@@ -12,13 +12,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from flux import audit, flux_state
+from flux import audit, error_codes, flux_state
 from flux.context import current_actor
 from flux.crypto import DecryptionError, associated_data
 from flux.db import db, flush_or_conflict, new_id, upsert_insert, utcnow
-from flux.errors import Conflict, NotFound, unreadable_secret
+from flux.errors import BadRequest, Conflict, NotFound, unreadable_secret
+from flux.schemas import Page, page_of
 from flux.tenancy import current_tenant_id, read_rows, tenant_filter, tenant_scope
 from plugins.settings.models import Setting
+from plugins.settings.schemas import KEY_IS_SECRET, SecretChange
 
 log = logging.getLogger("flux.settings")
 AAD_PURPOSE = "settings-secret"
@@ -43,11 +45,19 @@ def find(key: str, user_id: str | None) -> Setting | None:
     return db.session.scalar(sa.select(Setting).where(Setting.key == key, _owned_by(user_id)))
 
 
+def not_found(kind: str, key: str, where: str = "") -> NotFound:
+    return NotFound(f"{kind} {key!r} not found {where}".rstrip(), code=error_codes.NOT_FOUND)
+
+
+def nothing_to_update(fields: str) -> BadRequest:
+    return BadRequest(f"nothing to update: give {fields}", code=error_codes.NOTHING_TO_UPDATE)
+
+
 def get_setting(key: str, user_id: str | None) -> Setting:
     """A plain setting of one owner; 404 when there is none (a secret of that key is not one)."""
     row = find(key, user_id)
     if row is None or row.is_secret:
-        raise NotFound(f"setting {key!r} not found", code="SETTING_NOT_FOUND")
+        raise not_found("setting", key)
     return row
 
 
@@ -55,7 +65,7 @@ def get_secret(key: str, user_id: str | None) -> Setting:
     """A secret of one owner; 404 when there is none, whoever else has one of that key."""
     row = find(key, user_id)
     if row is None or not row.is_secret:
-        raise NotFound(f"secret {key!r} not found", code="SECRET_NOT_FOUND")
+        raise not_found("secret", key)
     return row
 
 
@@ -77,20 +87,22 @@ def resolve(key: str, user_id: str) -> sa.Row | None:
     return next((row for row in rows if row.user_id is not None), rows[0] if rows else None)
 
 
-def list_rows(user_id: str | None, secret: bool) -> list[Setting]:
-    """One owner's plain settings or secrets, ordered by key."""
+def page_of_rows(user_id: str | None, secret: bool, page: Page) -> tuple[list[Setting], int]:
+    """One page of an owner's plain settings or secrets, ordered by key, and how many there are."""
     query = sa.select(Setting).where(_owned_by(user_id), Setting.is_secret.is_(secret)).order_by(Setting.key)
-    return list(db.session.scalars(query))
+    return page_of(query, page)
 
 
-def visible_system_settings(include_private: bool, keys: list[str] | None = None) -> list[Setting]:
+def visible_system_settings(
+    include_private: bool, page: Page, keys: list[str] | None = None
+) -> tuple[list[Setting], int]:
     """Plain system settings, public ones only unless `include_private`; optionally only `keys`."""
     query = sa.select(Setting).where(Setting.user_id.is_(None), Setting.is_secret.is_(False)).order_by(Setting.key)
     if not include_private:
         query = query.where(Setting.is_public.is_(True))
     if keys is not None:
         query = query.where(Setting.key.in_(keys))
-    return list(db.session.scalars(query))
+    return page_of(query, page)
 
 
 def create_setting(
@@ -174,6 +186,14 @@ def change_secret(row: Setting, plaintext: str | None, description: str | None) 
     return row
 
 
+def change_secret_by_key(user_id: str | None, key: str, change: SecretChange) -> Setting:
+    """Re-seal and/or describe the secret `key` of one owner; 400 when `change` names nothing."""
+    row = get_secret(key, user_id)
+    if change.value is None and change.description is None:
+        raise nothing_to_update("a new value, a new description, or both")
+    return change_secret(row, change.value, change.description)
+
+
 def delete(row: Setting) -> None:
     _audit(row, "deleted")
     db.session.delete(row)
@@ -219,12 +239,12 @@ def invocation_secrets(tenant_id: str, user_id: str | None) -> dict[str, dict[st
 
 
 def _is_a_secret(key: str) -> Conflict:
-    return Conflict(f"{key!r} is a secret; change it through the secrets API", code="KEY_IS_SECRET")
+    return Conflict(f"{key!r} is a secret; change it through the secrets API", code=KEY_IS_SECRET)
 
 
 def _new_row(user_id: str | None, key: str, description: str | None, secret: bool) -> Setting:
     if find(key, user_id) is not None:
-        raise Conflict(f"{key!r} already exists", code="KEY_EXISTS")
+        raise Conflict(f"{key!r} already exists", code=error_codes.ALREADY_EXISTS)
     return Setting(**_new_fields(user_id, key, description, secret))
 
 
@@ -257,7 +277,7 @@ def _touch(row: Setting) -> None:
 def _store(row: Setting, verb: str, **details: Any) -> None:
     """Write the row (409 when a concurrent request took its key first), then audit it."""
     db.session.add(row)
-    flush_or_conflict(f"{row.key!r} was just created by another request", "KEY_EXISTS")
+    flush_or_conflict(f"{row.key!r} was just created by another request", error_codes.ALREADY_EXISTS)
     _audit(row, verb, **{name: value for name, value in details.items() if value is not None})
 
 

@@ -47,9 +47,9 @@ def test_create_list_get_update_delete_a_system_setting(app, client, admin_heade
 @pytest.mark.parametrize(
     ("body", "status", "code"),
     [
-        ({"value": 1}, 400, "INVALID_KEY"),
-        ({"key": "bad key", "value": 1}, 400, "INVALID_KEY"),
-        ({"key": "k"}, 400, "VALUE_REQUIRED"),
+        ({"value": 1}, 400, "FIELD_REQUIRED"),
+        ({"key": "bad key", "value": 1}, 400, "INVALID_FIELD"),
+        ({"key": "k"}, 400, "FIELD_REQUIRED"),
         ({"key": "k", "value": 1, "is_public": "yes"}, 400, "INVALID_FIELD"),
         ({"key": "k", "value": "v" * (1024 * 1024)}, 413, "VALUE_TOO_LARGE"),
     ],

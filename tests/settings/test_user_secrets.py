@@ -27,7 +27,7 @@ def test_create_returns_metadata_only_and_stores_only_ciphertext(app, client, al
 def test_create_is_409_when_the_key_exists(client, alice):
     add_secret(client, alice, "dup", PLAINTEXT)
     response = client.post(SECRETS, json={"key": "dup", "value": "other"}, headers=alice)
-    assert response.status_code == 409 and response.json["code"] == "KEY_EXISTS"
+    assert response.status_code == 409 and response.json["code"] == "ALREADY_EXISTS"
     put(client, alice, "plain", 1)
     assert client.post(SECRETS, json={"key": "plain", "value": "x"}, headers=alice).status_code == 409
 
@@ -35,11 +35,11 @@ def test_create_is_409_when_the_key_exists(client, alice):
 @pytest.mark.parametrize(
     ("body", "code"),
     [
-        ({"value": "v"}, "INVALID_KEY"),
-        ({"key": "a b", "value": "v"}, "INVALID_KEY"),
-        ({"key": "k" * 256, "value": "v"}, "INVALID_KEY"),
-        ({"key": "k"}, "INVALID_VALUE"),
-        ({"key": "k", "value": {"not": "a string"}}, "INVALID_VALUE"),
+        ({"value": "v"}, "FIELD_REQUIRED"),
+        ({"key": "a b", "value": "v"}, "INVALID_FIELD"),
+        ({"key": "k" * 256, "value": "v"}, "INVALID_FIELD"),
+        ({"key": "k"}, "FIELD_REQUIRED"),
+        ({"key": "k", "value": {"not": "a string"}}, "INVALID_FIELD"),
         ({"key": "k", "value": "v", "description": 5}, "INVALID_FIELD"),
     ],
 )
@@ -100,7 +100,7 @@ def test_another_users_secret_is_404_everywhere(client, alice, bob):
         client.put(f"{SECRETS}/token", json={"value": "stolen"}, headers=bob),
         client.delete(f"{SECRETS}/token", headers=bob),
     ):
-        assert response.status_code == 404 and response.json["code"] == "SECRET_NOT_FOUND"
+        assert response.status_code == 404 and response.json["code"] == "NOT_FOUND"
     assert client.get(SECRETS, headers=bob).json == []
     # Bob may have a secret of the same key; each sees only their own.
     mine = add_secret(client, bob, "token", "sk-bob-own-secret-12")

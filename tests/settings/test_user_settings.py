@@ -30,7 +30,7 @@ def test_get_falls_back_from_user_to_system(client, alice, admin_headers):
 
 def test_get_is_404_when_neither_user_nor_system_has_it(client, alice):
     response = client.get(f"{USER}/nothing", headers=alice)
-    assert response.status_code == 404 and response.json["code"] == "SETTING_NOT_FOUND"
+    assert response.status_code == 404 and response.json["code"] == "NOT_FOUND"
 
 
 def test_own_has_no_fallback(client, alice, admin_headers):
@@ -66,7 +66,7 @@ def test_put_accepts_any_json_value(client, alice, value):
 
 def test_put_without_value_is_400(client, alice):
     response = client.put(f"{USER}/prefs", json={"description": "no value"}, headers=alice)
-    assert response.status_code == 400 and response.json["code"] == "VALUE_REQUIRED"
+    assert response.status_code == 400 and response.json["code"] == "FIELD_REQUIRED"
     assert client.put(f"{USER}/prefs", data="[1]", headers=alice).status_code == 400
     assert client.put(f"{USER}/prefs", data="{not json", headers=alice).status_code == 400
 
@@ -84,7 +84,7 @@ def test_delete_is_204_then_404(app, client, alice):
     assert client.delete(f"{USER}/gone", headers=alice).status_code == 204
     assert stored_rows(app) == []
     response = client.delete(f"{USER}/gone", headers=alice)
-    assert response.status_code == 404 and response.json["code"] == "SETTING_NOT_FOUND"
+    assert response.status_code == 404 and response.json["code"] == "NOT_FOUND"
 
 
 def test_delete_never_removes_the_system_default(client, alice, admin_headers):
@@ -129,7 +129,7 @@ def test_bad_keys_are_400(client, alice, key):
         client.delete(f"{USER}/{key}", headers=alice),
     ):
         assert response.status_code == 400, (key, response.status_code)
-        assert response.json["code"] == "INVALID_KEY"
+        assert response.json["code"] == "INVALID_FIELD"
 
 
 def test_a_key_of_255_characters_is_fine(client, alice):

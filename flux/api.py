@@ -1,0 +1,92 @@
+"""The public API for plugin authors: everything a plugin may import from the core.
+
+Built-in plugins import from here only (a test checks it), so what is listed is what
+the core promises to keep; the rest of `flux` may change. `docs/plugins.md` shows how
+the pieces fit: an `ApiBlueprint` of views with pydantic arguments, each guarded by
+`require(...)` or `public` and declaring its error codes with `raises(...)`.
+"""
+
+from flask_openapi3 import Tag
+
+from flux import audit, error_codes
+from flux.admin_pages import AdminPage
+from flux.app import flux_state
+from flux.auth.permissions import ADMIN_ROLES, APP_USER, SIGNED_IN, require
+from flux.context import Actor, current_actor, current_tenant, current_tenant_id, public
+from flux.crypto import EncryptedColumn
+from flux.db import UtcDateTime, db, new_id, utcnow
+from flux.errors import (
+    ApiError,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    Unauthorized,
+    unreadable_secret,
+)
+from flux.hookspecs import hookimpl
+from flux.openapi import ApiBlueprint, raises
+from flux.schemas import (
+    ApiModel,
+    Description,
+    FutureTime,
+    Page,
+    Timestamp,
+    answer,
+    bounded_text,
+    list_of,
+    page_of,
+    paginated,
+    parse,
+    rule_error,
+)
+from flux.tenancy import TenantScoped
+
+__all__ = [
+    "ADMIN_ROLES",
+    "APP_USER",
+    "SIGNED_IN",
+    "Actor",
+    "AdminPage",
+    "ApiBlueprint",
+    "ApiError",
+    "ApiModel",
+    "BadRequest",
+    "Conflict",
+    "Description",
+    "EncryptedColumn",
+    "Forbidden",
+    "FutureTime",
+    "NotFound",
+    "Page",
+    "PayloadTooLarge",
+    "ServiceUnavailable",
+    "Tag",
+    "TenantScoped",
+    "Timestamp",
+    "Unauthorized",
+    "UtcDateTime",
+    "answer",
+    "audit",
+    "bounded_text",
+    "current_actor",
+    "current_tenant",
+    "current_tenant_id",
+    "db",
+    "error_codes",
+    "flux_state",
+    "hookimpl",
+    "list_of",
+    "new_id",
+    "page_of",
+    "paginated",
+    "parse",
+    "public",
+    "raises",
+    "require",
+    "rule_error",
+    "unreadable_secret",
+    "utcnow",
+]
