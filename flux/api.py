@@ -26,7 +26,9 @@ from flux.errors import (
     Unauthorized,
     unreadable_secret,
 )
+from flux.forms import SchemaForm
 from flux.hookspecs import hookimpl
+from flux.http import parse_json
 from flux.openapi import ApiBlueprint, raises
 from flux.schemas import (
     ApiModel,
@@ -62,6 +64,7 @@ __all__ = [
     "NotFound",
     "Page",
     "PayloadTooLarge",
+    "SchemaForm",
     "ServiceUnavailable",
     "Tag",
     "TenantScoped",
@@ -83,6 +86,7 @@ __all__ = [
     "page_of",
     "paginated",
     "parse",
+    "parse_json",
     "public",
     "raises",
     "require",
