@@ -210,8 +210,19 @@ def create(import_name: str, **flask_options: Any) -> FluxApp:
 
 
 def register(app: OpenAPI, blueprint: Blueprint) -> None:
-    """Register a plugin's blueprint; an `APIBlueprint`'s routes also enter the document."""
+    """Register a plugin's blueprint; an `APIBlueprint`'s routes also enter the document.
+
+    Models enter the document by class name: two different models of one name (two
+    plugins' `NoteOut`) would silently share one schema, so that stops start-up.
+    """
     if isinstance(blueprint, APIBlueprint):
+        for name, schema in blueprint.components_schemas.items():
+            known = app.components_schemas.get(name)
+            if known is not None and known != schema:
+                raise TypeError(
+                    f"blueprint {blueprint.name} documents a model named {name} that differs from one "
+                    "another blueprint documents: rename one of the two model classes"
+                )
         app.register_api(blueprint)
     else:
         app.register_blueprint(blueprint)

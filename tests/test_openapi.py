@@ -9,7 +9,7 @@ import pytest
 from flask_openapi3 import APIBlueprint
 
 from flux import error_codes
-from flux.api import ApiBlueprint, ApiModel, public, raises
+from flux.api import ApiBlueprint, ApiModel, hookimpl, public, raises
 from flux.openapi import FluxApp
 from tests.settings.conftest import ADMIN, SECRETS, USER
 
@@ -124,17 +124,36 @@ def test_a_plugins_typed_route_enters_the_document(make_app):
 
     class Plugin:
         @staticmethod
+        @hookimpl
         def register_blueprints(app):
             return [typed]
 
-    from flux import hookimpl
-
-    Plugin.register_blueprints = hookimpl(Plugin.register_blueprints)
     app = make_app(PLUGINS=[Plugin])
     assert isinstance(app, FluxApp) and isinstance(typed, APIBlueprint)
     document = app.test_client().get("/api/v1/openapi.json").json
     assert document["paths"]["/api/v1/typed/hello"]["get"]["operationId"] == "typed_plugin.hello"
     assert app.test_client().get("/api/v1/typed/hello").json == {"text": "hi"}
+
+
+def test_two_different_models_of_one_name_stop_start_up(make_app):
+    class SettingOut(ApiModel):  # the settings plugin documents another model of this name
+        colour: str
+
+    clashing = ApiBlueprint("clashing_plugin", __name__, url_prefix="/api/v1/clashing")
+
+    @clashing.get("/", responses={200: SettingOut})
+    @public
+    def clash():
+        return {}
+
+    class Plugin:
+        @staticmethod
+        @hookimpl
+        def register_blueprints(app):
+            return [clashing]
+
+    with pytest.raises(TypeError, match="model named SettingOut"):
+        make_app(PLUGINS=[Plugin])
 
 
 def test_access_is_checked_before_the_input(client):
