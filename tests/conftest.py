@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from flux import create_app, migrate
 from flux.db import db
+from tests.template_db import Templates, is_empty
 
 pytest_plugins = ["tests.live_server"]  # live_server, live_admin, live_app: a real `fluxbase serve`
 TEST_PLUGIN = "tests.plugins.my_plugin"
@@ -33,8 +34,19 @@ BACKEND = os.environ.get("FLUXBASE_TEST_DB", "sqlite")
 PG_ADMIN_URL = os.environ.get("FLUXBASE_TEST_PG_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/postgres")
 
 
+# The marker (setup.cfg) a test gets when it uses the fixture: browsers, Deno, live servers are the slow part.
+MARKER_FIXTURES = {"browser": "browser", "deno": "deno_dir", "live_server": "start_live_server"}
+
+
 def pytest_report_header(config) -> str:
     return f"fluxbase test database: {BACKEND}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for marker, fixture in MARKER_FIXTURES.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(marker)
 
 
 @pytest.fixture(autouse=True)
@@ -73,9 +85,25 @@ def database_url(postgres_url: str | None) -> Iterator[str]:
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory: pytest.TempPathFactory, postgres_url: str | None) -> Iterator[Templates]:
+    """The session's migrated template databases (`tests/template_db.py`)."""
+    admin = None if postgres_url is None else sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    made = Templates(tmp_path_factory.mktemp("templates"), admin)
+    yield made
+    made.drop()
+    if admin is not None:
+        admin.dispose()
+
+
 @pytest.fixture
-def make_app(tmp_path: Path, database_url: str):
-    """Build apps on this test's instance folder and database; each migrated unless asked not to."""
+def make_app(tmp_path: Path, database_url: str, templates: Templates):
+    """Build apps on this test's instance folder and database; each migrated unless asked not to.
+
+    The first app on the test's own, still empty, database is migrated from a template;
+    any other (another database URL, a database a live server already migrated, a second
+    app) through Alembic, as before.
+    """
     built = []
 
     def make(migrated: bool = True, **config):
@@ -90,7 +118,9 @@ def make_app(tmp_path: Path, database_url: str):
         settings["PLUGINS"] = [TEST_PLUGIN]
         settings.update(config)
         app = create_app(settings)
-        if migrated:
+        if migrated and not built and settings["DATABASE_URL"] == database_url and is_empty(app):
+            templates.migrate(app)
+        elif migrated:
             migrate.upgrade(app)
         built.append(app)
         return app

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 from click.testing import CliRunner
 
@@ -46,6 +47,7 @@ def test_configuration_error_is_one_clean_line(app, monkeypatch):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.live_server  # its own `fluxbase serve`, without the fixture
 def test_serve_answers_health_as_a_real_process(tmp_path, database_url):
     port = free_port()
     env = {**os.environ, "FLUXBASE_DATABASE_URL": database_url}
