@@ -14,8 +14,8 @@ from flux.cli import cli
 from flux.config import ConfigError
 from flux.crypto import associated_data
 from flux.db import db
-from flux.invocation import invocation_secrets
 from flux.tenancy import default_tenant_id
+from plugins.functions.secret_layers import invocation_secrets
 from tests.conftest import ADMIN_EMAIL, PASSWORD, TEST_PLUGIN, AuthActions, DashboardClient, create_tenant
 from tests.plugins.my_plugin import heard_events, notes
 

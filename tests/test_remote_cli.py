@@ -19,8 +19,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from flux.cli import cli
-from flux.invocation import invocation_secrets
 from flux.tenancy import default_tenant_id
+from plugins.functions.secret_layers import invocation_secrets
 from tests.conftest import ADMIN_EMAIL, PASSWORD, free_port
 from tests.live_server import FLUXBASE
 

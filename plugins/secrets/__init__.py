@@ -43,6 +43,15 @@ def register_encrypted_columns(app):
 
 
 @hookimpl
+def register_scopes():
+    return {
+        "secrets:read": "list function secrets' metadata (never a value)",
+        "secrets:write": "create, change, roll back and delete function secrets",
+    }
+
+
+# The functions plugin's hook: optional, so the plugin also loads without it.
+@hookimpl(optionalhook=True)
 def collect_invocation_secrets(tenant_id, namespace):
     return store.invocation_secrets(tenant_id, namespace)
 

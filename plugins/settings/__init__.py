@@ -44,6 +44,15 @@ def register_encrypted_columns(app):
 
 
 @hookimpl
+def register_scopes():
+    return {
+        "settings:read": "read the tenant's system settings",
+        "settings:write": "change the tenant's system settings and system secrets",
+    }
+
+
+# The functions plugin's hook: optional, so the plugin also loads without it.
+@hookimpl(optionalhook=True)
 def collect_invocation_secrets(tenant_id, user_id):
     return store.invocation_secrets(tenant_id, user_id)
 
