@@ -13,6 +13,7 @@ from flux.admin_pages import AdminPage
 from flux.crypto import EncryptedColumn
 from plugins.secrets import dashboard, store
 from plugins.secrets.api import admin_secrets_api, secrets_api
+from plugins.secrets.cli import secrets_group
 from plugins.secrets.models import FunctionSecret, SecretVersion
 
 
@@ -54,6 +55,11 @@ def register_scopes():
 @hookimpl(optionalhook=True)
 def collect_invocation_secrets(tenant_id, namespace):
     return store.invocation_secrets(tenant_id, namespace)
+
+
+@hookimpl
+def register_commands(cli):
+    cli.add_command(secrets_group)
 
 
 @hookimpl
