@@ -4,7 +4,7 @@ Issue 5's target: resolving 100 secrets in scope takes under 1 ms at the median.
 numbers are measured, each over many calls on a fresh SQLite instance:
 
 - the secrets plugin's hook (`plugins.secrets.store.invocation_secrets`), and
-- what the runtime calls (`flux.invocation.invocation_secrets`: every plugin's layers,
+- what the runtime calls (`plugins.functions.secret_layers.invocation_secrets`: every plugin's layers,
   the settings plugin's user and system secrets included);
 
 against a floor measured in the same run: the same rows read with the `sqlite3`
@@ -29,8 +29,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from timing import median_ms
 
 from flux import create_app, migrate
-from flux.invocation import invocation_secrets
 from flux.tenancy import default_tenant_id
+from plugins.functions.secret_layers import invocation_secrets
 from plugins.secrets import store
 
 TARGET_MS = 1.0

@@ -14,8 +14,9 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 from flux import db, errors, http, openapi, routing
 from flux.admin_pages import AdminPage
 from flux.auth import tokens
+from flux.auth.scopes import merge_scopes
 from flux.cache import TtlCache
-from flux.config import default_instance_path, load_layers
+from flux.config import ConfigLayers, default_instance_path, merge_plugin_defaults
 from flux.crypto import Cipher, Encryptor, canary, load_keyring
 from flux.plugins import FluxPluginManager, build_plugin_manager
 from flux.ratelimit import RateLimiter
@@ -48,6 +49,7 @@ class FluxState:
     live_sessions: TtlCache[bool]
     verified_tokens: TtlCache[dict]
     tenants: TenantDirectory
+    scopes: dict[str, str] = field(default_factory=dict)
     admin_pages: list[AdminPage] = field(default_factory=list)
 
 
@@ -65,12 +67,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     instance = Path((test_config or {}).get("INSTANCE_PATH") or default_instance_path()).resolve()
     instance.mkdir(mode=0o700, parents=True, exist_ok=True)  # keys and the database: the server's only
     app = openapi.create("flux", instance_path=str(instance), instance_relative_config=True)
-    app.config.update(load_layers(instance, test_config))
+    layers = ConfigLayers(instance, test_config)
+    core_config = layers.merged()
+    plugins = build_plugin_manager(core_config["DISABLED_PLUGINS"], core_config["PLUGINS"])
+    app.config.update(layers.merged(merge_plugin_defaults(plugins.answers_by_plugin("register_config_defaults"))))
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_BODY_BYTES"]
     app.jinja_loader = ChoiceLoader([FileSystemLoader(instance / "templates"), FileSystemLoader(shared_templates())])
     logging.getLogger("flux").setLevel(app.config["LOG_LEVEL"])
 
-    plugins = build_plugin_manager(app.config["DISABLED_PLUGINS"], app.config["PLUGINS"])
     errors.init_app(app)
     routing.init_app(app)
     http.init_app(app)
@@ -91,6 +95,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         live_sessions=TtlCache(app.config["AUTH_SESSION_CACHE_SECONDS"]),
         verified_tokens=TtlCache(app.config["AUTH_SESSION_CACHE_SECONDS"]),
         tenants=TenantDirectory(TtlCache(app.config["TENANT_CACHE_SECONDS"])),
+        scopes=merge_scopes(plugins.answers_by_plugin("register_scopes")),
     )
     app.extensions["flux"] = state
 

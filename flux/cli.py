@@ -111,8 +111,8 @@ def serve(host: str, port: int, workers: int, threads: int, instance: str | None
         "threads": threads,
         "errorlog": "-",
         "control_socket_disable": True,
-        # gunicorn restarts a worker silent for `timeout` seconds; a function may run this long.
-        "timeout": app.config["FUNCTIONS_MAX_TIMEOUT_SECONDS"] + 30,
+        # gunicorn restarts a worker silent for `timeout` seconds; plugins raise it for long calls.
+        "timeout": app.config["WORKER_TIMEOUT_SECONDS"],
     }
     if access_log:
         options["accesslog"] = "-"

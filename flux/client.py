@@ -1,9 +1,11 @@
-"""A small HTTP client for a Fluxbase server: sign-in, function secrets and settings secrets.
+"""A small HTTP client for a Fluxbase server: transport, sign-in and refresh.
 
-Used by the `fluxbase` remote commands, and importable by any tool:
+Used by the `fluxbase` remote commands, and importable by any tool. Each plugin brings
+the methods of its own endpoints as a class around a `FluxClient` (the secrets plugin's
+`plugins.secrets.client.SecretsClient`, for one):
 
     client = FluxClient("https://flux.example.com", token=os.environ["FLUXBASE_TOKEN"])
-    client.set_secret("STRIPE_KEY", value, description="Stripe live key")
+    SecretsClient(client).set_secret("STRIPE_KEY", value, description="Stripe live key")
 
 Every failure, from the server or from the network, is one `ClientError`. Its message
 never holds a credential or a secret value, so callers may print or log it as it is.
@@ -39,7 +41,7 @@ class ClientError(Exception):
         return f"{self.message} ({self.status} {self.code})" if self.code else f"{self.message} (HTTP {self.status})"
 
 
-def _name(value: str) -> str:
+def path_segment(value: str) -> str:
     """One path segment: a name may hold any character, even `/` or `?`."""
     return quote(value, safe="")
 
@@ -59,7 +61,7 @@ def _error_body(response: requests.Response) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def _omit_none(**fields: Any) -> dict[str, Any]:
+def omit_none(**fields: Any) -> dict[str, Any]:
     """A request body with only the fields given, so that the server keeps the others."""
     return {name: value for name, value in fields.items() if value is not None}
 
@@ -118,7 +120,7 @@ class FluxClient:
 
         A 401 for an expired access token is answered by one refresh and one retry.
         """
-        params = _omit_none(**(params or {}))
+        params = omit_none(**(params or {}))
         response = self._send(method, path, json=json, params=params)
         if response.status_code == 401 and self.refresh_token and _error_body(response).get("code") == "INVALID_TOKEN":
             self.refresh()
@@ -187,118 +189,17 @@ class FluxClient:
             if (error.status, error.code) != (403, "FORBIDDEN"):
                 raise
 
-    # -- function secrets: /api/v1/secrets --------------------------------------------------
 
-    @staticmethod
-    def _secret(name: str) -> str:
-        return f"/api/v1/secrets/by-name/{_name(name)}"
-
-    def list_secrets(self, scope: str | None = None, namespace: str | None = None) -> list[dict[str, Any]]:
-        return self.request("GET", "/api/v1/secrets", params={"scope": scope, "namespace": namespace})
-
-    def create_secret(
-        self,
-        name: str,
-        value: str,
-        scope: str | None = None,
-        namespace: str | None = None,
-        description: str | None = None,
-        expires_at: str | None = None,
-    ) -> dict[str, Any]:
-        """A new secret at version 1; the scope defaults to `namespace` with a namespace, else `global`."""
-        body = _omit_none(
-            name=name, value=value, scope=scope, namespace=namespace, description=description, expires_at=expires_at
-        )
-        return self.request("POST", "/api/v1/secrets", json=body)
-
-    def get_secret(self, name: str, namespace: str | None = None) -> dict[str, Any]:
-        """Metadata of the namespace's secret `name`, or of the global one without a namespace."""
-        return self.request("GET", self._secret(name), params={"namespace": namespace})
-
-    def update_secret(
-        self,
-        name: str,
-        namespace: str | None = None,
-        value: str | None = None,
-        description: str | None = None,
-        expires_at: str | None = None,
-    ) -> dict[str, Any]:
-        """Change what is given; a new value makes a new version."""
-        body = _omit_none(value=value, description=description, expires_at=expires_at)
-        return self.request("PUT", self._secret(name), json=body, params={"namespace": namespace})
-
-    def set_secret(
-        self,
-        name: str,
-        value: str,
-        scope: str | None = None,
-        namespace: str | None = None,
-        description: str | None = None,
-        expires_at: str | None = None,
-    ) -> tuple[dict[str, Any], bool]:
-        """Update the secret if it exists, else create it; its metadata and whether it was created."""
-        return _update_or_create(
-            lambda: self.update_secret(name, namespace, value, description, expires_at),
-            lambda: self.create_secret(name, value, scope, namespace, description, expires_at),
-        )
-
-    def delete_secret(self, name: str, namespace: str | None = None) -> None:
-        self.request("DELETE", self._secret(name), params={"namespace": namespace})
-
-    def secret_versions(self, name: str, namespace: str | None = None) -> list[dict[str, Any]]:
-        """`{version, created_at, created_by}` of every stored version, newest first."""
-        path = f"{self._secret(name)}/versions"
-        return self.request("GET", path, params={"namespace": namespace})
-
-    def rollback_secret(self, name: str, version: int, namespace: str | None = None) -> dict[str, Any]:
-        """Make the value of `version` current again, as a new version."""
-        path = f"{self._secret(name)}/rollback/{int(version)}"
-        return self.request("POST", path, params={"namespace": namespace})
-
-    # -- settings secrets: the tenant's system secrets, or the app user's own -------------------
-
-    @staticmethod
-    def _settings_secrets(user: bool) -> str:
-        return "/api/v1/settings/secret" if user else "/api/v1/admin/settings/custom/secret"
-
-    def list_setting_secrets(self, user: bool = False) -> list[dict[str, Any]]:
-        return self.request("GET", self._settings_secrets(user))
-
-    def create_setting_secret(
-        self, key: str, value: str, description: str | None = None, user: bool = False
-    ) -> dict[str, Any]:
-        body = _omit_none(key=key, value=value, description=description)
-        return self.request("POST", self._settings_secrets(user), json=body)
-
-    def get_setting_secret(self, key: str, user: bool = False) -> dict[str, Any]:
-        return self.request("GET", f"{self._settings_secrets(user)}/{_name(key)}")
-
-    def update_setting_secret(
-        self, key: str, value: str | None = None, description: str | None = None, user: bool = False
-    ) -> dict[str, Any]:
-        body = _omit_none(value=value, description=description)
-        return self.request("PUT", f"{self._settings_secrets(user)}/{_name(key)}", json=body)
-
-    def set_setting_secret(
-        self, key: str, value: str, description: str | None = None, user: bool = False
-    ) -> tuple[dict[str, Any], bool]:
-        """Update the secret if it exists, else create it; its metadata and whether it was created."""
-        return _update_or_create(
-            lambda: self.update_setting_secret(key, value, description, user),
-            lambda: self.create_setting_secret(key, value, description, user),
-        )
-
-    def delete_setting_secret(self, key: str, user: bool = False) -> None:
-        self.request("DELETE", f"{self._settings_secrets(user)}/{_name(key)}")
-
-
-def _update_or_create(
+def update_or_create(
     update: Callable[[], dict[str, Any]], create: Callable[[], dict[str, Any]]
 ) -> tuple[dict[str, Any], bool]:
-    """Update first: a key taken by something else then fails on create with the server's own 409."""
+    """Update first, create when it is `NOT_FOUND`; the answer and whether it was created.
+
+    Update first: a name taken by something else then fails on create with the server's own 409.
+    """
     try:
         return update(), False
     except ClientError as error:
-        if error.code not in ("NOT_FOUND", "SECRET_NOT_FOUND"):
+        if error.code != "NOT_FOUND":
             raise
     return create(), True

@@ -1,7 +1,8 @@
-"""Configuration layers: built-in defaults, then `instance/config.py`, then `FLUXBASE_*`.
+"""Configuration layers: plugins' defaults, core defaults, `instance/config.py`, then `FLUXBASE_*`.
 
-Only keys named in `DEFAULTS` are read from the environment, and each value is parsed
-by the type of its default. Flask's `from_prefixed_env` would JSON-decode every
+Only keys that have a default (the core's `DEFAULTS` or a plugin's
+`register_config_defaults`) are read from the environment, and each value is parsed by
+the type of its default. Flask's `from_prefixed_env` would JSON-decode every
 `FLUXBASE_*` variable (turning an all-digit key into an int, and pulling
 `FLUXBASE_SECRET_*` values into the config), so the few lines below do it instead.
 """
@@ -45,27 +46,8 @@ DEFAULTS: dict[str, Any] = {
     "STORAGE_BACKEND": "sql",
     "MAX_BODY_BYTES": 10 * 1024 * 1024,
     "LOG_LEVEL": "INFO",
-    # The functions plugin: which runtime, default and largest limits, and the warm pool.
-    "FUNCTIONS_RUNTIME": "deno",
-    # Deno's cache (transpiled code, type-check results); empty means <instance>/functions/deno_dir.
-    "FUNCTIONS_DENO_DIR": "",
-    "FUNCTIONS_DEFAULT_TIMEOUT_SECONDS": 60,
-    "FUNCTIONS_MAX_TIMEOUT_SECONDS": 300,
-    "FUNCTIONS_DEFAULT_MEMORY_MB": 128,
-    "FUNCTIONS_MAX_MEMORY_MB": 1024,
-    "FUNCTIONS_MAX_WARM_WORKERS": 16,
-    "FUNCTIONS_WORKERS_PER_FUNCTION": 4,
-    "FUNCTIONS_WORKER_IDLE_SECONDS": 300,
-    "FUNCTIONS_WORKER_MAX_CALLS": 1000,
-    # Server variables a function's Deno.env shows besides the defaults (comma-separated FLUXBASE_* names).
-    "FUNCTIONS_ALLOWED_ENV": [],
-    # Content-Security-Policy of every invoke response; empty when functions have an origin of their own.
-    "FUNCTIONS_RESPONSE_CSP": "sandbox",
-    # Execution records kept per function: younger than DAYS and the newest MAX_ROWS (0: no
-    # such limit), pruned on a function's first call per server process and every PRUNE_EVERY-th.
-    "FUNCTIONS_EXECUTION_RETENTION_DAYS": 7,
-    "FUNCTIONS_EXECUTION_RETENTION_MAX_ROWS": 1000,
-    "FUNCTIONS_EXECUTION_PRUNE_EVERY": 100,
+    # gunicorn restarts a worker silent this long; plugins whose requests run longer raise it at startup.
+    "WORKER_TIMEOUT_SECONDS": 30,
 }
 
 # Documented in the README; read before the app exists, so not part of DEFAULTS.
@@ -100,25 +82,58 @@ def parse_value(name: str, raw: str, default: Any) -> Any:
     return raw
 
 
-def from_environment(environ: dict[str, str] | None = None) -> dict[str, Any]:
-    """The `FLUXBASE_*` variables that name a known setting, parsed."""
+def from_environment(defaults: dict[str, Any], environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """The `FLUXBASE_*` variables that name a setting of `defaults`, parsed by their types."""
     environ = os.environ if environ is None else environ
     found = {}
-    for name, default in DEFAULTS.items():
+    for name, default in defaults.items():
         raw = environ.get(ENV_PREFIX + name)
         if raw is not None:
             found[name] = parse_value(name, raw, default)
     return found
 
 
+class ConfigLayers:
+    """The instance file and test layers, read once, merged over whichever defaults are known.
+
+    Which plugins load depends on the configuration (`DISABLED_PLUGINS`, `PLUGINS`), and
+    the plugins' defaults are known only once they are loaded: so the layers are merged
+    first over the core's defaults, then again under the plugins' ones.
+    """
+
+    def __init__(self, instance_path: Path, test_config: dict[str, Any] | None = None) -> None:
+        from_file = Config(str(instance_path))
+        from_file.from_pyfile("config.py", silent=True)
+        self.from_file, self.test_config = dict(from_file), dict(test_config or {})
+
+    def merged(self, plugin_defaults: dict[str, Any] | None = None) -> dict[str, Any]:
+        """All layers, lowest first: `plugin_defaults`, `DEFAULTS`, the file, the environment, tests."""
+        defaults = {**(plugin_defaults or {}), **DEFAULTS}
+        return {**defaults, **self.from_file, **from_environment(defaults), **self.test_config}
+
+
 def load_layers(instance_path: Path, test_config: dict[str, Any] | None = None) -> dict[str, Any]:
-    """All layers merged, lowest first; `test_config` is the highest layer."""
-    merged = Config(str(instance_path), DEFAULTS)
-    merged.from_pyfile("config.py", silent=True)
-    merged.update(from_environment())
-    if test_config:
-        merged.update(test_config)
-    return dict(merged)
+    """All layers merged over the core's defaults only (enough to know which plugins load)."""
+    return ConfigLayers(instance_path, test_config).merged()
+
+
+def merge_plugin_defaults(answers: list[tuple[str, dict[str, Any] | None]]) -> dict[str, Any]:
+    """Every plugin's `register_config_defaults` answer, `(plugin name, defaults)`, as one dict.
+
+    A plugin may not redefine a core setting or another plugin's: whose default would
+    count would depend on load order, so it stops start-up instead.
+    """
+    merged: dict[str, Any] = {}
+    owners: dict[str, str] = {}
+    for plugin, defaults in answers:
+        for name, value in (defaults or {}).items():
+            if not isinstance(name, str) or not name.isupper():
+                raise ConfigError(f"plugin {plugin} registers a config default named {name!r}; use UPPER_CASE")
+            owner = "the core" if name in DEFAULTS else owners.get(name)
+            if owner:
+                raise ConfigError(f"plugin {plugin} registers a default for {name}, a setting of {owner}")
+            merged[name], owners[name] = value, f"plugin {plugin}"
+    return merged
 
 
 def environment_variables(prefix: str) -> dict[str, str]:

@@ -18,6 +18,7 @@ from flux.auth.api_admins import admins, create_instance_admin
 from flux.auth.api_audit import audit_api
 from flux.auth.api_users import users
 from flux.auth.models import ServiceKey
+from flux.auth.scopes import CORE_SCOPES
 from flux.auth.service_keys import find_usable_key, looks_like_service_key
 from flux.auth.sessions import session_is_live
 from flux.auth.tokens import INVALID_TOKEN, verify_access_token
@@ -118,6 +119,11 @@ def resolve_tenant(request: Request, actor: Actor) -> TenantInfo:
 @hookimpl
 def register_blueprints(app):
     return [users, admins, api_service_keys.api, audit_api]
+
+
+@hookimpl
+def register_scopes():
+    return CORE_SCOPES
 
 
 @hookimpl

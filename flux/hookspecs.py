@@ -3,16 +3,18 @@
 Three kinds of hook, as in `../shared/DESIGN.md`:
 
 * collect-all: every plugin contributes and the core uses all the answers
-  (`register_blueprints`, `register_admin_pages`, `register_commands`,
-  `register_migrations`, `register_encrypted_columns`, `startup`);
+  (`register_config_defaults`, `register_scopes`, `register_blueprints`,
+  `register_admin_pages`, `register_commands`, `register_migrations`,
+  `register_encrypted_columns`, `startup`);
 * named registries: every plugin registers named implementations and configuration
-  picks one by name (`register_ciphers`, `register_storage_backends`,
-  `register_function_runtimes`); installing a plugin never silently changes which
-  one is used;
-* firstresult (added by later features): the first non-`None` answer wins.
+  picks one by name (`register_ciphers`, `register_storage_backends`); installing a
+  plugin never silently changes which one is used;
+* firstresult: the first non-`None` answer wins.
 
+A hook only one plugin calls is that plugin's own: it adds its spec through
+`register_hookspecs` (the functions plugin's `register_function_runtimes`, for one).
 The plugin author's guide, `docs/plugins.md`, has one example for each hook; a test
-fails when a hook here has no section there or no `test_hook_<name>` test.
+fails when a hook of a built-in plugin has no section there or no `test_hook_<name>` test.
 """
 
 from __future__ import annotations
@@ -23,6 +25,42 @@ PROJECT_NAME = "fluxbase"
 
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec(historic=True)
+def register_hookspecs(manager):
+    """Add this plugin's own hookspecs to `manager` (a `pluggy.PluginManager`): `manager.add_hookspecs(specs)`.
+
+    Called as each plugin registers, before the hooks other plugins implement are
+    checked: so a plugin that calls a hook of its own declares it here, and other
+    plugins implement it like any hook (with `@hookimpl(optionalhook=True)` when they
+    should also load without the declaring plugin).
+    Example: `manager.add_hookspecs(notes_hookspecs)`.
+    """
+
+
+@hookspec
+def register_config_defaults():
+    """Return this plugin's configuration defaults: `{NAME: default}` (UPPER_CASE names).
+
+    Called once by `create_app`, after the plugins are loaded and before the app's
+    configuration is merged. These defaults are the lowest layer (under the instance's
+    `config.py`, `FLUXBASE_<NAME>` variables and test configuration), and the type of
+    each default says how its variable is parsed: bool, int, list (comma-separated) or
+    str. A name the core or another plugin already defines stops start-up.
+    Example: `return {"NOTES_MAX_LENGTH": 10000}`.
+    """
+
+
+@hookspec
+def register_scopes():
+    """Return the service-key scopes this plugin checks: `{"family:action": "what it grants"}`.
+
+    Called once by `create_app`. A service key may be given only known scopes (and
+    `family:*` for a known family); the dashboard offers them as checkboxes. A scope
+    another plugin or the core registers stops start-up.
+    Example: `return {"notes:read": "read notes", "notes:write": "create, change and delete notes"}`.
+    """
 
 
 @hookspec
@@ -84,18 +122,6 @@ def register_storage_backends():
     one plugins get from `flux.storage.get_store()`. Every backend should pass the
     contract suite in `flux.testing.StorageContract`.
     Example: `return [RedisStore]`.
-    """
-
-
-@hookspec
-def register_function_runtimes():
-    """Return function runtime classes (`plugins.functions.runtime.base.FunctionRuntime`), each with a `name`.
-
-    Called by the functions plugin at start-up, which then builds the one
-    `FLUXBASE_FUNCTIONS_RUNTIME` names (default `deno`) as `runtime_class(app)`, once
-    per server process, on the first invocation; an unknown name stops start-up. A
-    runtime checks code (`check`), runs calls (`invoke`) and stops its processes (`close`).
-    Example: `return [FirecrackerRuntime]`.
     """
 
 
@@ -175,19 +201,4 @@ def record_audit_event(event):
     core stored it in its audit table. Forward it to a SIEM or a log; exceptions are
     logged and swallowed so an unreachable sink never fails a request.
     Example: `syslog.syslog(f"{event.action} {event.target} by {event.actor_id}")`.
-    """
-
-
-@hookspec
-def collect_invocation_secrets(tenant_id, namespace, user_id):
-    """Return the secrets one function invocation may read, as layers (a dict, or `None`).
-
-    Called by the functions runtime once per invocation, server-side only. Keys of the
-    returned dict are layers: `"user"` (the caller's own secrets; `user_id` is `None`
-    for anonymous calls), `"system"` (the tenant's system secrets), `"function"` (function
-    secrets of `namespace`, then global) and `"env"` (`FLUXBASE_SECRET_*` variables);
-    each maps names to plaintext strings. Only ever the given tenant's secrets. A stored
-    value that does not open is an error, never a missing secret: raise
-    `flux.errors.unreadable_secret(error)` with the `DecryptionError`.
-    Example: `return {"system": {"stripe_key": decrypt(row)}}`.
     """

@@ -56,6 +56,8 @@ class FluxPluginManager(pluggy.PluginManager):
     def __init__(self) -> None:
         super().__init__(hookspecs.PROJECT_NAME)
         self.add_hookspecs(hookspecs)
+        # Historic: each plugin adds its hookspecs as it registers, before `check_pending`.
+        self.hook.register_hookspecs.call_historic(kwargs={"manager": self})
         self.kinds: dict[str, str] = {}
         self._described: list[PluginInfo] | None = None
 
@@ -70,6 +72,15 @@ class FluxPluginManager(pluggy.PluginManager):
     def register_as(self, plugin: ModuleType | object, name: str, kind: str) -> None:
         if self.register(plugin, name=name) is not None:
             self.kinds[name] = kind
+
+    def answers_by_plugin(self, hook_name: str) -> list[tuple[str, Any]]:
+        """`(plugin name, answer)` of a hook without arguments, in registration order.
+
+        For vocabularies (config defaults, scopes) where a name two plugins claim is an
+        error whose message must say which plugins.
+        """
+        implementations = getattr(self.hook, hook_name).get_hookimpls()
+        return [(impl.plugin_name, impl.function()) for impl in implementations]
 
     def describe(self) -> list[PluginInfo]:
         """Every loaded plugin with the hooks it implements, sorted by name (computed once)."""

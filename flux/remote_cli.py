@@ -1,9 +1,11 @@
-"""`fluxbase login`, `logout`, `secrets` and `settings secrets`: manage a running server from a shell.
+"""`fluxbase login` and `logout`, and what plugins' remote commands share: manage a running server from a shell.
 
 These commands talk HTTP to a server (`flux.client`) and never open a database, so they
-work from any machine. Secret values go one way only: from an argument or stdin (`-`,
-which keeps them out of shell history) to the server. No command prints a value; the
-server never returns one.
+work from any machine. Plugins add theirs through `register_commands` (`fluxbase
+secrets`, `fluxbase settings secrets`) with the helpers below: `pass_client`, tables,
+records and `read_value`. Secret values go one way only: from an argument or stdin
+(`-`, which keeps them out of shell history) to the server. No command prints a value;
+the server never returns one.
 """
 
 from __future__ import annotations
@@ -30,9 +32,6 @@ from flux.remote_config import (
 )
 
 READ_STDIN = "-"
-SECRET_COLUMNS = ("name", "scope", "namespace", "version", "expires_at", "is_expired", "updated_at", "description")
-VERSION_COLUMNS = ("version", "is_current", "created_at", "created_by")
-SETTING_SECRET_COLUMNS = ("key", "description", "updated_at")
 DURATION_UNITS = {
     "s": timedelta(seconds=1),
     "m": timedelta(minutes=1),
@@ -70,21 +69,26 @@ def _one_line(error: ClientError) -> click.ClickException:
 
 tenant_option = click.option("--tenant", envvar=TENANT_VARIABLE, help="Tenant slug or id to act in (X-FB-Tenant).")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the server's JSON answer.")
-namespace_option = click.option("--namespace", help="The namespace; without it, the global secret.")
 
 
-def pass_client(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Give a command a connected `FluxClient` (with `--tenant`); any `ClientError` becomes one line."""
+def pass_client(api: Callable[[FluxClient], Any]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Give a command `api(client)` for a connected `FluxClient` (with `--tenant`).
 
-    @tenant_option
-    @functools.wraps(command)
-    def wrapper(*args: Any, tenant: str | None, **kwargs: Any) -> Any:
-        try:
-            return command(connect(tenant), *args, **kwargs)
-        except ClientError as error:
-            raise _one_line(error) from None
+    `api` is a plugin's client class (`SecretsClient`); any `ClientError` becomes one line.
+    """
 
-    return wrapper
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        @tenant_option
+        @functools.wraps(command)
+        def wrapper(*args: Any, tenant: str | None, **kwargs: Any) -> Any:
+            try:
+                return command(api(connect(tenant)), *args, **kwargs)
+            except ClientError as error:
+                raise _one_line(error) from None
+
+        return wrapper
+
+    return decorate
 
 
 def _cell(value: Any) -> str:
@@ -124,7 +128,7 @@ def report(metadata: dict[str, Any], as_json: bool, sentence: str) -> None:
     click.echo(json.dumps(metadata, indent=2) if as_json else sentence)
 
 
-def _value(argument: str) -> str:
+def read_value(argument: str) -> str:
     """The VALUE argument, or stdin for `-` (less one trailing newline, as `echo` adds one)."""
     if argument != READ_STDIN:
         return argument
@@ -188,160 +192,4 @@ def logout() -> None:
     click.echo(f"Logged out of {config['url']}." if config.get("url") else "Not logged in.")
 
 
-# -- function secrets -------------------------------------------------------------------------
-
-
-@click.group("secrets")
-def secrets_group() -> None:
-    """Function secrets (global or per namespace, versioned)."""
-
-
-def _secret_label(name: str, namespace: str | None) -> str:
-    return f"secret {name!r}" + (f" in namespace {namespace!r}" if namespace else "")
-
-
-@secrets_group.command("list")
-@click.option("--scope", type=click.Choice(["global", "namespace"]), help="Only secrets of this scope.")
-@click.option("--namespace", help="Only secrets of this namespace.")
-@json_option
-@pass_client
-def secrets_list(client: FluxClient, scope: str | None, namespace: str | None, as_json: bool) -> None:
-    """List secrets (names and metadata; values are never shown)."""
-    show_table(client.list_secrets(scope, namespace), SECRET_COLUMNS, as_json, "No secrets.")
-
-
-@secrets_group.command("set")
-@click.argument("name")
-@click.argument("value")
-@click.option("--scope", type=click.Choice(["global", "namespace"]), help="Default: namespace with --namespace.")
-@namespace_option
-@click.option("--description", help="What the secret is for.")
-@click.option("--expires", type=ExpiresIn(), help="Expire after this long: 30d, 12h, 90m, 2w, 1y.")
-@json_option
-@pass_client
-def secrets_set(
-    client: FluxClient,
-    name: str,
-    value: str,
-    scope: str | None,
-    namespace: str | None,
-    description: str | None,
-    expires: str | None,
-    as_json: bool,
-) -> None:
-    """Create a secret, or give an existing one a new version. VALUE `-` reads it from stdin."""
-    if scope == "namespace" and not namespace:
-        raise click.ClickException("--scope namespace needs --namespace NAME")
-    metadata, created = client.set_secret(name, _value(value), scope, namespace, description, expires)
-    label = _secret_label(name, namespace)
-    report(metadata, as_json, f"{'Created' if created else 'Updated'} {label} (version {metadata.get('version')}).")
-
-
-@secrets_group.command("get")
-@click.argument("name")
-@namespace_option
-@json_option
-@pass_client
-def secrets_get(client: FluxClient, name: str, namespace: str | None, as_json: bool) -> None:
-    """Show a secret's metadata (never its value)."""
-    show_record(client.get_secret(name, namespace), as_json)
-
-
-@secrets_group.command("delete")
-@click.argument("name")
-@namespace_option
-@pass_client
-def secrets_delete(client: FluxClient, name: str, namespace: str | None) -> None:
-    """Delete a secret with all its versions."""
-    client.delete_secret(name, namespace)
-    click.echo(f"Deleted {_secret_label(name, namespace)}.")
-
-
-@secrets_group.command("history")
-@click.argument("name")
-@namespace_option
-@json_option
-@pass_client
-def secrets_history(client: FluxClient, name: str, namespace: str | None, as_json: bool) -> None:
-    """List a secret's versions, newest first."""
-    show_table(client.secret_versions(name, namespace), VERSION_COLUMNS, as_json, "No versions.")
-
-
-@secrets_group.command("rollback")
-@click.argument("name")
-@click.argument("version", type=click.IntRange(min=1))
-@namespace_option
-@json_option
-@pass_client
-def secrets_rollback(client: FluxClient, name: str, version: int, namespace: str | None, as_json: bool) -> None:
-    """Make an earlier version's value current again (stored as a new version)."""
-    metadata = client.rollback_secret(name, version, namespace)
-    label = _secret_label(name, namespace)
-    report(metadata, as_json, f"Rolled back {label} to version {version}; it is now version {metadata.get('version')}.")
-
-
-# -- settings secrets ---------------------------------------------------------------------------
-
-
-@click.group("settings")
-def settings_group() -> None:
-    """Settings kept on the server."""
-
-
-@settings_group.group("secrets")
-def setting_secrets() -> None:
-    """Write-only settings secrets: the tenant's system secrets, or with --user your own."""
-
-
-user_option = click.option("--user", is_flag=True, help="Your own secrets (signed in with --app-user).")
-
-
-def _setting_label(key: str, user: bool) -> str:
-    return f"{'your secret' if user else 'system secret'} {key!r}"
-
-
-@setting_secrets.command("set")
-@click.argument("key")
-@click.argument("value")
-@click.option("--description", help="What the secret is for.")
-@user_option
-@json_option
-@pass_client
-def setting_secrets_set(
-    client: FluxClient, key: str, value: str, description: str | None, user: bool, as_json: bool
-) -> None:
-    """Create a secret, or replace an existing one's value. VALUE `-` reads it from stdin."""
-    metadata, created = client.set_setting_secret(key, _value(value), description, user)
-    report(metadata, as_json, f"{'Created' if created else 'Updated'} {_setting_label(key, user)}.")
-
-
-@setting_secrets.command("list")
-@user_option
-@json_option
-@pass_client
-def setting_secrets_list(client: FluxClient, user: bool, as_json: bool) -> None:
-    """List secrets (keys and metadata; values are never shown)."""
-    show_table(client.list_setting_secrets(user), SETTING_SECRET_COLUMNS, as_json, "No secrets.")
-
-
-@setting_secrets.command("get")
-@click.argument("key")
-@user_option
-@json_option
-@pass_client
-def setting_secrets_get(client: FluxClient, key: str, user: bool, as_json: bool) -> None:
-    """Show a secret's metadata (never its value)."""
-    show_record(client.get_setting_secret(key, user), as_json)
-
-
-@setting_secrets.command("delete")
-@click.argument("key")
-@user_option
-@pass_client
-def setting_secrets_delete(client: FluxClient, key: str, user: bool) -> None:
-    """Delete a secret."""
-    client.delete_setting_secret(key, user)
-    click.echo(f"Deleted {_setting_label(key, user)}.")
-
-
-REMOTE_COMMANDS = (login, logout, secrets_group, settings_group)
+REMOTE_COMMANDS = (login, logout)

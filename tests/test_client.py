@@ -1,4 +1,4 @@
-"""`flux.client.FluxClient` against a real `fluxbase serve` process."""
+"""`flux.client.FluxClient` and the plugins' client classes against a real `fluxbase serve` process."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from flux.client import ClientError, FluxClient
+from plugins.secrets.client import SecretsClient
+from plugins.settings.client import SettingSecretsClient
 from tests.conftest import ADMIN_EMAIL, PASSWORD, free_port
 
 VALUE = "sk_live_never-shown-0123456789"
@@ -43,19 +45,20 @@ def test_wrong_password_is_a_client_error_with_the_servers_code(live_server, liv
 
 
 def test_system_secrets_upsert_get_list_delete(admin_client):
-    created, was_created = admin_client.set_setting_secret("stripe/key", VALUE, description="Stripe")
+    system = SettingSecretsClient(admin_client)
+    created, was_created = system.set_setting_secret("stripe/key", VALUE, description="Stripe")
     assert was_created
     assert created["key"] == "stripe/key"
     assert created["description"] == "Stripe"
-    updated, was_created = admin_client.set_setting_secret("stripe/key", VALUE + "2")
+    updated, was_created = system.set_setting_secret("stripe/key", VALUE + "2")
     assert not was_created
     assert updated["id"] == created["id"]
     assert updated["description"] == "Stripe"  # kept when not given
-    assert [row["key"] for row in admin_client.list_setting_secrets()] == ["stripe/key"]
-    assert admin_client.get_setting_secret("stripe/key")["id"] == created["id"]
-    admin_client.delete_setting_secret("stripe/key")
+    assert [row["key"] for row in system.list_setting_secrets()] == ["stripe/key"]
+    assert system.get_setting_secret("stripe/key")["id"] == created["id"]
+    system.delete_setting_secret("stripe/key")
     with pytest.raises(ClientError) as raised:
-        admin_client.get_setting_secret("stripe/key")
+        system.get_setting_secret("stripe/key")
     assert (raised.value.status, raised.value.code) == (404, "NOT_FOUND")
     assert str(raised.value) == "secret 'stripe/key' not found (404 NOT_FOUND)"
 
@@ -63,13 +66,13 @@ def test_system_secrets_upsert_get_list_delete(admin_client):
 def test_a_key_taken_by_a_plain_setting_fails_with_the_servers_conflict(admin_client):
     admin_client.request("POST", "/api/v1/admin/settings/custom", json={"key": "theme", "value": "dark"})
     with pytest.raises(ClientError) as raised:
-        admin_client.set_setting_secret("theme", VALUE)
+        SettingSecretsClient(admin_client).set_setting_secret("theme", VALUE)
     assert (raised.value.status, raised.value.code) == (409, "ALREADY_EXISTS")
 
 
 def test_user_secrets_belong_to_the_signed_in_app_user(live_server, admin_client):
     with pytest.raises(ClientError) as raised:
-        admin_client.list_setting_secrets(user=True)
+        SettingSecretsClient(admin_client).list_setting_secrets(user=True)
     assert (raised.value.status, raised.value.code) == (403, "APP_USER_REQUIRED")
     live_server.signup("ann@example.com")
     live_server.signup("bob@example.com")
@@ -77,11 +80,11 @@ def test_user_secrets_belong_to_the_signed_in_app_user(live_server, admin_client
     ann.login("ann@example.com", PASSWORD)
     bob = FluxClient(live_server.url, app_user=True)
     bob.login("bob@example.com", PASSWORD)
-    metadata, _ = ann.set_setting_secret("openai", VALUE, user=True)
+    metadata, _ = SettingSecretsClient(ann).set_setting_secret("openai", VALUE, user=True)
     assert metadata["user_id"] == ann.request("GET", "/api/v1/auth/user")["id"]
-    assert [row["key"] for row in ann.list_setting_secrets(user=True)] == ["openai"]
-    assert bob.list_setting_secrets(user=True) == []
-    assert admin_client.list_setting_secrets() == []
+    assert [row["key"] for row in SettingSecretsClient(ann).list_setting_secrets(user=True)] == ["openai"]
+    assert SettingSecretsClient(bob).list_setting_secrets(user=True) == []
+    assert SettingSecretsClient(admin_client).list_setting_secrets() == []
 
 
 def test_an_expired_access_token_is_refreshed_once_and_the_new_pair_reported(start_live_server):
@@ -91,7 +94,7 @@ def test_an_expired_access_token_is_refreshed_once_and_the_new_pair_reported(sta
     client = FluxClient(server.url, app_user=True, on_tokens=pairs.append)
     first = client.login("ann@example.com", PASSWORD)
     time.sleep(2.1)
-    assert client.list_setting_secrets(user=True) == []
+    assert SettingSecretsClient(client).list_setting_secrets(user=True) == []
     assert [pair["access_token"] for pair in pairs] == [first["access_token"], client.access_token]
     assert client.refresh_token == pairs[-1]["refresh_token"] != first["refresh_token"]
     # The first refresh token is spent: presenting it again is refused (and ends the session).
@@ -106,7 +109,7 @@ def test_a_service_key_is_recognised_and_checked(live_server, live_admin):
     client = FluxClient(live_server.url, token=key)
     assert (client.service_key, client.access_token) == (key, None)
     client.check_service_key()  # valid, though without service_keys:read
-    assert client.set_setting_secret("smtp", VALUE)[1] is True
+    assert SettingSecretsClient(client).set_setting_secret("smtp", VALUE)[1] is True
     with pytest.raises(ClientError) as raised:
         FluxClient(live_server.url, token="fbk_notakey_000").check_service_key()
     assert (raised.value.status, raised.value.code) == (401, "INVALID_SERVICE_KEY")
@@ -116,38 +119,39 @@ def test_a_service_key_is_recognised_and_checked(live_server, live_admin):
 def test_tenant_header_is_sent(live_server, live_admin):
     client = FluxClient(live_server.url, token=live_admin["access_token"], tenant="nowhere")
     with pytest.raises(ClientError) as raised:
-        client.list_setting_secrets()
+        SettingSecretsClient(client).list_setting_secrets()
     assert (raised.value.status, raised.value.code) == (404, "TENANT_NOT_FOUND")
 
 
 def test_function_secrets_lifecycle(admin_client):
+    secrets = SecretsClient(admin_client)
     expires = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    created, was_created = admin_client.set_secret("API_KEY", VALUE, description="global one", expires_at=expires)
+    created, was_created = secrets.set_secret("API_KEY", VALUE, description="global one", expires_at=expires)
     assert was_created
     assert (created["scope"], created["version"], created["is_expired"]) == ("global", 1, False)
     assert datetime.fromisoformat(created["expires_at"]) == datetime.fromisoformat(expires)
-    production, _ = admin_client.set_secret("API_KEY", VALUE, namespace="production")
+    production, _ = secrets.set_secret("API_KEY", VALUE, namespace="production")
     assert (production["scope"], production["namespace"]) == ("namespace", "production")
-    updated, was_created = admin_client.set_secret("API_KEY", VALUE + "2")
+    updated, was_created = secrets.set_secret("API_KEY", VALUE + "2")
     assert (was_created, updated["version"], updated["description"]) == (False, 2, "global one")
-    assert {row["namespace"] for row in admin_client.list_secrets()} == {"", "production"}
-    assert [row["scope"] for row in admin_client.list_secrets(namespace="production")] == ["namespace"]
-    assert admin_client.get_secret("API_KEY", namespace="production")["id"] == production["id"]
-    versions = admin_client.secret_versions("API_KEY")
+    assert {row["namespace"] for row in secrets.list_secrets()} == {"", "production"}
+    assert [row["scope"] for row in secrets.list_secrets(namespace="production")] == ["namespace"]
+    assert secrets.get_secret("API_KEY", namespace="production")["id"] == production["id"]
+    versions = secrets.secret_versions("API_KEY")
     assert [version["version"] for version in versions] == [2, 1]
-    rolled_back = admin_client.rollback_secret("API_KEY", 1)
+    rolled_back = secrets.rollback_secret("API_KEY", 1)
     assert rolled_back["version"] == 3
-    admin_client.delete_secret("API_KEY", namespace="production")
-    assert admin_client.get_secret("API_KEY")["version"] == 3
+    secrets.delete_secret("API_KEY", namespace="production")
+    assert secrets.get_secret("API_KEY")["version"] == 3
     with pytest.raises(ClientError) as raised:
-        admin_client.get_secret("API_KEY", namespace="production")
+        secrets.get_secret("API_KEY", namespace="production")
     assert (raised.value.status, raised.value.code) == (404, "SECRET_NOT_FOUND")
 
 
 def test_an_unreachable_server_says_what_to_check_and_no_credential():
     url = f"http://someone:hunter2@127.0.0.1:{free_port()}"
     with pytest.raises(ClientError) as raised:
-        FluxClient(url, token="eyJ.secret.token").list_setting_secrets()
+        SettingSecretsClient(FluxClient(url, token="eyJ.secret.token")).list_setting_secrets()
     message = str(raised.value)
     assert raised.value.status is None
     assert message.startswith("cannot reach the Fluxbase server at http://127.0.0.1:")

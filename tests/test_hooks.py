@@ -2,31 +2,32 @@
 
 from __future__ import annotations
 
-import inspect
 import re
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from flux import create_app, hookspecs, migrate
+from flux import create_app, hookimpl, migrate
+from flux.auth.models import ServiceKey
 from flux.cli import cli
 from flux.config import ConfigError
 from flux.crypto import associated_data
 from flux.db import db
-from flux.invocation import invocation_secrets
+from flux.plugins import build_plugin_manager
 from flux.tenancy import default_tenant_id
+from plugins.functions.secret_layers import invocation_secrets
 from tests.conftest import ADMIN_EMAIL, PASSWORD, TEST_PLUGIN, AuthActions, DashboardClient, create_tenant
 from tests.plugins.my_plugin import heard_events, notes
 
 ROOT = Path(__file__).resolve().parent.parent
-HOOK_NAMES = sorted(
-    name for name, function in inspect.getmembers(hookspecs, inspect.isfunction) if hasattr(function, "fluxbase_spec")
-)
+# The core's hooks and those the built-in plugins declare (`register_hookspecs`).
+SPECS = {name: caller.spec for name, caller in vars(build_plugin_manager().hook).items() if caller.spec}
+HOOK_NAMES = sorted(SPECS)
 
 
 def test_there_are_hooks():
-    assert {"register_blueprints", "register_ciphers", "startup"} <= set(HOOK_NAMES)
+    assert {"register_blueprints", "register_ciphers", "startup", "register_function_runtimes"} <= set(HOOK_NAMES)
 
 
 @pytest.mark.parametrize("hook", HOOK_NAMES)
@@ -39,8 +40,86 @@ def test_every_hook_has_a_test(hook):
 def test_every_hook_is_documented(hook):
     guide = (ROOT / "docs" / "plugins.md").read_text()
     assert re.search(rf"^### `{hook}", guide, re.MULTILINE), f"docs/plugins.md has no section for {hook}"
-    docstring = getattr(hookspecs, hook).__doc__ or ""
+    docstring = SPECS[hook].function.__doc__ or ""
     assert "Example" in docstring and "Called" in docstring, f"{hook}'s docstring lacks when/example"
+
+
+def test_hook_register_hookspecs(make_app):
+    class Neighbour:
+        @hookimpl(optionalhook=True)
+        def my_plugin_greetings(self):
+            return "hello from a neighbour"
+
+    app = make_app(migrated=False, PLUGINS=[TEST_PLUGIN, Neighbour()])
+    assert sorted(app.extensions["flux"].plugins.hook.my_plugin_greetings()) == [
+        "hello from a neighbour",
+        "hello from my plugin",
+    ]
+    # Without the declaring plugin the hook does not exist: optional answers are left alone...
+    alone = make_app(migrated=False, PLUGINS=[Neighbour()])
+    assert alone.extensions["flux"].plugins.hook.my_plugin_greetings.spec is None
+
+    # ...and a required one names the hook it cannot find.
+    class Demanding:
+        @hookimpl
+        def my_plugin_greetings(self):
+            return "hello?"
+
+    with pytest.raises(ConfigError, match="my_plugin_greetings"):
+        make_app(migrated=False, PLUGINS=[Demanding()])
+
+
+def test_hook_register_config_defaults(make_app, monkeypatch):
+    app = make_app(migrated=False)
+    assert [app.config[f"MY_PLUGIN_{name}"] for name in ("MAX_NOTES", "LOUD", "TAGS", "GREETING")] == [
+        100,
+        False,
+        [],
+        "hi",
+    ]
+    # Lowest layer: the instance file and FLUXBASE_* beat it, parsed by the default's type.
+    Path(app.instance_path, "config.py").write_text('MY_PLUGIN_GREETING = "hello"\nMY_PLUGIN_MAX_NOTES = 5\n')
+    monkeypatch.setenv("FLUXBASE_MY_PLUGIN_MAX_NOTES", "7")
+    monkeypatch.setenv("FLUXBASE_MY_PLUGIN_LOUD", "yes")
+    monkeypatch.setenv("FLUXBASE_MY_PLUGIN_TAGS", "a, b")
+    app = make_app(migrated=False)
+    assert [app.config[f"MY_PLUGIN_{name}"] for name in ("MAX_NOTES", "LOUD", "TAGS", "GREETING")] == [
+        7,
+        True,
+        ["a", "b"],
+        "hello",
+    ]
+    assert make_app(migrated=False, MY_PLUGIN_MAX_NOTES=9).config["MY_PLUGIN_MAX_NOTES"] == 9  # test config on top
+    monkeypatch.setenv("FLUXBASE_MY_PLUGIN_MAX_NOTES", "lots")
+    with pytest.raises(ConfigError, match="FLUXBASE_MY_PLUGIN_MAX_NOTES must be an integer, got 'lots'"):
+        make_app(migrated=False)
+    # A disabled plugin's variables are not read (nor their malformed values refused).
+    disabled = make_app(migrated=False, DISABLED_PLUGINS=[TEST_PLUGIN]).config
+    assert "MY_PLUGIN_LOUD" not in disabled and "MY_PLUGIN_TAGS" not in disabled
+
+
+def test_hook_register_scopes(app, client, admin_headers):
+    assert app.extensions["flux"].scopes["notes:read"] == "read notes"
+    created = client.post(
+        "/api/v1/admin/service-keys",
+        json={"name": "notes-bot", "scopes": ["notes:read", "notes:*"]},
+        headers=admin_headers,
+    )
+    assert created.status_code == 201, created.json
+    assert created.json["scopes"] == ["notes:*", "notes:read"]
+    with app.app_context():
+        stored = db.session.get(ServiceKey, created.json["id"], execution_options={"all_tenants": True})
+        assert stored.scopes == ["notes:*", "notes:read"]
+    refused = client.post(
+        "/api/v1/admin/service-keys", json={"name": "bad", "scopes": ["notes:delete", "memos:*"]}, headers=admin_headers
+    )
+    assert (refused.status_code, refused.json["code"]) == (400, "INVALID_SCOPES")
+    assert refused.json["error"].startswith("unknown scope(s) ['notes:delete', 'memos:*']; known: ['*', ")
+    for known in ("notes:read", "notes:write", "secrets:read", "functions:execute", "service_keys:write"):
+        assert repr(known) in refused.json["error"]
+    DashboardClient(client).sign_in()
+    page = client.get("/dashboard/service-keys/").get_data(as_text=True)
+    assert 'value="notes:read"' in page and 'value="secrets:write"' in page
 
 
 def test_hook_register_blueprints(client):

@@ -7,9 +7,11 @@ import textwrap
 
 import pytest
 
-from flux import create_app
+from flux import create_app, hookimpl
 from flux.config import ConfigError
 from flux.plugins import ESSENTIAL_PLUGINS, build_plugin_manager
+from tests.conftest import AuthActions
+from tests.plugins.my_plugin import EchoRuntime
 
 
 def test_built_in_plugins_are_loaded(app):
@@ -139,3 +141,101 @@ def test_registered_names_must_be_simple():
 
     with pytest.raises(ConfigError, match="names are 1-32 of a-z, 0-9 and '-'"):
         collect_named("cipher", [[Colon]])
+
+
+# -- vocabularies: config defaults, scopes, commands and hooks belong to their plugins --------------
+
+
+class Defaults:
+    """A plugin that registers the config defaults it is given."""
+
+    def __init__(self, **defaults) -> None:
+        self.defaults = defaults
+
+    @hookimpl
+    def register_config_defaults(self):
+        return self.defaults
+
+
+class Scopes:
+    """A plugin that registers the scopes it is given."""
+
+    def __init__(self, **scopes) -> None:
+        self.scopes = scopes
+
+    @hookimpl
+    def register_scopes(self):
+        return self.scopes
+
+
+def test_functions_settings_belong_to_the_functions_plugin(make_app, monkeypatch):
+    monkeypatch.setenv("FLUXBASE_FUNCTIONS_MAX_WARM_WORKERS", "3")
+    monkeypatch.setenv("FLUXBASE_FUNCTIONS_ALLOWED_ENV", "FLUXBASE_REGION, FLUXBASE_STAGE")
+    app = make_app(migrated=False)
+    assert app.config["FUNCTIONS_MAX_WARM_WORKERS"] == 3  # parsed by the plugin default's type
+    assert app.config["FUNCTIONS_ALLOWED_ENV"] == ["FLUXBASE_REGION", "FLUXBASE_STAGE"]
+    assert app.config["FUNCTIONS_RUNTIME"] == "deno"
+    assert app.config["WORKER_TIMEOUT_SECONDS"] == 300 + 30  # raised for the longest function call
+    without = make_app(migrated=False, DISABLED_PLUGINS=["functions"]).config
+    assert not [name for name in without if name.startswith("FUNCTIONS_")]
+    assert without["WORKER_TIMEOUT_SECONDS"] == 30
+
+
+def test_a_plugin_default_may_not_redefine_a_setting(make_app):
+    with pytest.raises(ConfigError, match="registers a default for MAX_BODY_BYTES, a setting of the core"):
+        make_app(migrated=False, PLUGINS=[Defaults(MAX_BODY_BYTES=1)])
+    with pytest.raises(ConfigError, match="registers a default for FUNCTIONS_RUNTIME, a setting of plugin functions"):
+        make_app(migrated=False, PLUGINS=[Defaults(FUNCTIONS_RUNTIME="mine")])
+    with pytest.raises(ConfigError, match="registers a config default named 'notes_limit'; use UPPER_CASE"):
+        make_app(migrated=False, PLUGINS=[Defaults(notes_limit=1)])
+
+
+def test_scopes_are_those_of_the_loaded_plugins(make_app):
+    scopes = make_app(migrated=False).extensions["flux"].scopes
+    assert {"*", "service_keys:write", "audit:read", "secrets:read", "settings:write", "functions:execute"} <= set(
+        scopes
+    )
+    assert "flags:read" not in scopes  # no loaded plugin checks it
+    fewer = make_app(migrated=False, DISABLED_PLUGINS=["secrets", "functions"]).extensions["flux"].scopes
+    assert not [name for name in fewer if name.startswith(("secrets:", "functions:"))]
+
+
+def test_a_disabled_plugins_scopes_cannot_be_granted(make_app):
+    app = make_app(DISABLED_PLUGINS=["secrets"])
+    client = app.test_client()
+    headers = AuthActions.bearer(AuthActions(client).setup_admin())
+    refused = client.post("/api/v1/admin/service-keys", json={"name": "k", "scopes": ["secrets:read"]}, headers=headers)
+    assert (refused.status_code, refused.json["code"]) == (400, "INVALID_SCOPES")
+    assert "unknown scope(s) ['secrets:read']" in refused.json["error"]
+    refused = client.post("/api/v1/admin/service-keys", json={"name": "k", "scopes": ["secrets:*"]}, headers=headers)
+    assert refused.status_code == 400
+
+
+def test_a_scope_is_registered_once_and_well_formed(make_app):
+    with pytest.raises(ConfigError, match="registers the scope 'secrets:read', already registered by plugin secrets"):
+        make_app(migrated=False, PLUGINS=[Scopes(**{"secrets:read": "mine"})])
+    with pytest.raises(ConfigError, match="registers a scope named 'notes'; scopes look like 'notes:read'"):
+        make_app(migrated=False, PLUGINS=[Scopes(notes="all notes")])
+
+
+class Runtimes:
+    """A third-party runtime plugin written before the hook moved into the functions plugin."""
+
+    @hookimpl
+    def register_function_runtimes(self):
+        return [EchoRuntime]
+
+
+def test_a_functions_hook_works_for_third_party_plugins(make_app):
+    app = make_app(migrated=False, PLUGINS=[Runtimes()], FUNCTIONS_RUNTIME="my-echo")
+    assert app.extensions["functions"]["runtime_class"] is EchoRuntime
+    # Without the functions plugin the hook does not exist: a required answer names it.
+    with pytest.raises(ConfigError, match="register_function_runtimes"):
+        make_app(migrated=False, PLUGINS=[Runtimes()], DISABLED_PLUGINS=["functions"])
+
+
+def test_secret_keeping_plugins_load_without_the_functions_plugin(make_app):
+    app = make_app(DISABLED_PLUGINS=["functions"])  # settings, secrets and the test plugin answer its hooks
+    plugins = app.extensions["flux"].plugins
+    assert plugins.has_plugin("secrets") and plugins.has_plugin("settings")
+    assert plugins.hook.collect_invocation_secrets.spec is None

@@ -1,4 +1,4 @@
-"""`fluxbase login`, `logout`, `secrets` and `settings secrets` against a real `fluxbase serve` process.
+"""`fluxbase login`, `logout` and the plugins' `secrets` and `settings secrets` against a real `fluxbase serve` process.
 
 Most commands run in-process through click's runner (the server is still a real
 process); the ones about stdin, exit codes and the environment also run as real
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import time
@@ -19,8 +20,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from flux.cli import cli
-from flux.invocation import invocation_secrets
 from flux.tenancy import default_tenant_id
+from plugins.functions.secret_layers import invocation_secrets
 from tests.conftest import ADMIN_EMAIL, PASSWORD, free_port
 from tests.live_server import FLUXBASE
 
@@ -342,3 +343,20 @@ def test_an_unreadable_config_file_is_one_line(fluxbase, config_file):
         1,
         f"Error: cannot read {config_file} (JSONDecodeError): fix or delete it, then log in again\n",
     )
+
+
+def test_secrets_commands_are_the_plugins_and_go_with_them(tmp_path):
+    def commands(**env: str) -> set[str]:
+        result = CliRunner().invoke(cli, ["--help"], env={"FLUXBASE_INSTANCE_PATH": str(tmp_path), **env})
+        assert result.exit_code == 0, result.output
+        return set(re.findall(r"^  (\S+)", result.output.split("Commands:")[1], re.MULTILINE))
+
+    assert {"login", "logout", "secrets", "settings"} <= commands()
+    without = commands(FLUXBASE_DISABLED_PLUGINS="secrets")
+    assert "secrets" not in without and {"login", "settings"} <= without
+    assert "settings" not in commands(FLUXBASE_DISABLED_PLUGINS="settings")
+    missing = CliRunner().invoke(
+        cli, ["secrets", "list"], env={"FLUXBASE_INSTANCE_PATH": str(tmp_path), "FLUXBASE_DISABLED_PLUGINS": "secrets"}
+    )
+    assert missing.exit_code == 2
+    assert "No such command 'secrets'" in missing.output

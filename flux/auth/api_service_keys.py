@@ -17,6 +17,7 @@ from flux import audit
 from flux.auth import service_keys as keys
 from flux.auth.models import ServiceKey, ServiceKeyEvent
 from flux.auth.permissions import ADMIN_ROLES, require
+from flux.auth.scopes import known_scopes, unknown_scopes
 from flux.context import current_actor
 from flux.db import db, utcnow
 from flux.errors import BadRequest, Forbidden, NotFound
@@ -31,10 +32,9 @@ MAX_GRACE_DAYS = 90
 def _scopes(value: object) -> list[str]:
     if not isinstance(value, list) or not value or not all(isinstance(item, str) for item in value):
         raise BadRequest('scopes must be a non-empty list of strings, e.g. ["secrets:read"]', code="INVALID_SCOPES")
-    families = {scope.split(":")[0] for scope in keys.KNOWN_SCOPES if scope != "*"}
-    unknown = [s for s in value if s not in keys.KNOWN_SCOPES and not (s.endswith(":*") and s[:-2] in families)]
+    unknown = unknown_scopes(value)
     if unknown:
-        raise BadRequest(f"unknown scope(s) {unknown}; known: {list(keys.KNOWN_SCOPES)}", code="INVALID_SCOPES")
+        raise BadRequest(f"unknown scope(s) {unknown}; known: {list(known_scopes())}", code="INVALID_SCOPES")
     return sorted(set(value))
 
 

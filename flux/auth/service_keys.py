@@ -22,23 +22,6 @@ from flux.db import db, utcnow
 from flux.errors import Conflict
 
 KEY_PREFIX = "fbk_"
-KNOWN_SCOPES = (
-    "*",
-    "secrets:read",
-    "secrets:write",
-    "functions:read",
-    "functions:write",
-    "functions:execute",
-    "settings:read",
-    "settings:write",
-    "flags:read",
-    "flags:write",
-    "tenants:read",
-    "tenants:write",
-    "service_keys:read",
-    "service_keys:write",
-    "audit:read",
-)
 
 
 def generate_key() -> tuple[str, str]:

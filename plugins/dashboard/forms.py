@@ -13,7 +13,7 @@ from wtforms import DateField, SelectChoice, SelectField, SelectMultipleField, S
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from flux.auth.service_keys import KNOWN_SCOPES
+from flux.auth.scopes import known_scopes
 from flux.db import utcnow
 
 
@@ -38,8 +38,13 @@ class CheckboxesField(SelectMultipleField):
 class CreateKeyForm(DashboardForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=200)])
     description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
-    scopes = CheckboxesField("Scopes", choices=[SelectChoice(scope) for scope in KNOWN_SCOPES])
+    scopes = CheckboxesField("Scopes")
     expires_on = DateField("Expires on (UTC, optional)", validators=[Optional()])
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The scopes the loaded plugins registered, so they are known per app, not at import.
+        self.scopes.choices = [SelectChoice(scope) for scope in sorted(known_scopes())]
 
     def validate_scopes(self, field: CheckboxesField) -> None:
         # Not `DataRequired`: its `required` flag would make the browser demand every checkbox.

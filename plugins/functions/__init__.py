@@ -2,7 +2,8 @@
 
 Definitions, versions and executions live in the plugin's tables (`models.py`); the
 runtime is a named backend (`register_function_runtimes`, default `deno`) started once
-per server process on first use; `invoke.py` turns a request into an invocation.
+per server process on first use; `invoke.py` turns a request into an invocation. The
+plugin declares its own hooks (`hookspecs.py`) and settings (`config.py`).
 """
 
 from __future__ import annotations
@@ -13,13 +14,36 @@ from pathlib import Path
 from flux import hookimpl
 from flux.admin_pages import AdminPage
 from flux.crypto import EncryptedColumn
-from plugins.functions import dashboard, function_env
+from plugins.functions import dashboard, function_env, hookspecs
 from plugins.functions.api import functions_api
+from plugins.functions.config import DEFAULTS
 from plugins.functions.invoke import runtime_class
 from plugins.functions.models import EdgeFunction
 from plugins.functions.retention import PruneSchedule
 from plugins.functions.runtime.deno import DenoRuntime
 from plugins.functions.server_variables import allowed_names
+
+# gunicorn's worker timeout beyond the longest call a function may make.
+WORKER_TIMEOUT_MARGIN_SECONDS = 30
+
+
+@hookimpl
+def register_hookspecs(manager):
+    manager.add_hookspecs(hookspecs)
+
+
+@hookimpl
+def register_config_defaults():
+    return DEFAULTS
+
+
+@hookimpl
+def register_scopes():
+    return {
+        "functions:read": "list functions, their versions, executions and logs",
+        "functions:write": "create, change and delete functions",
+        "functions:execute": "invoke functions that need a credential",
+    }
 
 
 @hookimpl
@@ -68,4 +92,7 @@ def startup(app):
         "prune_schedule": PruneSchedule(app.config["FUNCTIONS_EXECUTION_PRUNE_EVERY"]),
     }
     app.extensions["functions"] = state
+    # A worker silent for the longest call allowed must not be restarted by gunicorn.
+    longest = app.config["FUNCTIONS_MAX_TIMEOUT_SECONDS"] + WORKER_TIMEOUT_MARGIN_SECONDS
+    app.config["WORKER_TIMEOUT_SECONDS"] = max(app.config["WORKER_TIMEOUT_SECONDS"], longest)
     atexit.register(lambda: state["runtime"] and state["runtime"].close())

@@ -23,12 +23,12 @@ from flask import Flask, Response, current_app, request
 from flux.context import current_actor
 from flux.db import db, utcnow
 from flux.errors import Forbidden, Unauthorized
-from flux.invocation import invocation_secrets
 from flux.registry import collect_named, pick
 from flux.tenancy import current_tenant_id
 from plugins.functions import function_env, store
 from plugins.functions.models import EdgeFunction
 from plugins.functions.runtime.base import ERROR, Disclosure, FunctionRuntime, Invocation, Outcome
+from plugins.functions.secret_layers import invocation_secrets
 from plugins.functions.server_variables import server_variables
 
 # Credentials of the caller are not the function's to reuse; identity comes as user_* fields.

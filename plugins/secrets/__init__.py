@@ -13,6 +13,7 @@ from flux.admin_pages import AdminPage
 from flux.crypto import EncryptedColumn
 from plugins.secrets import dashboard, store
 from plugins.secrets.api import admin_secrets_api, secrets_api
+from plugins.secrets.cli import secrets_group
 from plugins.secrets.models import FunctionSecret, SecretVersion
 
 
@@ -43,8 +44,22 @@ def register_encrypted_columns(app):
 
 
 @hookimpl
+def register_scopes():
+    return {
+        "secrets:read": "list function secrets' metadata (never a value)",
+        "secrets:write": "create, change, roll back and delete function secrets",
+    }
+
+
+# The functions plugin's hook: optional, so the plugin also loads without it.
+@hookimpl(optionalhook=True)
 def collect_invocation_secrets(tenant_id, namespace):
     return store.invocation_secrets(tenant_id, namespace)
+
+
+@hookimpl
+def register_commands(cli):
+    cli.add_command(secrets_group)
 
 
 @hookimpl

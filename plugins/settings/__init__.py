@@ -16,6 +16,7 @@ from plugins.settings import dashboard, store
 from plugins.settings.api_admin import admin_api
 from plugins.settings.api_public import public_api
 from plugins.settings.api_user import user_api
+from plugins.settings.cli import settings_group
 from plugins.settings.models import Setting
 
 
@@ -44,8 +45,22 @@ def register_encrypted_columns(app):
 
 
 @hookimpl
+def register_scopes():
+    return {
+        "settings:read": "read the tenant's system settings",
+        "settings:write": "change the tenant's system settings and system secrets",
+    }
+
+
+# The functions plugin's hook: optional, so the plugin also loads without it.
+@hookimpl(optionalhook=True)
 def collect_invocation_secrets(tenant_id, user_id):
     return store.invocation_secrets(tenant_id, user_id)
+
+
+@hookimpl
+def register_commands(cli):
+    cli.add_command(settings_group)
 
 
 @hookimpl

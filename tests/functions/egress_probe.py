@@ -15,7 +15,7 @@ import threading
 
 from flask import Flask
 
-from flux.config import DEFAULTS
+from plugins.functions.config import DEFAULTS
 from plugins.functions.runtime.base import FunctionSpec, Invocation, Permissions
 from plugins.functions.runtime.deno import DenoRuntime
 

@@ -20,7 +20,7 @@ REQUEST = {"method": "POST", "url": "http://127.0.0.1/", "headers": {}, "body": 
 SERVER = f"""
 import sys, threading, time
 from flask import Flask
-from flux.config import DEFAULTS
+from plugins.functions.config import DEFAULTS
 from plugins.functions.runtime.base import FunctionSpec, Invocation, Permissions
 from plugins.functions.runtime.deno import DenoRuntime
 

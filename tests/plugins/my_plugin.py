@@ -18,6 +18,7 @@ from flux.context import Actor, current_actor
 from flux.crypto import Cipher, DecryptionError, EncryptedColumn, associated_data
 from flux.db import db
 from flux.errors import Conflict
+from flux.hookspecs import hookspec
 from flux.storage import MemoryStore
 from flux.tenancy import find_tenant
 
@@ -73,6 +74,34 @@ class ChaChaCipher(Cipher):
 
 class PrefixedMemoryStore(MemoryStore):
     name = "my-memory"
+
+
+class MyPluginHooks:
+    """The test plugin's own hook, declared through `register_hookspecs`."""
+
+    @hookspec
+    def my_plugin_greetings(self):
+        """Return a greeting for the test plugin's echo (other plugins may answer too)."""
+
+
+@hookimpl
+def register_hookspecs(manager):
+    manager.add_hookspecs(MyPluginHooks)
+
+
+@hookimpl
+def my_plugin_greetings():
+    return "hello from my plugin"
+
+
+@hookimpl
+def register_config_defaults():
+    return {"MY_PLUGIN_MAX_NOTES": 100, "MY_PLUGIN_LOUD": False, "MY_PLUGIN_TAGS": [], "MY_PLUGIN_GREETING": "hi"}
+
+
+@hookimpl
+def register_scopes():
+    return {"notes:read": "read notes", "notes:write": "create, change and delete notes"}
 
 
 @hookimpl
@@ -162,7 +191,8 @@ def record_audit_event(event):
     heard_events.append(event)
 
 
-@hookimpl
+# The functions plugin's hooks: optional, so this plugin also loads without it.
+@hookimpl(optionalhook=True)
 def collect_invocation_secrets(tenant_id, namespace, user_id):
     return {"function": {"MY_PLUGIN_TOKEN": f"token-for-{namespace}"}}
 
@@ -193,6 +223,6 @@ class EchoRuntime:
         self.closed = True
 
 
-@hookimpl
+@hookimpl(optionalhook=True)
 def register_function_runtimes():
     return [EchoRuntime]

@@ -7,8 +7,8 @@ import sqlalchemy as sa
 
 from flux.db import db
 from flux.errors import SecretUnreadable
-from flux.invocation import invocation_secrets
 from flux.tenancy import default_tenant_id, find_tenant
+from plugins.functions.secret_layers import invocation_secrets
 from plugins.secrets import store
 from tests.conftest import create_tenant
 from tests.secrets.conftest import add, expire, in_days, tamper

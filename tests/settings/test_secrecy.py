@@ -14,8 +14,8 @@ from flux.cli import cli
 from flux.crypto import DecryptionError
 from flux.db import db
 from flux.errors import SecretUnreadable
-from flux.invocation import invocation_secrets
 from flux.tenancy import default_tenant_id, find_tenant, tenant_scope
+from plugins.functions.secret_layers import invocation_secrets
 from plugins.settings import store
 from plugins.settings.models import Setting
 from tests.conftest import create_tenant, stored_bytes

@@ -1,4 +1,8 @@
-"""What a function invocation may read, gathered from every plugin that keeps secrets."""
+"""What a function invocation may read, gathered from every plugin that keeps secrets.
+
+The functions plugin declares `collect_invocation_secrets` (`hookspecs.py`) and is its
+only caller; the settings and secrets plugins answer it.
+"""
 
 from __future__ import annotations
 

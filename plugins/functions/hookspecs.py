@@ -1,0 +1,38 @@
+"""The functions plugin's own hooks, added to the manager through `register_hookspecs`.
+
+Only this plugin calls them, so the core does not declare them: with the plugin
+disabled they do not exist. Plugins that implement them and should also load without
+the functions plugin mark their implementations `@hookimpl(optionalhook=True)`.
+"""
+
+from __future__ import annotations
+
+from flux.hookspecs import hookspec
+
+
+@hookspec
+def register_function_runtimes():
+    """Return function runtime classes (`plugins.functions.runtime.base.FunctionRuntime`), each with a `name`.
+
+    Called by the functions plugin at start-up, which then builds the one
+    `FLUXBASE_FUNCTIONS_RUNTIME` names (default `deno`) as `runtime_class(app)`, once
+    per server process, on the first invocation; an unknown name stops start-up. A
+    runtime checks code (`check`), runs calls (`invoke`) and stops its processes (`close`).
+    Example: `return [FirecrackerRuntime]`.
+    """
+
+
+@hookspec
+def collect_invocation_secrets(tenant_id, namespace, user_id):
+    """Return the secrets one function invocation may read, as layers (a dict, or `None`).
+
+    Called by the functions plugin once per invocation (`secret_layers.invocation_secrets`
+    merges the answers), server-side only. Keys of the returned dict are layers: `"user"`
+    (the caller's own secrets; `user_id` is `None` for anonymous calls), `"system"` (the
+    tenant's system secrets), `"function"` (function secrets of `namespace`, then global)
+    and `"env"` (`FLUXBASE_SECRET_*` variables); each maps names to plaintext strings.
+    Only ever the given tenant's secrets. A stored value that does not open is an error,
+    never a missing secret: raise `flux.errors.unreadable_secret(error)` with the
+    `DecryptionError`.
+    Example: `return {"system": {"stripe_key": decrypt(row)}}`.
+    """
