@@ -299,6 +299,6 @@ def _update_or_create(
     try:
         return update(), False
     except ClientError as error:
-        if error.code not in ("NOT_FOUND", "SECRET_NOT_FOUND"):
+        if error.code != "NOT_FOUND":
             raise
     return create(), True

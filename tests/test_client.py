@@ -141,7 +141,7 @@ def test_function_secrets_lifecycle(admin_client):
     assert admin_client.get_secret("API_KEY")["version"] == 3
     with pytest.raises(ClientError) as raised:
         admin_client.get_secret("API_KEY", namespace="production")
-    assert (raised.value.status, raised.value.code) == (404, "SECRET_NOT_FOUND")
+    assert (raised.value.status, raised.value.code) == (404, "NOT_FOUND")
 
 
 def test_an_unreachable_server_says_what_to_check_and_no_credential():
