@@ -12,9 +12,10 @@ from flux import audit, error_codes
 from flux.admin_pages import AdminPage
 from flux.app import flux_state
 from flux.auth.permissions import ADMIN_ROLES, APP_USER, SIGNED_IN, require
+from flux.config import environment_variables
 from flux.context import Actor, current_actor, current_tenant, current_tenant_id, public
-from flux.crypto import EncryptedColumn
-from flux.db import UtcDateTime, db, new_id, utcnow
+from flux.crypto import DecryptionError, EncryptedColumn, associated_data
+from flux.db import UtcDateTime, db, flush_or_conflict, new_id, utcnow
 from flux.errors import (
     ApiError,
     BadRequest,
@@ -26,6 +27,7 @@ from flux.errors import (
     Unauthorized,
     unreadable_secret,
 )
+from flux.form_outcomes import invalid, refused, saved
 from flux.forms import SchemaForm
 from flux.hookspecs import hookimpl
 from flux.http import parse_json
@@ -36,6 +38,8 @@ from flux.schemas import (
     FutureTime,
     Page,
     Timestamp,
+    Version,
+    VersionInPath,
     answer,
     bounded_text,
     list_of,
@@ -44,7 +48,7 @@ from flux.schemas import (
     parse,
     rule_error,
 )
-from flux.tenancy import TenantScoped
+from flux.tenancy import TenantScoped, read_rows, tenant_filter, tenant_scope
 
 __all__ = [
     "ADMIN_ROLES",
@@ -57,6 +61,7 @@ __all__ = [
     "ApiModel",
     "BadRequest",
     "Conflict",
+    "DecryptionError",
     "Description",
     "EncryptedColumn",
     "Forbidden",
@@ -71,16 +76,22 @@ __all__ = [
     "Timestamp",
     "Unauthorized",
     "UtcDateTime",
+    "Version",
+    "VersionInPath",
     "answer",
+    "associated_data",
     "audit",
     "bounded_text",
     "current_actor",
     "current_tenant",
     "current_tenant_id",
     "db",
+    "environment_variables",
     "error_codes",
+    "flush_or_conflict",
     "flux_state",
     "hookimpl",
+    "invalid",
     "list_of",
     "new_id",
     "page_of",
@@ -89,8 +100,13 @@ __all__ = [
     "parse_json",
     "public",
     "raises",
+    "read_rows",
+    "refused",
     "require",
     "rule_error",
+    "saved",
+    "tenant_filter",
+    "tenant_scope",
     "unreadable_secret",
     "utcnow",
 ]

@@ -16,11 +16,13 @@ from flask import Response, jsonify
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
     PlainValidator,
     RootModel,
+    StrictInt,
     ValidationError,
     WrapValidator,
 )
@@ -30,6 +32,7 @@ from flux import error_codes
 from flux.db import db
 from flux.error_codes import INVALID_PAGE
 from flux.errors import ApiError
+from flux.http import MAX_VERSION
 
 M = TypeVar("M", bound=BaseModel)
 TOTAL_HEADER = "X-Total-Count"
@@ -123,14 +126,31 @@ def bounded_text(max_bytes: int) -> Any:
     return Annotated[str, Field(min_length=1), AfterValidator(check)]
 
 
-def _page_number(message: str) -> Callable[[Any, Any], int]:
+def _whole_number(code: str, message: str) -> Callable[[Any, Any], int]:
+    """A number's validator that answers any failure with one `code` and one message naming its range."""
+
     def validate(value: Any, handler: Any) -> int:
         try:
             return handler(value)
         except ValidationError:
-            raise rule_error(error_codes.INVALID_PAGE, message) from None
+            raise rule_error(code, message) from None
 
     return validate
+
+
+def _digits(value: Any) -> Any:
+    """A path's version as a number when it is plain ASCII digits ("1.0", "+1" or "²" stay text, refused)."""
+    return int(value) if isinstance(value, str) and value.isascii() and value.isdigit() else value
+
+
+# A version of a versioned object (a secret, a function): a JSON number, not "1", 1.0 or true.
+Version = Annotated[
+    StrictInt,
+    Field(ge=1, le=MAX_VERSION),
+    WrapValidator(_whole_number(error_codes.INVALID_FIELD, "must be a whole number from 1")),
+]
+# The same in a URL path (`/rollback/<version>`): digits only.
+VersionInPath = Annotated[Version, BeforeValidator(_digits)]
 
 
 class Page(ApiModel):
@@ -141,12 +161,12 @@ class Page(ApiModel):
     limit: Annotated[
         int,
         Field(ge=1, le=MAX_LIMIT, description=f"Items to return, 1 to {MAX_LIMIT}"),
-        WrapValidator(_page_number(f"limit must be a whole number from 1 to {MAX_LIMIT}")),
+        WrapValidator(_whole_number(error_codes.INVALID_PAGE, f"limit must be a whole number from 1 to {MAX_LIMIT}")),
     ] = DEFAULT_LIMIT
     offset: Annotated[
         int,
         Field(ge=0, description="Items to skip"),
-        WrapValidator(_page_number("offset must be a whole number from 0")),
+        WrapValidator(_whole_number(error_codes.INVALID_PAGE, "offset must be a whole number from 0")),
     ] = 0
 
 

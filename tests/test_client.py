@@ -145,7 +145,7 @@ def test_function_secrets_lifecycle(admin_client):
     assert secrets.get_secret("API_KEY")["version"] == 3
     with pytest.raises(ClientError) as raised:
         secrets.get_secret("API_KEY", namespace="production")
-    assert (raised.value.status, raised.value.code) == (404, "SECRET_NOT_FOUND")
+    assert (raised.value.status, raised.value.code) == (404, "NOT_FOUND")
 
 
 def test_an_unreachable_server_says_what_to_check_and_no_credential():

@@ -224,7 +224,7 @@ def test_function_secrets_set_list_get_history_rollback_delete(admin_terminal, l
     result = fluxbase("secrets", "get", "API_KEY")
     assert (result.exit_code, result.stderr) == (
         1,
-        "Error: secret 'API_KEY' not found in global scope (404 SECRET_NOT_FOUND)\n",
+        "Error: secret 'API_KEY' not found in global scope (404 NOT_FOUND)\n",
     )
     result = fluxbase("secrets", "delete", "DB_URL", "--namespace", "production")
     assert result.stdout == "Deleted secret 'DB_URL' in namespace 'production'.\n"
@@ -240,7 +240,7 @@ def test_secrets_set_refuses_bad_options_before_reading_the_value(admin_terminal
     assert "Invalid value for '--expires': '30x' is not a duration such as 90m, 12h, 30d, 2w or 1y" in result.stderr
     result = admin_terminal("secrets", "set", "API_KEY", "x", "--scope", "global", "--namespace", "production")
     assert result.exit_code == 1
-    assert result.stderr.endswith("(400 INVALID_NAMESPACE)\n")
+    assert result.stderr.endswith("(400 INVALID_FIELD)\n")
     assert_never_shown(admin_terminal.printed, Path("/nonexistent"), VALUE)
 
 

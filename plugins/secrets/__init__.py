@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flux import hookimpl
-from flux.admin_pages import AdminPage
-from flux.crypto import EncryptedColumn
+from flux.api import AdminPage, EncryptedColumn, hookimpl
 from plugins.secrets import dashboard, store
 from plugins.secrets.api import admin_secrets_api, secrets_api
 from plugins.secrets.cli import secrets_group

@@ -1,148 +1,198 @@
-"""`/api/v1/secrets…` (seed 004) and `/api/v1/admin/secrets…` (seed 001): one service, two route sets.
+"""`/api/v1/secrets…` (seed 004) and `/api/v1/admin/secrets…` (seed 001): one service, two sets of paths.
 
 For `instance_admin`, `tenant_admin` (of the tenant acted in), `admin`, and service keys
 with `secrets:read` (reads) or `secrets:write` (changes); an app user gets 403. No
-response ever holds a value. By name, `?namespace=NS` names the secret of that
-namespace and no namespace the global one.
+answer ever holds a value. By name, `?namespace=NS` names the secret of that namespace
+and no namespace the global one. The admin paths address secrets by name only; a view
+serving both path sets carries both routes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from flask import Response
 
-from flask import Blueprint, jsonify, request
-
-from flux.auth.permissions import ADMIN_ROLES, check
-from flux.db import db, utcnow
-from flux.errors import BadRequest
-from flux.http import json_body, optional_text, version_number
+from flux.api import (
+    ADMIN_ROLES,
+    ApiBlueprint,
+    Page,
+    Tag,
+    answer,
+    db,
+    error_codes,
+    list_of,
+    page_of,
+    paginated,
+    raises,
+    require,
+)
 from plugins.secrets import store
 from plugins.secrets.models import FunctionSecret
-from plugins.secrets.validation import (
-    MAX_DESCRIPTION_LENGTH,
-    checked_name,
-    checked_scope,
-    expiry,
-    placement,
-    secret_value,
+from plugins.secrets.schemas import (
+    ENV_NAME_TAKEN,
+    VERSION_UNREADABLE,
+    FunctionSecretChange,
+    FunctionSecretCreate,
+    FunctionSecretOut,
+    FunctionSecretRollback,
+    FunctionSecretStats,
+    FunctionSecretVersionOut,
+    IdPath,
+    IdVersionPath,
+    NamePath,
+    NamespaceQuery,
+    NameVersionPath,
+    SecretsQuery,
+    VersionsQuery,
 )
 
-Finder = Callable[[str, bool], FunctionSecret]
-secrets_api = Blueprint("secrets", __name__, url_prefix="/api/v1/secrets")
-admin_secrets_api = Blueprint("secrets_admin", __name__, url_prefix="/api/v1/admin/secrets")
+READ, WRITE = "secrets:read", "secrets:write"
+NOT_FOUND, CONCURRENT_CHANGE = error_codes.NOT_FOUND, error_codes.CONCURRENT_CHANGE
+# What a change may answer besides input errors.
+CHANGE_CODES = (NOT_FOUND, error_codes.NOTHING_TO_UPDATE, error_codes.VALUE_TOO_LARGE, CONCURRENT_CHANGE)
+ROLLBACK_CODES = (NOT_FOUND, VERSION_UNREADABLE, CONCURRENT_CHANGE)
+SECRET = {200: FunctionSecretOut}
+SECRETS = {200: list_of(FunctionSecretOut)}
+VERSIONS = {200: list_of(FunctionSecretVersionOut)}
+DELETED = {204: None}
+
+secrets_api = ApiBlueprint("secrets", __name__, url_prefix="/api/v1/secrets", abp_tags=[Tag(name="secrets")])
+admin_secrets_api = ApiBlueprint(
+    "secrets_admin", __name__, url_prefix="/api/v1/admin/secrets", abp_tags=[Tag(name="secrets (seed 001 paths)")]
+)
 
 
-def require_secrets_role() -> None:
-    check(ADMIN_ROLES, scope="secrets:read" if request.method in ("GET", "HEAD") else "secrets:write")
+def shown(row: FunctionSecret, status: int = 200) -> tuple[Response, int]:
+    return answer(FunctionSecretOut.model_validate(row), status)
 
 
-def list_secrets():
-    scope = request.args.get("scope") or None
-    namespace = request.args.get("namespace") or None
-    rows = store.list_secrets(
-        checked_scope(scope) if scope else None, namespace, search=request.args.get("search", "")[:200]
-    )
-    now = utcnow()
-    return jsonify([row.as_json(now) for row in rows])
+def by_name(path: NamePath, query: NamespaceQuery, for_update: bool = False) -> FunctionSecret:
+    return store.by_name(path.name, query.namespace, for_update)
 
 
-def create_secret():
-    body = json_body()
-    name = checked_name(body.get("name"))
-    scope, namespace = placement(body.get("scope"), body.get("namespace"))
-    row = store.create(
-        name,
-        secret_value(body, required=True),
-        scope,
-        namespace,
-        optional_text(body, "description", MAX_DESCRIPTION_LENGTH),
-        expiry(body.get("expires_at")),
-    )
+def changed(row: FunctionSecret, change: FunctionSecretChange) -> tuple[Response, int]:
+    store.update(row, change)
     db.session.commit()
-    return jsonify(row.as_json()), 201
+    return shown(row)
 
 
-def change(row: FunctionSecret) -> FunctionSecret:
-    """Apply a PUT body: `value`, `description` and/or `expires_at` (null clears it)."""
-    body = json_body()
-    fields = body.keys() & {"value", "description", "expires_at"}
-    if not fields:
-        raise BadRequest("give value, description or expires_at to change", code="NOTHING_TO_UPDATE")
-    identity = {"name": row.name, "scope": row.scope, "namespace": row.namespace}
-    if any(body[field] not in (None, identity[field]) for field in identity.keys() & body.keys()):
-        raise BadRequest(
-            "a secret's name, scope and namespace cannot change: create a new secret and delete this one",
-            code="IMMUTABLE_FIELD",
-        )
-    description = optional_text(body, "description", MAX_DESCRIPTION_LENGTH)
-    store.update(
-        row,
-        value=secret_value(body, required=False),
-        description="" if "description" in fields and description is None else description,
-        expires_at=expiry(body["expires_at"]) if "expires_at" in fields else store.UNCHANGED,
-    )
+def deleted(row: FunctionSecret) -> tuple[str, int]:
+    store.delete(row)
     db.session.commit()
-    return row
+    return "", 204
 
 
-def add_secret_routes(blueprint: Blueprint, rule: str, find: Finder, prefix: str, versions: str = "versions") -> None:
-    """Get, update, delete, versions and rollback of the secret `find(ident, for_update)` names."""
-
-    def get_secret(ident: str):
-        return jsonify(find(ident, False).as_json())
-
-    def update_secret(ident: str):
-        return jsonify(change(find(ident, True)).as_json())
-
-    def delete_secret(ident: str):
-        store.delete(find(ident, True))
-        db.session.commit()
-        return "", 204
-
-    def list_versions(ident: str):
-        row = find(ident, False)
-        return jsonify([version.as_json(row.version) for version in store.versions(row)])
-
-    def rollback_secret(ident: str, version: str):
-        row = store.rollback(find(ident, True), version_number(version))
-        db.session.commit()
-        return jsonify(row.as_json())
-
-    blueprint.add_url_rule(rule, view_func=get_secret, endpoint=f"{prefix}_get_secret", methods=["GET"])
-    blueprint.add_url_rule(rule, view_func=update_secret, endpoint=f"{prefix}_update_secret", methods=["PUT"])
-    blueprint.add_url_rule(rule, view_func=delete_secret, endpoint=f"{prefix}_delete_secret", methods=["DELETE"])
-    blueprint.add_url_rule(
-        f"{rule}/{versions}", view_func=list_versions, endpoint=f"{prefix}_list_versions", methods=["GET"]
-    )
-    blueprint.add_url_rule(
-        f"{rule}/rollback/<version>", view_func=rollback_secret, endpoint=f"{prefix}_rollback_secret", methods=["POST"]
-    )
+def version_page(row: FunctionSecret, page: Page) -> Response:
+    versions, total = page_of(store.versions_query(row), page)
+    return paginated((FunctionSecretVersionOut.of(version, row.version) for version in versions), total)
 
 
-def by_name(name: str, for_update: bool) -> FunctionSecret:
-    return store.by_name(checked_name(name), request.args.get("namespace") or None, for_update)
+def rolled_back(row: FunctionSecret, version: int) -> tuple[Response, int]:
+    store.rollback(row, version)
+    db.session.commit()
+    return shown(row)
 
 
-for blueprint in (secrets_api, admin_secrets_api):
-    blueprint.before_request(require_secrets_role)
-    blueprint.add_url_rule("", view_func=list_secrets, methods=["GET"])
-    blueprint.add_url_rule("", view_func=create_secret, methods=["POST"])
+@secrets_api.get("", responses=SECRETS)
+@admin_secrets_api.get("", responses=SECRETS)
+@require(*ADMIN_ROLES, scope=READ)
+def list_secrets(query: SecretsQuery):
+    rows, total = page_of(store.secrets_query(query.scope, query.namespace, query.search), query)
+    return paginated((FunctionSecretOut.model_validate(row) for row in rows), total)
 
 
-@secrets_api.get("/stats")
+@secrets_api.post("", responses={201: FunctionSecretOut})
+@admin_secrets_api.post("", responses={201: FunctionSecretOut})
+@require(*ADMIN_ROLES, scope=WRITE)
+@raises(error_codes.ALREADY_EXISTS, ENV_NAME_TAKEN, error_codes.VALUE_TOO_LARGE, CONCURRENT_CHANGE)
+def create_secret(body: FunctionSecretCreate):
+    row = store.create(body)
+    db.session.commit()
+    return shown(row, 201)
+
+
+@secrets_api.get("/stats", responses={200: FunctionSecretStats})
+@require(*ADMIN_ROLES, scope=READ)
 def secret_stats():
-    return jsonify(store.stats())
+    return answer(FunctionSecretStats(**store.stats()))
 
 
-add_secret_routes(secrets_api, "/<ident>", store.by_id, "by_id")
-add_secret_routes(secrets_api, "/by-name/<ident>", by_name, "by_name")
-add_secret_routes(admin_secrets_api, "/<ident>", by_name, "by_name", versions="history")
+@secrets_api.get("/<secret_id>", responses=SECRET)
+@require(*ADMIN_ROLES, scope=READ)
+@raises(NOT_FOUND)
+def get_secret(path: IdPath):
+    return shown(store.by_id(path.secret_id))
 
 
-@admin_secrets_api.post("/<name>/rollback")
-def rollback_by_body(name: str):
-    version = json_body().get("version")
-    version = version_number(version if isinstance(version, int) else None)  # a JSON number, not "1"
-    row = store.rollback(by_name(name, True), version)
-    db.session.commit()
-    return jsonify(row.as_json())
+@secrets_api.put("/<secret_id>", responses=SECRET)
+@require(*ADMIN_ROLES, scope=WRITE)
+@raises(*CHANGE_CODES)
+def update_secret(path: IdPath, body: FunctionSecretChange):
+    return changed(store.by_id(path.secret_id, for_update=True), body)
+
+
+@secrets_api.delete("/<secret_id>", responses=DELETED)
+@require(*ADMIN_ROLES, scope=WRITE)
+@raises(NOT_FOUND)
+def delete_secret(path: IdPath):
+    return deleted(store.by_id(path.secret_id, for_update=True))
+
+
+@secrets_api.get("/<secret_id>/versions", responses=VERSIONS)
+@require(*ADMIN_ROLES, scope=READ)
+@raises(NOT_FOUND)
+def list_versions(path: IdPath, query: Page):
+    return version_page(store.by_id(path.secret_id), query)
+
+
+@secrets_api.post("/<secret_id>/rollback/<version>", responses=SECRET)
+@require(*ADMIN_ROLES, scope=WRITE)
+@raises(*ROLLBACK_CODES)
+def rollback_secret(path: IdVersionPath):
+    return rolled_back(store.by_id(path.secret_id, for_update=True), path.version)
+
+
+@secrets_api.get("/by-name/<name>", responses=SECRET)
+@admin_secrets_api.get("/<name>", responses=SECRET)
+@require(*ADMIN_ROLES, scope=READ)
+@raises(NOT_FOUND)
+def get_secret_by_name(path: NamePath, query: NamespaceQuery):
+    return shown(by_name(path, query))
+
+
+@secrets_api.put("/by-name/<name>", responses=SECRET)
+@admin_secrets_api.put("/<name>", responses=SECRET)
+@require(*ADMIN_ROLES, scope=WRITE)
+@raises(*CHANGE_CODES)
+def update_secret_by_name(path: NamePath, query: NamespaceQuery, body: FunctionSecretChange):
+    return changed(by_name(path, query, for_update=True), body)
+
+
+@secrets_api.delete("/by-name/<name>", responses=DELETED)
+@admin_secrets_api.delete("/<name>", responses=DELETED)
+@require(*ADMIN_ROLES, scope=WRITE)
+@raises(NOT_FOUND)
+def delete_secret_by_name(path: NamePath, query: NamespaceQuery):
+    return deleted(by_name(path, query, for_update=True))
+
+
+@secrets_api.get("/by-name/<name>/versions", responses=VERSIONS)
+@admin_secrets_api.get("/<name>/history", responses=VERSIONS)
+@require(*ADMIN_ROLES, scope=READ)
+@raises(NOT_FOUND)
+def list_versions_by_name(path: NamePath, query: VersionsQuery):
+    return version_page(by_name(path, query), query)
+
+
+@secrets_api.post("/by-name/<name>/rollback/<version>", responses=SECRET)
+@admin_secrets_api.post("/<name>/rollback/<version>", responses=SECRET)
+@require(*ADMIN_ROLES, scope=WRITE)
+@raises(*ROLLBACK_CODES)
+def rollback_secret_by_name(path: NameVersionPath, query: NamespaceQuery):
+    return rolled_back(by_name(path, query, for_update=True), path.version)
+
+
+@admin_secrets_api.post("/<name>/rollback", responses=SECRET)
+@require(*ADMIN_ROLES, scope=WRITE)
+@raises(*ROLLBACK_CODES)
+def rollback_secret_to(path: NamePath, query: NamespaceQuery, body: FunctionSecretRollback):
+    return rolled_back(by_name(path, query, for_update=True), body.version)

@@ -2,9 +2,9 @@
 
 Mounted inside the dashboard (`register_dashboard_blueprints`), so it has the sign-in
 check, CSRF protection and HTML errors. Values are write-only: no form echoes one back
-and the pages show metadata only. Every check is the API's (`validation.py`) and every
-change goes through `store.py`, so the page and the API cannot disagree; a refusal of
-either is shown by `show_refusal`, in one place.
+and the pages show metadata only. Form input is parsed with the API's models
+(`schemas.py`) and every change goes through `store.py`, so the page and the API cannot
+disagree; a refusal of either is shown by `show_refusal`, in one place.
 """
 
 from __future__ import annotations
@@ -17,14 +17,22 @@ from typing import Any
 from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 
-from flux.auth.permissions import ADMIN_ROLES, require
-from flux.context import current_tenant
-from flux.db import utcnow
-from flux.errors import ApiError, BadRequest
-from flux.form_outcomes import refused, saved
-from flux.http import optional_text, version_number
-from plugins.secrets import store, validation
+from flux.api import (
+    ADMIN_ROLES,
+    ApiError,
+    BadRequest,
+    current_tenant,
+    db,
+    error_codes,
+    parse,
+    refused,
+    require,
+    saved,
+    utcnow,
+)
+from plugins.secrets import store
 from plugins.secrets.models import SCOPES, FunctionSecret
+from plugins.secrets.schemas import FunctionSecretChange, FunctionSecretCreate, IdVersionPath
 
 pages = Blueprint("secrets_pages", __name__, url_prefix="/secrets", template_folder="templates")
 SECRET_ID = "<string(maxlength=36):secret_id>"
@@ -38,8 +46,8 @@ def expiry_day(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d") if moment else ""
 
 
-def expiry_from_form(text: str) -> datetime | None:
-    """The form's day (or day and time), read as UTC, through the API's own expiry check.
+def expiry_from_form(text: str) -> str | None:
+    """The form's day (or day and time) as the API's RFC 3339 time in UTC, which the model then checks.
 
     A day means its start in UTC, as on the Service keys page: functions stop getting
     the secret at that moment. Empty means "never expires".
@@ -49,10 +57,9 @@ def expiry_from_form(text: str) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(text)
-        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        return (moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)).isoformat()
     except (ValueError, OverflowError):  # not a time, or one past the year 9999 in UTC
-        raise BadRequest("the expiry must be a day, e.g. 2030-01-31", code="INVALID_EXPIRES_AT") from None
-    return validation.expiry(moment.isoformat())
+        raise BadRequest("the expiry must be a day, e.g. 2030-01-31", code=error_codes.INVALID_FIELD) from None
 
 
 def _filters() -> dict[str, str]:
@@ -70,7 +77,7 @@ def _render(status: int = 200, **form: Any) -> ResponseReturnValue:
     body = render_template(
         "secrets/index.html",
         tenant=current_tenant(),
-        secrets=store.list_secrets(filters["scope"] or None, filters["namespace"] or None, filters["q"]),
+        secrets=db.session.scalars(store.secrets_query(filters["scope"], filters["namespace"], filters["q"])).all(),
         stats=store.stats(now),
         filters=filters,
         scope_choices=[(scope, scope) for scope in SCOPES],
@@ -84,7 +91,8 @@ def _render(status: int = 200, **form: Any) -> ResponseReturnValue:
 
 def _render_history(secret_id: str, status: int = 200) -> ResponseReturnValue:
     row = store.by_id(secret_id)
-    body = render_template("secrets/history.html", secret=row, versions=store.versions(row), now=utcnow())
+    versions = db.session.scalars(store.versions_query(row)).all()
+    body = render_template("secrets/history.html", secret=row, versions=versions, now=utcnow())
     return body, status
 
 
@@ -95,18 +103,15 @@ def _label(row: FunctionSecret) -> str:
 def show_refusal(error: ApiError) -> ResponseReturnValue:
     """The page the user was on, again, with the error's message and status.
 
-    A refused rollback stays on the secret's history; a refused new secret keeps what
-    was typed except the value; anything else, a missing secret too, shows the list.
+    A refused new secret keeps what was typed except the value; anything else, a
+    missing secret too, shows the list (a refused rollback is shown by `rollback`).
     """
-    secret_id = (request.view_args or {}).get("secret_id", "")
-    if request.endpoint == f"{request.blueprint}.rollback" and error.code != "SECRET_NOT_FOUND":
-        return refused(error, lambda status: _render_history(secret_id, status))
     kept = KEPT_FIELDS if request.endpoint == f"{request.blueprint}.create" else ()
     return refused(error, _render, **{field: request.form.get(field, "") for field in kept})
 
 
 def refusals_shown(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
-    """Show what the store or validation refuses with `show_refusal`.
+    """Show what the store or the models refuse with `show_refusal`.
 
     Goes under `require`, so a refused account or role still gets the dashboard's error
     page, never the list.
@@ -139,16 +144,15 @@ def history(secret_id: str) -> ResponseReturnValue:
 @refusals_shown
 def create() -> ResponseReturnValue:
     form = request.form
-    name = validation.checked_name(form.get("name", "").strip())
-    scope, namespace = validation.placement(form.get("scope") or None, form.get("namespace", "").strip())
-    row = store.create(
-        name,
-        validation.secret_value({"value": form.get("value", "")}, required=True),
-        scope,
-        namespace,
-        optional_text(form, "description", validation.MAX_DESCRIPTION_LENGTH),
-        expiry_from_form(form.get("expires_at", "")),
-    )
+    new = {
+        "name": form.get("name", "").strip(),
+        "value": form.get("value", ""),
+        "scope": form.get("scope") or None,
+        "namespace": form.get("namespace", "").strip(),
+        "description": form.get("description"),
+        "expires_at": expiry_from_form(form.get("expires_at", "")),
+    }
+    row = store.create(parse(FunctionSecretCreate, new))
     return saved(f"Stored {_label(row)} as version 1. Its value cannot be shown again.")
 
 
@@ -160,16 +164,14 @@ def update(secret_id: str) -> ResponseReturnValue:
     form, row = request.form, store.by_id(secret_id, for_update=True)
     changes: dict[str, Any] = {}
     if form.get("value"):
-        changes["value"] = validation.secret_value(form, required=True)
-    description = optional_text(form, "description", validation.MAX_DESCRIPTION_LENGTH)
+        changes["value"] = form["value"]
+    description = form.get("description")
     if description is not None and description != row.description:
         changes["description"] = description
     expires = form.get("expires_at")
     if expires is not None and expires.strip() != expiry_day(row.expires_at):
         changes["expires_at"] = expiry_from_form(expires)
-    if not changes:
-        raise BadRequest("nothing to change: give a new value, description or expiry", code="NOTHING_TO_UPDATE")
-    store.update(row, **changes)
+    store.update(row, parse(FunctionSecretChange, changes))
     return saved(f"Updated {_label(row)}; it is at version {row.version}.")
 
 
@@ -179,7 +181,7 @@ def update(secret_id: str) -> ResponseReturnValue:
 def delete(secret_id: str) -> ResponseReturnValue:
     row = store.by_id(secret_id, for_update=True)
     if request.form.get("confirm") != "yes":
-        raise BadRequest(f"tick the box to confirm deleting {_label(row)}", code="CONFIRMATION_REQUIRED")
+        raise BadRequest(f"tick the box to confirm deleting {_label(row)}", code=error_codes.FIELD_REQUIRED)
     store.delete(row)
     return saved(f"Deleted {_label(row)} and its history.")
 
@@ -188,9 +190,15 @@ def delete(secret_id: str) -> ResponseReturnValue:
 @require(*ADMIN_ROLES)
 @refusals_shown
 def rollback(secret_id: str, version: str) -> ResponseReturnValue:
-    """Make an older version's value current again, as a new version; the history shows the result."""
+    """Make an older version's value current again, as a new version; the history shows the result.
+
+    A refused version stays on the history; a missing secret shows the list (`refusals_shown`).
+    """
     row = store.by_id(secret_id, for_update=True)
-    number = version_number(version)
-    store.rollback(row, number)
+    try:
+        number = parse(IdVersionPath, {"secret_id": secret_id, "version": version}).version
+        store.rollback(row, number)
+    except ApiError as error:
+        return refused(error, lambda status: _render_history(secret_id, status))
     message = f"Rolled {_label(row)} back to version {number}; that value is version {row.version} now."
     return saved(message, ".history", secret_id=secret_id)

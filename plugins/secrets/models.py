@@ -10,13 +10,11 @@ one variable (`api.key` and `API_KEY` would).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from flux.db import UtcDateTime, db, new_id, utcnow
-from flux.tenancy import TenantScoped
+from flux.api import TenantScoped, UtcDateTime, db, new_id, utcnow
 
 GLOBAL = "global"
 NAMESPACE = "namespace"
@@ -52,23 +50,6 @@ class FunctionSecret(TenantScoped, db.Model):
     def is_expired(self, now: datetime | None = None) -> bool:
         return self.expires_at is not None and self.expires_at <= (now or utcnow())
 
-    def as_json(self, now: datetime | None = None) -> dict[str, Any]:
-        """What every endpoint shows of a secret: never its value, plain or sealed."""
-        return {
-            "id": self.id,
-            "name": self.name,
-            "scope": self.scope,
-            "namespace": self.namespace,
-            "description": self.description,
-            "version": self.version,
-            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
-            "is_expired": self.is_expired(now),
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
-            "created_by": self.created_by,
-            "updated_by": self.updated_by,
-        }
-
 
 class SecretVersion(TenantScoped, db.Model):
     """One value a secret has had; version numbers start at 1 and only grow."""
@@ -82,11 +63,3 @@ class SecretVersion(TenantScoped, db.Model):
     encrypted_value: Mapped[str] = mapped_column(sa.Text)
     created_by: Mapped[str | None] = mapped_column(sa.String(36), default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-
-    def as_json(self, current: int) -> dict[str, Any]:
-        return {
-            "version": self.version,
-            "is_current": self.version == current,
-            "created_at": self.created_at.isoformat(),
-            "created_by": self.created_by,
-        }

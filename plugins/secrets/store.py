@@ -9,23 +9,36 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 
-from flux import audit, flux_state
-from flux.config import environment_variables
-from flux.context import current_actor
-from flux.crypto import DecryptionError, associated_data
-from flux.db import db, flush_or_conflict, new_id, utcnow
-from flux.errors import Conflict, NotFound, unreadable_secret
-from flux.tenancy import current_tenant_id, read_rows, tenant_filter, tenant_scope
+from flux.api import (
+    BadRequest,
+    Conflict,
+    DecryptionError,
+    NotFound,
+    associated_data,
+    audit,
+    current_actor,
+    current_tenant_id,
+    db,
+    environment_variables,
+    error_codes,
+    flush_or_conflict,
+    flux_state,
+    new_id,
+    read_rows,
+    tenant_filter,
+    tenant_scope,
+    unreadable_secret,
+    utcnow,
+)
 from plugins.secrets.models import ENV_PREFIX, GLOBAL, NAMESPACE, FunctionSecret, SecretVersion
-from plugins.secrets.validation import env_name
+from plugins.secrets.schemas import ENV_NAME_TAKEN, VERSION_UNREADABLE, FunctionSecretChange, FunctionSecretCreate
 
 log = logging.getLogger("flux.secrets")
 EXPIRING_SOON = timedelta(days=7)
-UNCHANGED: Any = object()  # "keep the expiry": None means "never expires"
+CHANGEABLE = ("value", "description", "expires_at")
 VALUE_PURPOSE = "function-secret"
 
 
@@ -39,7 +52,12 @@ def version_aad(tenant_id: str, secret_id: str, version: int) -> bytes:
     return associated_data("function-secret-version", tenant_id, secret_id, version)
 
 
-def list_secrets(scope: str | None = None, namespace: str | None = None, search: str = "") -> list[FunctionSecret]:
+def env_name(name: str) -> str:
+    """The variable a function reads the secret from: `api-key.v2` → `FLUXBASE_SECRET_API_KEY_V2`."""
+    return ENV_PREFIX + name.upper().replace(".", "_").replace("-", "_")
+
+
+def secrets_query(scope: str | None = None, namespace: str | None = None, search: str = "") -> sa.Select:
     """The tenant's secrets ordered by scope, namespace and name; filters are optional."""
     query = sa.select(FunctionSecret).order_by(FunctionSecret.scope, FunctionSecret.namespace, FunctionSecret.name)
     if scope:
@@ -48,7 +66,7 @@ def list_secrets(scope: str | None = None, namespace: str | None = None, search:
         query = query.where(FunctionSecret.namespace == namespace)
     if search:
         query = query.where(FunctionSecret.name.ilike(f"%{_escape_like(search)}%", escape="\\"))
-    return list(db.session.scalars(query))
+    return query
 
 
 def stats(now: datetime | None = None) -> dict[str, int]:
@@ -76,10 +94,9 @@ def by_name(name: str, namespace: str | None, for_update: bool = False) -> Funct
     return _one(where, for_update, f"secret {name!r} not found in {place}")
 
 
-def create(
-    name: str, value: str, scope: str, namespace: str, description: str | None, expires_at: datetime | None
-) -> FunctionSecret:
+def create(new: FunctionSecretCreate) -> FunctionSecret:
     """A new secret at version 1; 409 when its name, or the variable it becomes, is taken."""
+    name, scope, namespace = new.name, new.scope, new.namespace
     variable = env_name(name)
     clash = db.session.scalar(
         sa.select(FunctionSecret).where(
@@ -89,11 +106,11 @@ def create(
         )
     )
     if clash is not None and clash.name == name:
-        raise Conflict(f"secret {name!r} already exists in {_place(clash)}", code="SECRET_EXISTS")
+        raise Conflict(f"secret {name!r} already exists in {_place(clash)}", code=error_codes.ALREADY_EXISTS)
     if clash is not None:
         raise Conflict(
             f"{name!r} would be {variable}, which secret {clash.name!r} already is: choose another name",
-            code="ENV_NAME_TAKEN",
+            code=ENV_NAME_TAKEN,
         )
     actor_id, now = current_actor().id, utcnow()
     row = FunctionSecret(
@@ -103,35 +120,38 @@ def create(
         env_name=variable,
         scope=scope,
         namespace=namespace,
-        description=description or "",
+        description=new.description or "",
         version=0,
-        expires_at=expires_at,
+        expires_at=new.expires_at,
         created_by=actor_id,
         updated_by=actor_id,
         created_at=now,
         updated_at=now,
     )
-    _new_version(row, value)
+    _new_version(row, new.value)
     db.session.add(row)
     _flush(row)
     audit.record("secrets.created", name, **_where(row), version=row.version)
     return row
 
 
-def update(
-    row: FunctionSecret, value: str | None = None, description: str | None = None, expires_at: Any = UNCHANGED
-) -> FunctionSecret:
-    """Change what is given; only a new value makes a new version."""
-    changed = []
-    if value is not None:
-        _new_version(row, value)
-        changed.append("value")
-    if description is not None:
-        row.description = description
-        changed.append("description")
-    if expires_at is not UNCHANGED:
-        row.expires_at = expires_at
-        changed.append("expires_at")
+def update(row: FunctionSecret, change: FunctionSecretChange) -> FunctionSecret:
+    """Change what `change` gives; only a new value makes a new version. 400 for nothing, or a new identity."""
+    changed = [field for field in CHANGEABLE if field in change.model_fields_set]
+    if not changed:
+        raise BadRequest("nothing to change: give value, description or expires_at", code=error_codes.NOTHING_TO_UPDATE)
+    identity = {"name": row.name, "scope": row.scope, "namespace": row.namespace}
+    if any(getattr(change, field) not in (None, stored) for field, stored in identity.items()):
+        raise BadRequest(
+            "a secret's name, scope and namespace cannot change: create a new secret and delete this one",
+            code=error_codes.INVALID_FIELD,
+        )
+    if change.value is not None:
+        _new_version(row, change.value)
+    if "description" in changed:
+        row.description = change.description or ""
+    if "expires_at" in changed:
+        row.expires_at = change.expires_at
     _touch(row)
     _flush(row)
     audit.record("secrets.updated", row.name, **_where(row), version=row.version, fields=changed)
@@ -144,7 +164,7 @@ def rollback(row: FunctionSecret, version: int) -> FunctionSecret:
         sa.select(SecretVersion).where(SecretVersion.secret_id == row.id, SecretVersion.version == version)
     )
     if old is None:
-        raise NotFound(f"secret {row.name!r} has no version {version}", code="VERSION_NOT_FOUND")
+        raise NotFound(f"secret {row.name!r} has no version {version}", code=error_codes.NOT_FOUND)
     try:
         value = open_version(old)
     except DecryptionError:
@@ -152,7 +172,7 @@ def rollback(row: FunctionSecret, version: int) -> FunctionSecret:
         raise Conflict(
             f"version {version} of secret {row.name!r} cannot be decrypted (changed in the database, or sealed "
             "with a key no longer in the key ring): roll back to another version",
-            code="VERSION_UNREADABLE",
+            code=VERSION_UNREADABLE,
         ) from None
     _new_version(row, value)
     _touch(row)
@@ -169,10 +189,9 @@ def delete(row: FunctionSecret) -> None:
     db.session.flush()
 
 
-def versions(row: FunctionSecret) -> list[SecretVersion]:
+def versions_query(row: FunctionSecret) -> sa.Select:
     """The secret's versions, newest first (values stay sealed)."""
-    query = sa.select(SecretVersion).where(SecretVersion.secret_id == row.id).order_by(SecretVersion.version.desc())
-    return list(db.session.scalars(query))
+    return sa.select(SecretVersion).where(SecretVersion.secret_id == row.id).order_by(SecretVersion.version.desc())
 
 
 def open_version(version: SecretVersion) -> str:
@@ -241,7 +260,7 @@ def _one(where: sa.ColumnElement[bool], for_update: bool, missing: str) -> Funct
         query = query.with_for_update()  # concurrent writers of one secret take turns (PostgreSQL)
     row = db.session.scalar(query)
     if row is None:
-        raise NotFound(missing, code="SECRET_NOT_FOUND")
+        raise NotFound(missing, code=error_codes.NOT_FOUND)
     return row
 
 
@@ -269,7 +288,9 @@ def _touch(row: FunctionSecret) -> None:
 
 def _flush(row: FunctionSecret) -> None:
     """Write the changes; 409 when a concurrent request took the name or the version first."""
-    flush_or_conflict(f"secret {row.name!r} was just changed by another request; try again", "CONCURRENT_CHANGE")
+    flush_or_conflict(
+        f"secret {row.name!r} was just changed by another request; try again", error_codes.CONCURRENT_CHANGE
+    )
 
 
 def _where(row: FunctionSecret) -> dict[str, str]:

@@ -132,7 +132,7 @@ def test_create_list_count_filter_and_refuse_in_the_browser(signed_in_page: Page
     assert_no_values(page)
 
     assert create_secret(page, "bad name!", REFUSED_VALUE, "billing", description="kept", expires_on=soon) == 400
-    expect(page.get_by_role("status")).to_contain_text("invalid name")
+    expect(page.get_by_role("status")).to_contain_text("name: use 1 to 128 letters")
     form = page.locator("#new-secret")
     assert form.get_by_label("Name", exact=True).input_value() == "bad name!"
     assert form.get_by_label("Scope", exact=True).input_value() == "namespace"
@@ -240,12 +240,12 @@ def test_deleting_needs_the_confirmation(app, dashboard):
 @pytest.mark.parametrize(
     ("fields", "status", "message"),
     [
-        ({"expires_at": utcnow().date().isoformat()}, 400, "expires_at must be in the future"),
+        ({"expires_at": utcnow().date().isoformat()}, 400, "expires_at: must be in the future"),
         ({"expires_at": "next week"}, 400, "the expiry must be a day"),
         ({"expires_at": "9999-12-31T23:59:59-23:59"}, 400, "the expiry must be a day"),
         ({"namespace": "billing"}, 400, "a global secret has no namespace"),
         ({"scope": "namespace"}, 400, "scope &#39;namespace&#39; needs a namespace"),
-        ({"value": ""}, 400, "value is required"),
+        ({"value": ""}, 400, "value: is required"),
         ({"value": "x" * (64 * 1024 + 1)}, 413, "at most 65536 are allowed"),
     ],
 )
@@ -288,7 +288,7 @@ def test_an_unknown_scope_filter_shows_every_scope(client, dashboard):
 
 @pytest.mark.parametrize(
     ("version", "status", "message"),
-    [("9", 404, "has no version 9"), ("99999999999", 400, "version must be a whole number from 1")],
+    [("9", 404, "has no version 9"), ("99999999999", 400, "version: must be a whole number from 1")],
 )
 def test_a_bad_version_is_refused_on_the_history_page(app, dashboard, version, status, message):
     assert new_secret(dashboard).status_code == 302

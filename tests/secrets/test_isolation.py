@@ -35,7 +35,7 @@ def test_a_key_of_another_tenant_reaches_nothing(app, client, two_tenants):
         client.put(f"{BASE}/by-name/GLOBEX_ONLY", json={"value": "hijacked"}, headers=acme),
         client.delete(f"{BASE}/by-name/GLOBEX_ONLY", headers=acme),
     ):
-        assert (response.status_code, response.json["code"]) == (404, "SECRET_NOT_FOUND")
+        assert (response.status_code, response.json["code"]) == (404, "NOT_FOUND")
     # Naming the other tenant is refused outright.
     response = client.get(BASE, headers={**acme, "X-FB-Tenant": "globex"})
     assert (response.status_code, response.json["error"]) == (403, "access denied to this tenant")
