@@ -11,10 +11,10 @@ from flask_openapi3 import Tag
 from flux import audit, error_codes
 from flux.admin_pages import AdminPage
 from flux.app import flux_state
-from flux.auth.permissions import ADMIN_ROLES, APP_USER, SIGNED_IN, require
+from flux.auth.permissions import ADMIN_ROLES, APP_USER, SIGNED_IN, check, require
 from flux.context import Actor, current_actor, current_tenant, current_tenant_id, public
 from flux.crypto import EncryptedColumn
-from flux.db import UtcDateTime, db, new_id, utcnow
+from flux.db import UtcDateTime, db, flush_or_conflict, new_id, session_reads_only, utcnow
 from flux.errors import (
     ApiError,
     BadRequest,
@@ -26,8 +26,9 @@ from flux.errors import (
     Unauthorized,
     unreadable_secret,
 )
+from flux.form_outcomes import refused, saved
 from flux.hookspecs import hookimpl
-from flux.openapi import ApiBlueprint, raises
+from flux.openapi import SECURITY, ApiBlueprint, raises
 from flux.schemas import (
     ApiModel,
     Description,
@@ -42,11 +43,12 @@ from flux.schemas import (
     parse,
     rule_error,
 )
-from flux.tenancy import TenantScoped
+from flux.tenancy import TenantScoped, insert_row, read_rows, tenant_filter
 
 __all__ = [
     "ADMIN_ROLES",
     "APP_USER",
+    "SECURITY",
     "SIGNED_IN",
     "Actor",
     "AdminPage",
@@ -71,13 +73,16 @@ __all__ = [
     "answer",
     "audit",
     "bounded_text",
+    "check",
     "current_actor",
     "current_tenant",
     "current_tenant_id",
     "db",
     "error_codes",
+    "flush_or_conflict",
     "flux_state",
     "hookimpl",
+    "insert_row",
     "list_of",
     "new_id",
     "page_of",
@@ -85,8 +90,13 @@ __all__ = [
     "parse",
     "public",
     "raises",
+    "read_rows",
+    "refused",
     "require",
     "rule_error",
+    "saved",
+    "session_reads_only",
+    "tenant_filter",
     "unreadable_secret",
     "utcnow",
 ]

@@ -72,6 +72,7 @@ INVALID_PAGE = register("INVALID_PAGE", 400, "`limit` must be 1 to 1000 and `off
 
 # Objects.
 ALREADY_EXISTS = register("ALREADY_EXISTS", 409, "An object of this name already exists here.")
+CONCURRENT_CHANGE = register("CONCURRENT_CHANGE", 409, "Another request changed the object at the same time; retry.")
 
 # Who is calling.
 AUTH_REQUIRED = register("AUTH_REQUIRED", 401, "The endpoint needs a Bearer token or a service key.")

@@ -62,7 +62,10 @@ def as_api_error(error: ValidationError) -> ApiError:
         code = error_codes.INVALID_BODY
     else:
         code = error_codes.INVALID_FIELD
-    message = f"{where}: {first['msg']}" if where else "Request body must be a JSON object"
+    if where:
+        message = f"{where}: {first['msg']}"
+    else:  # a rule of the whole body (a model validator's `rule_error`) says what is wrong with it
+        message = first["msg"] if code != error_codes.INVALID_BODY else "Request body must be a JSON object"
     return ApiError(message, code=code, status=error_codes.lookup(code).status, details=problems)
 
 

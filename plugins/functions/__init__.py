@@ -10,9 +10,7 @@ from __future__ import annotations
 import atexit
 from pathlib import Path
 
-from flux import hookimpl
-from flux.admin_pages import AdminPage
-from flux.crypto import EncryptedColumn
+from flux.api import AdminPage, EncryptedColumn, hookimpl
 from plugins.functions import dashboard, function_env
 from plugins.functions.api import functions_api
 from plugins.functions.invoke import runtime_class
