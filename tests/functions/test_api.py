@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from flux.db import db
+from flux.db import db, utcnow
+from flux.tenancy import default_tenant_id
+from plugins.functions.models import EdgeFunction
 from tests.functions.conftest import BASE, HELLO, call, deploy
 
 THROWS = "async function handler(req) { throw new Error('nope') }"
@@ -337,3 +339,77 @@ def test_remote_and_npm_imports_are_refused_at_create(app, client, admin_headers
     assert (response.status_code, response.json["code"]) == (400, "CODE_INVALID")
     assert message in response.json["error"]
     assert not list(deno_dir.glob("npm/**/zod*")) and stored(app, "functions") == []
+
+
+def test_function_lists_never_carry_code(client, auth, admin_headers, service_key):
+    deploy(client, admin_headers, "f", env={"TOKEN": "t0ps3cret"})
+    reader = service_key(["functions:read"])
+    for headers in (admin_headers, reader, auth.bearer(auth.signup("user@example.com")), {}):
+        listed = client.get(BASE, headers=headers)
+        assert listed.status_code == 200 and [f["name"] for f in listed.json] == ["f"]
+        assert "code" not in listed.json[0] and "t0ps3cret" not in listed.get_data(as_text=True)
+    assert client.get(f"{BASE}/f", headers=admin_headers).json["code"] == HELLO  # its own GET has it
+
+
+def add_functions(app, count: int) -> None:
+    """`count` functions straight into the table: type-checking each through the API would take minutes."""
+    with app.app_context():
+        now = utcnow()
+        db.session.execute(
+            sa.insert(EdgeFunction),
+            [
+                {
+                    "id": f"id-{n:03}",
+                    "tenant_id": default_tenant_id(),
+                    "name": f"f{n:03}",
+                    "code": HELLO,
+                    "timeout_seconds": 60,
+                    "memory_mb": 128,
+                    "permissions": {},
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for n in range(count)
+            ],
+        )
+        db.session.commit()
+
+
+def names(response) -> list[str]:
+    return [item["name"] for item in response.json]
+
+
+def test_function_list_pages(app, client, admin_headers):
+    add_functions(app, 60)
+    first = client.get(BASE, headers=admin_headers)
+    assert first.status_code == 200 and names(first) == [f"f{n:03}" for n in range(50)]
+    assert first.headers["X-Total-Count"] == "60"
+    page = client.get(f"{BASE}?limit=5&offset=55", headers=admin_headers)
+    assert names(page) == [f"f{n:03}" for n in range(55, 60)] and page.headers["X-Total-Count"] == "60"
+    assert client.get(f"{BASE}?offset=60", headers=admin_headers).json == []
+    assert client.get(f"{BASE}?namespace=other", headers=admin_headers).headers["X-Total-Count"] == "0"
+    for bad in ("limit=1001", "limit=0", "limit=x", "offset=-1"):
+        refused = client.get(f"{BASE}?{bad}", headers=admin_headers)
+        assert (refused.status_code, refused.json["code"]) == (400, "INVALID_PAGE"), bad
+
+
+def test_version_execution_and_log_lists_page(client, admin_headers):
+    code = "async function handler(req) { console.log('a', req.params.n); console.log('b', req.params.n); return 'ok' }"
+    deploy(client, admin_headers, "f", code=code)
+    for n in range(3):
+        assert call(client, "f", admin_headers, query_string={"n": n}).status_code == 200
+        client.put(f"{BASE}/f", json={"code": code + f"// {n}"}, headers=admin_headers)
+    versions = client.get(f"{BASE}/f/versions?limit=2&offset=1", headers=admin_headers)
+    assert [v["version"] for v in versions.json] == [3, 2] and versions.headers["X-Total-Count"] == "4"
+    executions = client.get(f"{BASE}/f/executions?limit=1&offset=1", headers=admin_headers)
+    assert [e["version"] for e in executions.json] == [2] and executions.headers["X-Total-Count"] == "3"
+    everything = client.get(f"{BASE}/f/logs", headers=admin_headers)
+    assert everything.headers["X-Total-Count"] == "6"
+    assert [line["message"] for line in everything.json] == ["b 2", "a 2", "b 1", "a 1", "b 0", "a 0"]
+    window = client.get(f"{BASE}/f/logs?limit=3&offset=1", headers=admin_headers)
+    assert [line["message"] for line in window.json] == ["a 2", "b 1", "a 1"]
+    assert [line["version"] for line in window.json] == [3, 2, 2]
+    assert client.get(f"{BASE}/f/logs?offset=6", headers=admin_headers).json == []
+    for path in ("versions", "executions", "logs"):
+        refused = client.get(f"{BASE}/f/{path}?limit=1001", headers=admin_headers)
+        assert (refused.status_code, refused.json["code"]) == (400, "INVALID_PAGE"), path
