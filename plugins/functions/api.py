@@ -144,7 +144,7 @@ def get_function(path: FunctionPath, query: NamespaceQuery):
 
 @functions_api.put("/<name>", responses={200: FunctionOut})
 @require(*ADMIN_ROLES, scope=WRITE)
-@raises(error_codes.NOT_FOUND, error_codes.NOTHING_TO_UPDATE, *CODE_CHECK)
+@raises(error_codes.NOT_FOUND, error_codes.NOTHING_TO_UPDATE, error_codes.KEY_MISMATCH, *CODE_CHECK)
 def update_function(path: FunctionPath, query: NamespaceQuery, body: FunctionChange):
     stored_code = store.get_callable(path.name, query.namespace).code  # read without taking a lock
     if not body.model_fields_set:
