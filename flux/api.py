@@ -12,9 +12,11 @@ from flux import audit, error_codes
 from flux.admin_pages import AdminPage
 from flux.app import flux_state
 from flux.auth.permissions import ADMIN_ROLES, APP_USER, SIGNED_IN, check, require
+from flux.auth.service_keys import has_scope
+from flux.config import ConfigError
 from flux.context import Actor, current_actor, current_tenant, current_tenant_id, public
-from flux.crypto import EncryptedColumn
-from flux.db import UtcDateTime, db, flush_or_conflict, new_id, session_reads_only, utcnow
+from flux.crypto import DecryptionError, EncryptedColumn, KeyNotInRing, associated_data
+from flux.db import UtcDateTime, db, flush_or_conflict, immediate_transaction, new_id, session_reads_only, utcnow
 from flux.errors import (
     ApiError,
     BadRequest,
@@ -28,7 +30,9 @@ from flux.errors import (
 )
 from flux.form_outcomes import refused, saved
 from flux.hookspecs import hookimpl
+from flux.invocation import invocation_secrets
 from flux.openapi import SECURITY, ApiBlueprint, raises
+from flux.registry import collect_named, pick
 from flux.schemas import (
     ApiModel,
     Description,
@@ -56,11 +60,14 @@ __all__ = [
     "ApiError",
     "ApiModel",
     "BadRequest",
+    "ConfigError",
     "Conflict",
+    "DecryptionError",
     "Description",
     "EncryptedColumn",
     "Forbidden",
     "FutureTime",
+    "KeyNotInRing",
     "NotFound",
     "Page",
     "PayloadTooLarge",
@@ -71,9 +78,11 @@ __all__ = [
     "Unauthorized",
     "UtcDateTime",
     "answer",
+    "associated_data",
     "audit",
     "bounded_text",
     "check",
+    "collect_named",
     "current_actor",
     "current_tenant",
     "current_tenant_id",
@@ -81,13 +90,17 @@ __all__ = [
     "error_codes",
     "flush_or_conflict",
     "flux_state",
+    "has_scope",
     "hookimpl",
+    "immediate_transaction",
     "insert_row",
+    "invocation_secrets",
     "list_of",
     "new_id",
     "page_of",
     "paginated",
     "parse",
+    "pick",
     "public",
     "raises",
     "read_rows",

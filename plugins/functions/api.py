@@ -64,6 +64,8 @@ READ, WRITE = "functions:read", "functions:write"
 functions_api = ApiBlueprint("functions", __name__, url_prefix="/api/v1/functions", abp_tags=[Tag(name="functions")])
 # What a change may be refused for besides its input: the code's check, the sandbox, a concurrent writer.
 CODE_CHECK = (CODE_INVALID, CODE_TOO_LARGE, SANDBOX_UNAVAILABLE, error_codes.CONCURRENT_CHANGE)
+# Open views that read a credential when there is one: what they show depends on it.
+OPTIONAL_CREDENTIALS = [*SECURITY, {}]
 
 
 def _may_manage() -> bool:
@@ -102,7 +104,9 @@ def _checked(code: str) -> str:
 # Anyone may list and read functions: the view decides what the caller sees (public
 # functions only, without env, unless `_may_manage`). As on every public view, a
 # credential that does not verify counts as none.
-@functions_api.get("", responses={200: list_of(FunctionSummary | PublicFunction, "FunctionList")})
+@functions_api.get(
+    "", responses={200: list_of(FunctionSummary | PublicFunction, "FunctionList")}, security=OPTIONAL_CREDENTIALS
+)
 @public
 def list_functions(query: FunctionListQuery):
     manager = _may_manage()
@@ -128,7 +132,7 @@ def create_function(body: FunctionCreate):
     return answer(FunctionOut.model_validate(row), 201)
 
 
-@functions_api.get("/<name>", responses={200: AnyFunction})
+@functions_api.get("/<name>", responses={200: AnyFunction}, security=OPTIONAL_CREDENTIALS)
 @public  # as the list: the view shows a public function to anyone, every function to managers
 @raises(error_codes.NOT_FOUND)
 def get_function(path: FunctionPath, query: NamespaceQuery):
@@ -255,7 +259,7 @@ def _invoke_responses() -> dict[str, dict]:
 # any body (the function reads it), so it has no body model.
 INVOKE_OPTIONS = {
     "responses": _invoke_responses(),
-    "security": [*SECURITY, {}],
+    "security": OPTIONAL_CREDENTIALS,
     "openapi_extensions": {
         "requestBody": {"description": "Passed to the function as `req.body`, unread", "content": ANY_CONTENT}
     },

@@ -13,8 +13,15 @@ import json
 import logging
 from collections.abc import Mapping
 
-from flux.api import ApiError, error_codes, flux_state, unreadable_secret
-from flux.crypto import DecryptionError, KeyNotInRing, associated_data
+from flux.api import (
+    ApiError,
+    DecryptionError,
+    KeyNotInRing,
+    associated_data,
+    error_codes,
+    flux_state,
+    unreadable_secret,
+)
 
 log = logging.getLogger("flux.functions")
 PURPOSE = "function-env"

@@ -20,9 +20,19 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, request
 
-from flux.api import Forbidden, Unauthorized, current_actor, current_tenant_id, db, error_codes, utcnow
-from flux.invocation import invocation_secrets
-from flux.registry import collect_named, pick
+from flux.api import (
+    Forbidden,
+    Unauthorized,
+    collect_named,
+    current_actor,
+    current_tenant_id,
+    db,
+    error_codes,
+    has_scope,
+    invocation_secrets,
+    pick,
+    utcnow,
+)
 from plugins.functions import function_env, store
 from plugins.functions.models import EdgeFunction
 from plugins.functions.runtime.base import ERROR, Disclosure, FunctionRuntime, Invocation, Outcome
@@ -63,8 +73,6 @@ def check_caller(row: EdgeFunction | sa.Row) -> None:
     if not actor.is_authenticated and not row.allow_unauthenticated:
         raise Unauthorized("Authentication required to invoke this function", code=error_codes.AUTH_REQUIRED)
     if actor.kind == "service_key":
-        from flux.auth.service_keys import has_scope
-
         if not has_scope(list(actor.scopes), "functions:execute"):
             raise Forbidden(
                 "Insufficient permissions: this needs scope 'functions:execute'", code=error_codes.FORBIDDEN
