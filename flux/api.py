@@ -11,11 +11,12 @@ from flask_openapi3 import Tag
 from flux import audit, error_codes
 from flux.admin_pages import AdminPage
 from flux.app import flux_state
-from flux.auth.permissions import ADMIN_ROLES, APP_USER, SIGNED_IN, require
-from flux.config import environment_variables
+from flux.auth.permissions import ADMIN_ROLES, APP_USER, SIGNED_IN, check, require
+from flux.auth.service_keys import has_scope
+from flux.config import ConfigError, environment_variables
 from flux.context import Actor, current_actor, current_tenant, current_tenant_id, public
-from flux.crypto import DecryptionError, EncryptedColumn, associated_data
-from flux.db import UtcDateTime, db, flush_or_conflict, new_id, utcnow
+from flux.crypto import DecryptionError, EncryptedColumn, KeyNotInRing, associated_data
+from flux.db import UtcDateTime, db, flush_or_conflict, immediate_transaction, new_id, session_reads_only, utcnow
 from flux.errors import (
     ApiError,
     BadRequest,
@@ -31,7 +32,8 @@ from flux.form_outcomes import invalid, refused, saved
 from flux.forms import SchemaForm
 from flux.hookspecs import hookimpl
 from flux.http import parse_json
-from flux.openapi import ApiBlueprint, raises
+from flux.openapi import SECURITY, ApiBlueprint, raises
+from flux.registry import collect_named, pick
 from flux.schemas import (
     ApiModel,
     Description,
@@ -48,11 +50,12 @@ from flux.schemas import (
     parse,
     rule_error,
 )
-from flux.tenancy import TenantScoped, read_rows, tenant_filter, tenant_scope
+from flux.tenancy import TenantScoped, insert_row, read_rows, tenant_filter, tenant_scope
 
 __all__ = [
     "ADMIN_ROLES",
     "APP_USER",
+    "SECURITY",
     "SIGNED_IN",
     "Actor",
     "AdminPage",
@@ -60,12 +63,14 @@ __all__ = [
     "ApiError",
     "ApiModel",
     "BadRequest",
+    "ConfigError",
     "Conflict",
     "DecryptionError",
     "Description",
     "EncryptedColumn",
     "Forbidden",
     "FutureTime",
+    "KeyNotInRing",
     "NotFound",
     "Page",
     "PayloadTooLarge",
@@ -82,6 +87,8 @@ __all__ = [
     "associated_data",
     "audit",
     "bounded_text",
+    "check",
+    "collect_named",
     "current_actor",
     "current_tenant",
     "current_tenant_id",
@@ -90,7 +97,10 @@ __all__ = [
     "error_codes",
     "flush_or_conflict",
     "flux_state",
+    "has_scope",
     "hookimpl",
+    "immediate_transaction",
+    "insert_row",
     "invalid",
     "list_of",
     "new_id",
@@ -98,6 +108,7 @@ __all__ = [
     "paginated",
     "parse",
     "parse_json",
+    "pick",
     "public",
     "raises",
     "read_rows",
@@ -105,6 +116,7 @@ __all__ = [
     "require",
     "rule_error",
     "saved",
+    "session_reads_only",
     "tenant_filter",
     "tenant_scope",
     "unreadable_secret",

@@ -71,7 +71,10 @@ def as_api_error(error: ValidationError) -> ApiError:
         code = error_codes.INVALID_BODY
     else:
         code = error_codes.INVALID_FIELD
-    message = f"{where}: {first['msg']}" if where else "Request body must be a JSON object"
+    if where:
+        message = f"{where}: {first['msg']}"
+    else:  # a rule of the whole body (a model validator's `rule_error`) says what is wrong with it
+        message = first["msg"] if code != error_codes.INVALID_BODY else "Request body must be a JSON object"
     return ApiError(message, code=code, status=error_codes.lookup(code).status, details=problems)
 
 
@@ -161,12 +164,12 @@ class Page(ApiModel):
     limit: Annotated[
         int,
         Field(ge=1, le=MAX_LIMIT, description=f"Items to return, 1 to {MAX_LIMIT}"),
-        WrapValidator(_whole_number(error_codes.INVALID_PAGE, f"limit must be a whole number from 1 to {MAX_LIMIT}")),
+        WrapValidator(_whole_number(INVALID_PAGE, f"limit must be a whole number from 1 to {MAX_LIMIT}")),
     ] = DEFAULT_LIMIT
     offset: Annotated[
         int,
         Field(ge=0, description="Items to skip"),
-        WrapValidator(_whole_number(error_codes.INVALID_PAGE, "offset must be a whole number from 0")),
+        WrapValidator(_whole_number(INVALID_PAGE, "offset must be a whole number from 0")),
     ] = 0
 
 

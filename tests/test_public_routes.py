@@ -51,8 +51,17 @@ def test_public_settings_answer_as_for_anyone(client, admin_headers, headers):
 
 
 @pytest.mark.parametrize("headers", UNVERIFIABLE)
+def test_function_lists_answer_as_for_anyone(client, headers):
+    """Listing and reading functions is open (the view shows public ones to anyone), so it ignores such a bearer."""
+    listed = client.get("/api/v1/functions", headers=headers)
+    assert (listed.status_code, listed.json, listed.headers["X-Total-Count"]) == (200, [], "0")
+    missing = client.get("/api/v1/functions/nope", headers=headers)
+    assert (missing.status_code, missing.json["code"]) == (404, "NOT_FOUND")
+
+
+@pytest.mark.parametrize("headers", UNVERIFIABLE)
 def test_other_routes_still_refuse_an_unverifiable_bearer(client, auth, headers):
     auth.signup()
-    for path in ("/api/v1/auth/user", "/api/v1/admin/me", "/api/v1/settings/user/list", "/api/v1/functions"):
+    for path in ("/api/v1/auth/user", "/api/v1/admin/me", "/api/v1/settings/user/list", "/api/v1/functions/f/versions"):
         assert client.get(path, headers=headers).status_code == 401, path
     assert client.post("/api/v1/auth/signout", headers=headers).status_code == 401

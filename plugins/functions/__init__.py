@@ -11,9 +11,7 @@ from __future__ import annotations
 import atexit
 from pathlib import Path
 
-from flux import hookimpl
-from flux.admin_pages import AdminPage
-from flux.crypto import EncryptedColumn
+from flux.api import AdminPage, EncryptedColumn, hookimpl
 from plugins.functions import dashboard, function_env, hookspecs
 from plugins.functions.api import functions_api
 from plugins.functions.config import DEFAULTS

@@ -1,55 +1,84 @@
 """`/api/v1/functions…`: define, list, version and invoke functions (seeds 003 and 004).
 
 Changes need `instance_admin`, `tenant_admin` (of the tenant acted in), `admin`, or a
-service key with `functions:write`; executions and logs need the same roles or
-`functions:read`. Listing shows every function to those, and public ones to anyone
-else (without code or env). Invoking needs any credential, or none when the function
-allows it (`invoke.py`). `?namespace=` picks the namespace (default `default`); invoke
-also takes `namespace/name`.
+service key with `functions:write`; versions, executions and logs need the same roles
+or `functions:read`. Listing shows every function to those, and public ones to anyone
+else (without env); lists never carry code, a function's own GET does. Invoking needs
+any credential, or none when the function allows it (`invoke.py`). `?namespace=` picks
+the namespace (default `default`); invoke also takes `namespace/name`.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import current_app
 
-from flux.auth.permissions import ADMIN_ROLES, check
-from flux.db import db, session_reads_only
-from flux.errors import ApiError, BadRequest, Forbidden, NotFound, Unauthorized
-from flux.http import json_body, version_number
-from plugins.functions import invoke, store, validation
-from plugins.functions.models import EdgeFunction
+from flux.api import (
+    ADMIN_ROLES,
+    SECURITY,
+    ApiBlueprint,
+    ApiError,
+    BadRequest,
+    Forbidden,
+    Tag,
+    Unauthorized,
+    answer,
+    check,
+    db,
+    error_codes,
+    list_of,
+    page_of,
+    paginated,
+    public,
+    raises,
+    require,
+    session_reads_only,
+)
+from plugins.functions import invoke, store
 from plugins.functions.runtime.base import Permissions, RuntimeUnavailable
+from plugins.functions.schemas import (
+    CODE_INVALID,
+    CODE_TOO_LARGE,
+    FUNCTION_DISABLED,
+    SANDBOX_UNAVAILABLE,
+    AnyFunction,
+    ExecutionListQuery,
+    ExecutionOut,
+    FunctionChange,
+    FunctionCreate,
+    FunctionDetail,
+    FunctionListQuery,
+    FunctionOut,
+    FunctionPath,
+    FunctionSummary,
+    InvokePath,
+    LogLine,
+    NamespaceQuery,
+    PublicFunction,
+    RollbackPath,
+    VersionListQuery,
+    VersionOut,
+    VersionWithCode,
+)
 
-functions_api = Blueprint("functions", __name__, url_prefix="/api/v1/functions")
-DEFAULT_LIMIT, MAX_LIMIT = 50, 100
-DEFINITION_FIELDS = {"code", "isolation", *store.SETTINGS}  # what an update may change
-
-
-def _namespace() -> str:
-    value = request.args.get("namespace")
-    return validation.checked_name(value, "namespace") if value else store.DEFAULT_NAMESPACE
+READ, WRITE = "functions:read", "functions:write"
+functions_api = ApiBlueprint("functions", __name__, url_prefix="/api/v1/functions", abp_tags=[Tag(name="functions")])
+# What a change may be refused for besides its input: the code's check, the sandbox, a concurrent writer.
+CODE_CHECK = (CODE_INVALID, CODE_TOO_LARGE, SANDBOX_UNAVAILABLE, error_codes.CONCURRENT_CHANGE)
+# Open views that read a credential when there is one: what they show depends on it.
+OPTIONAL_CREDENTIALS = [*SECURITY, {}]
 
 
 def _may_manage() -> bool:
-    """Whether the caller sees every function with its code (admins, keys with functions:read)."""
+    """Whether the caller sees every function with its code and env (admins, keys with functions:read).
+
+    Not a guard (the views that call it are open to anyone) but what the answer shows,
+    so it asks `check` and takes a refusal as "no".
+    """
     try:
-        check(ADMIN_ROLES, scope="functions:read")
+        check(ADMIN_ROLES, scope=READ)
     except (Unauthorized, Forbidden):
         return False
     return True
-
-
-def _settings(body: dict, current: Permissions) -> dict:
-    return {
-        "description": validation.description(body),
-        "enabled": validation.flag(body, "enabled"),
-        "timeout": validation.timeout(body),
-        "memory": validation.memory(body),
-        "env": validation.env(body),
-        "permissions": validation.permissions(body, current),
-        "allow_unauthenticated": validation.flag(body, "allow_unauthenticated"),
-        "is_public": validation.flag(body, "is_public"),
-    }
 
 
 def _checked(code: str) -> str:
@@ -66,126 +95,183 @@ def _checked(code: str) -> str:
     try:
         problem = invoke.runtime(current_app).check(code)
     except RuntimeUnavailable as unavailable:
-        raise ApiError(str(unavailable), code="SANDBOX_UNAVAILABLE", status=503) from None
+        raise ApiError(str(unavailable), code=SANDBOX_UNAVAILABLE, status=503) from None
     if problem is not None:
-        raise BadRequest(f"the code does not compile:\n{problem}", code="CODE_INVALID")
+        raise BadRequest(f"the code does not compile:\n{problem}", code=CODE_INVALID)
     return code
 
 
-def _shown(rows: list[EdgeFunction], manager: bool) -> list[dict]:
-    statuses = store.last_statuses([row.id for row in rows]) if manager else {}
-    shown = []
-    for row in rows:
-        body = row.as_json(with_code=manager)
-        if manager:
-            body["last_execution_status"] = statuses.get(row.id)
-        else:
-            body.pop("env")
-        shown.append(body)
-    return shown
-
-
-@functions_api.get("")
-def list_functions():
+# Anyone may list and read functions: the view decides what the caller sees (public
+# functions only, without env, unless `_may_manage`). As on every public view, a
+# credential that does not verify counts as none.
+@functions_api.get(
+    "", responses={200: list_of(FunctionSummary | PublicFunction, "FunctionList")}, security=OPTIONAL_CREDENTIALS
+)
+@public
+def list_functions(query: FunctionListQuery):
     manager = _may_manage()
-    namespace = request.args.get("namespace") or None
-    return jsonify(_shown(store.list_functions(namespace, public_only=not manager), manager))
+    rows, total = page_of(store.functions_query(query.namespace, public_only=not manager), query)
+    if not manager:
+        return paginated((PublicFunction.model_validate(row) for row in rows), total)
+    statuses = store.last_statuses([row.id for row in rows])
+    items = (
+        FunctionSummary.model_validate(row).model_copy(update={"last_execution_status": statuses.get(row.id)})
+        for row in rows
+    )
+    return paginated(items, total)
 
 
-@functions_api.post("")
-def create_function():
-    check(ADMIN_ROLES, scope="functions:write")
-    body = validation.definition(json_body(), {"name", "namespace", *DEFINITION_FIELDS})
-    name = validation.checked_name(body.get("name"))
-    namespace = validation.checked_name(body.get("namespace") or store.DEFAULT_NAMESPACE, "namespace")
-    code = validation.checked_code(body, required=True)
-    settings, isolation = _settings(body, validation.DEFAULT_PERMISSIONS), validation.isolation(body)
-    checked = _checked(code)
-    row = store.create(name, namespace, checked, isolation, settings)
+@functions_api.post("", responses={201: FunctionOut})
+@require(*ADMIN_ROLES, scope=WRITE)
+@raises(error_codes.ALREADY_EXISTS, *CODE_CHECK)
+def create_function(body: FunctionCreate):
+    checked = _checked(body.code)
+    settings = body.settings(store.DEFAULT_PERMISSIONS)
+    row = store.create(body.name, body.namespace or store.DEFAULT_NAMESPACE, checked, body.isolation, settings)
     db.session.commit()
-    return jsonify(row.as_json()), 201
+    return answer(FunctionOut.model_validate(row), 201)
 
 
-@functions_api.get("/<name>")
-def get_function(name: str):
+@functions_api.get("/<name>", responses={200: AnyFunction}, security=OPTIONAL_CREDENTIALS)
+@public  # as the list: the view shows a public function to anyone, every function to managers
+@raises(error_codes.NOT_FOUND)
+def get_function(path: FunctionPath, query: NamespaceQuery):
     manager = _may_manage()
-    row = store.get(validation.checked_name(name), _namespace())
-    if not manager and not row.is_public:
-        raise NotFound(f"function {name!r} not found in namespace {row.namespace!r}", code="FUNCTION_NOT_FOUND")
-    return jsonify(_shown([row], manager)[0])
+    row = store.get(path.name, query.namespace)
+    if not manager:
+        if not row.is_public:
+            raise store.not_found(row.name, row.namespace)
+        return answer(PublicFunction.model_validate(row))
+    status = store.last_statuses([row.id]).get(row.id)
+    return answer(FunctionDetail.model_validate(row).model_copy(update={"last_execution_status": status}))
 
 
-@functions_api.put("/<name>")
-def update_function(name: str):
-    check(ADMIN_ROLES, scope="functions:write")
-    name, namespace = validation.checked_name(name), _namespace()
-    stored_code = store.get_callable(name, namespace).code  # read without taking a lock
-    body = validation.definition(json_body(), DEFINITION_FIELDS)
-    if not body.keys() & DEFINITION_FIELDS:
-        raise BadRequest(f"give one of code, isolation, {', '.join(store.SETTINGS)}", code="NOTHING_TO_UPDATE")
-    code = validation.checked_code(body, required=False)
-    if code is not None and code != stored_code:
-        _checked(code)  # code stored meanwhile by another request was checked by that one
-    row = store.get(name, namespace, for_update=True)
-    settings = _settings(body, Permissions(**row.permissions))
-    store.update(row, code, validation.isolation(body), settings)
+@functions_api.put("/<name>", responses={200: FunctionOut})
+@require(*ADMIN_ROLES, scope=WRITE)
+@raises(error_codes.NOT_FOUND, error_codes.NOTHING_TO_UPDATE, error_codes.KEY_MISMATCH, *CODE_CHECK)
+def update_function(path: FunctionPath, query: NamespaceQuery, body: FunctionChange):
+    stored_code = store.get_callable(path.name, query.namespace).code  # read without taking a lock
+    if not body.model_fields_set:
+        fields = ", ".join(store.SETTINGS)
+        raise BadRequest(f"give one of code, isolation, {fields}", code=error_codes.NOTHING_TO_UPDATE)
+    if body.code is not None and body.code != stored_code:
+        _checked(body.code)  # code stored meanwhile by another request was checked by that one
+    row = store.get(path.name, query.namespace, for_update=True)
+    store.update(row, body.code, body.isolation, body.settings(Permissions(**row.permissions)))
     db.session.commit()
-    return jsonify(row.as_json())
+    return answer(FunctionOut.model_validate(row))
 
 
-@functions_api.delete("/<name>")
-def delete_function(name: str):
-    check(ADMIN_ROLES, scope="functions:write")
-    store.delete(store.get(validation.checked_name(name), _namespace(), for_update=True))
+@functions_api.delete("/<name>", responses={204: None})
+@require(*ADMIN_ROLES, scope=WRITE)
+@raises(error_codes.NOT_FOUND)
+def delete_function(path: FunctionPath, query: NamespaceQuery):
+    store.delete(store.get(path.name, query.namespace, for_update=True))
     db.session.commit()
     return "", 204
 
 
-@functions_api.get("/<name>/versions")
-def list_versions(name: str):
-    check(ADMIN_ROLES, scope="functions:read")
-    row = store.get(validation.checked_name(name), _namespace())
-    with_code = request.args.get("code") in ("1", "true")
-    return jsonify([version.as_json(row.version, with_code) for version in store.versions(row)])
+@functions_api.get("/<name>/versions", responses={200: list_of(VersionWithCode | VersionOut, "VersionList")})
+@require(*ADMIN_ROLES, scope=READ)
+@raises(error_codes.NOT_FOUND)
+def list_versions(path: FunctionPath, query: VersionListQuery):
+    row = store.get(path.name, query.namespace)
+    versions, total = page_of(store.versions_query(row), query)
+    shape = VersionWithCode if query.code else VersionOut
+    items = (
+        shape.model_validate({**vars(version), "is_current": version.version == row.version}) for version in versions
+    )
+    return paginated(items, total)
 
 
-@functions_api.post("/<name>/rollback/<version>")
-def rollback(name: str, version: str):
-    check(ADMIN_ROLES, scope="functions:write")
-    row = store.get(validation.checked_name(name), _namespace(), for_update=True)
-    store.rollback(row, version_number(version))
+@functions_api.post("/<name>/rollback/<version>", responses={200: FunctionOut})
+@require(*ADMIN_ROLES, scope=WRITE)
+@raises(error_codes.NOT_FOUND, error_codes.CONCURRENT_CHANGE)
+def rollback(path: RollbackPath, query: NamespaceQuery):
+    row = store.get(path.name, query.namespace, for_update=True)
+    store.rollback(row, path.version)
     db.session.commit()
-    return jsonify(row.as_json())
+    return answer(FunctionOut.model_validate(row))
 
 
-def _limit() -> int:
-    raw = request.args.get("limit")
-    if raw is None:
-        return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}", code="INVALID_LIMIT")
-    return int(raw)
+@functions_api.get("/<name>/executions", responses={200: list_of(ExecutionOut)})
+@require(*ADMIN_ROLES, scope=READ)
+@raises(error_codes.NOT_FOUND)
+def list_executions(path: FunctionPath, query: ExecutionListQuery):
+    row = store.get(path.name, query.namespace)
+    executions, total = page_of(store.executions_query(row), query)
+    return paginated((ExecutionOut.model_validate(execution) for execution in executions), total)
 
 
-@functions_api.get("/<name>/executions")
-def list_executions(name: str):
-    check(ADMIN_ROLES, scope="functions:read")
-    row = store.get(validation.checked_name(name), _namespace())
-    return jsonify([execution.as_json() for execution in store.executions(row, _limit())])
+@functions_api.get("/<name>/logs", responses={200: list_of(LogLine)})
+@require(*ADMIN_ROLES, scope=READ)
+@raises(error_codes.NOT_FOUND)
+def list_logs(path: FunctionPath, query: ExecutionListQuery):
+    """The console lines of the function's executions, newest first."""
+    lines, total = store.log_lines(store.get(path.name, query.namespace), query)
+    return paginated((LogLine.model_validate(line) for line in lines), total)
 
 
-@functions_api.get("/<name>/logs")
-def list_logs(name: str):
-    check(ADMIN_ROLES, scope="functions:read")
-    row = store.get(validation.checked_name(name), _namespace())
-    return jsonify(store.log_lines(row, _limit()))
+ANY_CONTENT = {"*/*": {"schema": {}}}
+INVOKE_CODES = (
+    error_codes.NOT_FOUND,
+    error_codes.AUTH_REQUIRED,
+    error_codes.FORBIDDEN,
+    FUNCTION_DISABLED,
+    SANDBOX_UNAVAILABLE,
+    error_codes.KEY_MISMATCH,
+    error_codes.SECRET_UNREADABLE,
+)
 
 
-@functions_api.route("/<path:reference>/invoke", methods=["GET", "POST"])
+def _invoke_responses() -> dict[str, dict]:
+    """Any status from 200 to 599 may be the function's own, so every answer is documented as any content.
+
+    The statuses our own errors use say which codes they carry (as JSON), besides the function's answers.
+    """
+    ours: dict[int, list[str]] = {}
+    automatic = (error_codes.INVALID_FIELD, error_codes.NUL_CHARACTER, error_codes.DATABASE_BUSY)
+    for code in (*INVOKE_CODES, *automatic):
+        ours.setdefault(error_codes.lookup(code).status, []).append(code)
+    described = {
+        str(status): {
+            "description": f"Error {', '.join(codes)} (JSON), or the function's own answer with this status",
+            "content": ANY_CONTENT,
+        }
+        for status, codes in ours.items()
+    }
+    execution_id = {"description": "The execution record", "schema": {"type": "string"}}
+    function_answer = {
+        "description": (
+            "What the function answered: any status from 200 to 599, its headers and body. "
+            'When it throws: 500 `{"error": "Function error", "message"}`; an answer that cannot be '
+            'passed on: 502 `{"error"}`; out of time: 504 `{"error"}`.'
+        ),
+        "content": ANY_CONTENT,
+        "headers": {"X-Fluxbase-Execution-Id": execution_id},
+    }
+    return {"default": function_answer, **described}
+
+
+# Invoke decides access itself (`invoke.check_caller`): any credential, or none for a
+# function with `allow_unauthenticated`; service keys need `functions:execute`. So the
+# route is `public`, and a credential that does not verify counts as none. It takes
+# any body (the function reads it), so it has no body model.
+INVOKE_OPTIONS = {
+    "responses": _invoke_responses(),
+    "security": OPTIONAL_CREDENTIALS,
+    "openapi_extensions": {
+        "requestBody": {"description": "Passed to the function as `req.body`, unread", "content": ANY_CONTENT}
+    },
+}
+
+
+@functions_api.get("/<path:reference>/invoke", operation_id="functions.invoke_function_get", **INVOKE_OPTIONS)
+@functions_api.post("/<path:reference>/invoke", **INVOKE_OPTIONS)
+@public
 @session_reads_only  # the execution record is written apart from the session (insert_row)
-def invoke_function(reference: str):
-    namespace, _, name = reference.rpartition("/")
-    if namespace:
-        namespace = validation.checked_name(namespace, "namespace")
-    row = store.get_callable(validation.checked_name(name), namespace or _namespace())
+@raises(*INVOKE_CODES)
+def invoke_function(path: InvokePath, query: NamespaceQuery):
+    """Run the function's current version with this request (seed 003's `req`: method, url, headers, body, params)."""
+    row = store.get_callable(path.name, path.namespace or query.namespace)
     return invoke.invoke(row)

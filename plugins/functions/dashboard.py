@@ -15,13 +15,10 @@ from datetime import datetime
 from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 
-from flux.auth.permissions import ADMIN_ROLES, require
-from flux.context import current_tenant
-from flux.errors import ApiError
-from flux.form_outcomes import refused, saved
-from flux.http import version_number
+from flux.api import ADMIN_ROLES, ApiError, current_tenant, parse, refused, require, saved
 from plugins.functions import store
 from plugins.functions.models import MAX_NAME_LENGTH, EdgeFunction
+from plugins.functions.schemas import VersionPath
 
 pages = Blueprint("functions_pages", __name__, url_prefix="/functions", template_folder="templates")
 FUNCTION = f"/<string(maxlength={MAX_NAME_LENGTH}):namespace>/<string(maxlength={MAX_NAME_LENGTH}):name>"
@@ -89,10 +86,12 @@ def _changed(namespace: str, name: str, change: Callable[[EdgeFunction], str]) -
     function itself is gone.
     """
     try:
-        message = change(store.get(name, namespace, for_update=True))
+        row = store.get(name, namespace, for_update=True)
     except ApiError as error:
-        if error.code == "FUNCTION_NOT_FOUND":
-            return refused(error, _render_index)
+        return refused(error, _render_index)
+    try:
+        message = change(row)
+    except ApiError as error:
         return refused(error, lambda status: _render_detail(namespace, name, status))
     return saved(message, ".detail", namespace=namespace, name=name)
 
@@ -115,7 +114,7 @@ def rollback(namespace: str, name: str, version: str) -> ResponseReturnValue:
     """Make an older version's code current again, as a new version; running workers pick it up on the next call."""
 
     def roll_back(row: EdgeFunction) -> str:
-        number = version_number(version)
+        number = parse(VersionPath, {"version": version}).version  # the API's rule for a version
         store.rollback(row, number)
         return f"Rolled {_label(row)} back to version {number}; that code is version {row.version} now."
 

@@ -13,9 +13,15 @@ import json
 import logging
 from collections.abc import Mapping
 
-from flux import flux_state
-from flux.crypto import DecryptionError, KeyNotInRing, associated_data
-from flux.errors import ApiError, unreadable_secret
+from flux.api import (
+    ApiError,
+    DecryptionError,
+    KeyNotInRing,
+    associated_data,
+    error_codes,
+    flux_state,
+    unreadable_secret,
+)
 
 log = logging.getLogger("flux.functions")
 PURPOSE = "function-env"
@@ -28,7 +34,7 @@ class EnvUnreadable(ApiError):
         super().__init__(
             f"the env of function {name!r} cannot be decrypted with this server's keys",
             status=500,
-            code="ENV_UNREADABLE",
+            code=error_codes.SECRET_UNREADABLE,
         )
 
 

@@ -20,14 +20,22 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask, Response, current_app, request
 
-from flux.context import current_actor
-from flux.db import db, utcnow
-from flux.errors import Forbidden, Unauthorized
-from flux.registry import collect_named, pick
-from flux.tenancy import current_tenant_id
+from flux.api import (
+    Forbidden,
+    Unauthorized,
+    collect_named,
+    current_actor,
+    current_tenant_id,
+    db,
+    error_codes,
+    has_scope,
+    pick,
+    utcnow,
+)
 from plugins.functions import function_env, store
 from plugins.functions.models import EdgeFunction
 from plugins.functions.runtime.base import ERROR, Disclosure, FunctionRuntime, Invocation, Outcome
+from plugins.functions.schemas import FUNCTION_DISABLED
 from plugins.functions.secret_layers import invocation_secrets
 from plugins.functions.server_variables import server_variables
 
@@ -63,14 +71,14 @@ def check_caller(row: EdgeFunction | sa.Row) -> None:
     """401 without a credential (unless the function allows it), 403 for a disabled function or a key without scope."""
     actor = current_actor()
     if not actor.is_authenticated and not row.allow_unauthenticated:
-        raise Unauthorized("Authentication required to invoke this function", code="AUTH_REQUIRED")
+        raise Unauthorized("Authentication required to invoke this function", code=error_codes.AUTH_REQUIRED)
     if actor.kind == "service_key":
-        from flux.auth.service_keys import has_scope
-
         if not has_scope(list(actor.scopes), "functions:execute"):
-            raise Forbidden("Insufficient permissions: this needs scope 'functions:execute'", code="FORBIDDEN")
+            raise Forbidden(
+                "Insufficient permissions: this needs scope 'functions:execute'", code=error_codes.FORBIDDEN
+            )
     if not row.enabled:
-        raise Forbidden(f"function {row.name!r} is disabled", code="FUNCTION_DISABLED")
+        raise Forbidden(f"function {row.name!r} is disabled", code=FUNCTION_DISABLED)
 
 
 def request_object() -> dict[str, Any]:

@@ -8,13 +8,11 @@ code it ran (`function_executions.version`).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from flux.db import UtcDateTime, db, new_id, utcnow
-from flux.tenancy import TenantScoped
+from flux.api import TenantScoped, UtcDateTime, db, new_id, utcnow
 
 MAX_NAME_LENGTH = 64
 
@@ -46,30 +44,6 @@ class EdgeFunction(TenantScoped, db.Model):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
-    def as_json(self, with_code: bool = True) -> dict[str, Any]:
-        body = {
-            "id": self.id,
-            "name": self.name,
-            "namespace": self.namespace,
-            "description": self.description,
-            "version": self.version,
-            "enabled": self.enabled,
-            "timeout": self.timeout_seconds,
-            "memory": self.memory_mb,
-            "env": sorted(self.env),  # names only: values are write-only
-            "permissions": self.permissions,
-            "allow_unauthenticated": self.allow_unauthenticated,
-            "is_public": self.is_public,
-            "isolation": self.isolation,
-            "created_by": self.created_by,
-            "updated_by": self.updated_by,
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
-        }
-        if with_code:
-            body["code"] = self.code
-        return body
-
 
 class FunctionVersion(TenantScoped, db.Model):
     """The code of one version of a function; versions start at 1 and only grow."""
@@ -83,17 +57,6 @@ class FunctionVersion(TenantScoped, db.Model):
     code: Mapped[str] = mapped_column(sa.Text)
     created_by: Mapped[str | None] = mapped_column(sa.String(36), default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-
-    def as_json(self, current: int, with_code: bool = False) -> dict[str, Any]:
-        body = {
-            "version": self.version,
-            "is_current": self.version == current,
-            "created_by": self.created_by,
-            "created_at": self.created_at.isoformat(),
-        }
-        if with_code:
-            body["code"] = self.code
-        return body
 
 
 class FunctionExecution(TenantScoped, db.Model):
@@ -116,25 +79,6 @@ class FunctionExecution(TenantScoped, db.Model):
     user_id: Mapped[str | None] = mapped_column(sa.String(36), default=None)
     started_at: Mapped[datetime] = mapped_column(UtcDateTime)
     completed_at: Mapped[datetime] = mapped_column(UtcDateTime)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "function_id": self.function_id,
-            "function_name": self.function_name,
-            "namespace": self.namespace,
-            "version": self.version,
-            "status": self.status,
-            "status_code": self.status_code,
-            "duration_ms": self.duration_ms,
-            "error": self.error,
-            "logs": self.logs,
-            "logs_truncated": self.logs_truncated,
-            "trigger": self.trigger,
-            "user_id": self.user_id,
-            "started_at": self.started_at.isoformat(),
-            "completed_at": self.completed_at.isoformat(),
-        }
 
 
 # A function's latest execution, and its newest N, are read off this index without a sort

@@ -16,8 +16,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from flux.db import immediate_transaction, utcnow
-from flux.tenancy import current_tenant_id
+from flux.api import current_tenant_id, immediate_transaction, utcnow
 from plugins.functions.models import FunctionExecution
 
 _EXECUTIONS = FunctionExecution.__table__

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from flux.config import ConfigError
+from flux.api import ConfigError
 
 # Where the server can be reached, for functions that call back (seed 003 reads FLUXBASE_BASE_URL).
 DEFAULT_ALLOWED = ("FLUXBASE_BASE_URL", "FLUXBASE_API_URL", "FLUXBASE_PUBLIC_URL")

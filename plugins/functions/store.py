@@ -14,28 +14,50 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app
 
-from flux import audit
-from flux.context import current_actor
-from flux.db import db, flush_or_conflict, new_id, utcnow
-from flux.errors import Conflict, NotFound
-from flux.tenancy import current_tenant_id, insert_row, read_rows, tenant_filter
+from flux.api import (
+    Conflict,
+    NotFound,
+    Page,
+    audit,
+    current_actor,
+    current_tenant_id,
+    db,
+    error_codes,
+    flush_or_conflict,
+    insert_row,
+    new_id,
+    read_rows,
+    tenant_filter,
+    utcnow,
+)
 from plugins.functions import function_env, retention
 from plugins.functions.models import EdgeFunction, FunctionExecution, FunctionVersion
 from plugins.functions.runtime.base import FunctionSpec, Outcome, Permissions
-from plugins.functions.validation import DEFAULT_PERMISSIONS
 
 DEFAULT_NAMESPACE = "default"
+# Seed 003's example and its `deno run --allow-net --allow-env`: network and (the
+# filtered) environment on, the file system off.
+DEFAULT_PERMISSIONS = Permissions(net=True, env=True, read=False, write=False)
 SETTINGS = ("description", "enabled", "timeout", "memory", "env", "permissions", "allow_unauthenticated", "is_public")
 COLUMNS = {"timeout": "timeout_seconds", "memory": "memory_mb"}
 
 
-def list_functions(namespace: str | None = None, public_only: bool = False) -> list[EdgeFunction]:
+def functions_query(namespace: str | None = None, public_only: bool = False) -> sa.Select:
+    """The tenant's functions by namespace and name, of one namespace or all, or only the public ones."""
     query = sa.select(EdgeFunction).order_by(EdgeFunction.namespace, EdgeFunction.name)
     if namespace:
         query = query.where(EdgeFunction.namespace == namespace)
     if public_only:
         query = query.where(EdgeFunction.is_public.is_(True))
-    return list(db.session.scalars(query))
+    return query
+
+
+def list_functions(namespace: str | None = None) -> list[EdgeFunction]:
+    return list(db.session.scalars(functions_query(namespace)))
+
+
+def not_found(name: str, namespace: str) -> NotFound:
+    return NotFound(f"function {name!r} not found in namespace {namespace!r}", code=error_codes.NOT_FOUND)
 
 
 def get(name: str, namespace: str | None, for_update: bool = False) -> EdgeFunction:
@@ -45,7 +67,7 @@ def get(name: str, namespace: str | None, for_update: bool = False) -> EdgeFunct
         query = query.with_for_update()  # concurrent writers of one function take turns (PostgreSQL)
     row = db.session.scalar(query)
     if row is None:
-        raise NotFound(f"function {name!r} not found in namespace {namespace!r}", code="FUNCTION_NOT_FOUND")
+        raise not_found(name, namespace)
     return row
 
 
@@ -84,7 +106,7 @@ def get_callable(name: str, namespace: str | None) -> sa.Row:
     namespace = namespace or DEFAULT_NAMESPACE
     rows = read_rows(_CALLABLE, {"name": name, "namespace": namespace})
     if not rows:
-        raise NotFound(f"function {name!r} not found in namespace {namespace!r}", code="FUNCTION_NOT_FOUND")
+        raise not_found(name, namespace)
     return rows[0]
 
 
@@ -113,7 +135,7 @@ def create(name: str, namespace: str, code: str, isolation: str | None, settings
         sa.select(EdgeFunction.id).where(EdgeFunction.name == name, EdgeFunction.namespace == namespace)
     )
     if exists is not None:
-        raise Conflict(f"function {name!r} already exists in namespace {namespace!r}", code="FUNCTION_EXISTS")
+        raise Conflict(f"function {name!r} already exists in namespace {namespace!r}", code=error_codes.ALREADY_EXISTS)
     config, actor_id, now = current_app.config, current_actor().id, utcnow()
     row = EdgeFunction(
         id=new_id(),
@@ -171,9 +193,14 @@ def delete(row: EdgeFunction) -> None:
     db.session.flush()
 
 
-def versions(row: EdgeFunction) -> list[FunctionVersion]:
+def versions_query(row: EdgeFunction) -> sa.Select:
+    """The function's versions, newest first."""
     query = sa.select(FunctionVersion).where(FunctionVersion.function_id == row.id)
-    return list(db.session.scalars(query.order_by(FunctionVersion.version.desc())))
+    return query.order_by(FunctionVersion.version.desc())
+
+
+def versions(row: EdgeFunction) -> list[FunctionVersion]:
+    return list(db.session.scalars(versions_query(row)))
 
 
 def rollback(row: EdgeFunction, version: int) -> EdgeFunction:
@@ -182,7 +209,7 @@ def rollback(row: EdgeFunction, version: int) -> EdgeFunction:
         sa.select(FunctionVersion).where(FunctionVersion.function_id == row.id, FunctionVersion.version == version)
     )
     if old is None:
-        raise NotFound(f"function {row.name!r} has no version {version}", code="VERSION_NOT_FOUND")
+        raise NotFound(f"function {row.name!r} has no version {version}", code=error_codes.NOT_FOUND)
     _new_version(row, old.code)
     row.updated_by, row.updated_at = current_actor().id, utcnow()
     _flush(row)
@@ -246,20 +273,41 @@ def record_execution(ran: Ran, outcome: Outcome, duration_ms: float) -> str:
     return execution_id
 
 
-def executions(row: EdgeFunction, limit: int) -> list[FunctionExecution]:
+def executions_query(row: EdgeFunction) -> sa.Select:
+    """The function's executions, newest first."""
     query = sa.select(FunctionExecution).where(FunctionExecution.function_id == row.id)
-    return list(db.session.scalars(query.order_by(FunctionExecution.started_at.desc()).limit(limit)))
+    return query.order_by(FunctionExecution.started_at.desc(), FunctionExecution.id.desc())
 
 
-def log_lines(row: EdgeFunction, limit: int) -> list[dict[str, Any]]:
-    """The newest `limit` console lines across recent executions, newest first."""
-    lines: list[dict[str, Any]] = []
-    for execution in executions(row, limit):
-        for entry in reversed(execution.logs):
-            lines.append({**entry, "execution_id": execution.id, "version": execution.version})
-            if len(lines) == limit:
-                return lines
-    return lines
+def executions(row: EdgeFunction, limit: int) -> list[FunctionExecution]:
+    return list(db.session.scalars(executions_query(row).limit(limit)))
+
+
+def log_lines(row: EdgeFunction, page: Page) -> tuple[list[dict[str, Any]], int]:
+    """One page of the console lines of the function's executions, newest first, and how many there are.
+
+    The lines per execution are counted in the database, so only the executions whose
+    lines fall on the page are read whole.
+    """
+    counted = executions_query(row).with_only_columns(
+        FunctionExecution.id, sa.func.coalesce(sa.func.json_array_length(FunctionExecution.logs), 0)
+    )
+    total, before, wanted = 0, 0, []
+    for execution_id, count in db.session.execute(counted):
+        if total + count > page.offset and total < page.offset + page.limit:
+            before = before if wanted else total
+            wanted.append(execution_id)
+        total += count
+    found = db.session.scalars(sa.select(FunctionExecution).where(FunctionExecution.id.in_(wanted)))
+    by_id = {execution.id: execution for execution in found}
+    lines = [
+        {**entry, "execution_id": execution_id, "version": by_id[execution_id].version}
+        for execution_id in wanted
+        if execution_id in by_id  # pruned meanwhile
+        for entry in reversed(by_id[execution_id].logs)
+    ]
+    start = page.offset - before
+    return lines[start : start + page.limit], total
 
 
 def _apply(row: EdgeFunction, settings: dict[str, Any]) -> list[str]:
@@ -310,4 +358,6 @@ def _version_row(row: EdgeFunction) -> FunctionVersion:
 
 
 def _flush(row: EdgeFunction) -> None:
-    flush_or_conflict(f"function {row.name!r} was just changed by another request; try again", "CONCURRENT_CHANGE")
+    flush_or_conflict(
+        f"function {row.name!r} was just changed by another request; try again", error_codes.CONCURRENT_CHANGE
+    )

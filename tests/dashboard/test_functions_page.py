@@ -209,7 +209,7 @@ def test_versions_rollback_and_switching_in_the_browser(signed_in_page: Page, ap
     token = page.locator("input[name=csrf_token]").first.get_attribute("value")
     for path, status, shown in (
         ("default/hello/rollback/99", 404, ["function &#39;hello&#39; has no version 99", "Code of version 3"]),
-        ("default/hello/rollback/v1", 400, ["version must be a whole number from 1", "Code of version 3"]),
+        ("default/hello/rollback/v1", 400, ["version: must be a whole number from 1", "Code of version 3"]),
         ("default/nope/rollback/1", 404, ["function &#39;nope&#39; not found in namespace", "Filter functions"]),
     ):
         answer = page.request.post(f"{PAGE}{path}", form={"csrf_token": token})

@@ -76,7 +76,7 @@ def test_sealed_env_does_not_open_in_another_row(app, client, admin_headers):
         )
         db.session.commit()
     response = call(client, "thief", admin_headers)
-    assert response.status_code == 500 and response.json["code"] == "ENV_UNREADABLE"
+    assert response.status_code == 500 and response.json["code"] == "SECRET_UNREADABLE"
     assert FIRST not in response.get_data(as_text=True)
     assert call(client, "owner", admin_headers).get_data(as_text=True) == FIRST
     # A new env replaces values that no longer open.

@@ -14,8 +14,7 @@ import json
 import sqlalchemy as sa
 from alembic import op
 
-from flux import flux_state
-from flux.crypto import associated_data
+from flux.api import associated_data, flux_state
 
 revision = "functions_0002"
 down_revision = "functions_0001"

@@ -1,0 +1,327 @@
+"""The functions plugin's request and answer bodies: names, code size, limits, permissions and env.
+
+A definition takes our field names and the reference SDK's (`timeout_seconds`,
+`memory_limit_mb`, `allow_net`…); one field given under both names is refused, as
+neither could be said to win. Limits that the server's configuration sets (longest
+timeout, most memory) are checked against it when a request is read.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from flask import current_app
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    RootModel,
+    StrictBool,
+    StrictInt,
+    model_validator,
+)
+
+from flux.api import ApiModel, Description, Page, Timestamp, error_codes, rule_error
+from plugins.functions.models import MAX_NAME_LENGTH
+from plugins.functions.runtime.base import Permissions
+
+OWNER = "functions"
+CODE_INVALID = error_codes.register(
+    "CODE_INVALID", 400, "The function's code does not compile or type-check; the message quotes the compiler.", OWNER
+)
+CODE_TOO_LARGE = error_codes.register("CODE_TOO_LARGE", 413, "The function's code is larger than 1 MB.", OWNER)
+FUNCTION_DISABLED = error_codes.register(
+    "FUNCTION_DISABLED", 403, "The function is turned off; enable it to call it again.", OWNER
+)
+SANDBOX_UNAVAILABLE = error_codes.register(
+    "SANDBOX_UNAVAILABLE", 503, "The server cannot run or check code confined: a sandbox tool is missing.", OWNER
+)
+
+NAME = re.compile(rf"[a-zA-Z0-9_-]{{1,{MAX_NAME_LENGTH}}}")
+NAME_RULE = f"1 to {MAX_NAME_LENGTH} letters, digits, '_' or '-'"
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+MAX_CODE_BYTES = 1024 * 1024
+MAX_ENV_VARIABLES = 100
+MAX_ENV_VALUE_BYTES = 32 * 1024
+MIN_MEMORY_MB = 32
+MAX_VERSION = 2**31 - 1  # the INTEGER column's range on PostgreSQL
+# The reference SDK's names for our fields, and for the keys of `permissions`.
+ALIASES = {"timeout_seconds": "timeout", "memory_limit_mb": "memory"}
+PERMISSION_ALIASES = {"allow_net": "net", "allow_env": "env", "allow_read": "read", "allow_write": "write"}
+
+
+def _name(value: str) -> str:
+    if not NAME.fullmatch(value):
+        raise rule_error(error_codes.INVALID_FIELD, f"must be {NAME_RULE}")
+    return value
+
+
+def _blank_is_absent(value: Any) -> Any:
+    return value or None
+
+
+def _code(value: str) -> str:
+    if not value.strip():
+        raise rule_error(error_codes.FIELD_REQUIRED, "must hold the function's JavaScript or TypeScript source")
+    size = len(value.encode())
+    if size > MAX_CODE_BYTES:
+        raise rule_error(CODE_TOO_LARGE, f"is {size} bytes; at most {MAX_CODE_BYTES} (1 MB) are allowed")
+    return value
+
+
+def _at_most(setting: str) -> Any:
+    """A whole number no larger than the server's `setting`."""
+
+    def check(value: int) -> int:
+        highest = current_app.config[setting]
+        if value > highest:
+            raise rule_error(error_codes.INVALID_FIELD, f"must be at most {highest} on this server")
+        return value
+
+    return AfterValidator(check)
+
+
+def _env(values: dict[str, str]) -> dict[str, str]:
+    """The function's own variables; names under `FLUXBASE_` are the server's to set."""
+    for name, text in values.items():
+        if not ENV_NAME.fullmatch(name) or name.upper().startswith("FLUXBASE_"):
+            raise rule_error(
+                error_codes.INVALID_FIELD,
+                f"name {name[:64]!r} is not allowed: use letters, digits and '_', "
+                "not starting with a digit or FLUXBASE_",
+            )
+        if len(text.encode()) > MAX_ENV_VALUE_BYTES:
+            raise rule_error(error_codes.VALUE_TOO_LARGE, f"{name!r} is larger than 32 KiB")
+    return values
+
+
+def _version(value: Any) -> Any:
+    if isinstance(value, str) and not value.isdigit():
+        raise rule_error(error_codes.INVALID_FIELD, "must be a whole number from 1")
+    return value
+
+
+Name = Annotated[str, Field(json_schema_extra={"pattern": f"^{NAME.pattern}$"}), AfterValidator(_name)]
+Namespace = Annotated[Name | None, BeforeValidator(_blank_is_absent)]
+Code = Annotated[str, AfterValidator(_code)]
+Timeout = Annotated[StrictInt, Field(ge=1, description="Seconds"), _at_most("FUNCTIONS_MAX_TIMEOUT_SECONDS")]
+Memory = Annotated[StrictInt, Field(ge=MIN_MEMORY_MB, description="MB"), _at_most("FUNCTIONS_MAX_MEMORY_MB")]
+Env = Annotated[dict[str, str], Field(max_length=MAX_ENV_VARIABLES), AfterValidator(_env)]
+Version = Annotated[int, BeforeValidator(_version), Field(ge=1, le=MAX_VERSION)]
+
+
+class FunctionPath(ApiModel):
+    name: Name
+
+
+class RollbackPath(FunctionPath):
+    version: Version
+
+
+class VersionPath(ApiModel):
+    """A version number read from a form (the dashboard's rollback)."""
+
+    version: Version
+
+
+def _reference(value: str) -> str:
+    namespace, _, name = value.rpartition("/")
+    for part in (namespace, name) if namespace else (name,):
+        _name(part)
+    return value
+
+
+class InvokePath(ApiModel):
+    """`name`, or `namespace/name` (seed 003: `client.functions.invoke("payment-service/process-payment")`)."""
+
+    reference: Annotated[str, AfterValidator(_reference)]
+
+    @property
+    def name(self) -> str:
+        return self.reference.rpartition("/")[2]
+
+    @property
+    def namespace(self) -> str | None:
+        return self.reference.rpartition("/")[0] or None
+
+
+class NamespaceQuery(ApiModel):
+    namespace: Namespace = Field(None, description="The function's namespace; `default` when not given")
+
+
+class FunctionListQuery(Page):
+    namespace: Namespace = Field(None, description="Only this namespace's functions; all when not given")
+
+
+class VersionListQuery(Page, NamespaceQuery):
+    code: bool = Field(False, description="Include each version's code")
+
+
+class ExecutionListQuery(Page, NamespaceQuery):
+    pass
+
+
+class PermissionFlags(ApiModel):
+    """What a function may reach; keys left out keep their value (on create, the defaults)."""
+
+    model_config = ConfigDict(extra="forbid")  # a permission we do not have must not pass for granted
+
+    net: StrictBool = False
+    env: StrictBool = False
+    read: StrictBool = False
+    write: StrictBool = False
+
+    def over(self, current: Permissions) -> Permissions:
+        return Permissions(**{**current.as_json(), **self.model_dump(exclude_unset=True)})
+
+
+class FunctionChange(ApiModel):
+    """`PUT /functions/<name>`: what is given changes, the rest stays; new code makes a new version."""
+
+    code: Code | None = None
+    description: Description | None = None
+    enabled: StrictBool | None = None
+    timeout: Timeout | None = None
+    memory: Memory | None = None
+    env: Env | None = Field(None, description="Replaces every variable; values are write-only")
+    permissions: PermissionFlags | None = None
+    allow_unauthenticated: StrictBool | None = None
+    is_public: StrictBool | None = None
+    isolation: Literal["warm", "per-invocation"] | None = None
+    timeout_seconds: Timeout | None = Field(None, description="The reference SDK's name for `timeout`")
+    memory_limit_mb: Memory | None = Field(None, description="The reference SDK's name for `memory`")
+    allow_net: StrictBool | None = Field(None, description="The reference SDK's name for `permissions.net`")
+    allow_env: StrictBool | None = Field(None, description="The reference SDK's name for `permissions.env`")
+    allow_read: StrictBool | None = Field(None, description="The reference SDK's name for `permissions.read`")
+    allow_write: StrictBool | None = Field(None, description="The reference SDK's name for `permissions.write`")
+
+    @model_validator(mode="after")
+    def _reference_names(self) -> FunctionChange:
+        given = self.model_fields_set
+        for alias, name in ALIASES.items():
+            if alias in given:
+                if name in given:
+                    raise rule_error(error_codes.INVALID_FIELD, f"give {name} or {alias}, not both")
+                setattr(self, name, getattr(self, alias))
+        flags = {name: getattr(self, alias) for alias, name in PERMISSION_ALIASES.items()}
+        flags = {name: value for name, value in flags.items() if value is not None}
+        if flags:
+            listed = self.permissions.model_fields_set if self.permissions else set()
+            for alias, name in PERMISSION_ALIASES.items():
+                if name in flags and name in listed:
+                    raise rule_error(error_codes.INVALID_FIELD, f"give permissions.{name} or {alias}, not both")
+            given_flags = self.permissions.model_dump(exclude_unset=True) if self.permissions else {}
+            self.permissions = PermissionFlags(**given_flags, **flags)
+        return self
+
+    def settings(self, current: Permissions) -> dict[str, Any]:
+        """The settings `store.create`/`store.update` apply (None: unchanged); `permissions` over `current`."""
+        return {
+            "description": (self.description or "") if "description" in self.model_fields_set else None,
+            "enabled": self.enabled,
+            "timeout": self.timeout,
+            "memory": self.memory,
+            "env": self.env,
+            "permissions": self.permissions.over(current) if self.permissions else None,
+            "allow_unauthenticated": self.allow_unauthenticated,
+            "is_public": self.is_public,
+        }
+
+
+class FunctionCreate(FunctionChange):
+    name: Name
+    namespace: Namespace = Field(None, description="`default` when not given")
+    code: Code
+
+
+class PublicFunction(ApiModel):
+    """What anyone may see of a public function: no code, no env."""
+
+    id: str
+    name: str
+    namespace: str
+    description: str
+    version: int
+    enabled: bool
+    timeout: int = Field(validation_alias="timeout_seconds", description="Seconds")
+    memory: int = Field(validation_alias="memory_mb", description="MB")
+    permissions: dict[str, bool]
+    allow_unauthenticated: bool
+    is_public: bool
+    isolation: str
+    created_by: str | None
+    updated_by: str | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class ManagedFunction(PublicFunction):
+    """What those who manage functions see besides: the names of its env."""
+
+    env: Annotated[list[str], AfterValidator(sorted)] = Field(description="Names only: values are write-only")
+
+
+class FunctionSummary(ManagedFunction):
+    """A function in a list, for those who manage functions: its last status; no code (the function's GET has it)."""
+
+    last_execution_status: str | None = None
+
+
+class FunctionOut(ManagedFunction):
+    """A function with its code, as a change answers it."""
+
+    code: str
+
+
+class FunctionDetail(FunctionOut):
+    """`GET /functions/<name>` for those who manage functions."""
+
+    last_execution_status: str | None = None
+
+
+class AnyFunction(RootModel[FunctionDetail | PublicFunction]):
+    """A function as its GET shows it: everything to those who manage functions, the public part to others."""
+
+
+class VersionOut(ApiModel):
+    version: int
+    is_current: bool
+    created_by: str | None
+    created_at: Timestamp
+
+
+class VersionWithCode(VersionOut):
+    code: str
+
+
+class LogEntry(ApiModel):
+    timestamp: str = Field(description="Empty for lines printed outside `console`")
+    level: str
+    message: str
+
+
+class ExecutionOut(ApiModel):
+    id: str
+    function_id: str
+    function_name: str
+    namespace: str
+    version: int
+    status: Literal["success", "error", "timeout"]
+    status_code: int
+    duration_ms: float
+    error: str | None
+    logs: list[LogEntry]
+    logs_truncated: bool
+    trigger: str
+    user_id: str | None
+    started_at: Timestamp
+    completed_at: Timestamp
+
+
+class LogLine(LogEntry):
+    """A console line with the execution that printed it."""
+
+    execution_id: str
+    version: int
