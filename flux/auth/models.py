@@ -123,13 +123,3 @@ class ServiceKeyEvent(TenantScoped, db.Model):
     reason: Mapped[str] = mapped_column(sa.Text, default="")
     actor_id: Mapped[str | None] = mapped_column(sa.String(36), default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "key_id": self.key_id,
-            "action": self.action,
-            "reason": self.reason,
-            "actor_id": self.actor_id,
-            "created_at": self.created_at.isoformat(),
-        }
