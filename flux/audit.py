@@ -8,17 +8,18 @@ is stored exactly when the change is. Once that transaction commits, every
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app, has_request_context, request
+from pydantic import ConfigDict
 from sqlalchemy import event, orm
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flux.context import current_actor
 from flux.db import UtcDateTime, db, new_id, utcnow
+from flux.schemas import ApiModel, Timestamp
 from flux.tenancy import TenantScoped
 
 log = logging.getLogger("flux.audit")
@@ -38,9 +39,13 @@ class AuditRecord(TenantScoped, db.Model):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
 
 
-@dataclass(frozen=True)
-class AuditEvent:
-    """What sinks receive. `details` holds names and flags, never a setting's or secret's value."""
+class AuditEvent(ApiModel):
+    """What sinks receive, and what `GET /api/v1/admin/audit` lists.
+
+    `details` holds names and flags, never a setting's or secret's value.
+    """
+
+    model_config = ConfigDict(frozen=True)
 
     id: str
     tenant_id: str
@@ -50,10 +55,7 @@ class AuditEvent:
     actor_id: str | None
     details: dict[str, Any]
     ip_address: str
-    created_at: datetime
-
-    def as_json(self) -> dict[str, Any]:
-        return {**self.__dict__, "created_at": self.created_at.isoformat()}
+    created_at: Timestamp
 
 
 def record(action: str, target: str, **details: Any) -> None:
@@ -70,21 +72,7 @@ def record(action: str, target: str, **details: Any) -> None:
     )
     db.session.add(row)
     db.session.flush()
-    db.session.info.setdefault(PENDING, []).append((current_app._get_current_object(), event_of(row)))
-
-
-def event_of(row: AuditRecord) -> AuditEvent:
-    return AuditEvent(
-        row.id,
-        row.tenant_id,
-        row.action,
-        row.target,
-        row.actor_kind,
-        row.actor_id,
-        dict(row.details or {}),
-        row.ip_address,
-        row.created_at,
-    )
+    db.session.info.setdefault(PENDING, []).append((current_app._get_current_object(), AuditEvent.model_validate(row)))
 
 
 @event.listens_for(orm.Session, "after_commit")

@@ -3,20 +3,46 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from flask import Blueprint, current_app, jsonify
+from flask import current_app
+from flask_openapi3 import Tag
+from pydantic import Field
 
 from flux import db, openapi
 from flux.auth.permissions import ADMIN_ROLES, require
+from flux.context import public
 from flux.crypto import canary
+from flux.error_codes import INVALID_PAGE
 from flux.hookspecs import hookimpl
+from flux.openapi import ApiBlueprint, raises
+from flux.schemas import ApiModel, Page, answer, list_of, paginated
 from flux.version import __version__
 
-core = Blueprint("core", __name__)
+core = ApiBlueprint("core", __name__, abp_tags=[Tag(name="server")])
 
 
-@core.get("/")
-@core.get("/health")
+class Health(ApiModel):
+    """200 when everything is ok, 503 (same shape) when the server is degraded."""
+
+    status: Literal["ok", "degraded"]
+    database: Literal["ok", "error"]
+    keys: Literal["ok", "error", "unknown"]
+    version: str
+    reason: str | None = Field(None, exclude_if=lambda reason: reason is None, description="Why, when degraded")
+
+
+class PluginOut(ApiModel):
+    name: str
+    kind: str
+    version: str
+    hooks: list[str]
+
+
+# Both paths, as the reference has them: `GET /` and `GET /health`.
+@core.get("/", responses={200: Health, 503: Health})
+@core.get("/health", responses={200: Health, 503: Health}, operation_id="core.health_detailed")
+@public
 def health():
     """Liveness, database reachability and matching keys, for load balancers; no authentication.
 
@@ -26,23 +52,27 @@ def health():
     database_ok = db.ping()
     keys_ok = database_ok and canary.app_problem(current_app) is None
     healthy = database_ok and keys_ok
-    body = {
-        "status": "ok" if healthy else "degraded",
-        "database": "ok" if database_ok else "error",
-        "keys": "ok" if keys_ok else ("error" if database_ok else "unknown"),
-        "version": __version__,
-    }
+    reason = None
     if database_ok and not keys_ok:
-        body["reason"] = "this server's encryption keys cannot open the key canary the other servers sealed"
-    return jsonify(body), 200 if healthy else 503
+        reason = "this server's encryption keys cannot open the key canary the other servers sealed"
+    body = Health(
+        status="ok" if healthy else "degraded",
+        database="ok" if database_ok else "error",
+        keys="ok" if keys_ok else ("error" if database_ok else "unknown"),
+        version=__version__,
+        reason=reason,
+    )
+    return answer(body, 200 if healthy else 503)
 
 
-@core.get("/api/v1/admin/plugins")
+@core.get("/api/v1/admin/plugins", responses={200: list_of(PluginOut)})
 @require(*ADMIN_ROLES)
-def list_plugins():
-    """Loaded plugins, their versions and hooks."""
+@raises(INVALID_PAGE)
+def list_plugins(query: Page):
+    """Loaded plugins, their versions and hooks, by name."""
     plugins = current_app.extensions["flux"].plugins.describe()
-    return jsonify([info.as_json() for info in plugins])
+    shown = plugins[query.offset : query.offset + query.limit]
+    return paginated((PluginOut.model_validate(info) for info in shown), len(plugins))
 
 
 @hookimpl

@@ -18,6 +18,7 @@ from flux.auth.api_admins import admins, create_instance_admin
 from flux.auth.api_audit import audit_api
 from flux.auth.api_users import users
 from flux.auth.models import ServiceKey
+from flux.auth.schemas import NewAdmin
 from flux.auth.scopes import CORE_SCOPES
 from flux.auth.service_keys import find_usable_key, looks_like_service_key
 from flux.auth.sessions import session_is_live
@@ -27,6 +28,7 @@ from flux.context import ANONYMOUS, Actor
 from flux.db import SAFE_METHODS, db, immediate_transaction, utcnow
 from flux.errors import ApiError, Forbidden, NotFound, Unauthorized
 from flux.hookspecs import hookimpl
+from flux.schemas import parse
 from flux.tenancy import DEFAULT_TENANT_SLUG, TenantInfo
 
 TENANT_HEADER = "X-FB-Tenant"
@@ -142,7 +144,7 @@ def register_commands(cli):
         password = sys.stdin.readline().rstrip("\n")
         with app.app_context():
             try:
-                account = create_instance_admin(email, password, name)
+                account = create_instance_admin(parse(NewAdmin, {"email": email, "password": password, "name": name}))
                 db.session.commit()
             except ApiError as error:
                 raise click.ClickException(error.message) from None

@@ -90,6 +90,32 @@ SECRET_UNREADABLE = register(
     "SECRET_UNREADABLE", 500, "A stored secret does not open: changed or moved in the database."
 )
 
+# Accounts, sign-in and first-run setup (`flux.auth`).
+INVALID_CREDENTIALS = register(
+    "INVALID_CREDENTIALS", 401, "The e-mail or password is wrong (the same answer for an unknown e-mail)."
+)
+INVALID_REFRESH_TOKEN = register(
+    "INVALID_REFRESH_TOKEN", 401, "The refresh token is unknown, spent, expired or revoked: sign in again."
+)
+WEAK_PASSWORD = register("WEAK_PASSWORD", 400, "The new password breaks the password policy; the message says how.")
+INVALID_CURRENT_PASSWORD = register(
+    "INVALID_CURRENT_PASSWORD", 400, "Changing the password needs the right `current_password`."
+)
+SIGNUP_DISABLED = register("SIGNUP_DISABLED", 403, "Sign-up is turned off on this server.")
+INVALID_SETUP_TOKEN = register(
+    "INVALID_SETUP_TOKEN", 403, "First-run setup needs the server's `FLUXBASE_SECURITY_SETUP_TOKEN` as `setup_token`."
+)
+SETUP_COMPLETE = register("SETUP_COMPLETE", 409, "First-run setup is done: an instance admin exists.")
+
+# Service keys (`flux.auth.service_keys`).
+SCOPE_NOT_HELD = register(
+    "SCOPE_NOT_HELD", 403, "A service key may grant, and change keys with, only scopes it holds itself."
+)
+SERVICE_KEY_REVOKED = register("SERVICE_KEY_REVOKED", 409, "The key is revoked: it can only be read or deleted.")
+SERVICE_KEY_RETIRED = register("SERVICE_KEY_RETIRED", 409, "The key's grace period is over: it cannot work again.")
+SERVICE_KEY_ROTATED = register("SERVICE_KEY_ROTATED", 409, "The key was rotated already: rotate its replacement.")
+SERVICE_KEY_EXPIRED = register("SERVICE_KEY_EXPIRED", 409, "An expired key cannot be rotated: create a new key.")
+
 
 def markdown(owners: Iterable[str] | None = None) -> str:
     """`docs/errors.md`: the registered codes of `owners` (default all), grouped by owner."""

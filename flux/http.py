@@ -118,13 +118,6 @@ def optional_text(body: dict[str, Any], name: str, max_length: int) -> str | Non
     return value
 
 
-def optional_object(body: dict[str, Any], name: str) -> dict[str, Any] | None:
-    value = body.get(name)
-    if value is not None and not isinstance(value, dict):
-        raise BadRequest(f"{name} must be a JSON object", code="INVALID_FIELD")
-    return value
-
-
 def version_number(value: object) -> int:
     """A version from a URL or body: a whole number from 1; 400 otherwise."""
     if isinstance(value, bool):

@@ -27,7 +27,7 @@ def test_setup_status_then_setup_then_conflict(app, client):
     assert {"access_token", "refresh_token", "expires_in"} <= set(created.json)
     assert client.get("/api/v1/admin/setup/status").json == {"needs_setup": False, "has_admin": True}
     again = client.post("/api/v1/admin/setup", json={**SETUP, "email": "second@example.com"})
-    assert again.status_code == 409
+    assert (again.status_code, again.json["code"]) == (409, "SETUP_COMPLETE")
     assert accounts(app) == [ADMIN_EMAIL]
 
 
@@ -47,19 +47,41 @@ def test_setup_refused_when_no_token_is_configured(make_app):
 
 
 def test_setup_validates_credentials(app, client):
-    assert client.post("/api/v1/admin/setup", json={**SETUP, "password": "short"}).status_code == 400
-    assert client.post("/api/v1/admin/setup", json={**SETUP, "email": "nope"}).status_code == 400
+    cases = [
+        ({"password": "short"}, "WEAK_PASSWORD"),
+        ({"email": "nope"}, "INVALID_FIELD"),
+        ({"email": None}, "INVALID_FIELD"),
+        ({"name": "n" * 201}, "INVALID_FIELD"),
+        ({"name": 5}, "INVALID_FIELD"),
+        ({"setup_token": 0}, "INVALID_FIELD"),
+    ]
+    for change, code in cases:
+        response = client.post("/api/v1/admin/setup", json={**SETUP, **change})
+        assert (response.status_code, response.json["code"]) == (400, code), change
+    missing = client.post("/api/v1/admin/setup", json={"email": ADMIN_EMAIL, "setup_token": SETUP_TOKEN})
+    assert (missing.status_code, missing.json["code"]) == (400, "FIELD_REQUIRED")
     assert accounts(app) == []
 
 
-def test_login_refresh_me_logout(client, auth):
+def test_login_refresh_me_logout(app, client, auth):
     auth.setup_admin()
     login = client.post("/api/v1/admin/login", json={"email": ADMIN_EMAIL, "password": PASSWORD})
     assert login.status_code == 200
     headers = auth.bearer(login.json)
     me = client.get("/api/v1/admin/me", headers=headers)
     assert me.status_code == 200 and set(me.json) == {"user"}, "the reference's shape"
-    assert (me.json["user"]["email"], me.json["user"]["role"]) == (ADMIN_EMAIL, "instance_admin")
+    assert me.json["user"] == login.json["user"]
+    with app.app_context():
+        account = db.session.scalar(sa.select(PlatformAccount))
+        assert login.json["user"] == {
+            "id": account.id,
+            "email": ADMIN_EMAIL,
+            "name": "Ada",
+            "role": "instance_admin",
+            "created_at": account.created_at.isoformat(),
+            "last_signin_at": account.last_signin_at.isoformat(),
+        }
+    assert set(login.json) == {"user", "access_token", "refresh_token", "token_type", "expires_in"}
     refreshed = client.post("/api/v1/admin/refresh", json={"refresh_token": login.json["refresh_token"]})
     assert refreshed.status_code == 200
     assert client.post("/api/v1/admin/logout", headers=auth.bearer(refreshed.json)).status_code == 204
@@ -68,7 +90,9 @@ def test_login_refresh_me_logout(client, auth):
 
 def test_app_users_cannot_use_admin_endpoints(client, auth):
     user = auth.signup("user@example.com")
-    assert client.get("/api/v1/admin/me", headers=auth.bearer(user)).status_code == 403
+    for method, path in (("get", "/api/v1/admin/me"), ("post", "/api/v1/admin/logout")):
+        response = getattr(client, method)(path, headers=auth.bearer(user))
+        assert (response.status_code, response.json["code"]) == (403, "FORBIDDEN")
     # An app user's refresh token is not a dashboard refresh token, and the reverse.
     assert client.post("/api/v1/admin/refresh", json={"refresh_token": user["refresh_token"]}).status_code == 401
     admin = auth.setup_admin()

@@ -25,10 +25,46 @@ def test_listing_filters_and_limits(client, admin_headers):
     assert key["key"] not in str(events)
     only = client.get("/api/v1/admin/audit?action=service_key.disabled", headers=admin_headers).json
     assert [event["action"] for event in only] == ["service_key.disabled"]
-    assert len(client.get("/api/v1/admin/audit?limit=1", headers=admin_headers).json) == 1
+    assert client.get("/api/v1/admin/audit?action=", headers=admin_headers).json == events
     for bad in ("0", "1001", "many"):
         response = client.get(f"/api/v1/admin/audit?limit={bad}", headers=admin_headers)
-        assert response.status_code == 400 and response.json["code"] == "INVALID_LIMIT"
+        assert response.status_code == 400 and response.json["code"] == "INVALID_PAGE"
+
+
+def test_an_event_has_the_fields_of_an_audit_event(app, client, admin_headers):
+    key = client.post(KEYS, json={"name": "one", "scopes": ["*"]}, headers=admin_headers).json
+    [event] = client.get("/api/v1/admin/audit", headers=admin_headers).json
+    admin_id = client.get("/api/v1/admin/me", headers=admin_headers).json["user"]["id"]
+    with app.app_context(), tenant_scope(key["tenant_id"]):
+        created_at = db.session.get(audit.AuditRecord, event["id"]).created_at
+    assert event == {
+        "id": event["id"],
+        "tenant_id": key["tenant_id"],
+        "action": "service_key.created",
+        "target": key["id"],
+        "actor_kind": "platform",
+        "actor_id": admin_id,
+        "details": {"name": "one", "scopes": ["*"]},
+        "ip_address": "127.0.0.1",
+        "created_at": created_at.isoformat(),
+    }
+
+
+def test_the_trail_comes_in_pages_newest_first(client, admin_headers):
+    key = client.post(KEYS, json={"name": "one", "scopes": ["*"]}, headers=admin_headers).json
+    for n in range(54):
+        client.put(f"{KEYS}/{key['id']}", json={"description": f"change {n}"}, headers=admin_headers)
+    first = client.get("/api/v1/admin/audit", headers=admin_headers)
+    assert len(first.json) == 50 and first.headers["X-Total-Count"] == "55"
+    assert first.json[0]["action"] == "service_key.updated"
+    rest = client.get("/api/v1/admin/audit?limit=10&offset=50", headers=admin_headers)
+    assert len(rest.json) == 5 and rest.headers["X-Total-Count"] == "55"
+    assert rest.json[-1]["action"] == "service_key.created"
+    everything = client.get("/api/v1/admin/audit?limit=1000", headers=admin_headers).json
+    assert everything == first.json + rest.json
+    only = client.get("/api/v1/admin/audit?action=service_key.created&limit=1", headers=admin_headers)
+    assert len(only.json) == 1 and only.headers["X-Total-Count"] == "1"
+    assert client.get("/api/v1/admin/audit?offset=-1", headers=admin_headers).json["code"] == "INVALID_PAGE"
 
 
 def test_listing_needs_an_admin(client, auth):

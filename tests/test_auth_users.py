@@ -40,21 +40,34 @@ def test_signup_returns_user_and_tokens(app, client):
 def test_signup_rejects_duplicates_and_bad_input(app, client, auth):
     auth.signup("dup@example.com")
     duplicate = client.post("/api/v1/auth/signup", json={"email": "DUP@example.com", "password": PASSWORD})
-    assert duplicate.status_code == 409 and duplicate.json["code"] == "USER_EXISTS"
+    assert duplicate.status_code == 409 and duplicate.json["code"] == "ALREADY_EXISTS"
+    big = {"notes": "x" * 16 * 1024}
     cases = [
-        ({"email": "x@example.com", "password": "short"}, "WEAK_PASSWORD", "at least 8 characters"),
-        ({"email": "not-an-email", "password": PASSWORD}, "INVALID_EMAIL", "not a valid"),
-        ({"password": PASSWORD}, "INVALID_EMAIL", "email is required"),
-        ({"email": "x@example.com"}, "WEAK_PASSWORD", "password is required"),
-        ({"email": "x@example.com", "password": PASSWORD, "user_metadata": "no"}, "INVALID_FIELD", "JSON object"),
+        ({"email": "x@example.com", "password": "short"}, 400, "WEAK_PASSWORD", "password: must be at least 8"),
+        ({"email": "not-an-email", "password": PASSWORD}, 400, "INVALID_FIELD", "email: is not a valid e-mail"),
+        ({"email": "x" * 320 + "@example.com", "password": PASSWORD}, 400, "INVALID_FIELD", "not a valid e-mail"),
+        ({"email": 7, "password": PASSWORD}, 400, "INVALID_FIELD", "email: "),
+        ({"password": PASSWORD}, 400, "FIELD_REQUIRED", "email: Field required"),
+        ({"email": "x@example.com"}, 400, "FIELD_REQUIRED", "password: Field required"),
+        ({"email": "x@example.com", "password": "p" * 1025}, 400, "WEAK_PASSWORD", "at most 1024 characters"),
+        ({"email": "x@example.com", "password": PASSWORD, "user_metadata": "no"}, 400, "INVALID_FIELD", "dictionary"),
+        ({"email": "x@example.com", "password": PASSWORD, "user_metadata": big}, 413, "VALUE_TOO_LARGE", "16384"),
     ]
-    for body, code, message in cases:
+    for body, status, code, message in cases:
         response = client.post("/api/v1/auth/signup", json=body)
-        assert response.status_code == 400, body
-        assert response.json["code"] == code and message in response.json["error"]
-    assert client.post("/api/v1/auth/signup", json=["not", "an", "object"]).status_code == 400
-    assert client.post("/api/v1/auth/signup", data="{", content_type="application/json").status_code == 400
+        assert response.status_code == status, body
+        assert response.json["code"] == code and message in response.json["error"], response.json
+    not_object = client.post("/api/v1/auth/signup", json=["not", "an", "object"])
+    assert (not_object.status_code, not_object.json["code"]) == (400, "INVALID_BODY")
+    malformed = client.post("/api/v1/auth/signup", data="{", content_type="application/json")
+    assert (malformed.status_code, malformed.json["code"]) == (400, "INVALID_JSON")
     assert stored_user(app, "x@example.com") is None
+
+
+def test_signup_can_be_disabled(make_app):
+    client = make_app(AUTH_SIGNUP_ENABLED=False).test_client()
+    response = client.post("/api/v1/auth/signup", json={"email": "x@example.com", "password": PASSWORD})
+    assert (response.status_code, response.json["code"]) == (403, "SIGNUP_DISABLED")
 
 
 def test_signin_and_one_message_for_every_mismatch(client, auth):
@@ -65,7 +78,9 @@ def test_signin_and_one_message_for_every_mismatch(client, auth):
     unknown = client.post("/api/v1/auth/signin", json={"email": "nobody@example.com", "password": PASSWORD})
     assert wrong_password.status_code == unknown.status_code == 401
     assert wrong_password.json == unknown.json == {"error": "Invalid email or password", "code": "INVALID_CREDENTIALS"}
-    assert client.post("/api/v1/auth/signin", json={"email": "known@example.com"}).status_code == 400
+    for body in ({"email": "known@example.com"}, {"email": "", "password": PASSWORD}, {"password": PASSWORD}):
+        missing = client.post("/api/v1/auth/signin", json=body)
+        assert (missing.status_code, missing.json["code"]) == (400, "FIELD_REQUIRED"), body
 
 
 def test_account_locks_after_five_failures(app, client, auth):
@@ -180,10 +195,17 @@ def _session_id(tokens: dict) -> str:
 
 
 def test_refresh_rejects_garbage(client):
-    for token in [None, "", "abc", "fbr.x.0.y", 12, "fbr." + "0" * 36 + ".0.zzz"]:
+    for token in ["", "abc", "fbr.x.0.y", "fbr." + "0" * 36 + ".0.zzz"]:
         response = client.post("/api/v1/auth/refresh", json={"refresh_token": token})
         assert response.status_code == 401, token
         assert response.json["code"] == "INVALID_REFRESH_TOKEN"
+    for body, code in [
+        ({"refresh_token": None}, "INVALID_FIELD"),
+        ({"refresh_token": 12}, "INVALID_FIELD"),
+        ({}, "FIELD_REQUIRED"),
+    ]:
+        response = client.post("/api/v1/auth/refresh", json=body)
+        assert (response.status_code, response.json["code"]) == (400, code), body
 
 
 def test_signout_revokes_access_tokens(client, auth):
@@ -203,11 +225,19 @@ def test_get_and_patch_user(app, client, auth):
     assert client.get("/api/v1/auth/user", headers=headers).json["email"] == "me@example.com"
     patched = client.patch("/api/v1/auth/user", json={"user_metadata": {"theme": "dark"}}, headers=headers)
     assert patched.status_code == 200 and patched.json["user_metadata"] == {"theme": "dark"}
-    assert client.patch("/api/v1/auth/user", json={}, headers=headers).status_code == 400
-    wrong = client.patch(
-        "/api/v1/auth/user", json={"password": "new-password-1", "current_password": "x"}, headers=headers
-    )
-    assert wrong.status_code == 400 and wrong.json["code"] == "INVALID_CURRENT_PASSWORD"
+    assert patched.json == client.get("/api/v1/auth/user", headers=headers).json
+    merged = client.patch("/api/v1/auth/user", json={"user_metadata": {"lang": "fr"}}, headers=headers)
+    assert merged.json["user_metadata"] == {"theme": "dark", "lang": "fr"}
+    for body in ({}, {"unknown": 1}, {"password": None, "user_metadata": None}):
+        nothing = client.patch("/api/v1/auth/user", json=body, headers=headers)
+        assert (nothing.status_code, nothing.json["code"]) == (400, "NOTHING_TO_UPDATE"), body
+    for current in ("x", None):
+        wrong = client.patch(
+            "/api/v1/auth/user", json={"password": "new-password-1", "current_password": current}, headers=headers
+        )
+        assert wrong.status_code == 400 and wrong.json["code"] == "INVALID_CURRENT_PASSWORD"
+    weak = client.patch("/api/v1/auth/user", json={"password": "short", "current_password": PASSWORD}, headers=headers)
+    assert (weak.status_code, weak.json["code"]) == (400, "WEAK_PASSWORD")
     changed = client.patch(
         "/api/v1/auth/user", json={"password": "new-password-1", "current_password": PASSWORD}, headers=headers
     )
@@ -252,9 +282,51 @@ def test_user_endpoints_need_a_token(client):
     assert client.get("/api/v1/auth/user", headers={"Authorization": "Basic abc"}).status_code == 401
 
 
+def test_the_user_endpoints_are_for_app_users_only(client, auth, admin_headers):
+    for method in ("get", "patch"):
+        response = getattr(client, method)("/api/v1/auth/user", json={"user_metadata": {}}, headers=admin_headers)
+        assert (response.status_code, response.json["code"]) == (403, "APP_USER_REQUIRED")
+
+
+def test_a_deleted_user_is_not_found(app, client, auth):
+    headers = auth.bearer(auth.signup("gone@example.com"))
+    with app.app_context():
+        db.session.execute(sa.delete(AppUser).execution_options(all_tenants=True))
+        db.session.commit()
+    for method in ("get", "patch"):
+        response = getattr(client, method)("/api/v1/auth/user", json={"user_metadata": {}}, headers=headers)
+        assert (response.status_code, response.json["code"]) == (404, "NOT_FOUND")
+
+
 def test_auth_config_is_public(client):
-    config = client.get("/api/v1/auth/config").json
-    assert config["password_min_length"] == 8 and config["signup_enabled"] is True
+    assert client.get("/api/v1/auth/config").json == {
+        "signup_enabled": True,
+        "password_min_length": 8,
+        "access_token_seconds": 900,
+        "refresh_token_days": 30,
+        "lockout_attempts": 5,
+        "lockout_minutes": 15,
+    }
+
+
+def test_the_token_answer_has_the_reference_shape(app, client, auth):
+    body = client.post(
+        "/api/v1/auth/signup", json={"email": "shape@example.com", "password": PASSWORD, "user_metadata": {"a": 1}}
+    ).json
+    assert set(body) == {"user", "access_token", "refresh_token", "token_type", "expires_in"}
+    assert body["token_type"] == "bearer"
+    user = stored_user(app, "shape@example.com")
+    assert body["user"] == {
+        "id": user.id,
+        "email": "shape@example.com",
+        "role": "authenticated",
+        "tenant_id": user.tenant_id,
+        "user_metadata": {"a": 1},
+        "created_at": user.created_at.isoformat(),
+        "updated_at": user.updated_at.isoformat(),
+        "last_signin_at": user.last_signin_at.isoformat(),
+    }
+    assert client.get("/api/v1/auth/user", headers=auth.bearer(body)).json == body["user"]
 
 
 def test_passwords_never_reach_the_log(client, auth, caplog):

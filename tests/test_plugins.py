@@ -116,6 +116,18 @@ def test_admin_plugins_endpoint_lists_plugins_and_hooks(client, admin_headers):
     mine = by_name["tests.plugins.my_plugin"]
     assert mine["kind"] == "extra"
     assert "register_encrypted_columns" in mine["hooks"] and "startup" in mine["hooks"]
+    assert [plugin["name"] for plugin in response.json] == sorted(by_name)
+
+
+def test_admin_plugins_endpoint_comes_in_pages(client, admin_headers):
+    everything = client.get("/api/v1/admin/plugins", headers=admin_headers)
+    total = len(everything.json)
+    assert 2 < total < 50 and everything.headers["X-Total-Count"] == str(total)
+    page = client.get("/api/v1/admin/plugins?limit=2&offset=1", headers=admin_headers)
+    assert page.json == everything.json[1:3] and page.headers["X-Total-Count"] == str(total)
+    assert client.get(f"/api/v1/admin/plugins?offset={total}", headers=admin_headers).json == []
+    too_many = client.get("/api/v1/admin/plugins?limit=1001", headers=admin_headers)
+    assert (too_many.status_code, too_many.json["code"]) == (400, "INVALID_PAGE")
 
 
 def test_plugins_from_environment_variable(tmp_path, monkeypatch):

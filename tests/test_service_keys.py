@@ -104,30 +104,58 @@ def test_expires_at_in_the_future_is_kept_in_utc(client, admin_headers):
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "code", "message"),
     [
-        pytest.param({"scopes": ["service_keys:read"]}, id="missing-name"),
-        pytest.param({"name": "   ", "scopes": ["service_keys:read"]}, id="blank-name"),
-        pytest.param({"name": 7, "scopes": ["service_keys:read"]}, id="name-not-a-string"),
-        pytest.param({"name": "ci", "scopes": []}, id="empty-scopes"),
-        pytest.param({"name": "ci", "scopes": "service_keys:read"}, id="scopes-not-a-list"),
-        pytest.param({"name": "ci", "scopes": ["service_keys:read", 3]}, id="scope-not-a-string"),
-        pytest.param({"name": "ci", "scopes": ["secrets:destroy"]}, id="unknown-scope"),
-        pytest.param({"name": "ci", "scopes": ["nothing:*"]}, id="unknown-family"),
-        pytest.param({"name": "ci", "scopes": ["*:*"]}, id="wildcard-family"),
-        pytest.param({"name": "ci", "scopes": ["*"], "expires_at": "2001-01-01T00:00:00Z"}, id="past-expiry"),
-        pytest.param({"name": "ci", "scopes": ["*"], "expires_at": "next tuesday"}, id="unparsable-expiry"),
-        pytest.param({"name": "ci", "scopes": ["*"], "expires_at": "2999-01-01T00:00:00"}, id="naive-expiry"),
-        pytest.param({"name": "ci", "scopes": ["*"], "expires_at": 20990101}, id="number-expiry"),
-        pytest.param({"name": "ci", "scopes": ["*"], "expires_at": "9999-12-31T23:59:59-01:00"}, id="overflow"),
-        pytest.param({"name": "x" * 201, "scopes": ["*"]}, id="name-too-long"),
+        pytest.param({"scopes": ["service_keys:read"]}, "FIELD_REQUIRED", "name: Field required", id="missing-name"),
+        pytest.param({"name": "   ", "scopes": ["*"]}, "INVALID_FIELD", "name: must not be blank", id="blank-name"),
+        pytest.param({"name": 7, "scopes": ["*"]}, "INVALID_FIELD", "name: ", id="name-not-a-string"),
+        pytest.param({"name": "ci", "scopes": []}, "INVALID_FIELD", "at least one scope", id="empty-scopes"),
+        pytest.param(
+            {"name": "ci", "scopes": "service_keys:read"}, "INVALID_FIELD", "scopes: ", id="scopes-not-a-list"
+        ),
+        pytest.param(
+            {"name": "ci", "scopes": ["service_keys:read", 3]}, "INVALID_FIELD", "scopes.1", id="not-a-string"
+        ),
+        pytest.param({"name": "ci", "scopes": ["secrets:destroy"]}, "INVALID_FIELD", "unknown scope", id="unknown"),
+        pytest.param({"name": "ci", "scopes": ["nothing:*"]}, "INVALID_FIELD", "unknown scope", id="unknown-family"),
+        pytest.param({"name": "ci", "scopes": ["*:*"]}, "INVALID_FIELD", "unknown scope", id="wildcard-family"),
+        pytest.param({"name": "x" * 201, "scopes": ["*"]}, "INVALID_FIELD", "name: ", id="name-too-long"),
+        pytest.param(
+            {"name": "ci", "description": "d" * 2001}, "INVALID_FIELD", "description: ", id="long-description"
+        ),
     ],
 )
-def test_create_rejects_bad_fields(app, client, admin_headers, body):
+def test_create_rejects_bad_fields(app, client, admin_headers, body, code, message):
     response = client.post(BASE, json=body, headers=admin_headers)
-    assert response.status_code == 400, response.json
-    assert set(response.json) == {"error", "code"}
+    assert (response.status_code, response.json["code"]) == (400, code)
+    assert message in response.json["error"]
     assert rows(app, "service_keys") == []
+
+
+@pytest.mark.parametrize(
+    ("expires_at", "message"),
+    [
+        pytest.param("2001-01-01T00:00:00Z", "must be in the future", id="past"),
+        pytest.param("next tuesday", "RFC 3339", id="unparsable"),
+        pytest.param("2999-01-01T00:00:00", "RFC 3339", id="naive"),
+        pytest.param(20990101, "RFC 3339", id="number"),
+        pytest.param("9999-12-31T23:59:59-01:00", "RFC 3339", id="overflow"),
+    ],
+)
+def test_an_expiry_must_be_a_future_time_with_an_offset(app, client, admin_headers, admin_key, expires_at, message):
+    """The one expiry rule (`flux.schemas.FutureTime`), on create and on update."""
+    created = client.post(BASE, json={"name": "ci", "expires_at": expires_at}, headers=admin_headers)
+    updated = client.put(f"{BASE}/{admin_key['id']}", json={"expires_at": expires_at}, headers=admin_headers)
+    for response in (created, updated):
+        assert (response.status_code, response.json["code"]) == (400, "INVALID_FIELD")
+        assert response.json["error"].startswith("expires_at: ") and message in response.json["error"]
+    assert [row["expires_at"] for row in rows(app, "service_keys")] == [None]
+
+
+def test_expires_at_null_removes_the_expiry(client, admin_headers):
+    created = create_key(client, admin_headers, expires_at="2999-01-01T00:00:00Z")
+    updated = client.put(f"{BASE}/{created['id']}", json={"expires_at": None}, headers=admin_headers)
+    assert (updated.status_code, updated.json["expires_at"]) == (200, None)
 
 
 @pytest.mark.parametrize(
@@ -296,14 +324,28 @@ def test_deprecating_again_never_extends_the_grace_period(client, admin_headers,
     assert datetime.fromisoformat(shorter["grace_until"]) < datetime.fromisoformat(first["grace_until"])
 
 
-@pytest.mark.parametrize("hours", [-1, 90 * 24 + 1, "24", True, None])
-def test_deprecate_rejects_a_bad_grace_period(client, app, admin_headers, admin_key, hours):
-    url = f"{BASE}/{admin_key['id']}/deprecate"
-    response = client.post(url, json={"grace_period_hours": hours}, headers=admin_headers)
-    assert response.status_code == 400
+@pytest.mark.parametrize(
+    "body",
+    [{"grace_period_hours": hours} for hours in (-1, 90 * 24 + 1, "24", True, None, 1e308)] + [{"reason": "r" * 2001}],
+)
+@pytest.mark.parametrize("action", ["deprecate", "rotate"])
+def test_deprecate_rejects_a_bad_grace_period(client, app, admin_headers, admin_key, body, action):
+    url = f"{BASE}/{admin_key['id']}/{action}"
+    response = client.post(url, json=body, headers=admin_headers)
+    assert (response.status_code, response.json["code"]) == (400, "INVALID_FIELD")
+    assert response.json["error"].startswith(f"{next(iter(body))}: ")
     [stored] = rows(app, "service_keys")
     assert stored["grace_until"] is None
     assert rows(app, "service_key_events") == []
+
+
+def test_deprecate_without_a_body_gives_a_day_of_grace(client, admin_headers, admin_key):
+    response = client.post(f"{BASE}/{admin_key['id']}/deprecate", headers=admin_headers)
+    assert response.status_code == 200
+    grace = datetime.fromisoformat(response.json["grace_until"]) - datetime.fromisoformat(
+        response.json["deprecated_at"]
+    )
+    assert grace == timedelta(hours=24)
 
 
 def test_an_expired_key_is_refused(client, app, admin_headers, admin_key):
@@ -312,7 +354,7 @@ def test_an_expired_key_is_refused(client, app, admin_headers, admin_key):
     assert (response.status_code, response.json["code"]) == (401, "INVALID_SERVICE_KEY")
     assert client.get(f"{BASE}/{admin_key['id']}", headers=admin_headers).json["status"] == "expired"
     rotated = client.post(f"{BASE}/{admin_key['id']}/rotate", headers=admin_headers)
-    assert rotated.status_code == 409, "a rotation would hand out a key that is expired at birth"
+    assert (rotated.status_code, rotated.json["code"]) == (409, "SERVICE_KEY_EXPIRED"), "expired at birth"
 
 
 def test_rotate(client, app, admin_headers, admin_key):
@@ -475,15 +517,33 @@ def test_update(client, admin_headers, admin_key):
 
 
 @pytest.mark.parametrize(
-    "body",
-    [{}, {"unknown": 1}, {"name": ""}, {"name": None}, {"scopes": []}, {"scopes": ["nope"]}, {"expires_at": "x"}],
+    ("body", "code"),
+    [
+        ({}, "NOTHING_TO_UPDATE"),
+        ({"unknown": 1}, "NOTHING_TO_UPDATE"),
+        ({"name": ""}, "INVALID_FIELD"),
+        ({"name": None}, "INVALID_FIELD"),
+        ({"scopes": []}, "INVALID_FIELD"),
+        ({"scopes": None}, "INVALID_FIELD"),
+        ({"scopes": ["nope"]}, "INVALID_FIELD"),
+        ({"enabled": None}, "INVALID_FIELD"),
+        ({"enabled": "yes"}, "INVALID_FIELD"),
+        ({"expires_at": "x"}, "INVALID_FIELD"),
+        ({"name": "fine", "description": "d" * 2001}, "INVALID_FIELD"),
+    ],
 )
-def test_update_rejects_bad_or_empty_changes(client, admin_headers, admin_key, body):
+def test_update_rejects_bad_or_empty_changes(client, admin_headers, admin_key, body, code):
     url = f"{BASE}/{admin_key['id']}"
     before = client.get(url, headers=admin_headers).json
     response = client.put(url, json=body, headers=admin_headers)
-    assert response.status_code == 400
+    assert (response.status_code, response.json["code"]) == (400, code)
     assert client.get(url, headers=admin_headers).json == before
+
+
+def test_description_null_clears_it(client, admin_headers):
+    created = create_key(client, admin_headers, description="nightly")
+    updated = client.put(f"{BASE}/{created['id']}", json={"description": None}, headers=admin_headers)
+    assert (updated.status_code, updated.json["description"]) == (200, "")
 
 
 def test_delete(client, app, admin_headers, admin_key):
@@ -515,7 +575,7 @@ def test_delete(client, app, admin_headers, admin_key):
 def test_unknown_id_is_404(client, admin_headers, method, suffix, key_id):
     body = {"name": "x", "reason": "x"} if method in ("put", "post") else None
     response = getattr(client, method)(f"{BASE}/{key_id}{suffix}", json=body, headers=admin_headers)
-    assert (response.status_code, response.json["code"]) == (404, "SERVICE_KEY_NOT_FOUND")
+    assert (response.status_code, response.json["code"]) == (404, "NOT_FOUND")
 
 
 # --- tenants -----------------------------------------------------------------------------
@@ -585,3 +645,73 @@ def test_a_tenant_router_plugin_cannot_move_a_key_to_another_tenant(client, app,
     response = client.get(BASE, headers=as_key(acme, **{"X-Test-Route-Tenant": "beta"}))
     assert response.status_code == 403
     assert response.json["error"] == ACCESS_DENIED
+
+
+# --- the answers' shape, and pages of the list --------------------------------------------
+
+KEY_FIELDS = {
+    "id",
+    "name",
+    "description",
+    "key_prefix",
+    "scopes",
+    "tenant_id",
+    "status",
+    "enabled",
+    "expires_at",
+    "revoked_at",
+    "revoked_reason",
+    "deprecated_at",
+    "grace_until",
+    "replaced_by",
+    "created_by",
+    "created_at",
+    "updated_at",
+    "last_used_at",
+}
+
+
+def test_a_key_is_shown_with_exactly_its_fields(app, client, admin_headers):
+    created = create_key(client, admin_headers, expires_at="2999-01-01T00:00:00Z")
+    assert set(created) == KEY_FIELDS | {"key"}
+    shown = client.get(f"{BASE}/{created['id']}", headers=admin_headers).json
+    [stored] = rows(app, "service_keys")
+    with app.app_context():
+        key = db.session.scalar(sa.select(ServiceKey).execution_options(all_tenants=True))
+        assert shown == {
+            "id": key.id,
+            "name": "ci",
+            "description": "",
+            "key_prefix": f"fbk_{stored['prefix']}",
+            "scopes": ["service_keys:read"],
+            "tenant_id": key.tenant_id,
+            "status": "active",
+            "enabled": True,
+            "expires_at": "2999-01-01T00:00:00+00:00",
+            "revoked_at": None,
+            "revoked_reason": None,
+            "deprecated_at": None,
+            "grace_until": None,
+            "replaced_by": None,
+            "created_by": key.created_by,
+            "created_at": key.created_at.isoformat(),
+            "updated_at": key.updated_at.isoformat(),
+            "last_used_at": None,
+        }
+    rotated = client.post(f"{BASE}/{created['id']}/rotate", headers=admin_headers).json
+    assert set(rotated) == KEY_FIELDS | {"key", "previous_key"} and set(rotated["previous_key"]) == KEY_FIELDS
+
+
+def test_the_list_comes_in_pages(client, admin_headers):
+    made = [create_key(client, admin_headers, name=f"key-{n:02}")["id"] for n in range(55)]
+    first = client.get(BASE, headers=admin_headers)
+    assert first.status_code == 200
+    assert [key["id"] for key in first.json] == made[:50], "50 by default, oldest first"
+    assert first.headers["X-Total-Count"] == "55"
+    page = client.get(BASE, query_string={"limit": 10, "offset": 50}, headers=admin_headers)
+    assert [key["id"] for key in page.json] == made[50:]
+    assert page.headers["X-Total-Count"] == "55"
+    assert client.get(BASE, query_string={"offset": 100}, headers=admin_headers).json == []
+    for bad in ({"limit": 1001}, {"limit": 0}, {"limit": "x"}, {"offset": -1}):
+        response = client.get(BASE, query_string=bad, headers=admin_headers)
+        assert (response.status_code, response.json["code"]) == (400, "INVALID_PAGE"), bad

@@ -3,29 +3,29 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, jsonify, request
+from flask_openapi3 import Tag
+from pydantic import Field
 
-from flux.audit import AuditRecord, event_of
+from flux.audit import AuditEvent, AuditRecord
 from flux.auth.permissions import ADMIN_ROLES, require
-from flux.db import db
-from flux.errors import BadRequest
+from flux.error_codes import INVALID_PAGE
+from flux.openapi import ApiBlueprint, raises
+from flux.schemas import Page, list_of, page_of, paginated
 
-MAX_LIMIT = 1000
-
-audit_api = Blueprint("audit", __name__, url_prefix="/api/v1/admin/audit")
+audit_api = ApiBlueprint("audit", __name__, url_prefix="/api/v1/admin/audit", abp_tags=[Tag(name="audit")])
 
 
-@audit_api.get("")
+class AuditQuery(Page):
+    action: str | None = Field(None, description="Only events of this action, e.g. `service_key.revoked`")
+
+
+@audit_api.get("", responses={200: list_of(AuditEvent)})
 @require(*ADMIN_ROLES, scope="audit:read")
-def list_events():
-    """The current tenant's events, newest first; `?action=` filters, `?limit=` (≤ 1000) bounds."""
-    try:
-        limit = int(request.args.get("limit", 100))
-    except ValueError:
-        raise BadRequest("limit must be an integer", code="INVALID_LIMIT") from None
-    if not 1 <= limit <= MAX_LIMIT:
-        raise BadRequest(f"limit must be between 1 and {MAX_LIMIT}", code="INVALID_LIMIT")
-    query = sa.select(AuditRecord).order_by(AuditRecord.created_at.desc(), AuditRecord.id).limit(limit)
-    if request.args.get("action"):
-        query = query.where(AuditRecord.action == request.args["action"])
-    return jsonify([event_of(row).as_json() for row in db.session.scalars(query)])
+@raises(INVALID_PAGE)
+def list_events(query: AuditQuery):
+    """The current tenant's events, newest first."""
+    events = sa.select(AuditRecord).order_by(AuditRecord.created_at.desc(), AuditRecord.id)
+    if query.action:
+        events = events.where(AuditRecord.action == query.action)
+    rows, total = page_of(events, query)
+    return paginated((AuditEvent.model_validate(row) for row in rows), total)

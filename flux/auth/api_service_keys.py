@@ -8,34 +8,50 @@ scopes it holds in full: otherwise it could disable or narrow a `*` key above it
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import Blueprint, jsonify
+from flask_openapi3 import Tag
 
 from flux import audit
 from flux.auth import service_keys as keys
+from flux.auth.key_schemas import (
+    KeyChange,
+    KeyCreate,
+    KeyDeprecate,
+    KeyEventOut,
+    KeyHistory,
+    KeyPath,
+    KeyRevoke,
+    NewServiceKey,
+    RotatedKey,
+    ServiceKeyOut,
+)
 from flux.auth.models import ServiceKey, ServiceKeyEvent
 from flux.auth.permissions import ADMIN_ROLES, require
-from flux.auth.scopes import known_scopes, unknown_scopes
 from flux.context import current_actor
-from flux.db import db, utcnow
+from flux.db import db
+from flux.error_codes import (
+    INVALID_PAGE,
+    NOT_FOUND,
+    NOTHING_TO_UPDATE,
+    SCOPE_NOT_HELD,
+    SERVICE_KEY_EXPIRED,
+    SERVICE_KEY_RETIRED,
+    SERVICE_KEY_REVOKED,
+    SERVICE_KEY_ROTATED,
+)
 from flux.errors import BadRequest, Forbidden, NotFound
-from flux.http import json_body, optional_text
+from flux.openapi import ApiBlueprint, raises
+from flux.schemas import Page, answer, list_of, page_of, paginated
 
-api = Blueprint("service_keys", __name__, url_prefix="/api/v1/admin/service-keys")
+api = ApiBlueprint(
+    "service_keys", __name__, url_prefix="/api/v1/admin/service-keys", abp_tags=[Tag(name="service keys")]
+)
 MANAGE = require(*ADMIN_ROLES, scope="service_keys:write")
 READ = require(*ADMIN_ROLES, scope="service_keys:read")
-MAX_GRACE_DAYS = 90
-
-
-def _scopes(value: object) -> list[str]:
-    if not isinstance(value, list) or not value or not all(isinstance(item, str) for item in value):
-        raise BadRequest('scopes must be a non-empty list of strings, e.g. ["secrets:read"]', code="INVALID_SCOPES")
-    unknown = unknown_scopes(value)
-    if unknown:
-        raise BadRequest(f"unknown scope(s) {unknown}; known: {list(known_scopes())}", code="INVALID_SCOPES")
-    return sorted(set(value))
+# Kept on the key (`ServiceKeyEvent`) and in the audit trail when they change.
+AUDITED_FIELDS = {"name", "description", "scopes", "expires_at"}
 
 
 def _grantable(scopes: list[str], doing: str = "grant") -> list[str]:
@@ -44,7 +60,7 @@ def _grantable(scopes: list[str], doing: str = "grant") -> list[str]:
     if actor.kind == "service_key":
         beyond = [scope for scope in scopes if not keys.has_scope(list(actor.scopes), scope)]
         if beyond:
-            raise Forbidden(f"a service key cannot {doing} scopes it does not hold: {beyond}", code="SCOPE_NOT_HELD")
+            raise Forbidden(f"a service key cannot {doing} scopes it does not hold: {beyond}", code=SCOPE_NOT_HELD)
     return scopes
 
 
@@ -54,39 +70,10 @@ def _creator_scopes() -> list[str]:
     return sorted(actor.scopes) if actor.kind == "service_key" else ["*"]
 
 
-def _future_time(value: object, name: str) -> datetime | None:
-    """An aware time in the future, in UTC; a time the database cannot hold is a 400, not a 500."""
-    if value is None:
-        return None
-    invalid = BadRequest(f"{name} must be an RFC 3339 time, e.g. 2030-01-01T00:00:00Z", code="INVALID_TIME")
-    if not isinstance(value, str):
-        raise invalid
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise invalid from None
-    if parsed.tzinfo is None:
-        raise BadRequest(f"{name} must include a timezone (e.g. Z)", code="INVALID_TIME")
-    try:
-        parsed = parsed.astimezone(UTC)
-    except OverflowError:
-        raise BadRequest(f"{name} is out of range", code="INVALID_TIME") from None
-    if parsed <= utcnow():
-        raise BadRequest(f"{name} must be in the future", code="INVALID_TIME")
-    return parsed
-
-
-def _grace(body: dict) -> timedelta:
-    hours = body.get("grace_period_hours", 24)
-    if isinstance(hours, bool) or not isinstance(hours, (int, float)) or not 0 <= hours <= MAX_GRACE_DAYS * 24:
-        raise BadRequest(f"grace_period_hours must be a number from 0 to {MAX_GRACE_DAYS * 24}", code="INVALID_FIELD")
-    return timedelta(hours=hours)
-
-
 def _key(key_id: str) -> ServiceKey:
     key = db.session.get(ServiceKey, key_id) if len(key_id) <= 36 else None
     if key is None:
-        raise NotFound("Service key not found", code="SERVICE_KEY_NOT_FOUND")
+        raise NotFound("Service key not found", code=NOT_FOUND)
     return key
 
 
@@ -97,147 +84,147 @@ def _changeable(key_id: str) -> ServiceKey:
     return key
 
 
-@api.get("")
+def _shown(key: ServiceKey):
+    return answer(ServiceKeyOut.model_validate(key))
+
+
+def _switch(key_id: str, enabled: bool):
+    key = _changeable(key_id)
+    keys.set_enabled(key, enabled)
+    db.session.commit()
+    return _shown(key)
+
+
+@api.get("", responses={200: list_of(ServiceKeyOut)})
 @READ
-def list_keys():
-    found = db.session.scalars(sa.select(ServiceKey).order_by(ServiceKey.created_at, ServiceKey.id))
-    return jsonify([keys.describe(key) for key in found])
+@raises(INVALID_PAGE)
+def list_keys(query: Page):
+    found, total = page_of(sa.select(ServiceKey).order_by(ServiceKey.created_at, ServiceKey.id), query)
+    return paginated((ServiceKeyOut.model_validate(key) for key in found), total)
 
 
-@api.post("")
+@api.post("", responses={201: NewServiceKey})
 @MANAGE
-def create_key():
-    body = json_body()
-    name = optional_text(body, "name", 200)
-    if not name or not name.strip():
-        raise BadRequest("name is required", code="INVALID_FIELD")
+@raises(SCOPE_NOT_HELD)
+def create_key(body: KeyCreate):
     key, plaintext = keys.issue_key(
-        name.strip(),
-        optional_text(body, "description", 2000) or "",
-        _grantable(_scopes(body["scopes"]) if body.get("scopes") is not None else _creator_scopes()),
-        _future_time(body.get("expires_at"), "expires_at"),
+        body.name,
+        body.description or "",
+        _grantable(body.scopes if body.scopes is not None else _creator_scopes()),
+        body.expires_at,
         current_actor().id,
     )
     db.session.commit()
-    return jsonify({**keys.describe(key), "key": plaintext}), 201
+    return answer(NewServiceKey.shown_once(key, plaintext), 201)
 
 
-@api.get("/<key_id>")
+@api.get("/<key_id>", responses={200: ServiceKeyOut})
 @READ
-def get_key(key_id: str):
-    return jsonify(keys.describe(_key(key_id)))
+@raises(NOT_FOUND)
+def get_key(path: KeyPath):
+    return _shown(_key(path.key_id))
 
 
-@api.put("/<key_id>")
+@api.put("/<key_id>", responses={200: ServiceKeyOut})
 @MANAGE
-def update_key(key_id: str):
-    key, body = _changeable(key_id), json_body()
-    changed = False
-    if "name" in body:
-        name = optional_text(body, "name", 200)
-        if not name or not name.strip():
-            raise BadRequest("name cannot be empty", code="INVALID_FIELD")
-        key.name, changed = name.strip(), True
-    if "description" in body:
-        key.description, changed = optional_text(body, "description", 2000) or "", True
-    if "scopes" in body:
-        key.scopes, changed = _grantable(_scopes(body["scopes"])), True
-    if "expires_at" in body:
-        key.expires_at, changed = _future_time(body["expires_at"], "expires_at"), True
-    if "enabled" in body and not isinstance(body["enabled"], bool):
-        raise BadRequest("enabled must be true or false", code="INVALID_FIELD")
-    if not changed and "enabled" not in body:
+@raises(NOT_FOUND, SCOPE_NOT_HELD, NOTHING_TO_UPDATE, SERVICE_KEY_REVOKED)
+def update_key(path: KeyPath, body: KeyChange):
+    key, given = _changeable(path.key_id), body.model_fields_set
+    if not given:
         raise BadRequest(
-            "nothing to update: send name, description, scopes, expires_at or enabled", code="NOTHING_TO_UPDATE"
+            "nothing to update: send name, description, scopes, expires_at or enabled", code=NOTHING_TO_UPDATE
         )
-    if changed:
-        audit.record(
-            "service_key.updated", key.id, fields=sorted(set(body) & {"name", "description", "scopes", "expires_at"})
-        )
-    if "enabled" in body and body["enabled"] != key.enabled:
-        keys.set_enabled(key, body["enabled"])
+    if "name" in given:
+        key.name = body.name
+    if "description" in given:
+        key.description = body.description or ""
+    if "scopes" in given:
+        key.scopes = _grantable(body.scopes)
+    if "expires_at" in given:
+        key.expires_at = body.expires_at
+    if given & AUDITED_FIELDS:
+        audit.record("service_key.updated", key.id, fields=sorted(given & AUDITED_FIELDS))
+    if "enabled" in given and body.enabled != key.enabled:
+        keys.set_enabled(key, body.enabled)
     db.session.commit()
-    return jsonify(keys.describe(key))
+    return _shown(key)
 
 
-@api.delete("/<key_id>")
+@api.delete("/<key_id>", responses={204: None})
 @MANAGE
-def delete_key(key_id: str):
-    key = _changeable(key_id)
+@raises(NOT_FOUND, SCOPE_NOT_HELD)
+def delete_key(path: KeyPath):
+    key = _changeable(path.key_id)
     audit.record("service_key.deleted", key.id, name=key.name)
     db.session.delete(key)
     db.session.commit()
     return "", 204
 
 
-def _set_enabled(key_id: str, enabled: bool):
-    key = _changeable(key_id)
-    keys.set_enabled(key, enabled)
+@api.post("/<key_id>/disable", responses={200: ServiceKeyOut})
+@MANAGE
+@raises(NOT_FOUND, SCOPE_NOT_HELD, SERVICE_KEY_REVOKED)
+def disable_key(path: KeyPath):
+    return _switch(path.key_id, enabled=False)
+
+
+@api.post("/<key_id>/enable", responses={200: ServiceKeyOut})
+@MANAGE
+@raises(NOT_FOUND, SCOPE_NOT_HELD, SERVICE_KEY_REVOKED)
+def enable_key(path: KeyPath):
+    return _switch(path.key_id, enabled=True)
+
+
+@api.post("/<key_id>/revoke", responses={200: ServiceKeyOut})
+@MANAGE
+@raises(NOT_FOUND, SCOPE_NOT_HELD, SERVICE_KEY_REVOKED)
+def revoke_key(path: KeyPath, body: KeyRevoke):
+    key = _changeable(path.key_id)
+    keys.revoke_key(key, body.reason or "", current_actor().id)
     db.session.commit()
-    return jsonify(keys.describe(key))
+    return _shown(key)
 
 
-@api.post("/<key_id>/disable")
+@api.post("/<key_id>/deprecate", responses={200: ServiceKeyOut})
 @MANAGE
-def disable_key(key_id: str):
-    return _set_enabled(key_id, False)
-
-
-@api.post("/<key_id>/enable")
-@MANAGE
-def enable_key(key_id: str):
-    return _set_enabled(key_id, True)
-
-
-@api.post("/<key_id>/revoke")
-@MANAGE
-def revoke_key(key_id: str):
-    """The reason is optional: the reference SDK sends none."""
-    key = _changeable(key_id)
-    keys.revoke_key(key, optional_text(json_body(required=False), "reason", 2000) or "", current_actor().id)
+@raises(NOT_FOUND, SCOPE_NOT_HELD, SERVICE_KEY_REVOKED, SERVICE_KEY_RETIRED)
+def deprecate_key(path: KeyPath, body: KeyDeprecate):
+    key = _changeable(path.key_id)
+    keys.deprecate_key(key, timedelta(hours=body.grace_period_hours), body.reason or "", current_actor().id)
     db.session.commit()
-    return jsonify(keys.describe(key))
+    return _shown(key)
 
 
-@api.post("/<key_id>/deprecate")
+@api.post("/<key_id>/rotate", responses={201: RotatedKey})
 @MANAGE
-def deprecate_key(key_id: str):
-    key = _changeable(key_id)
-    body = json_body(required=False)
-    keys.deprecate_key(key, _grace(body), optional_text(body, "reason", 2000) or "", current_actor().id)
-    db.session.commit()
-    return jsonify(keys.describe(key))
-
-
-@api.post("/<key_id>/rotate")
-@MANAGE
-def rotate_key(key_id: str):
+@raises(NOT_FOUND, SCOPE_NOT_HELD, SERVICE_KEY_REVOKED, SERVICE_KEY_RETIRED, SERVICE_KEY_ROTATED, SERVICE_KEY_EXPIRED)
+def rotate_key(path: KeyPath, body: KeyDeprecate):
     """A new key with the same name and scopes; the old one works for the grace period."""
-    old = _changeable(key_id)
-    body = json_body(required=False)
-    new, plaintext = keys.rotate_key(old, _grace(body), optional_text(body, "reason", 2000) or "", current_actor().id)
+    old = _changeable(path.key_id)
+    grace = timedelta(hours=body.grace_period_hours)
+    new, plaintext = keys.rotate_key(old, grace, body.reason or "", current_actor().id)
     db.session.commit()
-    return jsonify({**keys.describe(new), "key": plaintext, "previous_key": keys.describe(old)}), 201
+    return answer(RotatedKey.of(new, plaintext, old), 201)
 
 
-@api.get("/<key_id>/revocations")
+@api.get("/<key_id>/revocations", responses={200: KeyHistory})
 @READ
-def key_history(key_id: str):
-    """The reference's shape (who revoked the key, when and why), with every event inside."""
-    key = _key(key_id)
+@raises(NOT_FOUND)
+def key_history(path: KeyPath):
+    """Who revoked the key, when and why, with every event of its history in order."""
+    key = _key(path.key_id)
     events = list(
         db.session.scalars(
             sa.select(ServiceKeyEvent).where(ServiceKeyEvent.key_id == key.id).order_by(ServiceKeyEvent.created_at)
         )
     )
     revoked = next((event for event in events if event.action == "revoked"), None)
-    return jsonify(
-        {
-            "id": key.id,
-            "name": key.name,
-            "revoked_at": keys.iso(key.revoked_at),
-            "revoked_by": revoked.actor_id if revoked else None,
-            "revocation_reason": key.revoked_reason,
-            "events": [event.as_json() for event in events],
-        }
+    history = KeyHistory(
+        id=key.id,
+        name=key.name,
+        revoked_at=key.revoked_at,
+        revoked_by=revoked.actor_id if revoked else None,
+        revocation_reason=key.revoked_reason,
+        events=[KeyEventOut.model_validate(event) for event in events],
     )
+    return answer(history)

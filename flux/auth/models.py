@@ -36,16 +36,6 @@ class PlatformAccount(Credentials, db.Model):
 
     name: Mapped[str] = mapped_column(sa.String(200), default="")
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "email": self.email,
-            "name": self.name,
-            "role": self.role,
-            "created_at": self.created_at.isoformat(),
-            "last_signin_at": self.last_signin_at.isoformat() if self.last_signin_at else None,
-        }
-
 
 class AppUser(TenantScoped, Credentials, db.Model):
     __tablename__ = "auth_users"
@@ -53,27 +43,6 @@ class AppUser(TenantScoped, Credentials, db.Model):
     kind = "user"
 
     user_metadata: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
-
-    def as_json(self) -> dict[str, Any]:
-        return app_user_json(self)
-
-
-# What the API shows of an app user; `app_user_json` also takes a row of these columns.
-APP_USER_FIELDS = ("id", "email", "role", "tenant_id", "user_metadata", "created_at", "updated_at", "last_signin_at")
-
-
-def app_user_json(user: AppUser | sa.Row) -> dict[str, Any]:
-    """An app user as the API shows it, from the model or from a table-level row of `APP_USER_FIELDS`."""
-    return {
-        "id": user.id,
-        "email": user.email,
-        "role": user.role,
-        "tenant_id": user.tenant_id,
-        "user_metadata": user.user_metadata or {},
-        "created_at": user.created_at.isoformat(),
-        "updated_at": user.updated_at.isoformat(),
-        "last_signin_at": user.last_signin_at.isoformat() if user.last_signin_at else None,
-    }
 
 
 class SigninLockout(db.Model):
@@ -154,13 +123,3 @@ class ServiceKeyEvent(TenantScoped, db.Model):
     reason: Mapped[str] = mapped_column(sa.Text, default="")
     actor_id: Mapped[str | None] = mapped_column(sa.String(36), default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "key_id": self.key_id,
-            "action": self.action,
-            "reason": self.reason,
-            "actor_id": self.actor_id,
-            "created_at": self.created_at.isoformat(),
-        }

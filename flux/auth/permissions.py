@@ -42,13 +42,13 @@ def check(roles: tuple[str, ...], scope: str | None = None, resource: Any = None
     actor = current_actor()
     if not actor.is_authenticated:
         raise Unauthorized("Authentication required: send a Bearer token or a service key", code="AUTH_REQUIRED")
-    allowed = _role_allows(actor, roles, scope)
+    role_allows = allowed = _role_allows(actor, roles, scope)
     hook = current_app.extensions["flux"].plugins.hook.permission_allowed
     # No plugin votes by default: skipping the empty hook call saves its dispatch (~5 µs).
     if allowed and hook.get_hookimpls():
         votes = hook(actor=actor, action=request.endpoint or "", resource=resource)
         allowed = not any(vote is False for vote in votes)
-    if not allowed and roles == (APP_USER,):
+    if not role_allows and roles == (APP_USER,):
         raise Forbidden(
             "this belongs to app users: sign in with /api/v1/auth/signin", code=error_codes.APP_USER_REQUIRED
         )

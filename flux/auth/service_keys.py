@@ -11,7 +11,6 @@ from __future__ import annotations
 import hmac
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -72,35 +71,6 @@ def has_scope(key_scopes: list[str], needed: str) -> bool:
         return True
     family, _, action = needed.partition(":")
     return f"{family}:*" in key_scopes or (action == "read" and f"{family}:write" in key_scopes)
-
-
-def describe(key: ServiceKey) -> dict[str, Any]:
-    """Metadata only: the key itself is never stored, so it can never be shown again."""
-    return {
-        "id": key.id,
-        "name": key.name,
-        "description": key.description,
-        "key_prefix": f"{KEY_PREFIX}{key.prefix}",
-        "scopes": list(key.scopes or []),
-        "tenant_id": key.tenant_id,
-        "status": key_status(key),
-        "enabled": key.enabled,
-        "expires_at": iso(key.expires_at),
-        "revoked_at": iso(key.revoked_at),
-        "revoked_reason": key.revoked_reason,
-        "deprecated_at": iso(key.deprecated_at),
-        "grace_until": iso(key.grace_until),
-        "replaced_by": key.replaced_by,
-        "created_by": key.created_by,
-        "created_at": iso(key.created_at),
-        "updated_at": iso(key.updated_at),
-        "last_used_at": iso(key.last_used_at),
-    }
-
-
-def iso(value: datetime | None) -> str | None:
-    """A stored time as the API shows it (RFC 3339), or None."""
-    return value.isoformat() if value else None
 
 
 def _record(key: ServiceKey, action: str, reason: str, actor_id: str | None) -> None:

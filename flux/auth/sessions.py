@@ -36,11 +36,12 @@ def _cache() -> TtlCache[bool]:
 
 
 def token_response(account: Credentials, session: AuthSession, refresh_token: str) -> dict[str, Any]:
+    """The fields of a token answer (`flux.auth.schemas.Tokens`), the account itself as `user`."""
     access_token, lifetime = issue_access_token(
         AccessClaims(account.id, account.email, account.role, session.id, session.tenant_id)
     )
     return {
-        "user": account.as_json(),
+        "user": account,
         "access_token": access_token,
         "refresh_token": refresh_token,
         "token_type": "bearer",
@@ -70,7 +71,7 @@ def open_session(account: Credentials, tenant_id: str) -> tuple[AuthSession, str
 
 
 def start_session(account: Credentials, tenant_id: str) -> dict[str, Any]:
-    """Open a session and return the API's token response for it."""
+    """Open a session and return the fields of the API's token answer for it."""
     session, refresh = open_session(account, tenant_id)
     return token_response(account, session, refresh)
 

@@ -17,7 +17,7 @@ from flask import current_app, request
 from flux.auth.models import Credentials, SigninLockout
 from flux.auth.passwords import EMAIL_PATTERN, verify_password
 from flux.db import db, new_id, upsert_insert, utcnow
-from flux.errors import BadRequest, TooManyRequests, Unauthorized
+from flux.errors import TooManyRequests, Unauthorized
 from flux.tenancy import TenantScoped, current_tenant_id
 
 INVALID_CREDENTIALS = "Invalid email or password"
@@ -31,11 +31,8 @@ def _too_many(message: str, seconds: int) -> TooManyRequests:
     return TooManyRequests(message, headers={"Retry-After": str(seconds)}, retry_after=seconds)
 
 
-def authenticate(model: type[Credentials], body: dict) -> Credentials:
-    """The account for these credentials; 400, 401 (one message for every mismatch) or 429."""
-    email, password = body.get("email"), body.get("password")
-    if not isinstance(email, str) or not email or not isinstance(password, str) or not password:
-        raise BadRequest("email and password are required", code="MISSING_CREDENTIALS")
+def authenticate(model: type[Credentials], email: str, password: str) -> Credentials:
+    """The account for these credentials (`flux.auth.schemas.Signin`); 401 (one message for every mismatch) or 429."""
     email = email.strip().lower()
     config = current_app.config
     ip = request.remote_addr or "unknown"

@@ -1,20 +1,21 @@
-"""The forms of the service-key page, validated before anything reaches the core.
+"""The forms of the service-key page: the fields to show and read; the rules are the API's.
 
-Sign-in and first-run setup have no form classes: the core's `authenticate` and
-`first_admin` already validate every field, and the dashboard shows their messages.
+The page checks what a form read with the API's own models (`flux.auth.key_schemas`,
+through `flux.schemas.parse`), so a key made in the dashboard meets exactly the rules
+of one made through the API. Sign-in and first-run setup have no form classes: their
+fields go through the API's models too (`flux.auth.schemas`).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import DateField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from flux.auth.scopes import known_scopes
-from flux.db import utcnow
 
 
 class DashboardForm(FlaskForm):
@@ -35,30 +36,30 @@ class CheckboxesField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
+# The field of `CreateKeyForm` that holds each field of the API's `KeyCreate`.
+CREATE_KEY_FIELDS = {"name": "name", "description": "description", "scopes": "scopes", "expires_at": "expires_on"}
+
+
 class CreateKeyForm(DashboardForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
-    description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
+    name = StringField("Name", render_kw={"required": True})
+    description = TextAreaField("Description")
     scopes = CheckboxesField("Scopes")
     expires_on = DateField("Expires on (UTC, optional)", validators=[Optional()])
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # The scopes the loaded plugins registered, so they are known per app, not at import.
         self.scopes.choices = [SelectChoice(scope) for scope in sorted(known_scopes())]
 
-    def validate_scopes(self, field: CheckboxesField) -> None:
-        # Not `DataRequired`: its `required` flag would make the browser demand every checkbox.
-        if not field.data:
-            raise ValidationError("Pick at least one scope.")
-
-    def validate_expires_on(self, field: DateField) -> None:
-        if field.data is not None and field.data <= utcnow().date():
-            raise ValidationError("Pick a day after today.")
-
-    def expires_at(self) -> datetime | None:
-        """The start of the chosen day in UTC: the key stops working at that moment."""
-        chosen: date | None = self.expires_on.data
-        return datetime.combine(chosen, time.min, tzinfo=UTC) if chosen else None
+    def api_body(self) -> dict[str, Any]:
+        """The fields as a `KeyCreate` body; a key expires at the start of the chosen day in UTC."""
+        day = self.expires_on.data
+        return {
+            "name": self.name.data or "",
+            "description": self.description.data or None,
+            "scopes": self.scopes.data or [],
+            "expires_at": f"{day.isoformat()}T00:00:00Z" if day else None,
+        }
 
 
 # Hours the replaced key keeps working after a rotation (the API's grace_period_hours).
@@ -72,4 +73,4 @@ class RotateForm(DashboardForm):
         coerce=int,
         default=24,
     )
-    reason = StringField("Reason", validators=[Optional(), Length(max=2000)])
+    reason = StringField("Reason")

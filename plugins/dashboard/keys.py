@@ -13,12 +13,15 @@ import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from flux.auth import service_keys as keys
+from flux.auth.key_schemas import KeyCreate, KeyDeprecate, KeyRevoke, ServiceKeyOut
 from flux.auth.models import ServiceKey
 from flux.auth.permissions import ADMIN_ROLES, require
 from flux.context import current_actor, current_tenant
 from flux.db import db
+from flux.error_codes import NOT_FOUND
 from flux.errors import ApiError, NotFound
-from plugins.dashboard.forms import CreateKeyForm, RotateForm
+from flux.schemas import parse
+from plugins.dashboard.forms import CREATE_KEY_FIELDS, CreateKeyForm, RotateForm
 
 pages = Blueprint("keys", __name__, url_prefix="/service-keys")
 KEY_ID = "<string(maxlength=36):key_id>"
@@ -28,7 +31,7 @@ def _page(form: CreateKeyForm, new_key: dict | None = None, status: int = 200):
     found = db.session.scalars(sa.select(ServiceKey).order_by(ServiceKey.created_at.desc(), ServiceKey.id))
     body = render_template(
         "dashboard/service_keys.html",
-        keys=[keys.describe(key) for key in found],
+        keys=[ServiceKeyOut.model_validate(key).model_dump(mode="json") for key in found],
         tenant=current_tenant(),
         form=form,
         rotate_form=RotateForm(formdata=None),
@@ -37,10 +40,20 @@ def _page(form: CreateKeyForm, new_key: dict | None = None, status: int = 200):
     return body, status
 
 
+def _checked(form: CreateKeyForm) -> KeyCreate | None:
+    """The form read as the API's `KeyCreate`; None, with the API's messages on the fields, if it breaks a rule."""
+    try:
+        return parse(KeyCreate, form.api_body())
+    except ApiError as error:
+        for problem in error.extra["details"]:
+            form[CREATE_KEY_FIELDS[problem["loc"][0]]].errors.append(problem["msg"])
+        return None
+
+
 def _find(key_id: str) -> ServiceKey:
     key = db.session.get(ServiceKey, key_id)
     if key is None:
-        raise NotFound("Service key not found in this tenant", code="SERVICE_KEY_NOT_FOUND")
+        raise NotFound("Service key not found in this tenant", code=NOT_FOUND)
     return key
 
 
@@ -59,11 +72,10 @@ def index():
 @require(*ADMIN_ROLES)
 def create():
     form = CreateKeyForm()
-    if not form.validate():
+    body = _checked(form) if form.validate() else None
+    if body is None:
         return _page(form, status=400)
-    key, plaintext = keys.issue_key(
-        form.name.data.strip(), form.description.data or "", form.scopes.data, form.expires_at(), current_actor().id
-    )
+    key, plaintext = keys.issue_key(body.name, body.description or "", body.scopes, body.expires_at, current_actor().id)
     db.session.commit()
     flash(f"Created the key “{key.name}”.", "success")
     return _page(CreateKeyForm(formdata=None), {"name": key.name, "plaintext": plaintext}, status=201)
@@ -88,7 +100,7 @@ def revoke(key_id: str):
     if not reason:  # the API allows none (the reference SDK sends none); a person says why
         return _back_to_list("A reason is required to revoke a key.", "error")
     try:
-        keys.revoke_key(key, reason, current_actor().id)
+        keys.revoke_key(key, parse(KeyRevoke, {"reason": reason}).reason or "", current_actor().id)
     except ApiError as error:
         return _back_to_list(error.message, "error")
     db.session.commit()
@@ -102,9 +114,9 @@ def rotate(key_id: str):
     if not form.validate():
         return _back_to_list("; ".join(message for errors in form.errors.values() for message in errors), "error")
     try:
-        new, plaintext = keys.rotate_key(
-            key, timedelta(hours=form.grace_hours.data), form.reason.data or "", current_actor().id
-        )
+        body = parse(KeyDeprecate, {"grace_period_hours": form.grace_hours.data, "reason": form.reason.data or None})
+        grace = timedelta(hours=body.grace_period_hours)
+        new, plaintext = keys.rotate_key(key, grace, body.reason or "", current_actor().id)
     except ApiError as error:
         return _back_to_list(error.message, "error")
     db.session.commit()

@@ -14,11 +14,13 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 
 from flux.auth.api_admins import first_admin, has_instance_admin, home_tenant_id
 from flux.auth.models import AuthSession, PlatformAccount
+from flux.auth.schemas import AdminSetup, Signin
 from flux.auth.sessions import open_session, revoke, session_is_live
 from flux.auth.signin import authenticate
 from flux.context import Actor
 from flux.db import db
 from flux.errors import ApiError
+from flux.schemas import parse
 
 pages = Blueprint("signin", __name__)
 
@@ -110,7 +112,8 @@ def login():
         return _login_page()
     email = request.form.get("email", "")
     try:
-        account = authenticate(PlatformAccount, {"email": email, "password": request.form.get("password")})
+        credentials = parse(Signin, {"email": email, "password": request.form.get("password", "")})
+        account = authenticate(PlatformAccount, credentials.email, credentials.password)
     except ApiError as error:
         return _login_page(error, email=email)
     _sign_in(account)
@@ -119,11 +122,11 @@ def login():
 
 @pages.post("/setup")
 def setup():
-    fields = {name: request.form.get(name) for name in ("email", "name", "password", "setup_token")}
+    fields = {name: request.form.get(name, "") for name in ("email", "name", "password", "setup_token")}
     try:
-        account = first_admin(fields)
+        account = first_admin(parse(AdminSetup, fields))
     except ApiError as error:
-        return _login_page(error, email=fields["email"] or "", name=fields["name"] or "")
+        return _login_page(error, email=fields["email"], name=fields["name"])
     _sign_in(account)
     flash(f"Welcome! {account.email} is the first instance administrator.", "success")
     return redirect(url_for("dashboard.index"))

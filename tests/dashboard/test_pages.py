@@ -187,13 +187,18 @@ def test_the_new_key_records_who_created_it(app, dashboard):
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
-        ({"scopes": "*"}, "This field is required."),
-        ({"name": "no scopes"}, "Pick at least one scope."),
+        ({"scopes": "*"}, "must not be blank"),
+        ({"name": "   ", "scopes": "*"}, "must not be blank"),
+        ({"name": "n" * 201, "scopes": "*"}, "at most 200 characters"),
+        ({"name": "x", "scopes": "*", "description": "d" * 2001}, "at most 2000 characters"),
+        ({"name": "no scopes"}, "must name at least one scope"),
         ({"name": "x", "scopes": "root:everything"}, "not a valid choice"),
-        ({"name": "x", "scopes": "*", "expires_on": utcnow().date().isoformat()}, "Pick a day after today."),
+        ({"name": "x", "scopes": "*", "expires_on": utcnow().date().isoformat()}, "must be in the future"),
+        ({"name": "x", "scopes": "*", "expires_on": "31/01/2030"}, "Not a valid date value"),
     ],
 )
 def test_create_form_errors_are_shown_and_nothing_is_stored(app, dashboard, fields, message):
+    """The API's rules (`flux.auth.key_schemas.KeyCreate`), shown on the form's fields."""
     response = dashboard.post("/dashboard/service-keys/", fields)
     assert response.status_code == 400
     assert message in text(response)
@@ -221,6 +226,17 @@ def test_refused_changes_are_flashed(app, dashboard):
     assert rotated.status_code == 302
     assert "A revoked key cannot be deprecated or rotated" in text(dashboard.client.get("/dashboard/service-keys/"))
     assert len(stored_keys(app)) == 1
+
+
+def test_reasons_longer_than_the_api_allows_are_refused(app, dashboard):
+    dashboard.post("/dashboard/service-keys/", {"name": "keep", "scopes": "*"})
+    (key,) = stored_keys(app)
+    for action, fields in (("rotate", {"grace_hours": "24", "reason": "r" * 2001}), ("revoke", {"reason": "r" * 2001})):
+        assert dashboard.post(f"/dashboard/service-keys/{key.id}/{action}", fields).status_code == 302
+        assert "reason: String should have at most 2000 characters" in text(
+            dashboard.client.get("/dashboard/service-keys/")
+        )
+    assert [(stored.revoked_at, stored.grace_until) for stored in stored_keys(app)] == [(None, None)]
 
 
 def test_rotate_refuses_an_unknown_grace_period(app, dashboard):
