@@ -30,7 +30,7 @@ from flux.errors import (
 )
 from flux.form_outcomes import invalid, refused, saved
 from flux.forms import SchemaForm
-from flux.hookspecs import hookimpl
+from flux.hookspecs import hookimpl, hookspec
 from flux.http import parse_json
 from flux.openapi import SECURITY, ApiBlueprint, raises
 from flux.registry import collect_named, pick
@@ -99,6 +99,7 @@ __all__ = [
     "flux_state",
     "has_scope",
     "hookimpl",
+    "hookspec",
     "immediate_transaction",
     "insert_row",
     "invalid",

@@ -32,11 +32,12 @@ from flux import error_codes
 from flux.db import db
 from flux.error_codes import INVALID_PAGE
 from flux.errors import ApiError
-from flux.http import MAX_VERSION
 
 M = TypeVar("M", bound=BaseModel)
 TOTAL_HEADER = "X-Total-Count"
+MAX_VERSION = 2**31 - 1  # the INTEGER column's range on PostgreSQL
 DEFAULT_LIMIT, MAX_LIMIT = 50, 1000
+MAX_OFFSET = 2**31 - 1  # beyond, SQLite's OFFSET overflows; no list here is that long
 
 
 # As `datetime.isoformat()` writes it (`+00:00`), which answers carried before schemas.
@@ -168,8 +169,8 @@ class Page(ApiModel):
     ] = DEFAULT_LIMIT
     offset: Annotated[
         int,
-        Field(ge=0, description="Items to skip"),
-        WrapValidator(_whole_number(INVALID_PAGE, "offset must be a whole number from 0")),
+        Field(ge=0, le=MAX_OFFSET, description="Items to skip"),
+        WrapValidator(_whole_number(INVALID_PAGE, f"offset must be a whole number from 0 to {MAX_OFFSET}")),
     ] = 0
 
 

@@ -28,6 +28,7 @@ from schemathesis.specs.openapi.checks import (
 from tests.conftest import ADMIN_EMAIL, BACKEND, PASSWORD, PG_ADMIN_URL, SETUP_TOKEN
 from tests.live_server import LiveServer, launch, stop
 
+pytestmark = pytest.mark.live_server
 EXAMPLES = int(os.environ.get("FLUXBASE_TEST_CONFORMANCE_EXAMPLES", "25"))
 PATHS = os.environ.get("FLUXBASE_TEST_CONFORMANCE_PATHS")
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]

@@ -186,7 +186,7 @@ def test_bad_input_gets_the_house_error_without_echoing_values(client, auth):
 
 def test_pages_are_bounded(client, auth):
     headers = auth.bearer(auth.signup("dave@example.com"))
-    for limit, offset in (("0", "0"), ("1001", "0"), ("x", "0"), ("10", "-1")):
+    for limit, offset in (("0", "0"), ("1001", "0"), ("x", "0"), ("10", "-1"), ("10", str(2**63))):
         response = client.get(f"{USER}/list?limit={limit}&offset={offset}", headers=headers)
         assert (response.status_code, response.json["code"]) == (400, "INVALID_PAGE"), (limit, offset)
 

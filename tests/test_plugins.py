@@ -217,7 +217,7 @@ def test_a_disabled_plugins_scopes_cannot_be_granted(make_app):
     client = app.test_client()
     headers = AuthActions.bearer(AuthActions(client).setup_admin())
     refused = client.post("/api/v1/admin/service-keys", json={"name": "k", "scopes": ["secrets:read"]}, headers=headers)
-    assert (refused.status_code, refused.json["code"]) == (400, "INVALID_SCOPES")
+    assert (refused.status_code, refused.json["code"]) == (400, "INVALID_FIELD")
     assert "unknown scope(s) ['secrets:read']" in refused.json["error"]
     refused = client.post("/api/v1/admin/service-keys", json={"name": "k", "scopes": ["secrets:*"]}, headers=headers)
     assert refused.status_code == 400

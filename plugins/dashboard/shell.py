@@ -79,7 +79,7 @@ def unexpected_error_page(error: Exception):
 @dashboard.get("/<path:address>")
 def unknown_page(address: str):
     """A mistyped or stale address gets the dashboard's own page; real pages always match first."""
-    raise NotFound(f"There is no dashboard page at /dashboard/{address}", code="PAGE_NOT_FOUND")
+    raise NotFound(f"There is no dashboard page at /dashboard/{address}", code="NOT_FOUND")
 
 
 def may_see(page: AdminPage, actor: Actor) -> bool:

@@ -7,7 +7,7 @@ the functions plugin mark their implementations `@hookimpl(optionalhook=True)`.
 
 from __future__ import annotations
 
-from flux.hookspecs import hookspec
+from flux.api import hookspec
 
 
 @hookspec

@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from flux.api import ApiModel, Description, Page, Timestamp, error_codes, rule_error
+from flux.api import ApiModel, Description, Page, Timestamp, VersionInPath, error_codes, rule_error
 from plugins.functions.models import MAX_NAME_LENGTH
 from plugins.functions.runtime.base import Permissions
 
@@ -46,7 +46,6 @@ MAX_CODE_BYTES = 1024 * 1024
 MAX_ENV_VARIABLES = 100
 MAX_ENV_VALUE_BYTES = 32 * 1024
 MIN_MEMORY_MB = 32
-MAX_VERSION = 2**31 - 1  # the INTEGER column's range on PostgreSQL
 # The reference SDK's names for our fields, and for the keys of `permissions`.
 ALIASES = {"timeout_seconds": "timeout", "memory_limit_mb": "memory"}
 PERMISSION_ALIASES = {"allow_net": "net", "allow_env": "env", "allow_read": "read", "allow_write": "write"}
@@ -97,19 +96,12 @@ def _env(values: dict[str, str]) -> dict[str, str]:
     return values
 
 
-def _version(value: Any) -> Any:
-    if isinstance(value, str) and not value.isdigit():
-        raise rule_error(error_codes.INVALID_FIELD, "must be a whole number from 1")
-    return value
-
-
 Name = Annotated[str, Field(json_schema_extra={"pattern": f"^{NAME.pattern}$"}), AfterValidator(_name)]
 Namespace = Annotated[Name | None, BeforeValidator(_blank_is_absent)]
 Code = Annotated[str, AfterValidator(_code)]
 Timeout = Annotated[StrictInt, Field(ge=1, description="Seconds"), _at_most("FUNCTIONS_MAX_TIMEOUT_SECONDS")]
 Memory = Annotated[StrictInt, Field(ge=MIN_MEMORY_MB, description="MB"), _at_most("FUNCTIONS_MAX_MEMORY_MB")]
 Env = Annotated[dict[str, str], Field(max_length=MAX_ENV_VARIABLES), AfterValidator(_env)]
-Version = Annotated[int, BeforeValidator(_version), Field(ge=1, le=MAX_VERSION)]
 
 
 class FunctionPath(ApiModel):
@@ -117,13 +109,13 @@ class FunctionPath(ApiModel):
 
 
 class RollbackPath(FunctionPath):
-    version: Version
+    version: VersionInPath
 
 
 class VersionPath(ApiModel):
     """A version number read from a form (the dashboard's rollback)."""
 
-    version: Version
+    version: VersionInPath
 
 
 def _reference(value: str) -> str:
