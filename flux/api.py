@@ -11,12 +11,30 @@ from flask_openapi3 import Tag
 from flux import audit, error_codes
 from flux.admin_pages import AdminPage
 from flux.app import flux_state
-from flux.auth.permissions import ADMIN_ROLES, APP_USER, SIGNED_IN, check, require
-from flux.auth.service_keys import has_scope
+from flux.auth.admins import first_admin, has_instance_admin, home_tenant_id
+from flux.auth.key_schemas import KeyCreate, KeyDeprecate, KeyRevoke, ServiceKeyOut
+from flux.auth.models import AuthSession, PlatformAccount, ServiceKey
+from flux.auth.permissions import ADMIN_ROLES, APP_USER, SIGNED_IN, check, is_tenant_admin_here, require
+from flux.auth.schemas import AdminSetup, Signin
+from flux.auth.scopes import known_scopes
+from flux.auth.service_keys import has_scope, issue_key, key_status, revoke_key, rotate_key, set_enabled
+from flux.auth.sessions import open_session, revoke, session_is_live
+from flux.auth.signin import authenticate
+from flux.client import FluxClient, omit_none, path_segment, update_or_create
 from flux.config import ConfigError, environment_variables
 from flux.context import Actor, current_actor, current_tenant, current_tenant_id, public
 from flux.crypto import DecryptionError, EncryptedColumn, KeyNotInRing, associated_data
-from flux.db import UtcDateTime, db, flush_or_conflict, immediate_transaction, new_id, session_reads_only, utcnow
+from flux.db import (
+    UtcDateTime,
+    db,
+    flush_or_conflict,
+    immediate_transaction,
+    new_id,
+    session_reads_only,
+    upsert_insert,
+    utcnow,
+)
+from flux.error_codes import ALREADY_EXISTS, NOT_FOUND, NOTHING_TO_UPDATE
 from flux.errors import (
     ApiError,
     BadRequest,
@@ -26,6 +44,8 @@ from flux.errors import (
     PayloadTooLarge,
     ServiceUnavailable,
     Unauthorized,
+    database_fault,
+    log_unexpected,
     unreadable_secret,
 )
 from flux.form_outcomes import invalid, refused, saved
@@ -34,7 +54,9 @@ from flux.hookspecs import hookimpl, hookspec
 from flux.http import parse_json
 from flux.openapi import SECURITY, ApiBlueprint, raises
 from flux.registry import collect_named, pick
+from flux.remote_cli import ExpiresIn, json_option, pass_client, read_value, report, show_record, show_table
 from flux.schemas import (
+    MAX_LIMIT,
     ApiModel,
     Description,
     FutureTime,
@@ -51,31 +73,47 @@ from flux.schemas import (
     rule_error,
 )
 from flux.tenancy import TenantScoped, insert_row, read_rows, tenant_filter, tenant_scope
+from flux.version import __version__
 
 __all__ = [
     "ADMIN_ROLES",
+    "ALREADY_EXISTS",
     "APP_USER",
+    "MAX_LIMIT",
+    "NOTHING_TO_UPDATE",
+    "NOT_FOUND",
     "SECURITY",
     "SIGNED_IN",
     "Actor",
     "AdminPage",
+    "AdminSetup",
     "ApiBlueprint",
     "ApiError",
     "ApiModel",
+    "AuthSession",
     "BadRequest",
     "ConfigError",
     "Conflict",
     "DecryptionError",
     "Description",
     "EncryptedColumn",
+    "ExpiresIn",
+    "FluxClient",
     "Forbidden",
     "FutureTime",
+    "KeyCreate",
+    "KeyDeprecate",
     "KeyNotInRing",
+    "KeyRevoke",
     "NotFound",
     "Page",
     "PayloadTooLarge",
+    "PlatformAccount",
     "SchemaForm",
+    "ServiceKey",
+    "ServiceKeyOut",
     "ServiceUnavailable",
+    "Signin",
     "Tag",
     "TenantScoped",
     "Timestamp",
@@ -83,43 +121,70 @@ __all__ = [
     "UtcDateTime",
     "Version",
     "VersionInPath",
+    "__version__",
     "answer",
     "associated_data",
     "audit",
+    "authenticate",
     "bounded_text",
     "check",
     "collect_named",
     "current_actor",
     "current_tenant",
     "current_tenant_id",
+    "database_fault",
     "db",
     "environment_variables",
     "error_codes",
+    "first_admin",
     "flush_or_conflict",
     "flux_state",
+    "has_instance_admin",
     "has_scope",
+    "home_tenant_id",
     "hookimpl",
     "hookspec",
     "immediate_transaction",
     "insert_row",
     "invalid",
+    "is_tenant_admin_here",
+    "issue_key",
+    "json_option",
+    "key_status",
+    "known_scopes",
     "list_of",
+    "log_unexpected",
     "new_id",
+    "omit_none",
+    "open_session",
     "page_of",
     "paginated",
     "parse",
     "parse_json",
+    "pass_client",
+    "path_segment",
     "pick",
     "public",
     "raises",
     "read_rows",
+    "read_value",
     "refused",
+    "report",
     "require",
+    "revoke",
+    "revoke_key",
+    "rotate_key",
     "rule_error",
     "saved",
+    "session_is_live",
     "session_reads_only",
+    "set_enabled",
+    "show_record",
+    "show_table",
     "tenant_filter",
     "tenant_scope",
     "unreadable_secret",
+    "update_or_create",
+    "upsert_insert",
     "utcnow",
 ]

@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from flask import Request, current_app, request
 
 from flux.auth import api_service_keys
-from flux.auth.api_admins import admins, create_instance_admin
+from flux.auth.admins import create_instance_admin
+from flux.auth.api_admins import admins
 from flux.auth.api_audit import audit_api
 from flux.auth.api_users import users
 from flux.auth.models import ServiceKey

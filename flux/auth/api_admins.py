@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import hmac
-
-import sqlalchemy as sa
-from flask import current_app
 from flask_openapi3 import Tag
 
+from flux.auth.admins import first_admin, has_instance_admin, home_tenant_id
 from flux.auth.models import PlatformAccount
-from flux.auth.passwords import hash_password
 from flux.auth.permissions import SIGNED_IN, require
-from flux.auth.schemas import AccountOut, AccountTokens, AdminSetup, Me, NewAdmin, Refresh, SetupStatus, Signin
+from flux.auth.schemas import AccountOut, AccountTokens, AdminSetup, Me, Refresh, SetupStatus, Signin
 from flux.auth.sessions import end_current_session, refresh_session, start_session, token_response
 from flux.auth.signin import authenticate
 from flux.context import current_actor, public
@@ -27,31 +23,12 @@ from flux.error_codes import (
     SETUP_COMPLETE,
     WEAK_PASSWORD,
 )
-from flux.errors import Conflict, Forbidden, NotFound, Unauthorized
+from flux.errors import Forbidden, NotFound, Unauthorized
 from flux.openapi import ApiBlueprint, raises
 from flux.schemas import answer
-from flux.tenancy import DEFAULT_TENANT_SLUG, Tenant, TenantMembership, default_tenant_id
+from flux.tenancy import default_tenant_id
 
 admins = ApiBlueprint("admin_auth", __name__, url_prefix="/api/v1/admin", abp_tags=[Tag(name="administrators")])
-
-
-def has_instance_admin() -> bool:
-    query = sa.select(PlatformAccount.id).where(PlatformAccount.role == "instance_admin").limit(1)
-    return db.session.scalar(query) is not None
-
-
-def create_instance_admin(new: NewAdmin) -> PlatformAccount:
-    """Store an `instance_admin` (the setup endpoint and `fluxbase admin create`); flushes."""
-    account = PlatformAccount(
-        email=new.email, password_hash=hash_password(new.password), name=new.name or "", role="instance_admin"
-    )
-    db.session.add(account)
-    try:
-        db.session.flush()
-    except sa.exc.IntegrityError:
-        db.session.rollback()
-        raise Conflict("An account with this email already exists", code=ALREADY_EXISTS) from None
-    return account
 
 
 @admins.get("/setup/status", responses={200: SetupStatus})
@@ -59,27 +36,6 @@ def create_instance_admin(new: NewAdmin) -> PlatformAccount:
 def setup_status():
     has_admin = has_instance_admin()
     return answer(SetupStatus(needs_setup=not has_admin, has_admin=has_admin))
-
-
-def first_admin(body: AdminSetup) -> PlatformAccount:
-    """Create the first instance admin when `setup_token` is right (API and dashboard setup).
-
-    403 when `FLUXBASE_SECURITY_SETUP_TOKEN` is unset or differs (constant-time
-    comparison), 409 once an admin exists. Flushes; the caller commits.
-    """
-    expected = current_app.config["SECURITY_SETUP_TOKEN"]
-    given = body.setup_token
-    if not expected or given is None or not hmac.compare_digest(given.encode(), expected.encode()):
-        raise Forbidden(
-            "Invalid setup token (set FLUXBASE_SECURITY_SETUP_TOKEN on the server and send it as setup_token)",
-            code=INVALID_SETUP_TOKEN,
-        )
-    # Serialise concurrent setups: PostgreSQL locks the default tenant's row until commit;
-    # SQLite's write transactions (BEGIN IMMEDIATE) are serialised already.
-    db.session.execute(sa.select(Tenant.id).where(Tenant.slug == DEFAULT_TENANT_SLUG).with_for_update())
-    if has_instance_admin():
-        raise Conflict("Setup is already complete: an instance admin exists", code=SETUP_COMPLETE)
-    return create_instance_admin(body)
 
 
 @admins.post("/setup", responses={201: AccountTokens})
@@ -118,17 +74,6 @@ def _signed_in_account() -> PlatformAccount:
     if account is None:
         raise NotFound("No dashboard account behind this credential", code=NOT_FOUND)
     return account
-
-
-def home_tenant_id(account: PlatformAccount) -> str:
-    """Where a platform account's token points: its first tenant, or the default one."""
-    first = db.session.scalar(
-        sa.select(TenantMembership.tenant_id)
-        .where(TenantMembership.account_id == account.id)
-        .order_by(TenantMembership.created_at)
-        .limit(1)
-    )
-    return default_tenant_id() if account.role == "instance_admin" or first is None else first
 
 
 @admins.post("/logout", responses={204: None})

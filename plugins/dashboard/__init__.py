@@ -9,9 +9,7 @@ from __future__ import annotations
 from flask import Flask, Request
 from flask_wtf.csrf import CSRFProtect
 
-from flux import hookimpl
-from flux.admin_pages import AdminPage
-from flux.context import Actor
+from flux.api import Actor, AdminPage, hookimpl
 from plugins.dashboard import csp, signin
 from plugins.dashboard.cookies import DashboardSessionInterface
 from plugins.dashboard.shell import dashboard

@@ -15,7 +15,7 @@ from wtforms import DateField, SelectChoice, SelectField, SelectMultipleField, S
 from wtforms.validators import Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from flux.auth.scopes import known_scopes
+from flux.api import known_scopes
 
 
 class DashboardForm(FlaskForm):

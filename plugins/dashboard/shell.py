@@ -12,12 +12,22 @@ from flask_login import current_user
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import BuildError
 
-from flux import flux_state
-from flux.admin_pages import AdminPage
-from flux.auth.permissions import ADMIN_ROLES, SIGNED_IN, is_tenant_admin_here, require
-from flux.context import Actor, current_actor
-from flux.errors import ApiError, Forbidden, NotFound, database_fault, log_unexpected
-from flux.version import __version__
+from flux.api import (
+    ADMIN_ROLES,
+    SIGNED_IN,
+    Actor,
+    AdminPage,
+    ApiError,
+    Forbidden,
+    NotFound,
+    __version__,
+    current_actor,
+    database_fault,
+    flux_state,
+    is_tenant_admin_here,
+    log_unexpected,
+    require,
+)
 from plugins.dashboard import keys, signin
 
 dashboard = Blueprint(signin.DASHBOARD, __name__, url_prefix="/dashboard", template_folder="templates")

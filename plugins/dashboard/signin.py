@@ -12,15 +12,23 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, Request, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
-from flux.auth.api_admins import first_admin, has_instance_admin, home_tenant_id
-from flux.auth.models import AuthSession, PlatformAccount
-from flux.auth.schemas import AdminSetup, Signin
-from flux.auth.sessions import open_session, revoke, session_is_live
-from flux.auth.signin import authenticate
-from flux.context import Actor
-from flux.db import db
-from flux.errors import ApiError
-from flux.schemas import parse
+from flux.api import (
+    Actor,
+    AdminSetup,
+    ApiError,
+    AuthSession,
+    PlatformAccount,
+    Signin,
+    authenticate,
+    db,
+    first_admin,
+    has_instance_admin,
+    home_tenant_id,
+    open_session,
+    parse,
+    revoke,
+    session_is_live,
+)
 
 pages = Blueprint("signin", __name__)
 

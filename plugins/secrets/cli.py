@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from flux.remote_cli import ExpiresIn, json_option, pass_client, read_value, report, show_record, show_table
+from flux.api import ExpiresIn, json_option, pass_client, read_value, report, show_record, show_table
 from plugins.secrets.client import SecretsClient
 
 SECRET_COLUMNS = ("name", "scope", "namespace", "version", "expires_at", "is_expired", "updated_at", "description")

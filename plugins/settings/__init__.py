@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flux import hookimpl
-from flux.admin_pages import AdminPage
-from flux.crypto import EncryptedColumn
+from flux.api import AdminPage, EncryptedColumn, hookimpl
 from plugins.settings import dashboard, store
 from plugins.settings.api_admin import admin_api
 from plugins.settings.api_public import public_api

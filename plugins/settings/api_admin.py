@@ -11,11 +11,20 @@ from __future__ import annotations
 
 from flask_openapi3 import Tag
 
-from flux.auth.permissions import ADMIN_ROLES, require
-from flux.db import db
-from flux.error_codes import ALREADY_EXISTS, NOT_FOUND, NOTHING_TO_UPDATE
-from flux.openapi import ApiBlueprint, raises
-from flux.schemas import Page, answer, list_of, paginated
+from flux.api import (
+    ADMIN_ROLES,
+    ALREADY_EXISTS,
+    NOT_FOUND,
+    NOTHING_TO_UPDATE,
+    ApiBlueprint,
+    Page,
+    answer,
+    db,
+    list_of,
+    paginated,
+    raises,
+    require,
+)
 from plugins.settings import store
 from plugins.settings.schemas import (
     KEY_IS_SECRET,

@@ -10,10 +10,7 @@ from __future__ import annotations
 from flask import jsonify
 from flask_openapi3 import Tag
 
-from flux.context import current_actor, public
-from flux.error_codes import NOT_FOUND
-from flux.openapi import ApiBlueprint, raises
-from flux.schemas import Page, answer, list_of, paginated
+from flux.api import NOT_FOUND, ApiBlueprint, Page, answer, current_actor, list_of, paginated, public, raises
 from plugins.settings import store
 from plugins.settings.schemas import KeyBatch, KeyPath, KeyValue
 

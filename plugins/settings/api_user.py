@@ -13,12 +13,21 @@ from __future__ import annotations
 
 from flask_openapi3 import Tag
 
-from flux.auth.permissions import APP_USER, require
-from flux.context import current_actor
-from flux.db import db
-from flux.error_codes import ALREADY_EXISTS, NOT_FOUND, NOTHING_TO_UPDATE
-from flux.openapi import ApiBlueprint, raises
-from flux.schemas import Page, answer, list_of, paginated
+from flux.api import (
+    ALREADY_EXISTS,
+    APP_USER,
+    NOT_FOUND,
+    NOTHING_TO_UPDATE,
+    ApiBlueprint,
+    Page,
+    answer,
+    current_actor,
+    db,
+    list_of,
+    paginated,
+    raises,
+    require,
+)
 from plugins.settings import store
 from plugins.settings.schemas import (
     KEY_IS_SECRET,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from flux.remote_cli import json_option, pass_client, read_value, report, show_record, show_table
+from flux.api import json_option, pass_client, read_value, report, show_record, show_table
 from plugins.settings.client import SettingSecretsClient
 
 SETTING_SECRET_COLUMNS = ("key", "description", "updated_at")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flux.client import FluxClient, omit_none, path_segment, update_or_create
+from flux.api import FluxClient, omit_none, path_segment, update_or_create
 
 
 class SettingSecretsClient:

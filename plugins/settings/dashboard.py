@@ -11,11 +11,7 @@ from typing import Any
 
 from flask import Blueprint, render_template
 
-from flux.auth.permissions import ADMIN_ROLES, require
-from flux.context import current_tenant
-from flux.errors import ApiError
-from flux.form_outcomes import invalid, refused, saved
-from flux.schemas import MAX_LIMIT, Page, parse
+from flux.api import ADMIN_ROLES, MAX_LIMIT, ApiError, Page, current_tenant, invalid, parse, refused, require, saved
 from plugins.settings import store
 from plugins.settings.forms import SecretChangeForm, SecretForm, SettingChangeForm, SettingForm
 from plugins.settings.schemas import KeyPath

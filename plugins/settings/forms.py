@@ -6,8 +6,7 @@ from typing import Any
 
 from wtforms import BooleanField, PasswordField, StringField, TextAreaField
 
-from flux.api import SchemaForm
-from flux.http import parse_json
+from flux.api import SchemaForm, parse_json
 from plugins.settings.schemas import SecretChange, SecretCreate, SettingChange, SettingCreate
 
 

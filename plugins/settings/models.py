@@ -13,8 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from flux.db import UtcDateTime, db, new_id, utcnow
-from flux.tenancy import TenantScoped
+from flux.api import TenantScoped, UtcDateTime, db, new_id, utcnow
 
 TABLE = "settings_entries"
 MAX_KEY_LENGTH = 255

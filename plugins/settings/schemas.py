@@ -13,8 +13,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, JsonValue, StrictBool
 
-from flux import error_codes
-from flux.schemas import ApiModel, Description, Timestamp, bounded_text, rule_error
+from flux.api import ApiModel, Description, Timestamp, bounded_text, error_codes, rule_error
 from plugins.settings.models import MAX_KEY_LENGTH
 
 OWNER = "settings"

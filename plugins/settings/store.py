@@ -12,13 +12,29 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from flux import audit, error_codes, flux_state
-from flux.context import current_actor
-from flux.crypto import DecryptionError, associated_data
-from flux.db import db, flush_or_conflict, new_id, upsert_insert, utcnow
-from flux.errors import BadRequest, Conflict, NotFound, unreadable_secret
-from flux.schemas import Page, page_of
-from flux.tenancy import current_tenant_id, read_rows, tenant_filter, tenant_scope
+from flux.api import (
+    BadRequest,
+    Conflict,
+    DecryptionError,
+    NotFound,
+    Page,
+    associated_data,
+    audit,
+    current_actor,
+    current_tenant_id,
+    db,
+    error_codes,
+    flush_or_conflict,
+    flux_state,
+    new_id,
+    page_of,
+    read_rows,
+    tenant_filter,
+    tenant_scope,
+    unreadable_secret,
+    upsert_insert,
+    utcnow,
+)
 from plugins.settings.models import Setting
 from plugins.settings.schemas import KEY_IS_SECRET, SecretChange
 
