@@ -20,10 +20,11 @@ from flux.auth.scopes import known_scopes
 from flux.auth.service_keys import has_scope, issue_key, key_status, revoke_key, rotate_key, set_enabled
 from flux.auth.sessions import open_session, revoke, session_is_live
 from flux.auth.signin import authenticate
+from flux.cli import pass_app
 from flux.client import FluxClient, omit_none, path_segment, update_or_create
 from flux.config import ConfigError, environment_variables
 from flux.context import Actor, current_actor, current_tenant, current_tenant_id, public
-from flux.crypto import DecryptionError, EncryptedColumn, KeyNotInRing, associated_data
+from flux.crypto import Cipher, DecryptionError, EncryptedColumn, KeyNotInRing, associated_data
 from flux.db import (
     UtcDateTime,
     db,
@@ -72,7 +73,7 @@ from flux.schemas import (
     parse,
     rule_error,
 )
-from flux.tenancy import TenantScoped, insert_row, read_rows, tenant_filter, tenant_scope
+from flux.tenancy import TenantScoped, find_tenant, insert_row, read_rows, tenant_filter, tenant_scope
 from flux.version import __version__
 
 __all__ = [
@@ -92,6 +93,7 @@ __all__ = [
     "ApiModel",
     "AuthSession",
     "BadRequest",
+    "Cipher",
     "ConfigError",
     "Conflict",
     "DecryptionError",
@@ -136,6 +138,7 @@ __all__ = [
     "db",
     "environment_variables",
     "error_codes",
+    "find_tenant",
     "first_admin",
     "flush_or_conflict",
     "flux_state",
@@ -161,6 +164,7 @@ __all__ = [
     "paginated",
     "parse",
     "parse_json",
+    "pass_app",
     "pass_client",
     "path_segment",
     "pick",
