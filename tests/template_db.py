@@ -5,13 +5,13 @@ migrations (six branches) and leaves a snapshot of the result, the template; lat
 tests with the same plugin set get a copy of it. SQLite: the template is a file, copied
 over the test's (empty, 0600) `flux.sqlite`. PostgreSQL: the template is a database,
 and the test's database is dropped and created again from it (`CREATE DATABASE …
-TEMPLATE …`), which measured quicker than migrating (see the README's testing section).
+TEMPLATE …`); the README's testing section has the measurements.
 
 Keys: `create_app` gives every test its own key files, so no template may hold a key
 canary, which is sealed with the keys of the app that migrated it and would answer
-KEY_MISMATCH to any other. The snapshot drops the canary row (and SQLite's
-`VACUUM INTO` leaves no stale copy of it in free pages); after each copy the test's
-app seals its own canary, as `migrate.upgrade` does on a new database.
+KEY_MISMATCH to any other. The snapshot drops the canary row (on SQLite a VACUUM then
+leaves no stale copy of it in a free page); after each copy the test's app seals its
+own canary, as `migrate.upgrade` does on a new database.
 """
 
 from __future__ import annotations
@@ -93,11 +93,12 @@ class Templates:
 
 
 def _snapshot_sqlite(database: Path, template: Path) -> None:
+    """A consistent copy (the backup API reads the WAL too), without the canary, in one file."""
     with contextlib.closing(sqlite3.connect(database)) as source, contextlib.closing(sqlite3.connect(template)) as copy:
         source.backup(copy)
         copy.execute("DELETE FROM flux_kv WHERE namespace = ? AND key = ?", (canary.NAMESPACE, canary.KEY))
         copy.commit()
-        copy.execute("VACUUM")  # no stale copy of the canary in a free page
+        copy.execute("VACUUM")
         copy.execute("PRAGMA journal_mode = DELETE")  # one self-contained file, no -wal beside it
 
 
