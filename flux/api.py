@@ -29,7 +29,9 @@ from flux.errors import (
     unreadable_secret,
 )
 from flux.form_outcomes import refused, saved
+from flux.forms import SchemaForm
 from flux.hookspecs import hookimpl
+from flux.http import parse_json
 from flux.invocation import invocation_secrets
 from flux.openapi import SECURITY, ApiBlueprint, raises
 from flux.registry import collect_named, pick
@@ -71,6 +73,7 @@ __all__ = [
     "NotFound",
     "Page",
     "PayloadTooLarge",
+    "SchemaForm",
     "ServiceUnavailable",
     "Tag",
     "TenantScoped",
@@ -100,6 +103,7 @@ __all__ = [
     "page_of",
     "paginated",
     "parse",
+    "parse_json",
     "pick",
     "public",
     "raises",

@@ -16,6 +16,7 @@ from flask.typing import ResponseReturnValue
 
 from flux.db import db
 from flux.errors import ApiError
+from flux.forms import SchemaForm
 
 
 def saved(message: str, endpoint: str = ".index", **values: Any) -> ResponseReturnValue:
@@ -30,3 +31,10 @@ def refused(error: ApiError, render: Callable[..., ResponseReturnValue], **form:
     db.session.rollback()
     flash(error.message, "error")
     return render(status=error.status, **form)
+
+
+def invalid(form: SchemaForm, render: Callable[..., ResponseReturnValue], **kept: Any) -> ResponseReturnValue:
+    """Roll back, flash what the form refused and return `render(status=400, **kept)`."""
+    db.session.rollback()
+    flash(form.messages(), "error")
+    return render(status=400, **kept)

@@ -10,6 +10,7 @@ Benchmarks of the choice of library: `bench/README.md`, "Choosing a schema libra
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -21,6 +22,7 @@ from flask_openapi3 import APIBlueprint, OpenAPI
 from flask_openapi3.models import Info
 from flask_openapi3.utils import parse_parameters
 from pydantic import ValidationError
+from werkzeug.routing import Rule
 
 from flux import error_codes
 from flux.auth.permissions import enforce_access
@@ -28,11 +30,9 @@ from flux.context import public
 from flux.schemas import as_api_error
 from flux.version import __version__
 
-SECURITY_SCHEMES = {
-    "bearer": {"type": "http", "scheme": "bearer", "description": "An access token, or a service key"},
-    "serviceKey": {"type": "apiKey", "in": "header", "name": "X-Service-Key"},
-}
-SECURITY = [{"bearer": []}, {"serviceKey": []}]
+# A service key also goes in `X-Service-Key`; one scheme is enough to describe both.
+SECURITY_SCHEMES = {"bearer": {"type": "http", "scheme": "bearer", "description": "An access token, or a service key"}}
+SECURITY = [{"bearer": []}]
 
 # Codes by the kind of view that can answer them (beyond those it declares with `raises`).
 EVERY_VIEW = (error_codes.NUL_CHARACTER, error_codes.DATABASE_BUSY, error_codes.DATABASE_UNAVAILABLE)
@@ -113,9 +113,13 @@ class ApiBlueprint(APIBlueprint):
             )
         header, _cookie, path, query, form, body, _raw = parse_parameters(func, doc_ui=False)
         codes = [*EVERY_VIEW, *getattr(func, "flux_error_codes", ())]
+        for model in (header, path, query, body, form):
+            codes += getattr(model, "error_codes", ())
         if access is not None:
             codes += (*WITH_CREDENTIALS, *access.error_codes)
             kwargs["security"] = SECURITY
+        if path:
+            codes.append(error_codes.NOT_FOUND)  # a value that leads the path to no route
         if path or query or header:
             codes += WITH_INPUT
         if body or form:
@@ -148,6 +152,22 @@ def docs_page():
     return render_template("api_docs.html")
 
 
+PATH_PARAMETER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+
+
+def _bare_operation(rule: Rule, path: str, method: str) -> dict[str, Any]:
+    parameters = [
+        {"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
+        for name in PATH_PARAMETER.findall(rule.rule)
+    ]
+    return {
+        "operationId": f"{rule.endpoint} {method} {path}",
+        "summary": "A plugin route without schemas (a plain Flask blueprint)",
+        "parameters": parameters,
+        "responses": {"default": {"description": "Not described by its plugin"}},
+    }
+
+
 class FluxApp(OpenAPI):
     """A Flask app that builds the OpenAPI document from its `ApiBlueprint`s and guards every view.
 
@@ -158,6 +178,22 @@ class FluxApp(OpenAPI):
     def dispatch_request(self) -> Any:
         enforce_access()
         return super().dispatch_request()
+
+    def generate_spec_json(self) -> None:
+        """The document of the `ApiBlueprint`s, plus a bare entry for every other `/api/` route.
+
+        A plugin built on plain Flask blueprints still shows its routes (without
+        schemas), so the document covers every route of every loaded plugin.
+        """
+        super().generate_spec_json()
+        paths = self.spec_json["paths"]
+        for rule in self.url_map.iter_rules():
+            if not rule.rule.startswith("/api/") or rule.endpoint.startswith(f"{docs.name}."):
+                continue
+            path = PATH_PARAMETER.sub(r"{\1}", rule.rule)
+            item = paths.setdefault(path, {})
+            for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+                item.setdefault(method.lower(), _bare_operation(rule, path, method))
 
 
 def create(import_name: str, **flask_options: Any) -> FluxApp:
@@ -174,8 +210,19 @@ def create(import_name: str, **flask_options: Any) -> FluxApp:
 
 
 def register(app: OpenAPI, blueprint: Blueprint) -> None:
-    """Register a plugin's blueprint; an `APIBlueprint`'s routes also enter the document."""
+    """Register a plugin's blueprint; an `APIBlueprint`'s routes also enter the document.
+
+    Models enter the document by class name: two different models of one name (two
+    plugins' `NoteOut`) would silently share one schema, so that stops start-up.
+    """
     if isinstance(blueprint, APIBlueprint):
+        for name, schema in blueprint.components_schemas.items():
+            known = app.components_schemas.get(name)
+            if known is not None and known != schema:
+                raise TypeError(
+                    f"blueprint {blueprint.name} documents a model named {name} that differs from one "
+                    "another blueprint documents: rename one of the two model classes"
+                )
         app.register_api(blueprint)
     else:
         app.register_blueprint(blueprint)

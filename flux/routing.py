@@ -12,7 +12,13 @@ from werkzeug.routing import PathConverter
 
 
 class SlashTolerantPath(PathConverter):
-    """A `<path:…>` value without the request's trailing slash: `/user/theme/` names `theme`."""
+    """A `<path:…>` value without the request's trailing slash: `/user/theme/` names `theme`.
+
+    It takes any character, line breaks too (werkzeug's own stops at one), so a value
+    its view refuses gets that view's 400 instead of a 404 for a missing route.
+    """
+
+    regex = r"[^/](?s:.*?)"
 
     def to_python(self, value: str) -> str:
         return value.removesuffix("/")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 import sqlalchemy as sa
 from flask import Response, jsonify
@@ -28,6 +28,7 @@ from pydantic_core import PydanticCustomError
 
 from flux import error_codes
 from flux.db import db
+from flux.error_codes import INVALID_PAGE
 from flux.errors import ApiError
 
 M = TypeVar("M", bound=BaseModel)
@@ -40,9 +41,14 @@ Timestamp = Annotated[datetime, PlainSerializer(datetime.isoformat, return_type=
 
 
 class ApiModel(BaseModel):
-    """Request and answer bodies: built from ORM rows too; unknown request fields are ignored."""
+    """Request and answer bodies: built from ORM rows too; unknown request fields are ignored.
+
+    `error_codes` lists what the model's own rules raise (`rule_error`) beyond
+    `FIELD_REQUIRED` and `INVALID_FIELD`, for the OpenAPI document.
+    """
 
     model_config = ConfigDict(from_attributes=True)
+    error_codes: ClassVar[tuple[str, ...]] = ()
 
 
 def as_api_error(error: ValidationError) -> ApiError:
@@ -132,6 +138,8 @@ def _page_number(message: str) -> Callable[[Any, Any], int]:
 
 class Page(ApiModel):
     """`?limit=&offset=` of every list: at most 1000 items at a time, 50 unless asked."""
+
+    error_codes = (INVALID_PAGE,)
 
     limit: Annotated[
         int,

@@ -61,31 +61,41 @@ def _wait_until_healthy(process: subprocess.Popen, url: str) -> None:
         time.sleep(0.1)
 
 
+def launch(instance: Path, database_url: str, **settings: str) -> tuple[subprocess.Popen, LiveServer]:
+    """Start `fluxbase serve` (two gunicorn workers) and wait until it is healthy; stop the process yourself."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "FLUXBASE_DATABASE_URL": database_url,
+        "FLUXBASE_SECURITY_SETUP_TOKEN": SETUP_TOKEN,
+        "FLUXBASE_AUTH_PASSWORD_HASH_METHOD": "scrypt:4096:8:1",
+        **{f"FLUXBASE_{name}": value for name, value in settings.items()},
+    }
+    command = [FLUXBASE, "serve", "--instance", str(instance), "--port", str(port), "--workers", "2"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    _wait_until_healthy(process, url)
+    return process, LiveServer(url, instance)
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    process.communicate(timeout=30)
+
+
 @pytest.fixture
 def start_live_server(tmp_path: Path, database_url: str) -> Iterator[Callable[..., LiveServer]]:
-    """Start `fluxbase serve` (two gunicorn workers); keyword arguments become `FLUXBASE_*` variables."""
+    """Start `fluxbase serve` on this test's instance and database; keyword arguments become `FLUXBASE_*` variables."""
     processes: list[subprocess.Popen] = []
 
     def start(**settings: str) -> LiveServer:
-        port, instance = free_port(), tmp_path / "instance"
-        env = {
-            **os.environ,
-            "FLUXBASE_DATABASE_URL": database_url,
-            "FLUXBASE_SECURITY_SETUP_TOKEN": SETUP_TOKEN,
-            "FLUXBASE_AUTH_PASSWORD_HASH_METHOD": "scrypt:4096:8:1",
-            **{f"FLUXBASE_{name}": value for name, value in settings.items()},
-        }
-        command = [FLUXBASE, "serve", "--instance", str(instance), "--port", str(port), "--workers", "2"]
-        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        process, server = launch(tmp_path / "instance", database_url, **settings)
         processes.append(process)
-        url = f"http://127.0.0.1:{port}"
-        _wait_until_healthy(process, url)
-        return LiveServer(url, instance)
+        return server
 
     yield start
     for process in processes:
-        process.terminate()
-        process.communicate(timeout=30)
+        stop(process)
 
 
 @pytest.fixture

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template
 
 from flux.auth.permissions import ADMIN_ROLES, require
 from flux.context import current_tenant
 from flux.errors import ApiError
-from flux.form_outcomes import refused, saved
-from flux.http import parse_json
+from flux.form_outcomes import invalid, refused, saved
 from flux.schemas import MAX_LIMIT, Page, parse
 from plugins.settings import store
-from plugins.settings.schemas import KeyPath, SecretChange, SecretCreate, SettingChange, SettingCreate
+from plugins.settings.forms import SecretChangeForm, SecretForm, SettingChangeForm, SettingForm
+from plugins.settings.schemas import KeyPath
 
 pages = Blueprint("settings_pages", __name__, url_prefix="/settings", template_folder="templates")
 KEY = "<path:key>"
@@ -35,22 +35,6 @@ def _render(status: int = 200, **form: Any):
     return body, status
 
 
-def _json_value(text: str) -> Any:
-    """The form's value box holds JSON; plain words are taken as a string for convenience.
-
-    Parsed as a request body is, so what the API refuses (too deep, a lone surrogate)
-    is a 400 here too.
-    """
-    try:
-        return parse_json(text)
-    except ValueError:
-        return text
-
-
-def _described(description: str) -> str | None:
-    return description or None
-
-
 @pages.get("/")
 @require(*ADMIN_ROLES)
 def index():
@@ -60,43 +44,27 @@ def index():
 @pages.post("/")
 @require(*ADMIN_ROLES)
 def create_setting():
-    form = request.form
+    form = SettingForm()
+    kept = {"key": form.key.data, "value": form.value.data, "description": form.description.data}
+    if not form.validate():
+        return invalid(form, _render, **kept)
+    new = form.model
     try:
-        new = parse(
-            SettingCreate,
-            {
-                "key": form.get("key", "").strip(),
-                "value": _json_value(form.get("value", "")),
-                "description": form.get("description", ""),
-                "is_public": form.get("is_public") == "on",
-            },
-        )
         store.create_setting(None, new.key, new.value, new.description, new.is_public)
     except ApiError as error:
-        return refused(
-            error,
-            _render,
-            key=form.get("key", ""),
-            value=form.get("value", ""),
-            description=form.get("description", ""),
-        )
+        return refused(error, _render, **kept)
     return saved(f"Created the setting “{new.key}”.")
 
 
 @pages.post(f"/{KEY}/update")
 @require(*ADMIN_ROLES)
 def update_setting(key: str):
-    form = request.form
+    form = SettingChangeForm()
+    if not form.validate():
+        return invalid(form, _render)
+    change = form.model
     try:
         row = store.get_setting(parse(KeyPath, {"key": key}).key, None)
-        change = parse(
-            SettingChange,
-            {
-                "value": _json_value(form.get("value", "")),
-                "description": form.get("description", ""),
-                "is_public": form.get("is_public") == "on",
-            },
-        )
         store.change_setting(row, value=change.value, description=change.description, is_public=change.is_public)
     except ApiError as error:
         return refused(error, _render)
@@ -116,33 +84,27 @@ def delete_setting(key: str):
 @pages.post("/secrets")
 @require(*ADMIN_ROLES)
 def create_secret():
-    form = request.form
+    form = SecretForm()
+    # The value is never put back into the form.
+    kept = {"secret_key": form.key.data, "secret_description": form.description.data}
+    if not form.validate():
+        return invalid(form, _render, **kept)
+    new = form.model
     try:
-        new = parse(
-            SecretCreate,
-            {
-                "key": form.get("key", "").strip(),
-                "value": form.get("value", ""),
-                "description": form.get("description"),
-            },
-        )
         store.create_secret(None, new.key, new.value, new.description)
     except ApiError as error:
-        # The value is never put back into the form.
-        return refused(error, _render, secret_key=form.get("key", ""), secret_description=form.get("description", ""))
+        return refused(error, _render, **kept)
     return saved(f"Stored the secret “{new.key}”. Its value cannot be shown again.")
 
 
 @pages.post(f"/secrets/{KEY}/update")
 @require(*ADMIN_ROLES)
 def update_secret(key: str):
-    form = request.form
+    form = SecretChangeForm()
+    if not form.validate():
+        return invalid(form, _render)
     try:
-        change = parse(
-            SecretChange,
-            {"value": form.get("value") or None, "description": _described(form.get("description", ""))},
-        )
-        store.change_secret_by_key(None, parse(KeyPath, {"key": key}).key, change)
+        store.change_secret_by_key(None, parse(KeyPath, {"key": key}).key, form.model)
     except ApiError as error:
         return refused(error, _render)
     return saved(f"Updated the secret “{key}”.")

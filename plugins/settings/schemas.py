@@ -61,6 +61,8 @@ class KeyPath(ApiModel):
 class SettingPut(ApiModel):
     """`PUT /settings/user/<key>`: any JSON value, null included."""
 
+    error_codes = (error_codes.VALUE_TOO_LARGE,)
+
     value: Value
     description: Description | None = None
 
@@ -73,18 +75,24 @@ class SettingCreate(SettingPut):
 class SettingChange(ApiModel):
     """`PUT /admin/settings/custom/<key>`: what is given changes, the rest stays."""
 
+    error_codes = (error_codes.VALUE_TOO_LARGE,)
+
     value: Value = None
     description: Description | None = None
     is_public: StrictBool | None = None
 
 
 class SecretCreate(ApiModel):
+    error_codes = (error_codes.VALUE_TOO_LARGE,)
+
     key: Key
     value: SecretText
     description: Description | None = None
 
 
 class SecretChange(ApiModel):
+    error_codes = (error_codes.VALUE_TOO_LARGE,)
+
     value: SecretText | None = None
     description: Description | None = None
 
