@@ -34,6 +34,7 @@ from flux.errors import ApiError
 M = TypeVar("M", bound=BaseModel)
 TOTAL_HEADER = "X-Total-Count"
 DEFAULT_LIMIT, MAX_LIMIT = 50, 1000
+MAX_OFFSET = 2**63 - 1  # what SQLite and PostgreSQL take as OFFSET; beyond, the database refuses (500)
 
 
 # As `datetime.isoformat()` writes it (`+00:00`), which answers carried before schemas.
@@ -148,8 +149,8 @@ class Page(ApiModel):
     ] = DEFAULT_LIMIT
     offset: Annotated[
         int,
-        Field(ge=0, description="Items to skip"),
-        WrapValidator(_page_number("offset must be a whole number from 0")),
+        Field(ge=0, le=MAX_OFFSET, description="Items to skip"),
+        WrapValidator(_page_number(f"offset must be a whole number from 0 to {MAX_OFFSET}")),
     ] = 0
 
 
