@@ -68,7 +68,7 @@ INVALID_FIELD = register("INVALID_FIELD", 400, "A field has the wrong type or va
 PAYLOAD_TOO_LARGE = register("PAYLOAD_TOO_LARGE", 413, "The body is larger than the server accepts.")
 VALUE_TOO_LARGE = register("VALUE_TOO_LARGE", 413, "A value is larger than its field allows.")
 NOTHING_TO_UPDATE = register("NOTHING_TO_UPDATE", 400, "An update named no field to change.")
-INVALID_PAGE = register("INVALID_PAGE", 400, "`limit` must be 1 to 1000 and `offset` 0 to 2147483647.")
+INVALID_PAGE = register("INVALID_PAGE", 400, "`limit` must be 1 to 1000 and `offset` 0 to 2**63 - 1.")
 
 # Objects.
 ALREADY_EXISTS = register("ALREADY_EXISTS", 409, "An object of this name already exists here.")

@@ -37,7 +37,7 @@ M = TypeVar("M", bound=BaseModel)
 TOTAL_HEADER = "X-Total-Count"
 MAX_VERSION = 2**31 - 1  # the INTEGER column's range on PostgreSQL
 DEFAULT_LIMIT, MAX_LIMIT = 50, 1000
-MAX_OFFSET = 2**31 - 1  # beyond, SQLite's OFFSET overflows; no list here is that long
+MAX_OFFSET = 2**63 - 1  # what SQLite and PostgreSQL take as OFFSET; beyond, the database refuses (500)
 
 
 # As `datetime.isoformat()` writes it (`+00:00`), which answers carried before schemas.

@@ -37,33 +37,32 @@ from plugins.functions import invoke, store
 from plugins.functions.runtime.base import Permissions, RuntimeUnavailable
 from plugins.functions.schemas import (
     CODE_INVALID,
-    CODE_TOO_LARGE,
     FUNCTION_DISABLED,
     SANDBOX_UNAVAILABLE,
     AnyFunction,
-    ExecutionListQuery,
-    ExecutionOut,
     FunctionChange,
     FunctionCreate,
     FunctionDetail,
+    FunctionExecutionListQuery,
+    FunctionExecutionOut,
+    FunctionInvokePath,
     FunctionListQuery,
+    FunctionLogLine,
+    FunctionNamespaceQuery,
     FunctionOut,
     FunctionPath,
+    FunctionRollbackPath,
     FunctionSummary,
-    InvokePath,
-    LogLine,
-    NamespaceQuery,
+    FunctionVersionListQuery,
+    FunctionVersionOut,
+    FunctionVersionWithCode,
     PublicFunction,
-    RollbackPath,
-    VersionListQuery,
-    VersionOut,
-    VersionWithCode,
 )
 
 READ, WRITE = "functions:read", "functions:write"
 functions_api = ApiBlueprint("functions", __name__, url_prefix="/api/v1/functions", abp_tags=[Tag(name="functions")])
 # What a change may be refused for besides its input: the code's check, the sandbox, a concurrent writer.
-CODE_CHECK = (CODE_INVALID, CODE_TOO_LARGE, SANDBOX_UNAVAILABLE, error_codes.CONCURRENT_CHANGE)
+CODE_CHECK = (CODE_INVALID, SANDBOX_UNAVAILABLE, error_codes.CONCURRENT_CHANGE)
 # Open views that read a credential when there is one: what they show depends on it.
 OPTIONAL_CREDENTIALS = [*SECURITY, {}]
 
@@ -135,7 +134,7 @@ def create_function(body: FunctionCreate):
 @functions_api.get("/<name>", responses={200: AnyFunction}, security=OPTIONAL_CREDENTIALS)
 @public  # as the list: the view shows a public function to anyone, every function to managers
 @raises(error_codes.NOT_FOUND)
-def get_function(path: FunctionPath, query: NamespaceQuery):
+def get_function(path: FunctionPath, query: FunctionNamespaceQuery):
     manager = _may_manage()
     row = store.get(path.name, query.namespace)
     if not manager:
@@ -149,7 +148,7 @@ def get_function(path: FunctionPath, query: NamespaceQuery):
 @functions_api.put("/<name>", responses={200: FunctionOut})
 @require(*ADMIN_ROLES, scope=WRITE)
 @raises(error_codes.NOT_FOUND, error_codes.NOTHING_TO_UPDATE, error_codes.KEY_MISMATCH, *CODE_CHECK)
-def update_function(path: FunctionPath, query: NamespaceQuery, body: FunctionChange):
+def update_function(path: FunctionPath, query: FunctionNamespaceQuery, body: FunctionChange):
     stored_code = store.get_callable(path.name, query.namespace).code  # read without taking a lock
     if not body.model_fields_set:
         fields = ", ".join(store.SETTINGS)
@@ -165,19 +164,21 @@ def update_function(path: FunctionPath, query: NamespaceQuery, body: FunctionCha
 @functions_api.delete("/<name>", responses={204: None})
 @require(*ADMIN_ROLES, scope=WRITE)
 @raises(error_codes.NOT_FOUND)
-def delete_function(path: FunctionPath, query: NamespaceQuery):
+def delete_function(path: FunctionPath, query: FunctionNamespaceQuery):
     store.delete(store.get(path.name, query.namespace, for_update=True))
     db.session.commit()
     return "", 204
 
 
-@functions_api.get("/<name>/versions", responses={200: list_of(VersionWithCode | VersionOut, "VersionList")})
+@functions_api.get(
+    "/<name>/versions", responses={200: list_of(FunctionVersionWithCode | FunctionVersionOut, "FunctionVersionList")}
+)
 @require(*ADMIN_ROLES, scope=READ)
 @raises(error_codes.NOT_FOUND)
-def list_versions(path: FunctionPath, query: VersionListQuery):
+def list_versions(path: FunctionPath, query: FunctionVersionListQuery):
     row = store.get(path.name, query.namespace)
     versions, total = page_of(store.versions_query(row), query)
-    shape = VersionWithCode if query.code else VersionOut
+    shape = FunctionVersionWithCode if query.code else FunctionVersionOut
     items = (
         shape.model_validate({**vars(version), "is_current": version.version == row.version}) for version in versions
     )
@@ -187,29 +188,29 @@ def list_versions(path: FunctionPath, query: VersionListQuery):
 @functions_api.post("/<name>/rollback/<version>", responses={200: FunctionOut})
 @require(*ADMIN_ROLES, scope=WRITE)
 @raises(error_codes.NOT_FOUND, error_codes.CONCURRENT_CHANGE)
-def rollback(path: RollbackPath, query: NamespaceQuery):
+def rollback(path: FunctionRollbackPath, query: FunctionNamespaceQuery):
     row = store.get(path.name, query.namespace, for_update=True)
     store.rollback(row, path.version)
     db.session.commit()
     return answer(FunctionOut.model_validate(row))
 
 
-@functions_api.get("/<name>/executions", responses={200: list_of(ExecutionOut)})
+@functions_api.get("/<name>/executions", responses={200: list_of(FunctionExecutionOut)})
 @require(*ADMIN_ROLES, scope=READ)
 @raises(error_codes.NOT_FOUND)
-def list_executions(path: FunctionPath, query: ExecutionListQuery):
+def list_executions(path: FunctionPath, query: FunctionExecutionListQuery):
     row = store.get(path.name, query.namespace)
     executions, total = page_of(store.executions_query(row), query)
-    return paginated((ExecutionOut.model_validate(execution) for execution in executions), total)
+    return paginated((FunctionExecutionOut.model_validate(execution) for execution in executions), total)
 
 
-@functions_api.get("/<name>/logs", responses={200: list_of(LogLine)})
+@functions_api.get("/<name>/logs", responses={200: list_of(FunctionLogLine)})
 @require(*ADMIN_ROLES, scope=READ)
 @raises(error_codes.NOT_FOUND)
-def list_logs(path: FunctionPath, query: ExecutionListQuery):
+def list_logs(path: FunctionPath, query: FunctionExecutionListQuery):
     """The console lines of the function's executions, newest first."""
     lines, total = store.log_lines(store.get(path.name, query.namespace), query)
-    return paginated((LogLine.model_validate(line) for line in lines), total)
+    return paginated((FunctionLogLine.model_validate(line) for line in lines), total)
 
 
 ANY_CONTENT = {"*/*": {"schema": {}}}
@@ -271,7 +272,7 @@ INVOKE_OPTIONS = {
 @public
 @session_reads_only  # the execution record is written apart from the session (insert_row)
 @raises(*INVOKE_CODES)
-def invoke_function(path: InvokePath, query: NamespaceQuery):
+def invoke_function(path: FunctionInvokePath, query: FunctionNamespaceQuery):
     """Run the function's current version with this request (seed 003's `req`: method, url, headers, body, params)."""
     row = store.get_callable(path.name, path.namespace or query.namespace)
     return invoke.invoke(row)

@@ -18,7 +18,7 @@ from flask.typing import ResponseReturnValue
 from flux.api import ADMIN_ROLES, ApiError, current_tenant, parse, refused, require, saved
 from plugins.functions import store
 from plugins.functions.models import MAX_NAME_LENGTH, EdgeFunction
-from plugins.functions.schemas import VersionPath
+from plugins.functions.schemas import FunctionVersionNumber
 
 pages = Blueprint("functions_pages", __name__, url_prefix="/functions", template_folder="templates")
 FUNCTION = f"/<string(maxlength={MAX_NAME_LENGTH}):namespace>/<string(maxlength={MAX_NAME_LENGTH}):name>"
@@ -114,7 +114,7 @@ def rollback(namespace: str, name: str, version: str) -> ResponseReturnValue:
     """Make an older version's code current again, as a new version; running workers pick it up on the next call."""
 
     def roll_back(row: EdgeFunction) -> str:
-        number = parse(VersionPath, {"version": version}).version  # the API's rule for a version
+        number = parse(FunctionVersionNumber, {"version": version}).version  # the API's rule for a version
         store.rollback(row, number)
         return f"Rolled {_label(row)} back to version {number}; that code is version {row.version} now."
 

@@ -108,11 +108,11 @@ class FunctionPath(ApiModel):
     name: Name
 
 
-class RollbackPath(FunctionPath):
+class FunctionRollbackPath(FunctionPath):
     version: VersionInPath
 
 
-class VersionPath(ApiModel):
+class FunctionVersionNumber(ApiModel):
     """A version number read from a form (the dashboard's rollback)."""
 
     version: VersionInPath
@@ -125,7 +125,7 @@ def _reference(value: str) -> str:
     return value
 
 
-class InvokePath(ApiModel):
+class FunctionInvokePath(ApiModel):
     """`name`, or `namespace/name` (seed 003: `client.functions.invoke("payment-service/process-payment")`)."""
 
     reference: Annotated[str, AfterValidator(_reference)]
@@ -139,7 +139,7 @@ class InvokePath(ApiModel):
         return self.reference.rpartition("/")[0] or None
 
 
-class NamespaceQuery(ApiModel):
+class FunctionNamespaceQuery(ApiModel):
     namespace: Namespace = Field(None, description="The function's namespace; `default` when not given")
 
 
@@ -147,15 +147,15 @@ class FunctionListQuery(Page):
     namespace: Namespace = Field(None, description="Only this namespace's functions; all when not given")
 
 
-class VersionListQuery(Page, NamespaceQuery):
+class FunctionVersionListQuery(Page, FunctionNamespaceQuery):
     code: bool = Field(False, description="Include each version's code")
 
 
-class ExecutionListQuery(Page, NamespaceQuery):
+class FunctionExecutionListQuery(Page, FunctionNamespaceQuery):
     pass
 
 
-class PermissionFlags(ApiModel):
+class FunctionPermissions(ApiModel):
     """What a function may reach; keys left out keep their value (on create, the defaults)."""
 
     model_config = ConfigDict(extra="forbid")  # a permission we do not have must not pass for granted
@@ -172,13 +172,15 @@ class PermissionFlags(ApiModel):
 class FunctionChange(ApiModel):
     """`PUT /functions/<name>`: what is given changes, the rest stays; new code makes a new version."""
 
+    error_codes = (CODE_TOO_LARGE, error_codes.VALUE_TOO_LARGE)
+
     code: Code | None = None
     description: Description | None = None
     enabled: StrictBool | None = None
     timeout: Timeout | None = None
     memory: Memory | None = None
     env: Env | None = Field(None, description="Replaces every variable; values are write-only")
-    permissions: PermissionFlags | None = None
+    permissions: FunctionPermissions | None = None
     allow_unauthenticated: StrictBool | None = None
     is_public: StrictBool | None = None
     isolation: Literal["warm", "per-invocation"] | None = None
@@ -205,7 +207,7 @@ class FunctionChange(ApiModel):
                 if name in flags and name in listed:
                     raise rule_error(error_codes.INVALID_FIELD, f"give permissions.{name} or {alias}, not both")
             given_flags = self.permissions.model_dump(exclude_unset=True) if self.permissions else {}
-            self.permissions = PermissionFlags(**given_flags, **flags)
+            self.permissions = FunctionPermissions(**given_flags, **flags)
         return self
 
     def settings(self, current: Permissions) -> dict[str, Any]:
@@ -277,24 +279,24 @@ class AnyFunction(RootModel[FunctionDetail | PublicFunction]):
     """A function as its GET shows it: everything to those who manage functions, the public part to others."""
 
 
-class VersionOut(ApiModel):
+class FunctionVersionOut(ApiModel):
     version: int
     is_current: bool
     created_by: str | None
     created_at: Timestamp
 
 
-class VersionWithCode(VersionOut):
+class FunctionVersionWithCode(FunctionVersionOut):
     code: str
 
 
-class LogEntry(ApiModel):
+class FunctionLogEntry(ApiModel):
     timestamp: str = Field(description="Empty for lines printed outside `console`")
     level: str
     message: str
 
 
-class ExecutionOut(ApiModel):
+class FunctionExecutionOut(ApiModel):
     id: str
     function_id: str
     function_name: str
@@ -304,7 +306,7 @@ class ExecutionOut(ApiModel):
     status_code: int
     duration_ms: float
     error: str | None
-    logs: list[LogEntry]
+    logs: list[FunctionLogEntry]
     logs_truncated: bool
     trigger: str
     user_id: str | None
@@ -312,7 +314,7 @@ class ExecutionOut(ApiModel):
     completed_at: Timestamp
 
 
-class LogLine(LogEntry):
+class FunctionLogLine(FunctionLogEntry):
     """A console line with the execution that printed it."""
 
     execution_id: str

@@ -388,7 +388,8 @@ def test_function_list_pages(app, client, admin_headers):
     assert names(page) == [f"f{n:03}" for n in range(55, 60)] and page.headers["X-Total-Count"] == "60"
     assert client.get(f"{BASE}?offset=60", headers=admin_headers).json == []
     assert client.get(f"{BASE}?namespace=other", headers=admin_headers).headers["X-Total-Count"] == "0"
-    for bad in ("limit=1001", "limit=0", "limit=x", "offset=-1"):
+    assert client.get(f"{BASE}?offset={2**63 - 1}", headers=admin_headers).json == []
+    for bad in ("limit=1001", "limit=0", "limit=x", "offset=-1", f"offset={2**63}"):
         refused = client.get(f"{BASE}?{bad}", headers=admin_headers)
         assert (refused.status_code, refused.json["code"]) == (400, "INVALID_PAGE"), bad
 
