@@ -114,7 +114,7 @@ def test_hook_register_scopes(app, client, admin_headers):
         "/api/v1/admin/service-keys", json={"name": "bad", "scopes": ["notes:delete", "memos:*"]}, headers=admin_headers
     )
     assert (refused.status_code, refused.json["code"]) == (400, "INVALID_FIELD")
-    assert refused.json["error"].startswith("unknown scope(s) ['notes:delete', 'memos:*']; known: ['*', ")
+    assert refused.json["error"].startswith("scopes: unknown scope(s) ['notes:delete', 'memos:*']; known: ['*', ")
     for known in ("notes:read", "notes:write", "secrets:read", "functions:execute", "service_keys:write"):
         assert repr(known) in refused.json["error"]
     DashboardClient(client).sign_in()
