@@ -66,6 +66,9 @@ def omit_none(**fields: Any) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not None}
 
 
+MAX_PAGE_SIZE = 1000  # the most a list answers at once (`?limit=`)
+
+
 class FluxClient:
     """Calls one Fluxbase server as one caller: an administrator, an app user or a service key.
 
@@ -91,6 +94,7 @@ class FluxClient:
         self.url = url.rstrip("/")
         self.access_token, self.refresh_token, self.service_key = token, refresh_token, service_key
         self.tenant, self.app_user, self.on_tokens, self.timeout = tenant, app_user, on_tokens, timeout
+        self.page_size = MAX_PAGE_SIZE
 
     # -- transport -------------------------------------------------------------------
 
@@ -136,6 +140,15 @@ class FluxClient:
             return response.json()
         except ValueError:
             raise self._unexpected(response) from None
+
+    def list_all(self, path: str, params: dict[str, Any] | None = None) -> list[Any]:
+        """Every item of a paginated list, fetched `page_size` at a time (the server's pages hold at most 1000)."""
+        items: list[Any] = []
+        while True:
+            page = self.request("GET", path, params={**(params or {}), "limit": self.page_size, "offset": len(items)})
+            items += page
+            if len(page) < self.page_size:
+                return items
 
     def _unexpected(self, response: requests.Response) -> ClientError:
         """An answer that is not Fluxbase's JSON: most likely the URL points at another server."""

@@ -44,6 +44,20 @@ def test_wrong_password_is_a_client_error_with_the_servers_code(live_server, liv
     assert "wrong password" not in str(raised.value)
 
 
+def test_lists_are_read_to_the_end_page_by_page(admin_client):
+    """The server answers pages (at most 1000 items); the client keeps asking until a page runs short."""
+    system, secrets = SettingSecretsClient(admin_client), SecretsClient(admin_client)
+    for index in range(7):
+        system.create_setting_secret(f"key/{index}", VALUE)
+        secrets.set_secret(f"SECRET_{index}", VALUE)
+    for index in range(4):
+        secrets.set_secret("SECRET_0", f"{VALUE}{index}")
+    admin_client.page_size = 3
+    assert sorted(row["key"] for row in system.list_setting_secrets()) == [f"key/{index}" for index in range(7)]
+    assert sorted(row["name"] for row in secrets.list_secrets()) == [f"SECRET_{index}" for index in range(7)]
+    assert [row["version"] for row in secrets.secret_versions("SECRET_0")] == [5, 4, 3, 2, 1]
+
+
 def test_system_secrets_upsert_get_list_delete(admin_client):
     system = SettingSecretsClient(admin_client)
     created, was_created = system.set_setting_secret("stripe/key", VALUE, description="Stripe")

@@ -24,7 +24,7 @@ class SecretsClient:
         return f"/api/v1/secrets/by-name/{path_segment(name)}"
 
     def list_secrets(self, scope: str | None = None, namespace: str | None = None) -> list[dict[str, Any]]:
-        return self.client.request("GET", "/api/v1/secrets", params={"scope": scope, "namespace": namespace})
+        return self.client.list_all("/api/v1/secrets", params={"scope": scope, "namespace": namespace})
 
     def create_secret(
         self,
@@ -78,7 +78,7 @@ class SecretsClient:
     def secret_versions(self, name: str, namespace: str | None = None) -> list[dict[str, Any]]:
         """`{version, created_at, created_by}` of every stored version, newest first."""
         path = f"{self._secret(name)}/versions"
-        return self.client.request("GET", path, params={"namespace": namespace})
+        return self.client.list_all(path, params={"namespace": namespace})
 
     def rollback_secret(self, name: str, version: int, namespace: str | None = None) -> dict[str, Any]:
         """Make the value of `version` current again, as a new version."""

@@ -24,7 +24,7 @@ class SettingSecretsClient:
         return "/api/v1/settings/secret" if user else "/api/v1/admin/settings/custom/secret"
 
     def list_setting_secrets(self, user: bool = False) -> list[dict[str, Any]]:
-        return self.client.request("GET", self._settings_secrets(user))
+        return self.client.list_all(self._settings_secrets(user))
 
     def create_setting_secret(
         self, key: str, value: str, description: str | None = None, user: bool = False
