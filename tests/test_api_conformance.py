@@ -13,11 +13,12 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from urllib.parse import quote, urlencode
 
 import pytest
 import schemathesis
 import sqlalchemy as sa
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, assume, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -31,6 +32,7 @@ from tests.live_server import LiveServer, launch, stop
 pytestmark = pytest.mark.live_server
 EXAMPLES = int(os.environ.get("FLUXBASE_TEST_CONFORMANCE_EXAMPLES", "25"))
 PATHS = os.environ.get("FLUXBASE_TEST_CONFORMANCE_PATHS")
+MAX_REQUEST_LINE = 3500  # bytes of path and query; gunicorn's limit_request_line is 4094 with the method
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 APP_USER_PATHS = ("/api/v1/settings/user", "/api/v1/settings/secret", "/api/v1/auth/user")
 
@@ -91,5 +93,7 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_operation_answers_as_documented(case, credentials):
+    # gunicorn answers a request line over 4094 bytes itself (414, not JSON), before the app.
+    assume(len(quote(case.formatted_path)) + len(urlencode(case.query or {}, doseq=True)) < MAX_REQUEST_LINE)
     caller = "user" if case.path.startswith(APP_USER_PATHS) else "admin"
     case.call_and_validate(headers=credentials[caller], checks=CHECKS)
