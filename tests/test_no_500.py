@@ -1,4 +1,10 @@
-"""No request, however malformed, gets a 500: every API route against junk input."""
+"""No request, however malformed, gets a 500: every API route against junk no schema describes.
+
+Schema-shaped input, valid or not (wrong types, missing fields, out-of-range numbers),
+is schemathesis's ground in `tests/test_api_conformance.py`. This sweep sends what it
+does not: bytes that are no JSON or no UTF-8, nesting past the parser's limits, lone
+surrogates, hostile path values, and broken credentials and tenant headers.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +17,8 @@ from tests.conftest import DashboardClient
 
 BODIES = [
     None,
-    b"null",
-    b"[]",
-    b'"text"',
     b"12345678901234567890123456789",
-    b'{"a": 1}',
-    b'{"name": 5, "scopes": "x", "value": [], "key": {}, "email": [], "password": {}, "refresh_token": 7}',
     b'{"name": "n", "scopes": ["*"], "expires_at": "9999-12-31T23:59:59-23:59", "grace_period_hours": 1e308}',
-    b'{"reason": null, "user_metadata": [1], "current_password": 1, "setup_token": 0}',
     b"\xff\xfe\x00garbage",
     b"{" * 50,
     # Nested far past the parser's recursion limit, and just past ours.
