@@ -52,7 +52,7 @@ def register_scopes():
 # The functions plugin's hook: optional, so the plugin also loads without it.
 @hookimpl(optionalhook=True)
 def collect_invocation_secrets(tenant_id, namespace):
-    return store.invocation_secrets(tenant_id, namespace)
+    return store.invocation_function_secrets(tenant_id, namespace)
 
 
 @hookimpl

@@ -217,7 +217,7 @@ _RUNTIME_ROWS = (
 )
 
 
-def invocation_secrets(tenant_id: str, namespace: str) -> dict[str, dict[str, str]]:
+def invocation_function_secrets(tenant_id: str, namespace: str) -> dict[str, dict[str, str]]:
     """The unexpired secrets a function of `namespace` in `tenant_id` reads, by name and by variable.
 
     Returns the `function` layer (secret names; namespace over global) and the `env`

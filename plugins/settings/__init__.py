@@ -36,7 +36,7 @@ def register_encrypted_columns(app):
         EncryptedColumn(
             Setting.__table__,
             "encrypted_value",
-            aad=lambda row: store.secret_aad(row["tenant_id"], row["user_id"], row["key"]),
+            aad=lambda row: store.setting_secret_aad(row["tenant_id"], row["user_id"], row["key"]),
             user_id=lambda row: row["user_id"],
         )
     ]
@@ -53,7 +53,7 @@ def register_scopes():
 # The functions plugin's hook: optional, so the plugin also loads without it.
 @hookimpl(optionalhook=True)
 def collect_invocation_secrets(tenant_id, user_id):
-    return store.invocation_secrets(tenant_id, user_id)
+    return store.invocation_setting_secrets(tenant_id, user_id)
 
 
 @hookimpl

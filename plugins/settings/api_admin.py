@@ -92,7 +92,7 @@ def delete_system_setting(path: KeyPath):
 @require(*ADMIN_ROLES, scope=SCOPE)
 @raises(ALREADY_EXISTS)
 def create_system_secret(body: SecretCreate):
-    row = store.create_secret(None, body.key, body.value, body.description)
+    row = store.create_setting_secret(None, body.key, body.value, body.description)
     db.session.commit()
     return answer(SecretOut.model_validate(row), 201)
 
@@ -111,14 +111,14 @@ def list_system_secrets(query: Page):
 @require(*ADMIN_ROLES, scope=SCOPE)
 @raises(NOT_FOUND)
 def get_system_secret(path: KeyPath):
-    return answer(SecretOut.model_validate(store.get_secret(path.key, None)))
+    return answer(SecretOut.model_validate(store.get_setting_secret(path.key, None)))
 
 
 @admin_api.put("/secret/<path:key>", responses={200: SecretOut})
 @require(*ADMIN_ROLES, scope=SCOPE)
 @raises(NOT_FOUND, NOTHING_TO_UPDATE)
 def update_system_secret(path: KeyPath, body: SecretChange):
-    row = store.change_secret_by_key(None, path.key, body)
+    row = store.change_setting_secret_by_key(None, path.key, body)
     db.session.commit()
     return answer(SecretOut.model_validate(row))
 
@@ -127,6 +127,6 @@ def update_system_secret(path: KeyPath, body: SecretChange):
 @require(*ADMIN_ROLES, scope=SCOPE)
 @raises(NOT_FOUND)
 def delete_system_secret(path: KeyPath):
-    store.delete(store.get_secret(path.key, None))
+    store.delete(store.get_setting_secret(path.key, None))
     db.session.commit()
     return "", 204

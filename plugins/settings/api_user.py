@@ -103,7 +103,7 @@ def delete_user_setting(path: KeyPath):
 @require(APP_USER)
 @raises(ALREADY_EXISTS)
 def create_user_secret(body: SecretCreate):
-    row = store.create_secret(caller_id(), body.key, body.value, body.description)
+    row = store.create_setting_secret(caller_id(), body.key, body.value, body.description)
     db.session.commit()
     return answer(SecretOut.model_validate(row), 201)
 
@@ -119,14 +119,14 @@ def list_user_secrets(query: Page):
 @require(APP_USER)
 @raises(NOT_FOUND)
 def get_user_secret(path: KeyPath):
-    return answer(SecretOut.model_validate(store.get_secret(path.key, caller_id())))
+    return answer(SecretOut.model_validate(store.get_setting_secret(path.key, caller_id())))
 
 
 @user_api.put("/secret/<path:key>", responses={200: SecretOut})
 @require(APP_USER)
 @raises(NOT_FOUND, NOTHING_TO_UPDATE)
 def update_user_secret(path: KeyPath, body: SecretChange):
-    row = store.change_secret_by_key(caller_id(), path.key, body)
+    row = store.change_setting_secret_by_key(caller_id(), path.key, body)
     db.session.commit()
     return answer(SecretOut.model_validate(row))
 
@@ -135,6 +135,6 @@ def update_user_secret(path: KeyPath, body: SecretChange):
 @require(APP_USER)
 @raises(NOT_FOUND)
 def delete_user_secret(path: KeyPath):
-    store.delete(store.get_secret(path.key, caller_id()))
+    store.delete(store.get_setting_secret(path.key, caller_id()))
     db.session.commit()
     return "", 204

@@ -79,7 +79,7 @@ def delete_setting(key: str):
 
 @pages.post("/secrets")
 @require(*ADMIN_ROLES)
-def create_secret():
+def create_setting_secret():
     form = SecretForm()
     # The value is never put back into the form.
     kept = {"secret_key": form.key.data, "secret_description": form.description.data}
@@ -87,7 +87,7 @@ def create_secret():
         return invalid(form, _render, **kept)
     new = form.model
     try:
-        store.create_secret(None, new.key, new.value, new.description)
+        store.create_setting_secret(None, new.key, new.value, new.description)
     except ApiError as error:
         return refused(error, _render, **kept)
     return saved(f"Stored the secret “{new.key}”. Its value cannot be shown again.")
@@ -95,12 +95,12 @@ def create_secret():
 
 @pages.post(f"/secrets/{KEY}/update")
 @require(*ADMIN_ROLES)
-def update_secret(key: str):
+def update_setting_secret(key: str):
     form = SecretChangeForm()
     if not form.validate():
         return invalid(form, _render)
     try:
-        store.change_secret_by_key(None, parse(KeyPath, {"key": key}).key, form.model)
+        store.change_setting_secret_by_key(None, parse(KeyPath, {"key": key}).key, form.model)
     except ApiError as error:
         return refused(error, _render)
     return saved(f"Updated the secret “{key}”.")
@@ -108,9 +108,9 @@ def update_secret(key: str):
 
 @pages.post(f"/secrets/{KEY}/delete")
 @require(*ADMIN_ROLES)
-def delete_secret(key: str):
+def delete_setting_secret(key: str):
     try:
-        store.delete(store.get_secret(parse(KeyPath, {"key": key}).key, None))
+        store.delete(store.get_setting_secret(parse(KeyPath, {"key": key}).key, None))
     except ApiError as error:
         return refused(error, _render)
     return saved(f"Deleted the secret “{key}”.")

@@ -43,7 +43,7 @@ AAD_PURPOSE = "settings-secret"
 UNCHANGED: Any = object()  # "leave the value as it is": None is a value a setting may hold
 
 
-def secret_aad(tenant_id: str, user_id: str | None, key: str) -> bytes:
+def setting_secret_aad(tenant_id: str, user_id: str | None, key: str) -> bytes:
     """Associated data binding a sealed value to its tenant, owner and key."""
     return associated_data(AAD_PURPOSE, *_aad_parts(tenant_id, user_id, key))
 
@@ -77,7 +77,7 @@ def get_setting(key: str, user_id: str | None) -> Setting:
     return row
 
 
-def get_secret(key: str, user_id: str | None) -> Setting:
+def get_setting_secret(key: str, user_id: str | None) -> Setting:
     """A secret of one owner; 404 when there is none, whoever else has one of that key."""
     row = find(key, user_id)
     if row is None or not row.is_secret:
@@ -179,7 +179,7 @@ def change_setting(
     return row
 
 
-def create_secret(user_id: str | None, key: str, plaintext: str, description: str | None) -> Setting:
+def create_setting_secret(user_id: str | None, key: str, plaintext: str, description: str | None) -> Setting:
     """A new secret, sealed with the user's derived key (the master key for system secrets)."""
     row = _new_row(user_id, key, description, secret=True)
     row.value = None
@@ -188,7 +188,7 @@ def create_secret(user_id: str | None, key: str, plaintext: str, description: st
     return row
 
 
-def change_secret(row: Setting, plaintext: str | None, description: str | None) -> Setting:
+def change_setting_secret(row: Setting, plaintext: str | None, description: str | None) -> Setting:
     """Re-seal a secret when `plaintext` is given, and/or change its description."""
     changed = []
     if plaintext is not None:
@@ -202,12 +202,12 @@ def change_secret(row: Setting, plaintext: str | None, description: str | None) 
     return row
 
 
-def change_secret_by_key(user_id: str | None, key: str, change: SecretChange) -> Setting:
+def change_setting_secret_by_key(user_id: str | None, key: str, change: SecretChange) -> Setting:
     """Re-seal and/or describe the secret `key` of one owner; 400 when `change` names nothing."""
-    row = get_secret(key, user_id)
+    row = get_setting_secret(key, user_id)
     if change.value is None and change.description is None:
         raise nothing_to_update("a new value, a new description, or both")
-    return change_secret(row, change.value, change.description)
+    return change_setting_secret(row, change.value, change.description)
 
 
 def delete(row: Setting) -> None:
@@ -216,7 +216,7 @@ def delete(row: Setting) -> None:
     db.session.flush()
 
 
-def open_secret(row: Setting | sa.Row) -> str:
+def open_setting_secret(row: Setting | sa.Row) -> str:
     """The plaintext of a secret row; `DecryptionError` when it does not open for this row."""
     parts = _aad_parts(row.tenant_id, row.user_id, row.key)
     return flux_state().encryptor.open_text(row.encrypted_value or "", AAD_PURPOSE, parts, user_id=row.user_id)
@@ -233,7 +233,7 @@ _USER_AND_SYSTEM_SECRET_ROWS = _SECRET_ROWS.where(
 )
 
 
-def invocation_secrets(tenant_id: str, user_id: str | None) -> dict[str, dict[str, str]]:
+def invocation_setting_secrets(tenant_id: str, user_id: str | None) -> dict[str, dict[str, str]]:
     """The user's secrets and the tenant's system secrets, decrypted for one function invocation.
 
     A value that does not open (sealed with a key this server lacks, tampered with, or
@@ -246,7 +246,7 @@ def invocation_secrets(tenant_id: str, user_id: str | None) -> dict[str, dict[st
     layers: dict[str, dict[str, str]] = {"user": {}, "system": {}}
     for row in rows:
         try:
-            plaintext = open_secret(row)
+            plaintext = open_setting_secret(row)
         except DecryptionError as error:
             log.error("settings: secret %r (row %s) of tenant %s does not open: %s", row.key, row.id, tenant_id, error)
             raise unreadable_secret(error) from None
@@ -281,7 +281,7 @@ def _new_fields(user_id: str | None, key: str, description: str | None, secret: 
 
 def _seal(row: Setting, plaintext: str) -> None:
     row.encrypted_value = flux_state().encryptor.encrypt(
-        plaintext, aad=secret_aad(row.tenant_id, row.user_id, row.key), user_id=row.user_id
+        plaintext, aad=setting_secret_aad(row.tenant_id, row.user_id, row.key), user_id=row.user_id
     )
 
 

@@ -70,7 +70,7 @@ def stored_text(app) -> str:
 def runtime_values(app, namespace: str = "billing") -> dict[str, str]:
     """What a function of `namespace` reads, by secret name."""
     with app.app_context():
-        return store.invocation_secrets(default_tenant_id(), namespace)["function"]
+        return store.invocation_function_secrets(default_tenant_id(), namespace)["function"]
 
 
 def expire(app, name: str) -> None:

@@ -18,7 +18,7 @@ def resolve(app, namespace: str = "default", tenant: str | None = None) -> dict[
     """The secrets plugin's answer to `collect_invocation_secrets` (the test plugin adds its own)."""
     with app.app_context():
         tenant_id = find_tenant(tenant).id if tenant else default_tenant_id()
-        return store.invocation_secrets(tenant_id, namespace)
+        return store.invocation_function_secrets(tenant_id, namespace)
 
 
 def test_namespace_secrets_override_global_ones(app, client, admin_headers):

@@ -151,7 +151,7 @@ def test_a_ciphertext_copied_to_another_users_row_does_not_open(app, client, sec
         with tenant_scope(default_tenant_id()):
             row = db.session.scalar(sa.select(Setting).where(Setting.user_id == bob_id))
             with pytest.raises(DecryptionError):
-                store.open_secret(row)
+                store.open_setting_secret(row)
         with pytest.raises(SecretUnreadable) as refused:  # an error, never a secret read as missing
             invocation_secrets(default_tenant_id(), "default", bob_id)
     assert refused.value.status == 500 and ALICE_UPDATED not in refused.value.message
