@@ -16,7 +16,7 @@ import tempfile
 
 from flask import Flask, Response, jsonify, request
 
-from flux.config import DEFAULTS
+from plugins.functions.config import DEFAULTS as FUNCTIONS_DEFAULTS
 from plugins.functions.runtime.base import FunctionSpec, Invocation, Permissions
 from plugins.functions.runtime.deno import DenoRuntime
 
@@ -33,7 +33,7 @@ HELLO = FunctionSpec(
 app = Flask(__name__)
 # The harness gives each server a folder it removes after the run; the runtime keeps its modules there.
 app.instance_path = os.environ.get("BENCH_SERVER_DIR") or tempfile.mkdtemp(prefix="fluxbase-bare-")
-app.config.update({name: value for name, value in DEFAULTS.items() if name.startswith("FUNCTIONS_")})
+app.config.update(FUNCTIONS_DEFAULTS)
 _runtimes: list[DenoRuntime] = []
 
 

@@ -3,7 +3,7 @@
 Issue 5's target: resolving 100 secrets in scope takes under 1 ms at the median. Two
 numbers are measured, each over many calls on a fresh SQLite instance:
 
-- the secrets plugin's hook (`plugins.secrets.store.invocation_secrets`), and
+- the secrets plugin's hook (`plugins.secrets.store.invocation_function_secrets`), and
 - what the runtime calls (`plugins.functions.secret_layers.invocation_secrets`: every plugin's layers,
   the settings plugin's user and system secrets included);
 
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         fill(app, args.secrets)
         with app.app_context():
             tenant_id = default_tenant_id()
-            plugin = lambda: store.invocation_secrets(tenant_id, NAMESPACE)  # noqa: E731
+            plugin = lambda: store.invocation_function_secrets(tenant_id, NAMESPACE)  # noqa: E731
             merged = lambda: invocation_secrets(tenant_id, NAMESPACE, None)  # noqa: E731
             resolved = len(plugin()["function"])
             if resolved != args.secrets:
