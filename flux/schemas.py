@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, TypeVar
 
 import sqlalchemy as sa
-from flask import Response, jsonify
+from flask import Response, current_app
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -26,7 +26,7 @@ from pydantic import (
     ValidationError,
     WrapValidator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import PydanticCustomError, to_json
 
 from flux import error_codes
 from flux.db import db
@@ -207,13 +207,22 @@ def page_of(statement: sa.Select, page: Page) -> tuple[list[Any], int]:
     return list(rows), total or 0
 
 
+def _json(content: Any, status: int = 200) -> Response:
+    """Models (and plain JSON values) serialised by pydantic-core in one pass.
+
+    Half the cost of `jsonify(model.model_dump())`, which builds the dicts first and
+    then encodes them in Python: about 30 µs on a page of nine items (bench/README.md).
+    """
+    return current_app.response_class(to_json(content), status=status, mimetype="application/json")
+
+
 def paginated(items: Iterable[BaseModel | dict[str, Any]], total: int) -> Response:
     """The JSON array of one page, with the list's total in `X-Total-Count`."""
-    response = jsonify([item.model_dump(mode="json") if isinstance(item, BaseModel) else item for item in items])
+    response = _json(list(items))
     response.headers[TOTAL_HEADER] = str(total)
     return response
 
 
-def answer(model: BaseModel, status: int = 200) -> tuple[Response, int]:
+def answer(model: BaseModel, status: int = 200) -> Response:
     """A model as the JSON answer."""
-    return jsonify(model.model_dump(mode="json")), status
+    return _json(model, status)
