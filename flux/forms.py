@@ -15,6 +15,11 @@ from pydantic import BaseModel, ValidationError
 from flux.schemas import as_api_error
 
 
+def stripped(text: str | None) -> str | None:
+    """A WTForms filter: names and keys are read without the spaces around them, as a person means them."""
+    return text.strip() if text else text
+
+
 class SchemaForm(FlaskForm):
     """A form validated by `schema` (after any WTForms validators of its fields).
 

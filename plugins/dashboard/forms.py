@@ -21,11 +21,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from flux.api import AdminSetup, KeyCreate, KeyDeprecate, KeyRevoke, SchemaForm, Signin, known_scopes
-
-
-def _strip(text: str | None) -> str | None:
-    return text.strip() if text else text
+from flux.api import AdminSetup, KeyCreate, KeyDeprecate, KeyRevoke, SchemaForm, Signin, known_scopes, stripped
 
 
 class CheckboxesField(SelectMultipleField):
@@ -71,7 +67,7 @@ class RotateForm(SchemaForm):
         coerce=int,
         default=24,
     )
-    reason = StringField("Reason", filters=[_strip])
+    reason = StringField("Reason", filters=[stripped])
 
     def schema_input(self) -> dict[str, Any]:
         return {"grace_period_hours": self.grace_period_hours.data, "reason": self.reason.data or None}
@@ -81,7 +77,9 @@ class RevokeForm(SchemaForm):
     """The API allows no reason (the reference SDK sends none); a person says why."""
 
     schema = KeyRevoke
-    reason = StringField("Reason", filters=[_strip], validators=[DataRequired("a reason is required to revoke a key")])
+    reason = StringField(
+        "Reason", filters=[stripped], validators=[DataRequired("a reason is required to revoke a key")]
+    )
 
 
 class SigninForm(SchemaForm):

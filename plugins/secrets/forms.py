@@ -11,16 +11,12 @@ from typing import Any
 
 from wtforms import BooleanField, PasswordField, StringField
 
-from flux.api import SchemaForm
+from flux.api import SchemaForm, stripped
 from plugins.secrets.models import FunctionSecret
 from plugins.secrets.schemas import FunctionSecretChange, FunctionSecretCreate
 
 # What a refused new secret keeps in its form: everything but the value.
 KEPT_FIELDS = ("name", "scope", "namespace", "description", "expires_at")
-
-
-def _strip(text: str | None) -> str | None:
-    return text.strip() if text else text
 
 
 def expiry_day(moment: datetime | None) -> str:
@@ -57,10 +53,10 @@ class SecretForm(SchemaForm):
     """A new secret; a namespace without a scope means scope `namespace` (the model decides)."""
 
     schema = FunctionSecretCreate
-    name = StringField("Name", filters=[_strip])
+    name = StringField("Name", filters=[stripped])
     value = PasswordField("Value")
     scope = StringField("Scope")
-    namespace = StringField("Namespace", filters=[_strip])
+    namespace = StringField("Namespace", filters=[stripped])
     description = StringField("Description")
     expires_at = ExpiryField("Expires on")
 
