@@ -50,7 +50,7 @@ from flux.errors import (
     unreadable_secret,
 )
 from flux.form_outcomes import invalid, refused, saved
-from flux.forms import SchemaForm
+from flux.forms import SchemaForm, stripped
 from flux.hookspecs import hookimpl, hookspec
 from flux.http import parse_json
 from flux.openapi import SECURITY, ApiBlueprint, raises
@@ -185,6 +185,7 @@ __all__ = [
     "set_enabled",
     "show_record",
     "show_table",
+    "stripped",
     "tenant_filter",
     "tenant_scope",
     "unreadable_secret",

@@ -34,7 +34,7 @@ def refused(error: ApiError, render: Callable[..., ResponseReturnValue], **form:
 
 
 def invalid(form: SchemaForm, render: Callable[..., ResponseReturnValue], **kept: Any) -> ResponseReturnValue:
-    """Roll back, flash what the form refused and return `render(status=400, **kept)`."""
+    """Roll back, flash what the form refused and return `render(status=form.status, **kept)`: 400, or the API's own."""
     db.session.rollback()
     flash(form.messages(), "error")
-    return render(status=400, **kept)
+    return render(status=form.status, **kept)

@@ -12,6 +12,13 @@ from typing import Any, ClassVar
 from flask_wtf import FlaskForm
 from pydantic import BaseModel, ValidationError
 
+from flux.schemas import as_api_error
+
+
+def stripped(text: str | None) -> str | None:
+    """A WTForms filter: names and keys are read without the spaces around them, as a person means them."""
+    return text.strip() if text else text
+
 
 class SchemaForm(FlaskForm):
     """A form validated by `schema` (after any WTForms validators of its fields).
@@ -25,6 +32,8 @@ class SchemaForm(FlaskForm):
 
     schema: ClassVar[type[BaseModel] | None] = None
     model: Any = None
+    # The status the API gives the same refusal (413 for a value too large), else 400.
+    status: int = 400
 
     def schema_input(self) -> dict[str, Any]:
         """What the model is given: every field's data; override to convert (JSON text, blanks)."""
@@ -38,6 +47,7 @@ class SchemaForm(FlaskForm):
         try:
             self.model = self.schema.model_validate(self.schema_input())
         except ValidationError as error:
+            self.status = as_api_error(error).status
             for problem in error.errors(include_url=False, include_context=False, include_input=False):
                 name = str(problem["loc"][0]) if problem["loc"] else ""
                 field = self._fields.get(name)

@@ -1,32 +1,27 @@
-"""The forms of the service-key page: the fields to show and read; the rules are the API's.
+"""The dashboard's own forms (service keys, sign-in, first-run setup): WTForms fields, the API's rules.
 
-The page checks what a form read with the API's own models (`flux.auth.key_schemas`,
-through `flux.schemas.parse`), so a key made in the dashboard meets exactly the rules
-of one made through the API. Sign-in and first-run setup have no form classes: their
-fields go through the API's models too (`flux.auth.schemas`).
+Each is a `SchemaForm` judged by the API's own model, so a key made or a sign-in tried
+in the dashboard meets exactly the rules of the same call to the API, and each refusal
+is shown on its field.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask_wtf import FlaskForm
-from wtforms import DateField, SelectChoice, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import Optional
+from wtforms import (
+    DateField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from flux.api import known_scopes
-
-
-class DashboardForm(FlaskForm):
-    """Base of the dashboard's forms.
-
-    The dashboard blueprint checks the CSRF token of every unsafe request, forms with
-    only a button included, so the forms do not check it a second time.
-    """
-
-    class Meta:
-        csrf = False
+from flux.api import AdminSetup, KeyCreate, KeyDeprecate, KeyRevoke, SchemaForm, Signin, known_scopes, stripped
 
 
 class CheckboxesField(SelectMultipleField):
@@ -36,24 +31,21 @@ class CheckboxesField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-# The field of `CreateKeyForm` that holds each field of the API's `KeyCreate`.
-CREATE_KEY_FIELDS = {"name": "name", "description": "description", "scopes": "scopes", "expires_at": "expires_on"}
-
-
-class CreateKeyForm(DashboardForm):
+class CreateKeyForm(SchemaForm):
+    schema = KeyCreate
     name = StringField("Name", render_kw={"required": True})
     description = TextAreaField("Description")
     scopes = CheckboxesField("Scopes")
-    expires_on = DateField("Expires on (UTC, optional)", validators=[Optional()])
+    expires_at = DateField("Expires on (UTC, optional)", name="expires_on", validators=[Optional()])
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # The scopes the loaded plugins registered, so they are known per app, not at import.
         self.scopes.choices = [SelectChoice(scope) for scope in sorted(known_scopes())]
 
-    def api_body(self) -> dict[str, Any]:
+    def schema_input(self) -> dict[str, Any]:
         """The fields as a `KeyCreate` body; a key expires at the start of the chosen day in UTC."""
-        day = self.expires_on.data
+        day = self.expires_at.data
         return {
             "name": self.name.data or "",
             "description": self.description.data or None,
@@ -66,11 +58,40 @@ class CreateKeyForm(DashboardForm):
 GRACE_PERIODS = {0: "not at all", 1: "for 1 hour", 24: "for 1 day", 168: "for 7 days", 720: "for 30 days"}
 
 
-class RotateForm(DashboardForm):
-    grace_hours = SelectField(
+class RotateForm(SchemaForm):
+    schema = KeyDeprecate
+    grace_period_hours = SelectField(
         "Old key keeps working",
+        name="grace_hours",
         choices=[SelectChoice(hours, label) for hours, label in GRACE_PERIODS.items()],
         coerce=int,
         default=24,
     )
-    reason = StringField("Reason")
+    reason = StringField("Reason", filters=[stripped])
+
+    def schema_input(self) -> dict[str, Any]:
+        return {"grace_period_hours": self.grace_period_hours.data, "reason": self.reason.data or None}
+
+
+class RevokeForm(SchemaForm):
+    """The API allows no reason (the reference SDK sends none); a person says why."""
+
+    schema = KeyRevoke
+    reason = StringField(
+        "Reason", filters=[stripped], validators=[DataRequired("a reason is required to revoke a key")]
+    )
+
+
+class SigninForm(SchemaForm):
+    schema = Signin
+    email = StringField("E-mail")
+    password = PasswordField("Password")
+
+    def schema_input(self) -> dict[str, Any]:
+        return {name: data or "" for name, data in super().schema_input().items()}
+
+
+class SetupForm(SigninForm):
+    schema = AdminSetup
+    name = StringField("Name")
+    setup_token = PasswordField("Setup token")

@@ -10,15 +10,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 
 from flux.api import (
     ADMIN_ROLES,
     NOT_FOUND,
     ApiError,
-    KeyCreate,
-    KeyDeprecate,
-    KeyRevoke,
     NotFound,
     ServiceKey,
     ServiceKeyOut,
@@ -27,13 +24,12 @@ from flux.api import (
     db,
     issue_key,
     key_status,
-    parse,
     require,
     revoke_key,
     rotate_key,
     set_enabled,
 )
-from plugins.dashboard.forms import CREATE_KEY_FIELDS, CreateKeyForm, RotateForm
+from plugins.dashboard.forms import CreateKeyForm, RevokeForm, RotateForm
 
 pages = Blueprint("keys", __name__, url_prefix="/service-keys")
 KEY_ID = "<string(maxlength=36):key_id>"
@@ -50,16 +46,6 @@ def _page(form: CreateKeyForm, new_key: dict | None = None, status: int = 200):
         new_key=new_key,
     )
     return body, status
-
-
-def _checked(form: CreateKeyForm) -> KeyCreate | None:
-    """The form read as the API's `KeyCreate`; None, with the API's messages on the fields, if it breaks a rule."""
-    try:
-        return parse(KeyCreate, form.api_body())
-    except ApiError as error:
-        for problem in error.extra["details"]:
-            form[CREATE_KEY_FIELDS[problem["loc"][0]]].errors.append(problem["msg"])
-        return None
 
 
 def _find(key_id: str) -> ServiceKey:
@@ -84,9 +70,9 @@ def index():
 @require(*ADMIN_ROLES)
 def create():
     form = CreateKeyForm()
-    body = _checked(form) if form.validate() else None
-    if body is None:
-        return _page(form, status=400)
+    if not form.validate():
+        return _page(form, status=form.status)
+    body = form.model
     key, plaintext = issue_key(body.name, body.description or "", body.scopes, body.expires_at, current_actor().id)
     db.session.commit()
     flash(f"Created the key “{key.name}”.", "success")
@@ -108,11 +94,11 @@ def switch(key_id: str, action: str):
 @pages.post(f"/{KEY_ID}/revoke")
 @require(*ADMIN_ROLES)
 def revoke(key_id: str):
-    key, reason = _find(key_id), request.form.get("reason", "").strip()
-    if not reason:  # the API allows none (the reference SDK sends none); a person says why
-        return _back_to_list("A reason is required to revoke a key.", "error")
+    key, form = _find(key_id), RevokeForm()
+    if not form.validate():
+        return _back_to_list(form.messages(), "error")
     try:
-        revoke_key(key, parse(KeyRevoke, {"reason": reason}).reason or "", current_actor().id)
+        revoke_key(key, form.model.reason or "", current_actor().id)
     except ApiError as error:
         return _back_to_list(error.message, "error")
     db.session.commit()
@@ -124,9 +110,9 @@ def revoke(key_id: str):
 def rotate(key_id: str):
     key, form = _find(key_id), RotateForm()
     if not form.validate():
-        return _back_to_list("; ".join(message for errors in form.errors.values() for message in errors), "error")
+        return _back_to_list(form.messages(), "error")
+    body = form.model
     try:
-        body = parse(KeyDeprecate, {"grace_period_hours": form.grace_hours.data, "reason": form.reason.data or None})
         grace = timedelta(hours=body.grace_period_hours)
         new, plaintext = rotate_key(key, grace, body.reason or "", current_actor().id)
     except ApiError as error:

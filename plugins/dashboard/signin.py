@@ -14,21 +14,19 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 
 from flux.api import (
     Actor,
-    AdminSetup,
     ApiError,
     AuthSession,
     PlatformAccount,
-    Signin,
     authenticate,
     db,
     first_admin,
     has_instance_admin,
     home_tenant_id,
     open_session,
-    parse,
     revoke,
     session_is_live,
 )
+from plugins.dashboard.forms import SetupForm, SigninForm
 
 pages = Blueprint("signin", __name__)
 
@@ -100,16 +98,16 @@ def _sign_in(account: PlatformAccount) -> None:
     login_user(DashboardUser(account, opened.id))
 
 
-def _login_page(error: ApiError | None = None, **form: str):
-    needs_setup = not has_instance_admin()
+def _login_page(error: str | None = None, status: int = 200, **form: str):
+    """The sign-in (or first-run setup) page, with `error` and what was typed, never a password."""
     body = render_template(
         "dashboard/login.html",
-        needs_setup=needs_setup,
+        needs_setup=not has_instance_admin(),
         has_setup_token=bool(current_app.config["SECURITY_SETUP_TOKEN"]),
-        error=error.message if error else None,
+        error=error,
         form=form,
     )
-    return body, error.status if error else 200
+    return body, status
 
 
 @pages.route("/login", methods=["GET", "POST"])
@@ -118,23 +116,28 @@ def login():
         return redirect(url_for("dashboard.index"))
     if request.method == "GET":
         return _login_page()
-    email = request.form.get("email", "")
+    form = SigninForm()
+    email = form.email.data or ""
+    if not form.validate():
+        return _login_page(form.messages(), form.status, email=email)
     try:
-        credentials = parse(Signin, {"email": email, "password": request.form.get("password", "")})
-        account = authenticate(PlatformAccount, credentials.email, credentials.password)
+        account = authenticate(PlatformAccount, form.model.email, form.model.password)
     except ApiError as error:
-        return _login_page(error, email=email)
+        return _login_page(error.message, error.status, email=email)
     _sign_in(account)
     return redirect(_safe_next(request.args.get("next")) or url_for("dashboard.index"))
 
 
 @pages.post("/setup")
 def setup():
-    fields = {name: request.form.get(name, "") for name in ("email", "name", "password", "setup_token")}
+    form = SetupForm()
+    kept = {"email": form.email.data or "", "name": form.name.data or ""}
+    if not form.validate():
+        return _login_page(form.messages(), form.status, **kept)
     try:
-        account = first_admin(parse(AdminSetup, fields))
+        account = first_admin(form.model)
     except ApiError as error:
-        return _login_page(error, email=fields["email"], name=fields["name"])
+        return _login_page(error.message, error.status, **kept)
     _sign_in(account)
     flash(f"Welcome! {account.email} is the first instance administrator.", "success")
     return redirect(url_for("dashboard.index"))

@@ -2,16 +2,15 @@
 
 Mounted inside the dashboard (`register_dashboard_blueprints`), so it has the sign-in
 check, CSRF protection and HTML errors. Values are write-only: no form echoes one back
-and the pages show metadata only. Form input is parsed with the API's models
+and the pages show metadata only. The forms (`forms.py`) are judged by the API's models
 (`schemas.py`) and every change goes through `store.py`, so the page and the API cannot
-disagree; a refusal of either is shown by `show_refusal`, in one place.
+disagree; a refused form flashes its fields' messages, a refusal of the store its own.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, render_template, request
@@ -24,6 +23,7 @@ from flux.api import (
     current_tenant,
     db,
     error_codes,
+    invalid,
     parse,
     refused,
     require,
@@ -31,35 +31,13 @@ from flux.api import (
     utcnow,
 )
 from plugins.secrets import store
+from plugins.secrets.forms import DeleteForm, SecretChangeForm, SecretForm, expiry_day
 from plugins.secrets.models import SCOPES, FunctionSecret
-from plugins.secrets.schemas import FunctionSecretChange, FunctionSecretCreate, IdVersionPath
+from plugins.secrets.schemas import IdVersionPath
 
 pages = Blueprint("secrets_pages", __name__, url_prefix="/secrets", template_folder="templates")
 SECRET_ID = "<string(maxlength=36):secret_id>"
 MAX_FILTER_LENGTH = 200
-# What a refused new secret keeps in its form: everything but the value.
-KEPT_FIELDS = ("name", "scope", "namespace", "description", "expires_at")
-
-
-def expiry_day(moment: datetime | None) -> str:
-    """A stored expiry as the forms' date field shows it (its UTC day), or "" for none."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d") if moment else ""
-
-
-def expiry_from_form(text: str) -> str | None:
-    """The form's day (or day and time) as the API's RFC 3339 time in UTC, which the model then checks.
-
-    A day means its start in UTC, as on the Service keys page: functions stop getting
-    the secret at that moment. Empty means "never expires".
-    """
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-        return (moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)).isoformat()
-    except (ValueError, OverflowError):  # not a time, or one past the year 9999 in UTC
-        raise BadRequest("the expiry must be a day, e.g. 2030-01-31", code=error_codes.INVALID_FIELD) from None
 
 
 def _filters() -> dict[str, str]:
@@ -100,18 +78,8 @@ def _label(row: FunctionSecret) -> str:
     return f"“{row.name}” in namespace {row.namespace}" if row.namespace else f"the global “{row.name}”"
 
 
-def show_refusal(error: ApiError) -> ResponseReturnValue:
-    """The page the user was on, again, with the error's message and status.
-
-    A refused new secret keeps what was typed except the value; anything else, a
-    missing secret too, shows the list (a refused rollback is shown by `rollback`).
-    """
-    kept = KEPT_FIELDS if request.endpoint == f"{request.blueprint}.create" else ()
-    return refused(error, _render, **{field: request.form.get(field, "") for field in kept})
-
-
 def refusals_shown(view: Callable[..., ResponseReturnValue]) -> Callable[..., ResponseReturnValue]:
-    """Show what the store or the models refuse with `show_refusal`.
+    """Show what the store refuses (a missing secret too) on the list, with the error's message and status.
 
     Goes under `require`, so a refused account or role still gets the dashboard's error
     page, never the list.
@@ -122,7 +90,7 @@ def refusals_shown(view: Callable[..., ResponseReturnValue]) -> Callable[..., Re
         try:
             return view(**arguments)
         except ApiError as error:
-            return show_refusal(error)
+            return refused(error, _render)
 
     return wrapper
 
@@ -141,18 +109,15 @@ def history(secret_id: str) -> ResponseReturnValue:
 
 @pages.post("/")
 @require(*ADMIN_ROLES)
-@refusals_shown
 def create() -> ResponseReturnValue:
-    form = request.form
-    new = {
-        "name": form.get("name", "").strip(),
-        "value": form.get("value", ""),
-        "scope": form.get("scope") or None,
-        "namespace": form.get("namespace", "").strip(),
-        "description": form.get("description"),
-        "expires_at": expiry_from_form(form.get("expires_at", "")),
-    }
-    row = store.create(parse(FunctionSecretCreate, new))
+    """A refused new secret keeps what was typed, except the value."""
+    form = SecretForm()
+    if not form.validate():
+        return invalid(form, _render, **form.kept())
+    try:
+        row = store.create(form.model)
+    except ApiError as error:
+        return refused(error, _render, **form.kept())
     return saved(f"Stored {_label(row)} as version 1. Its value cannot be shown again.")
 
 
@@ -160,19 +125,11 @@ def create() -> ResponseReturnValue:
 @require(*ADMIN_ROLES)
 @refusals_shown
 def update(secret_id: str) -> ResponseReturnValue:
-    """Change what differs from the stored secret: an empty value keeps it, an empty expiry clears it."""
-    form, row = request.form, store.by_id(secret_id, for_update=True)
-    changes: dict[str, Any] = {}
-    if form.get("value"):
-        changes["value"] = form["value"]
-    description = form.get("description")
-    if description is not None and description != row.description:
-        changes["description"] = description
-    expires = form.get("expires_at")
-    if expires is not None and expires.strip() != expiry_day(row.expires_at):
-        changes["expires_at"] = expiry_from_form(expires)
-    store.update(row, parse(FunctionSecretChange, changes))
-    return saved(f"Updated {_label(row)}; it is at version {row.version}.")
+    form = SecretChangeForm(store.by_id(secret_id, for_update=True))
+    if not form.validate():
+        return invalid(form, _render)
+    store.update(form.stored, form.model)
+    return saved(f"Updated {_label(form.stored)}; it is at version {form.stored.version}.")
 
 
 @pages.post(f"/{SECRET_ID}/delete")
@@ -180,7 +137,7 @@ def update(secret_id: str) -> ResponseReturnValue:
 @refusals_shown
 def delete(secret_id: str) -> ResponseReturnValue:
     row = store.by_id(secret_id, for_update=True)
-    if request.form.get("confirm") != "yes":
+    if not DeleteForm().confirm.data:
         raise BadRequest(f"tick the box to confirm deleting {_label(row)}", code=error_codes.FIELD_REQUIRED)
     store.delete(row)
     return saved(f"Deleted {_label(row)} and its history.")

@@ -6,12 +6,8 @@ from typing import Any
 
 from wtforms import BooleanField, PasswordField, StringField, TextAreaField
 
-from flux.api import SchemaForm, parse_json
+from flux.api import SchemaForm, parse_json, stripped
 from plugins.settings.schemas import SecretChange, SecretCreate, SettingChange, SettingCreate
-
-
-def _strip(text: str | None) -> str | None:
-    return text.strip() if text else text
 
 
 def json_or_text(text: str) -> Any:
@@ -38,12 +34,12 @@ class SettingChangeForm(SchemaForm):
 
 class SettingForm(SettingChangeForm):
     schema = SettingCreate
-    key = StringField("Key", filters=[_strip])
+    key = StringField("Key", filters=[stripped])
 
 
 class SecretForm(SchemaForm):
     schema = SecretCreate
-    key = StringField("Key", filters=[_strip])
+    key = StringField("Key", filters=[stripped])
     value = PasswordField("Value")
     description = StringField("Description")
 

@@ -233,7 +233,7 @@ def test_reasons_longer_than_the_api_allows_are_refused(app, dashboard):
     (key,) = stored_keys(app)
     for action, fields in (("rotate", {"grace_hours": "24", "reason": "r" * 2001}), ("revoke", {"reason": "r" * 2001})):
         assert dashboard.post(f"/dashboard/service-keys/{key.id}/{action}", fields).status_code == 302
-        assert "reason: String should have at most 2000 characters" in text(
+        assert "Reason: String should have at most 2000 characters" in text(
             dashboard.client.get("/dashboard/service-keys/")
         )
     assert [(stored.revoked_at, stored.grace_until) for stored in stored_keys(app)] == [(None, None)]

@@ -132,7 +132,7 @@ def test_create_list_count_filter_and_refuse_in_the_browser(signed_in_page: Page
     assert_no_values(page)
 
     assert create_secret(page, "bad name!", REFUSED_VALUE, "billing", description="kept", expires_on=soon) == 400
-    expect(page.get_by_role("status")).to_contain_text("name: use 1 to 128 letters")
+    expect(page.get_by_role("status")).to_contain_text("Name: use 1 to 128 letters")
     form = page.locator("#new-secret")
     assert form.get_by_label("Name", exact=True).input_value() == "bad name!"
     assert form.get_by_label("Scope", exact=True).input_value() == "namespace"
@@ -240,12 +240,12 @@ def test_deleting_needs_the_confirmation(app, dashboard):
 @pytest.mark.parametrize(
     ("fields", "status", "message"),
     [
-        ({"expires_at": utcnow().date().isoformat()}, 400, "expires_at: must be in the future"),
+        ({"expires_at": utcnow().date().isoformat()}, 400, "Expires on: must be in the future"),
         ({"expires_at": "next week"}, 400, "the expiry must be a day"),
         ({"expires_at": "9999-12-31T23:59:59-23:59"}, 400, "the expiry must be a day"),
         ({"namespace": "billing"}, 400, "a global secret has no namespace"),
         ({"scope": "namespace"}, 400, "scope &#39;namespace&#39; needs a namespace"),
-        ({"value": ""}, 400, "value: is required"),
+        ({"value": ""}, 400, "Value: is required"),
         ({"value": "x" * (64 * 1024 + 1)}, 413, "at most 65536 are allowed"),
     ],
 )
