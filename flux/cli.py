@@ -238,7 +238,7 @@ def plugins_command(app: Flask, as_json: bool) -> None:
     """List loaded plugins, their kind, version and hooks."""
     described = app.extensions["flux"].plugins.describe()
     if as_json:
-        click.echo(json.dumps([info.as_json() for info in described], indent=2))
+        click.echo(json.dumps([info.model_dump() for info in described], indent=2))
         return
     width = max(len(info.name) for info in described)
     for info in described:

@@ -16,6 +16,7 @@ from flux.crypto import canary
 from flux.error_codes import INVALID_PAGE
 from flux.hookspecs import hookimpl
 from flux.openapi import ApiBlueprint, raises
+from flux.plugins import PluginInfo
 from flux.schemas import ApiModel, Page, answer, list_of, paginated
 from flux.version import __version__
 
@@ -30,13 +31,6 @@ class Health(ApiModel):
     keys: Literal["ok", "error", "unknown"]
     version: str
     reason: str | None = Field(None, exclude_if=lambda reason: reason is None, description="Why, when degraded")
-
-
-class PluginOut(ApiModel):
-    name: str
-    kind: str
-    version: str
-    hooks: list[str]
 
 
 # Both paths, as the reference has them: `GET /` and `GET /health`.
@@ -65,14 +59,14 @@ def health():
     return answer(body, 200 if healthy else 503)
 
 
-@core.get("/api/v1/admin/plugins", responses={200: list_of(PluginOut)})
+@core.get("/api/v1/admin/plugins", responses={200: list_of(PluginInfo)})
 @require(*ADMIN_ROLES)
 @raises(INVALID_PAGE)
 def list_plugins(query: Page):
     """Loaded plugins, their versions and hooks, by name."""
     plugins = current_app.extensions["flux"].plugins.describe()
     shown = plugins[query.offset : query.offset + query.limit]
-    return paginated((PluginOut.model_validate(info) for info in shown), len(plugins))
+    return paginated(shown, len(plugins))
 
 
 @hookimpl

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable
-from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 import pluggy
+from pydantic import ConfigDict
 
 from flux import hookspecs
 from flux.config import ConfigError
+from flux.schemas import ApiModel
 from flux.version import __version__
 
 ENTRY_POINT_GROUP = "fluxbase.plugins"
@@ -37,17 +38,15 @@ DEFAULT_PLUGINS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class PluginInfo:
+class PluginInfo(ApiModel):
     """What `fluxbase plugins` and `GET /api/v1/admin/plugins` show of one plugin."""
+
+    model_config = ConfigDict(frozen=True)
 
     name: str
     kind: str
     version: str
     hooks: list[str]
-
-    def as_json(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "version": self.version, "hooks": self.hooks}
 
 
 class FluxPluginManager(pluggy.PluginManager):
