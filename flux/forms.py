@@ -47,8 +47,9 @@ class SchemaForm(FlaskForm):
         try:
             self.model = self.schema.model_validate(self.schema_input())
         except ValidationError as error:
-            self.status = as_api_error(error).status
-            for problem in error.errors(include_url=False, include_context=False, include_input=False):
+            failure = as_api_error(error)
+            self.status = failure.status
+            for problem in failure.extra["details"]:
                 name = str(problem["loc"][0]) if problem["loc"] else ""
                 field = self._fields.get(name)
                 if field is None:

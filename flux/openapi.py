@@ -27,7 +27,7 @@ from werkzeug.routing import Rule
 from flux import error_codes
 from flux.auth.permissions import enforce_access
 from flux.context import public
-from flux.schemas import Page, as_api_error
+from flux.schemas import as_api_error
 from flux.version import __version__
 
 # A service key also goes in `X-Service-Key`; one scheme is enough to describe both.
@@ -47,7 +47,6 @@ WITH_CREDENTIALS = (
 )
 WITH_INPUT = (error_codes.INVALID_FIELD, error_codes.FIELD_REQUIRED)
 WITH_BODY = (error_codes.INVALID_JSON, error_codes.INVALID_BODY, error_codes.PAYLOAD_TOO_LARGE)
-WITH_PAGE = (error_codes.INVALID_PAGE,)
 
 
 def raises(*codes: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -123,8 +122,6 @@ class ApiBlueprint(APIBlueprint):
             codes.append(error_codes.NOT_FOUND)  # a value that leads the path to no route
         if path or query or header:
             codes += WITH_INPUT
-        if query and issubclass(query, Page):
-            codes += WITH_PAGE
         if body or form:
             codes += (*WITH_INPUT, *WITH_BODY)
         errors = {str(status): answer for status, answer in error_responses(codes).items()}

@@ -17,7 +17,6 @@ from urllib.parse import quote, urlencode
 
 import pytest
 import schemathesis
-import sqlalchemy as sa
 from hypothesis import HealthCheck, assume, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -26,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.conftest import ADMIN_EMAIL, BACKEND, PASSWORD, PG_ADMIN_URL, SETUP_TOKEN
+from tests.conftest import ADMIN_EMAIL, BACKEND, PASSWORD, SETUP_TOKEN, new_postgres_database
 from tests.live_server import LiveServer, launch, stop
 
 pytestmark = pytest.mark.live_server
@@ -43,14 +42,8 @@ def conformance_database() -> Iterator[str]:
     if BACKEND != "postgresql":
         yield ""
         return
-    name = f"flux_conformance_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    yield sa.make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    with new_postgres_database("flux_conformance") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -32,7 +32,6 @@ from flux.auth.permissions import ADMIN_ROLES, require
 from flux.context import current_actor
 from flux.db import db
 from flux.error_codes import (
-    INVALID_PAGE,
     NOT_FOUND,
     NOTHING_TO_UPDATE,
     SCOPE_NOT_HELD,
@@ -97,7 +96,6 @@ def _switch(key_id: str, enabled: bool):
 
 @api.get("", responses={200: list_of(ServiceKeyOut)})
 @READ
-@raises(INVALID_PAGE)
 def list_keys(query: Page):
     found, total = page_of(sa.select(ServiceKey).order_by(ServiceKey.created_at, ServiceKey.id), query)
     return paginated((ServiceKeyOut.model_validate(key) for key in found), total)
