@@ -29,9 +29,8 @@ from flux.db import (
     UtcDateTime,
     db,
     flush_or_conflict,
-    immediate_transaction,
     new_id,
-    session_reads_only,
+    separate_session,
     upsert_insert,
     utcnow,
 )
@@ -73,7 +72,7 @@ from flux.schemas import (
     parse,
     rule_error,
 )
-from flux.tenancy import TenantScoped, find_tenant, insert_row, read_rows, tenant_filter, tenant_scope
+from flux.tenancy import TenantScoped, find_tenant, read_rows, tenant_scope
 from flux.version import __version__
 
 __all__ = [
@@ -147,8 +146,6 @@ __all__ = [
     "home_tenant_id",
     "hookimpl",
     "hookspec",
-    "immediate_transaction",
-    "insert_row",
     "invalid",
     "is_tenant_admin_here",
     "issue_key",
@@ -180,13 +177,12 @@ __all__ = [
     "rotate_key",
     "rule_error",
     "saved",
+    "separate_session",
     "session_is_live",
-    "session_reads_only",
     "set_enabled",
     "show_record",
     "show_table",
     "stripped",
-    "tenant_filter",
     "tenant_scope",
     "unreadable_secret",
     "update_or_create",

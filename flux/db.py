@@ -1,17 +1,18 @@
 """The database: SQLAlchemy 2 through Flask-SQLAlchemy, SQLite by default, PostgreSQL by URL.
 
-SQLite runs in WAL mode with a busy timeout, and a transaction that may write starts
-with `BEGIN IMMEDIATE` (as Rails 8 does): a deferred transaction that reads and then
-writes fails at once with "database is locked" when another gunicorn worker wrote in
-between, whatever the busy timeout, while an immediate one waits its turn. Requests
-with a safe method (GET, HEAD, OPTIONS) read in deferred transactions, so readers never
-queue behind each other; a GET that must write does so with `immediate_transaction()`.
+SQLite runs in WAL mode with a busy timeout. Its driver begins a transaction only
+before the first INSERT, UPDATE or DELETE, and we make that BEGIN IMMEDIATE (as Django's
+`transaction_mode` and Rails 8 do): reads run outside any transaction, so readers never
+queue for the write lock, and a writer waits its turn for the lock instead of failing at
+once with "database is locked", which a deferred transaction that read first and then
+writes does when another connection wrote in between. Both databases therefore read
+committed data statement by statement, as PostgreSQL's READ COMMITTED does, and write
+one transaction at a time per row (PostgreSQL) or per database (SQLite).
 """
 
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,18 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Flask, current_app, has_request_context, request
+from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import orm
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase
 
 from flux.errors import Conflict
-
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-# Set by `immediate_transaction()` (True) and `read_connection()` (False): their BEGIN is
-# IMMEDIATE, or deferred, whatever the request's method.
-_begin_immediate: contextvars.ContextVar[bool | None] = contextvars.ContextVar("flux_sqlite_immediate", default=None)
 
 
 class Model(DeclarativeBase):
@@ -53,20 +49,12 @@ def database_url(config: dict, instance_path: Path) -> str:
 
 def engine_options(url: str) -> dict:
     if url.startswith("sqlite"):
-        return {"connect_args": {"check_same_thread": False}}
+        return {"connect_args": {"check_same_thread": False, "isolation_level": "IMMEDIATE"}}
     return {"pool_pre_ping": True}
 
 
 def _configure_sqlite(engine: sa.Engine, busy_timeout_ms: int) -> None:
-    """WAL, a busy timeout and foreign keys per connection; our own BEGIN per transaction.
-
-    The BEGIN is emitted by the dialect's `do_begin`, not by SQLAlchemy's documented
-    `begin` engine event: any engine event makes every connection join the engine's
-    event dispatch and check it on every statement, about 100 function calls and
-    30 µs per request (measured in-process). sqlite3 keeps its default
-    `isolation_level` (it never begins a transaction by itself inside ours), so a
-    connection SQLAlchemy switches to AUTOCOMMIT (isolation_level None) gets no BEGIN.
-    """
+    """WAL, a busy timeout and foreign keys on every new connection."""
 
     @sa.event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record) -> None:
@@ -77,69 +65,35 @@ def _configure_sqlite(engine: sa.Engine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
-    engine.dialect.do_begin = _begin_sqlite_transaction  # type: ignore[method-assign]
+
+def begin_writing(connection: sa.Connection) -> None:
+    """Take SQLite's write lock now: DDL (a migration) begins no transaction in its driver, so it joins this one."""
+    if connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def _begin_sqlite_transaction(connection: sa.PoolProxiedConnection) -> None:
-    """BEGIN IMMEDIATE for a transaction that may write, a deferred BEGIN for a safe request."""
-    dbapi_connection = connection.dbapi_connection
-    if dbapi_connection.isolation_level is None:  # AUTOCOMMIT: the driver commits each statement
-        return
-    immediate = _begin_immediate.get()
-    if immediate is None:
-        immediate = not (has_request_context() and _session_reads_only())
-    dbapi_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+@sa.event.listens_for(orm.Session, "do_orm_execute")
+def _lock_for_update(state: orm.ORMExecuteState) -> None:
+    """SQLite has no row locks: a SELECT … FOR UPDATE takes its write lock instead, held until commit.
 
-
-def session_reads_only(view: Callable[..., Any]) -> Callable[..., Any]:
-    """Mark a view of an unsafe method whose session only reads (put it below the route decorator).
-
-    On SQLite its session's transactions then begin deferred, like a GET's, so
-    concurrent calls do not queue for the write lock. What it writes goes through
-    `immediate_transaction()` or `flux.tenancy.insert_row` after its session committed;
-    a write through the session itself could fail with "database is locked".
+    So code that reads rows it is about to change writes `with_for_update()`, as it would
+    for PostgreSQL, and concurrent writers take turns on both databases.
     """
-    view.flux_session_reads_only = True  # type: ignore[attr-defined]
-    return view
-
-
-def _session_reads_only() -> bool:
-    if request.method in SAFE_METHODS:
-        return True
-    view = current_app.view_functions.get(request.endpoint or "")
-    return getattr(view, "flux_session_reads_only", False)
+    if state.is_select and state.statement._for_update_arg is not None:
+        begin_writing(state.session.connection())
 
 
 @contextlib.contextmanager
-def immediate_transaction() -> Iterator[sa.Connection]:
-    """A short write transaction on a connection of its own, for a write beside a session that only reads.
+def separate_session() -> Iterator[orm.Session]:
+    """A unit of work apart from the request's, committed when the block ends.
 
-    Never use it while the request's own session holds a write transaction (any
-    request with an unsafe method): on SQLite it would wait for that lock forever.
+    For a write a read-only request must keep (a key's last use): committing the
+    request's own session would expire what it has loaded. It is scoped to the current
+    tenant like every session. On SQLite, do not use it while the request's session
+    holds uncommitted writes: it would wait for that session's lock.
     """
-    with db.engine.connect() as connection:
-        token = _begin_immediate.set(True)
-        try:
-            transaction = connection.begin()
-        finally:
-            _begin_immediate.reset(token)
-        with transaction:
-            yield connection
-
-
-@contextlib.contextmanager
-def read_connection() -> Iterator[sa.Connection]:
-    """A connection of its own for reads, whatever the request's method; rolled back when closed.
-
-    On SQLite the transaction it begins is deferred, so it reads beside the request's
-    own write transaction instead of waiting for that lock.
-    """
-    with db.engine.connect() as connection:
-        token = _begin_immediate.set(False)
-        try:
-            yield connection
-        finally:
-            _begin_immediate.reset(token)
+    with orm.Session(db.engine) as session, session.begin():
+        yield session
 
 
 def upsert_insert(dialect_name: str | None = None) -> Callable[..., Any]:
@@ -190,20 +144,10 @@ def init_app(app: Flask) -> None:
 
 
 def ping() -> bool:
-    """True when the database answers a trivial query.
-
-    Uses a raw pooled connection so that SQLite's `BEGIN IMMEDIATE` is not taken: a
-    health check must not queue behind writers.
-    """
+    """True when the database answers a trivial query."""
     try:
-        connection = db.engine.raw_connection()
-        try:
-            cursor = connection.cursor()
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
-            cursor.close()
-        finally:
-            connection.close()
+        with db.engine.connect() as connection:
+            connection.exec_driver_sql("SELECT 1")
     except Exception:  # noqa: BLE001 - any driver's failure means "unreachable" here
         return False
     return True

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import click
 import sqlalchemy as sa
-from flask import Request, current_app, request
+from flask import Request, current_app
 
 from flux.auth import api_service_keys
 from flux.auth.admins import create_instance_admin
@@ -26,7 +26,7 @@ from flux.auth.sessions import session_is_live
 from flux.auth.tokens import INVALID_TOKEN, verify_access_token
 from flux.cli import pass_app
 from flux.context import ANONYMOUS, Actor
-from flux.db import SAFE_METHODS, db, immediate_transaction, utcnow
+from flux.db import db, separate_session, utcnow
 from flux.errors import ApiError, Forbidden, NotFound, Unauthorized
 from flux.hookspecs import hookimpl
 from flux.schemas import parse
@@ -39,16 +39,13 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def _note_use(key: ServiceKey) -> None:
-    """Record `last_used_at`, at most once a minute, without turning a read into a write."""
+    """Record `last_used_at`, at most once a minute, whatever becomes of the request's own transaction."""
     now = utcnow()
     if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
         return
-    if request.method not in SAFE_METHODS:
-        key.last_used_at = now  # committed with the request's own transaction
-        return
-    table = ServiceKey.__table__
-    with immediate_transaction() as connection:
-        connection.execute(sa.update(table).where(table.c.id == key.id).values(last_used_at=now))
+    with separate_session() as session:
+        stamp = sa.update(ServiceKey).where(ServiceKey.id == key.id).values(last_used_at=now)
+        session.execute(stamp.execution_options(all_tenants=True))  # the tenant is not resolved yet
 
 
 def _service_key_actor(presented: str) -> Actor:

@@ -16,7 +16,7 @@ from alembic.script import ScriptDirectory
 from flask import Flask
 
 from flux.crypto import canary
-from flux.db import db
+from flux.db import begin_writing, db
 
 ENVIRONMENT = Path(__file__).parent / "migrations"
 
@@ -43,6 +43,7 @@ def upgrade(app: Flask, target: str = "heads") -> None:
     """Apply every pending revision of every plugin's branch; store the key canary on first use."""
     config = alembic_config(app)
     with app.app_context(), db.engine.begin() as connection:
+        begin_writing(connection)  # all revisions or none
         config.attributes["connection"] = connection
         command.upgrade(config, target)
         if target == "heads":

@@ -1,13 +1,21 @@
 """Tenants, memberships, and the one mechanism that scopes tenant-owned rows.
 
-Every tenant-owned model inherits `TenantScoped`. An ORM SELECT, UPDATE or DELETE on
-such a model gets `tenant_id = <current tenant>` added by a session event, and a new
-row gets the current tenant on flush, so no query has to remember a filter. A query
-with no current tenant fails (`TenantRequired`) instead of seeing every tenant's rows;
-code that must cross tenants says so with `.execution_options(all_tenants=True)`.
-A table-level (Core) statement on a scoped table through the session is refused for
-the same reason; raw `text()` SQL and statements on `db.engine` directly are not
-checked, and must filter by tenant themselves.
+Every tenant-owned model inherits `TenantScoped`. Every statement run through an ORM
+session (the request's `db.session`, `separate_session()`) or `read_rows` is scoped by
+`scoped_form`, so no statement has to remember a filter:
+
+- an ORM SELECT, UPDATE or DELETE gets the criteria `tenant_id = <current tenant>` on
+  every scoped model it reaches (joins, relationships and aliases included);
+- a table-level SELECT, UPDATE or DELETE gets that WHERE on each scoped table it names
+  directly, and is refused when one hides in a join, an alias or a nested SELECT;
+- every INSERT into a scoped table writes the current tenant, and a new object gets it
+  on flush.
+
+A statement with no current tenant fails (`TenantRequired`) instead of seeing every
+tenant's rows; code that must cross tenants says so with
+`.execution_options(all_tenants=True)`. Statements run on `db.engine` itself are not
+seen: they are for tables no tenant owns and for the operator's tools that work on
+every tenant (migrations, key rotation); `tests/test_tenancy.py` keeps that list.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from sqlalchemy import event, orm
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flux.cache import TtlCache
-from flux.db import UtcDateTime, db, immediate_transaction, new_id, read_connection, utcnow
+from flux.db import UtcDateTime, db, new_id, utcnow
 
 DEFAULT_TENANT_SLUG = "default"
 
@@ -107,31 +115,106 @@ def tenant_scope(tenant_id: str) -> Iterator[None]:
 
 @event.listens_for(orm.Session, "do_orm_execute")
 def _scope_statements(state: orm.ORMExecuteState) -> None:
-    if not (state.is_select or state.is_update or state.is_delete):
-        return
     if state.execution_options.get("all_tenants") or state.is_column_load or state.is_relationship_load:
         return
-    if not state.is_orm_statement:
-        _refuse_unscoped_core(state.statement)
-    elif (scoped := _scoped_form(state)) is not None:
+    if state.is_insert and isinstance(state.parameters, list):  # a bulk INSERT: one row per entry
+        if _writes_scoped_table(state.statement):
+            state.parameters = [{**row, "tenant_id": current_tenant_id()} for row in state.parameters]
+        return
+    scoped = scoped_form(state.statement, state if state.is_orm_statement else None)
+    if scoped is not None:
         state.statement = scoped
-        tenant = {TENANT_PARAMETER: current_tenant_id()}
-        parameters = state.parameters
-        if isinstance(parameters, list):
-            state.parameters = [{**row, **tenant} for row in parameters]
+        state.parameters = {**(state.parameters or {}), TENANT_PARAMETER: current_tenant_id()}
+
+
+def scoped_form(statement: sa.Executable, orm_state: orm.ORMExecuteState | None = None) -> sa.Executable | None:
+    """The statement limited to the current tenant's rows, or None when it touches no tenant-scoped table.
+
+    The tenant is a named parameter, `TENANT_PARAMETER`, bound at execution: the scoped
+    form stays the same for every tenant, so SQLAlchemy's statement cache keeps it
+    compiled. It is remembered per statement object (statements are immutable): one
+    built once at import, as the hot reads are, then skips the copy and its cache key.
+    """
+    try:
+        return _SCOPED_FORMS[statement]
+    except KeyError:
+        pass
+    except TypeError:  # not weakly referenceable: no memo
+        return _scope(statement, orm_state)
+    scoped = _SCOPED_FORMS[statement] = _scope(statement, orm_state)
+    return scoped
+
+
+# Keys are weak: a statement built per call is forgotten with it.
+_SCOPED_FORMS: weakref.WeakKeyDictionary[sa.Executable, sa.Executable | None] = weakref.WeakKeyDictionary()
+
+
+def _scope(statement: sa.Executable, orm_state: orm.ORMExecuteState | None) -> sa.Executable | None:
+    """ORM statements get loader criteria (joins, relationships and aliases included); table-level ones a WHERE."""
+    if isinstance(statement, sa.Insert):
+        return statement.values(tenant_id=_TENANT_VALUE) if _writes_scoped_table(statement) else None
+    if orm_state is not None:
+        mappers = [orm_state.bind_mapper, *orm_state.all_mappers]
+        touches = any(mapper is not None and issubclass(mapper.class_, TenantScoped) for mapper in mappers)
+        return statement.options(_TENANT_CRITERIA) if touches else None
+    return _scope_table_statement(statement)
+
+
+def _writes_scoped_table(statement: sa.Executable) -> bool:
+    if not isinstance(statement, sa.Insert) or statement.table.name not in _scoped_table_names():
+        return False
+    if statement.select is not None:
+        raise TenantRequired("INSERT … SELECT into a tenant-scoped table: insert the rows themselves")
+    return True
+
+
+def _scope_table_statement(statement: sa.Executable) -> sa.Executable | None:
+    """A table-level SELECT, UPDATE or DELETE with `tenant_id = <current tenant>` on each scoped table.
+
+    Only where that WHERE is enough: the scoped tables must be plain tables of the
+    statement itself, not in a join, an alias or a nested SELECT, which it could not
+    reach; those are refused (query the models: the ORM's criteria reach them).
+    """
+    names = _scoped_table_names()
+    if isinstance(statement, (sa.Update, sa.Delete)):
+        targets = [statement.table]
+    elif isinstance(statement, sa.Select):
+        targets = [table for table in statement.get_final_froms() if isinstance(table, sa.Table)]
+    else:
+        targets = []
+    found = sa.sql.util.find_tables(statement, include_aliases=True, include_joins=True, include_selects=True)
+    for element in found:
+        if element is statement or element in targets:
+            continue
+        if isinstance(element, sa.Table):
+            reached = [element] if element.name in names else []
         else:
-            state.parameters = {**(parameters or {}), **tenant}
+            reached = [table for table in sa.sql.util.find_tables(element) if table.name in names]
+        if reached:
+            raise TenantRequired(
+                f"a table-level statement reaches tenant-scoped {reached[0].name} where a WHERE cannot "
+                f"limit it ({type(element).__name__}): query the model instead"
+            )
+    scoped = [table for table in targets if table.name in names]
+    return statement.where(*(table.c.tenant_id == _TENANT_VALUE for table in scoped)) if scoped else None
 
 
-def _refuse_unscoped_core(statement: sa.Executable) -> None:
-    """A table-level (Core) statement through the session would skip the tenant criteria."""
-    tables = sa.sql.util.find_tables(statement, include_aliases=True, include_joins=True, include_crud=True)
-    scoped = [table.name for table in tables if getattr(table, "name", None) in _scoped_table_names()]
-    if scoped:
-        raise TenantRequired(
-            f"a table-level statement on tenant-scoped {scoped} would see every tenant: query the model "
-            "instead, or filter by tenant_id yourself and pass execution_options(all_tenants=True)"
-        )
+def read_rows(statement: sa.Select, parameters: dict[str, Any]) -> Sequence[sa.Row]:
+    """The rows of a SELECT, scoped as in a session, read on a pooled connection of its own.
+
+    The fast path of the hottest reads (a user's setting, the signed-in user, the
+    function an invocation runs): without the session's unit of work and ORM loading
+    they cost about half as much (`bench/fast_paths.py`). Write the statement on tables
+    (`Model.__table__.c`); the current tenant is added as for every statement. It reads
+    committed rows only, so it does not see the session's own pending changes.
+    """
+    scoped = scoped_form(statement)
+    if scoped is None:
+        scoped = statement
+    else:
+        parameters = {**parameters, TENANT_PARAMETER: current_tenant_id()}
+    with db.engine.connect() as connection:
+        return connection.execute(scoped, parameters).all()
 
 
 def _scoped_table_names() -> set[str]:
@@ -142,112 +225,11 @@ def _scoped_table_names() -> set[str]:
     }
 
 
-def _scoped_form(state: orm.ORMExecuteState) -> sa.Executable | None:
-    """The statement with the tenant criteria added, or None when it touches no scoped model.
-
-    A constant criteria with a named parameter keeps SQLAlchemy's statement cache warm (a
-    closure over the tenant id costs a parameter-extraction pass per query). The scoped
-    copy is remembered per statement object: statements are immutable, and one built
-    once at import (the hot reads) then skips the copy and its cache-key computation,
-    about 40 µs per query (measured in-process).
-    """
-    statement = state.statement
-    try:
-        return _SCOPED_FORMS[statement]
-    except KeyError:
-        pass
-    except TypeError:  # not weakly referenceable: no memo
-        return statement.options(_TENANT_CRITERIA) if _touches_scoped_model(state) else None
-    scoped = statement.options(_TENANT_CRITERIA) if _touches_scoped_model(state) else None
-    _SCOPED_FORMS[statement] = scoped
-    return scoped
-
-
-# Keys are weak: a statement built per call is forgotten with it.
-_SCOPED_FORMS: weakref.WeakKeyDictionary[sa.Executable, sa.Executable | None] = weakref.WeakKeyDictionary()
-
-
-def _touches_scoped_model(state: orm.ORMExecuteState) -> bool:
-    mapper = state.bind_mapper
-    if mapper is not None and issubclass(mapper.class_, TenantScoped):
-        return True
-    return state.is_select and any(issubclass(other.class_, TenantScoped) for other in state.all_mappers)
-
-
 TENANT_PARAMETER = "flux_current_tenant_id"
 _TENANT_VALUE = sa.bindparam(TENANT_PARAMETER)
 _TENANT_CRITERIA = orm.with_loader_criteria(
     TenantScoped, lambda cls: cls.tenant_id == _TENANT_VALUE, include_aliases=True
 )
-
-
-def tenant_filter(table: sa.Table) -> sa.ColumnElement[bool]:
-    """`table.tenant_id = <current tenant>`, for a table-level SELECT run with `read_rows`."""
-    return table.c.tenant_id == _TENANT_VALUE
-
-
-def read_rows(statement: sa.Select, parameters: dict[str, Any]) -> Sequence[sa.Row]:
-    """The rows of a table-level SELECT, read on a pooled connection outside the ORM session.
-
-    For the hottest reads of safe requests: the session's transaction, ORM compilation
-    and object loading cost more than the rest of such a request (about 240 µs of
-    480, measured in-process). Scoping is checked instead of added: every tenant-scoped
-    table the statement reads must be filtered at its top level by `tenant_filter`
-    (checked once per statement object, `TenantRequired` otherwise), and the current
-    tenant is bound here, never by the caller. It does not see the session's pending
-    changes, so use it only in a request that has written nothing.
-    """
-    if statement not in _FILTERED_STATEMENTS:
-        _check_tenant_filtered(statement)
-        _FILTERED_STATEMENTS.add(statement)
-    with read_connection() as connection:
-        return connection.execute(statement, {**parameters, TENANT_PARAMETER: current_tenant_id()}).all()
-
-
-def insert_row(table: sa.Table, values: dict[str, Any]) -> None:
-    """Append one row to a tenant-scoped table on its own connection, committed on return.
-
-    For append-only records written on a hot path (an execution per function call),
-    where the session's unit of work would cost more than the call itself. The tenant
-    is the current one, set here and never by the caller. Run it when the request's
-    session holds no write transaction: on SQLite that would wait on its lock.
-    """
-    if "tenant_id" in values:
-        raise TenantRequired("insert_row sets tenant_id itself; leave it out")
-    with immediate_transaction() as connection:
-        connection.execute(table.insert(), {**values, "tenant_id": current_tenant_id()})
-
-
-def _check_tenant_filtered(statement: sa.Select) -> None:
-    conjuncts = statement.whereclause
-    if conjuncts is None:
-        conjuncts = ()
-    elif isinstance(conjuncts, sa.BooleanClauseList) and conjuncts.operator is sa.sql.operators.and_:
-        conjuncts = conjuncts.clauses
-    else:
-        conjuncts = (conjuncts,)
-    filtered = {
-        criterion.left.table
-        for criterion in conjuncts
-        if isinstance(criterion, sa.BinaryExpression)
-        and criterion.operator is sa.sql.operators.eq
-        and isinstance(criterion.right, sa.BindParameter)
-        and criterion.right.key == TENANT_PARAMETER
-        and isinstance(criterion.left, sa.Column)
-        and criterion.left.name == "tenant_id"
-    }
-    scoped_names = _scoped_table_names()
-    for table in sa.sql.util.find_tables(statement, include_aliases=True, include_selects=True):
-        if table is statement:
-            continue
-        # An alias or a nested SELECT could read a scoped table past the top-level filter.
-        if not isinstance(table, sa.Table) or (table.name in scoped_names and table not in filtered):
-            raise TenantRequired(
-                f"read_rows needs plain tables, each tenant-scoped one filtered with tenant_filter(): {table}"
-            )
-
-
-_FILTERED_STATEMENTS: weakref.WeakSet[sa.Select] = weakref.WeakSet()
 
 
 @event.listens_for(orm.Session, "before_flush")

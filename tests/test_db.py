@@ -1,24 +1,29 @@
-"""SQLite transactions: deferred for safe requests, IMMEDIATE for anything that may write."""
+"""SQLite transactions: reads take no lock, a write takes the write lock at once and waits its turn for it."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+import threading
+import time
 
 import pytest
 import sqlalchemy as sa
 
-from flux.db import db, immediate_transaction, read_connection, session_reads_only
+from flux.db import db
+from flux.migrate import upgrade
+from flux.tenancy import Tenant
 from tests.conftest import BACKEND
 
 pytestmark = pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite transaction modes")
 
 
+def sqlite_path(app) -> str:
+    return app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
+
+
 def write_lock_is_free(app) -> bool:
     """Whether another connection could start writing now (a BEGIN IMMEDIATE that does not wait)."""
-    path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
-    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    other = sqlite3.connect(sqlite_path(app), timeout=0, isolation_level=None)
     try:
         other.execute("BEGIN IMMEDIATE")
         other.execute("ROLLBACK")
@@ -30,73 +35,59 @@ def write_lock_is_free(app) -> bool:
         other.close()
 
 
-@contextmanager
-def open_transaction(app, method: str) -> Iterator[sa.Connection]:
-    with app.test_request_context("/", method=method), db.engine.connect() as connection:
-        connection.execute(sa.text("SELECT 1"))
-        assert connection.connection.dbapi_connection.in_transaction
-        yield connection
-
-
-def test_safe_requests_read_without_taking_the_write_lock(app):
-    for method in ("GET", "HEAD", "OPTIONS"):
-        with open_transaction(app, method):
+def test_reads_open_no_transaction_whatever_the_request(app):
+    for method in ("GET", "POST", "DELETE"):
+        with app.test_request_context("/", method=method):
+            assert db.session.scalar(sa.text("SELECT count(*) FROM tenants")) >= 1
+            assert not db.session.connection().connection.dbapi_connection.in_transaction
             assert write_lock_is_free(app)
+            db.session.rollback()
 
 
-def test_other_requests_begin_immediate(app):
-    for method in ("POST", "PUT", "PATCH", "DELETE"):
-        with open_transaction(app, method):
-            assert not write_lock_is_free(app)
-    with app.app_context(), db.engine.begin():  # outside a request (CLI, jobs) too
+def test_a_write_takes_the_write_lock_until_it_commits(app):
+    with app.app_context():
+        db.session.execute(sa.text("UPDATE tenants SET name = name"))
         assert not write_lock_is_free(app)
+        db.session.commit()
+        assert write_lock_is_free(app)
 
 
-def test_immediate_transaction_takes_the_write_lock_inside_a_get(app):
-    with app.test_request_context("/", method="GET"), immediate_transaction():
+def test_a_writer_that_read_first_waits_for_another_writer_instead_of_failing(app):
+    """A deferred transaction that has read fails at once with "database is locked" here."""
+    holder = sqlite3.connect(sqlite_path(app), isolation_level=None, check_same_thread=False)
+    with app.app_context():
+        db.session.scalar(sa.text("SELECT name FROM tenants WHERE slug = 'default'"))
+        holder.execute("BEGIN IMMEDIATE")
+        holder.execute("UPDATE tenants SET name = 'changed meanwhile' WHERE slug = 'default'")
+        releaser = threading.Timer(0.3, lambda: holder.execute("COMMIT"))
+        releaser.start()
+        started = time.monotonic()
+        db.session.execute(sa.text("UPDATE tenants SET name = name || '!' WHERE slug = 'default'"))
+        db.session.commit()
+        assert time.monotonic() - started >= 0.2  # it waited for the lock
+        releaser.join()
+        assert db.session.scalar(sa.text("SELECT name FROM tenants WHERE slug = 'default'")) == "changed meanwhile!"
+    holder.close()
+
+
+def test_a_failing_migration_leaves_nothing_behind(app, monkeypatch):
+    """Migrations run in one transaction: DDL, which the driver begins none for, joins it."""
+    from alembic import command
+
+    def create_then_fail(config, target):
+        config.attributes["connection"].exec_driver_sql("CREATE TABLE half_done (id INTEGER)")
+        raise RuntimeError("revision failed")
+
+    monkeypatch.setattr(command, "upgrade", create_then_fail)
+    with pytest.raises(RuntimeError, match="revision failed"):
+        upgrade(app)
+    with app.app_context():
+        assert not sa.inspect(db.engine).has_table("half_done")
+
+
+def test_select_for_update_takes_the_write_lock_as_postgresql_locks_the_rows(app):
+    with app.app_context():
+        db.session.execute(sa.select(Tenant.id).where(Tenant.slug == "default").with_for_update())
         assert not write_lock_is_free(app)
-    with app.test_request_context("/", method="GET"), db.engine.connect() as connection:
-        connection.execute(sa.text("SELECT 1"))
-        assert write_lock_is_free(app)  # only the block above was immediate
-
-
-def test_autocommit_connections_get_no_begin(app):
-    with app.app_context(), db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(sa.text("SELECT 1"))
-        assert not connection.connection.dbapi_connection.in_transaction
+        db.session.rollback()
         assert write_lock_is_free(app)
-
-
-def test_read_connection_never_takes_the_write_lock(app):
-    with app.test_request_context("/", method="POST"), read_connection() as connection:
-        connection.execute(sa.text("SELECT 1"))
-        assert connection.connection.dbapi_connection.in_transaction
-        assert write_lock_is_free(app)
-    with app.app_context(), read_connection() as connection:  # outside a request too
-        connection.execute(sa.text("SELECT 1"))
-        assert write_lock_is_free(app)
-
-
-def test_a_view_marked_session_reads_only_reads_deferred_whatever_its_method(app):
-    seen = {}
-
-    @session_reads_only
-    def marked():
-        with db.engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-            seen["free"] = write_lock_is_free(app)
-        return "ok"
-
-    def unmarked():
-        with db.engine.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-            seen["free"] = write_lock_is_free(app)
-        return "ok"
-
-    app.add_url_rule("/test-marked", view_func=marked, methods=["POST"])
-    app.add_url_rule("/test-unmarked", view_func=unmarked, methods=["POST"])
-    client = app.test_client()
-    assert client.post("/test-marked").status_code == 200
-    assert seen.pop("free") is True
-    assert client.post("/test-unmarked").status_code == 200
-    assert seen.pop("free") is False

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 
 from flux.auth.models import AppUser, PlatformAccount
 from flux.auth.passwords import hash_password
-from flux.db import db, utcnow
+from flux.db import db, new_id, separate_session, upsert_insert, utcnow
 from flux.tenancy import (
     TENANT_PARAMETER,
     Tenant,
     TenantMembership,
     TenantRequired,
     default_tenant_id,
-    insert_row,
     read_rows,
-    tenant_filter,
     tenant_scope,
 )
 from tests.conftest import PASSWORD, create_tenant
@@ -194,20 +195,53 @@ def test_joined_and_subquery_rows_are_scoped_too(app):
         assert db.session.scalar(sa.select(sa.func.count()).select_from(AppUser).where(AppUser.id.in_(inner))) == 1
 
 
-def test_table_level_statements_on_scoped_tables_are_refused(app):
-    acme = create_tenant(app, "acme")
+USERS = AppUser.__table__
+TABLE_EMAILS = sa.select(USERS.c.email).order_by(USERS.c.email)
+
+
+def test_table_level_statements_are_scoped_like_orm_ones(app):
+    acme, globex = create_tenant(app, "acme"), create_tenant(app, "globex")
     add_users(app, acme, "a@example.com")
-    table = AppUser.__table__
+    add_users(app, globex, "g@example.com")
     with app.app_context(), tenant_scope(acme):
-        with pytest.raises(TenantRequired, match="auth_users"):
-            db.session.execute(sa.select(table))
-        with pytest.raises(TenantRequired):
-            db.session.execute(sa.update(table).values(role="admin"))
+        assert db.session.scalars(TABLE_EMAILS).all() == ["a@example.com"]
+        assert read_rows(TABLE_EMAILS, {TENANT_PARAMETER: globex}) == [("a@example.com",)]
+        assert db.session.execute(sa.update(USERS).values(role="admin")).rowcount == 1
+        assert db.session.execute(sa.delete(USERS).where(USERS.c.role == "nobody")).rowcount == 0
+        db.session.commit()
         explicit = db.session.execute(
-            sa.select(table.c.email).where(table.c.tenant_id == acme), execution_options={"all_tenants": True}
+            sa.select(USERS.c.email).where(USERS.c.tenant_id == globex), execution_options={"all_tenants": True}
         )
-        assert list(explicit.scalars()) == ["a@example.com"]
+        assert list(explicit.scalars()) == ["g@example.com"]
         assert db.session.execute(sa.select(Tenant.__table__.c.slug)).scalars().all()  # not tenant-scoped
+    with app.app_context(), tenant_scope(globex):
+        assert read_rows(sa.select(USERS.c.role), {}) == [("authenticated",)]
+        assert read_rows(sa.select(Tenant.__table__.c.slug).where(Tenant.__table__.c.slug == "acme"), {}) == [("acme",)]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        sa.select(USERS.alias().c.email),
+        sa.select(USERS.c.email).where(USERS.c.id.in_(sa.select(USERS.c.id))),
+        sa.select(USERS.c.email, sa.select(sa.func.count()).select_from(USERS).scalar_subquery()),
+        sa.select(Tenant.__table__.c.slug, USERS.c.email).join_from(
+            Tenant.__table__, USERS, USERS.c.tenant_id == Tenant.__table__.c.id
+        ),
+        sa.select(Tenant.__table__.c.slug).where(Tenant.__table__.c.id.in_(sa.select(USERS.c.tenant_id))),
+        sa.delete(USERS).where(USERS.c.id.in_(sa.select(USERS.c.id))),
+        sa.insert(USERS).from_select(["email"], sa.select(USERS.c.email)),
+    ],
+    ids=["alias", "IN subquery", "scalar subquery", "join", "only in a subquery", "DELETE subquery", "INSERT SELECT"],
+)
+def test_table_level_statements_a_where_cannot_scope_are_refused(app, statement):
+    acme = create_tenant(app, "acme")
+    with app.app_context(), tenant_scope(acme):
+        with pytest.raises(TenantRequired):
+            db.session.execute(statement)
+        if isinstance(statement, sa.Select):
+            with pytest.raises(TenantRequired):
+                read_rows(statement, {})
 
 
 def test_a_statement_built_once_is_scoped_to_each_tenant_it_runs_in(app):
@@ -222,79 +256,93 @@ def test_a_statement_built_once_is_scoped_to_each_tenant_it_runs_in(app):
                 assert list(db.session.scalars(emails)) == expected
 
 
-# The table-level fast path for hot reads.
+# Column reads, INSERT statements and separate sessions: the same mechanism.
 
-USERS = AppUser.__table__
-EMAILS = sa.select(USERS.c.email).where(tenant_filter(USERS)).order_by(USERS.c.email)
+EMAILS = sa.select(AppUser.email).order_by(AppUser.email)
 
 
-def test_read_rows_sees_only_the_current_tenant(app):
+def test_column_reads_see_only_the_current_tenant_whatever_the_caller_binds(app):
     acme, globex = create_tenant(app, "acme"), create_tenant(app, "globex")
     add_users(app, acme, "a1@example.com", "a2@example.com")
     add_users(app, globex, "g@example.com")
     with app.app_context():
         with tenant_scope(acme):
-            assert [row.email for row in read_rows(EMAILS, {})] == ["a1@example.com", "a2@example.com"]
-            # The tenant is always bound by read_rows itself, never taken from the caller.
-            assert len(read_rows(EMAILS, {TENANT_PARAMETER: globex})) == 2
+            assert db.session.scalars(EMAILS).all() == ["a1@example.com", "a2@example.com"]
+            assert db.session.scalars(EMAILS, {TENANT_PARAMETER: globex}).all() == ["a1@example.com", "a2@example.com"]
         with tenant_scope(globex):
-            assert [row.email for row in read_rows(EMAILS, {})] == ["g@example.com"]
+            assert db.session.scalars(EMAILS).all() == ["g@example.com"]
 
 
-def test_read_rows_with_no_tenant_fails_closed(app):
-    with app.app_context(), pytest.raises(TenantRequired):
-        read_rows(EMAILS, {})
+def test_reads_and_writes_with_no_tenant_fail_closed(app):
+    with app.app_context():
+        for statement in (EMAILS, sa.update(AppUser).values(role="admin"), sa.delete(AppUser)):
+            with pytest.raises(TenantRequired):
+                db.session.execute(statement)
+        with pytest.raises(TenantRequired):
+            db.session.execute(sa.insert(AppUser).values(email="n@example.com", password_hash="x", role="r"))
 
 
-@pytest.mark.parametrize(
-    "statement",
-    [
-        sa.select(USERS.c.email),
-        sa.select(USERS.c.email).where(sa.or_(USERS.c.role == "admin", tenant_filter(USERS))),
-        sa.select(USERS.c.email).where(USERS.c.tenant_id == sa.bindparam("tenant")),
-        sa.select(USERS.alias().c.email),
-        sa.select(USERS.c.email).where(tenant_filter(USERS), USERS.c.id.in_(sa.select(USERS.c.id))),
-        sa.select(USERS.c.email, sa.select(sa.func.count()).select_from(USERS).scalar_subquery()).where(
-            tenant_filter(USERS)
-        ),
-        sa.select(Tenant.__table__.c.slug, USERS.c.email).join_from(
-            Tenant.__table__, USERS, USERS.c.tenant_id == Tenant.__table__.c.id
-        ),
-    ],
-    ids=["no filter", "filter inside OR", "caller's tenant", "alias", "IN subquery", "scalar subquery", "join"],
-)
-def test_read_rows_refuses_statements_that_could_cross_tenants(app, statement):
-    acme = create_tenant(app, "acme")
-    with app.app_context(), tenant_scope(acme), pytest.raises(TenantRequired, match="tenant_filter"):
-        read_rows(statement, {"tenant": acme})
+def user_row(email: str, **extra) -> dict:
+    now = utcnow()
+    return {
+        "id": new_id(),
+        "email": email,
+        "password_hash": "x",
+        "role": "authenticated",
+        "user_metadata": {},
+        "created_at": now,
+        "updated_at": now,
+        **extra,
+    }
 
 
-def test_read_rows_allows_unscoped_tables_beside_filtered_ones(app):
-    acme = create_tenant(app, "acme")
-    add_users(app, acme, "a@example.com")
-    tenants = Tenant.__table__
-    joined = sa.select(tenants.c.slug, USERS.c.email).join_from(tenants, USERS, USERS.c.tenant_id == tenants.c.id)
-    with app.app_context(), tenant_scope(acme):
-        assert [tuple(row) for row in read_rows(joined.where(tenant_filter(USERS)), {})] == [("acme", "a@example.com")]
-
-
-def test_insert_row_stamps_the_current_tenant_and_commits(app):
+def test_insert_statements_write_the_current_tenant_whatever_the_caller_gave(app):
     acme, globex = create_tenant(app, "acme"), create_tenant(app, "globex")
-    row = {"id": "u-insert-row", "email": "i@example.com", "password_hash": "x", "role": "authenticated"}
     with app.app_context():
         with tenant_scope(acme):
-            insert_row(USERS, {**row, "user_metadata": {}, "created_at": utcnow(), "updated_at": utcnow()})
+            db.session.execute(sa.insert(AppUser), [user_row("bulk@example.com", tenant_id=globex)])
+            db.session.execute(sa.insert(AppUser).values(**user_row("one@example.com", tenant_id=globex)))
+            upsert = upsert_insert()(AppUser).values(**user_row("up@example.com", tenant_id=globex))
+            db.session.execute(upsert.on_conflict_do_nothing())
+            db.session.commit()
         with tenant_scope(globex):
-            assert read_rows(EMAILS, {}) == []
+            assert db.session.scalars(EMAILS).all() == []
         with tenant_scope(acme):
-            assert [row.email for row in read_rows(EMAILS, {})] == ["i@example.com"]
+            assert db.session.scalars(EMAILS).all() == ["bulk@example.com", "one@example.com", "up@example.com"]
 
 
-def test_insert_row_refuses_a_callers_tenant_and_a_missing_one(app):
-    globex = create_tenant(app, "globex")
-    with app.app_context(), pytest.raises(TenantRequired):
-        insert_row(USERS, {"id": "u-none", "email": "n@example.com"})
-    with app.app_context(), tenant_scope(globex), pytest.raises(TenantRequired, match="leave it out"):
-        insert_row(USERS, {"id": "u-other", "email": "o@example.com", "tenant_id": globex})
+def test_a_separate_session_is_scoped_and_commits_on_its_own(app):
+    acme, globex = create_tenant(app, "acme"), create_tenant(app, "globex")
+    add_users(app, acme, "a@example.com")
+    add_users(app, globex, "g@example.com")
+    with app.app_context(), tenant_scope(acme):
+        with separate_session() as session:
+            assert session.execute(sa.update(AppUser).values(role="admin")).rowcount == 1
+        db.session.rollback()  # the request's own session has nothing to do with it
     with app.app_context(), tenant_scope(globex):
-        assert read_rows(EMAILS, {}) == []
+        assert db.session.scalars(sa.select(AppUser.role)).all() == ["authenticated"]
+    with app.app_context(), tenant_scope(acme):
+        assert db.session.scalars(sa.select(AppUser.role)).all() == ["admin"]
+
+
+# Statements on the engine itself skip the session: only these modules may run them.
+ENGINE_USERS = {
+    "flux/db.py": "the health ping; separate_session",
+    "flux/tenancy.py": "read_rows, scoped by the same mechanism",
+    "flux/migrate.py": "migrations (every plugin's tables)",
+    "flux/cli.py": "key rotation, across every tenant on purpose",
+    "flux/crypto/rotation.py": "key rotation, across every tenant on purpose",
+    "flux/crypto/canary.py": "the key canary in flux_kv, which no tenant owns",
+    "flux/storage/sql.py": "the key-value store's own table",
+}
+
+
+def test_only_the_listed_modules_run_statements_on_the_engine():
+    root = Path(__file__).resolve().parents[1]
+    found = {
+        str(path.relative_to(root))
+        for folder in ("flux", "plugins")
+        for path in (root / folder).rglob("*.py")
+        if re.search(r"engine\.(connect|begin|raw_connection|execute)\(", path.read_text())
+    }
+    assert found == set(ENGINE_USERS)

@@ -52,8 +52,7 @@ def first_admin(body: AdminSetup) -> PlatformAccount:
             "Invalid setup token (set FLUXBASE_SECURITY_SETUP_TOKEN on the server and send it as setup_token)",
             code=INVALID_SETUP_TOKEN,
         )
-    # Serialise concurrent setups: PostgreSQL locks the default tenant's row until commit;
-    # SQLite's write transactions (BEGIN IMMEDIATE) are serialised already.
+    # Concurrent setups take turns: the default tenant's row stays locked until commit.
     db.session.execute(sa.select(Tenant.id).where(Tenant.slug == DEFAULT_TENANT_SLUG).with_for_update())
     if has_instance_admin():
         raise Conflict("Setup is already complete: an instance admin exists", code=SETUP_COMPLETE)

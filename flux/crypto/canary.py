@@ -18,7 +18,7 @@ from flask import Flask
 
 from flux.crypto.ciphers import DecryptionError, KeyNotInRing
 from flux.crypto.encryptor import Encryptor, associated_data
-from flux.db import immediate_transaction, read_connection, upsert_insert, utcnow
+from flux.db import db, upsert_insert, utcnow
 from flux.storage.sql import kv_table
 
 log = logging.getLogger("flux.crypto")
@@ -43,7 +43,7 @@ def ensure(connection: sa.Connection, encryptor: Encryptor) -> None:
 
 def store_if_absent(app: Flask) -> None:
     """`ensure` on a connection of its own, for a database migrated before the canary existed."""
-    with app.app_context(), immediate_transaction() as connection:
+    with app.app_context(), db.engine.begin() as connection:
         ensure(connection, app.extensions["flux"].encryptor)
 
 
@@ -79,7 +79,7 @@ def app_problem(app: Flask) -> str | None:
     """`problem` for this app's keys and database; None while the database has no `flux_kv` table yet."""
     with app.app_context():
         try:
-            with read_connection() as connection:
+            with db.engine.connect() as connection:
                 return problem(connection, app.extensions["flux"].encryptor)
         except (sa.exc.OperationalError, sa.exc.ProgrammingError):
             return None  # not migrated yet, or unreachable: requests will say so

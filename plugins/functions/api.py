@@ -31,7 +31,6 @@ from flux.api import (
     public,
     raises,
     require,
-    session_reads_only,
 )
 from plugins.functions import invoke, store
 from plugins.functions.runtime.base import Permissions, RuntimeUnavailable
@@ -270,7 +269,6 @@ INVOKE_OPTIONS = {
 @functions_api.get("/<path:reference>/invoke", operation_id="functions.invoke_function_get", **INVOKE_OPTIONS)
 @functions_api.post("/<path:reference>/invoke", **INVOKE_OPTIONS)
 @public
-@session_reads_only  # the execution record is written apart from the session (insert_row)
 @raises(*INVOKE_CODES)
 def invoke_function(path: FunctionInvokePath, query: FunctionNamespaceQuery):
     """Run the function's current version with this request (seed 003's `req`: method, url, headers, body, params)."""

@@ -3,7 +3,7 @@
 An invocation appends one row; left alone they grow without bound (36,000 in three
 minutes of load) and slow every list that reads them. Pruning runs on a function's
 first recorded invocation in each server process and then every `PRUNE_EVERY`-th, in
-its own short write transaction: one indexed DELETE per `PRUNE_EVERY` calls, so the
+the transaction that records the invocation: one indexed DELETE per `PRUNE_EVERY` calls, so the
 invocation path pays about 1/`PRUNE_EVERY` of a DELETE on average. Between prunes a
 function may hold up to `PRUNE_EVERY` rows (per process) beyond its limit.
 """
@@ -16,10 +16,8 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from flux.api import current_tenant_id, immediate_transaction, utcnow
+from flux.api import db, utcnow
 from plugins.functions.models import FunctionExecution
-
-_EXECUTIONS = FunctionExecution.__table__
 
 
 class PruneSchedule:
@@ -39,28 +37,27 @@ class PruneSchedule:
 
 def prune_statement(function_id: str, days: int, max_rows: int) -> sa.Delete | None:
     """The DELETE of the function's rows older than `days` or beyond its newest `max_rows` (0: no such limit)."""
-    mine = sa.and_(_EXECUTIONS.c.function_id == function_id, _EXECUTIONS.c.tenant_id == current_tenant_id())
+    mine = FunctionExecution.function_id == function_id
     expired = []
     if days > 0:
-        expired.append(_EXECUTIONS.c.started_at < utcnow() - timedelta(days=days))
+        expired.append(FunctionExecution.started_at < utcnow() - timedelta(days=days))
     if max_rows > 0:
         newest_dropped = (
-            sa.select(_EXECUTIONS.c.started_at)
+            sa.select(FunctionExecution.started_at)
             .where(mine)
-            .order_by(_EXECUTIONS.c.started_at.desc())
+            .order_by(FunctionExecution.started_at.desc())
             .offset(max_rows)
             .limit(1)
             .scalar_subquery()
         )
-        expired.append(_EXECUTIONS.c.started_at <= newest_dropped)
-    return sa.delete(_EXECUTIONS).where(mine, sa.or_(*expired)) if expired else None
+        expired.append(FunctionExecution.started_at <= newest_dropped)
+    if not expired:
+        return None
+    return sa.delete(FunctionExecution).where(mine, sa.or_(*expired)).execution_options(synchronize_session=False)
 
 
 def prune_if_due(function_id: str) -> int:
-    """Prune the function's executions when its turn has come; how many rows went.
-
-    Call it after the request's session committed (it writes on a connection of its own).
-    """
+    """Prune the function's executions, in the session's transaction, when its turn has come; how many rows went."""
     state, config = current_app.extensions["functions"], current_app.config
     if not state["prune_schedule"].due(function_id):
         return 0
@@ -69,7 +66,4 @@ def prune_if_due(function_id: str) -> int:
         config["FUNCTIONS_EXECUTION_RETENTION_DAYS"],
         config["FUNCTIONS_EXECUTION_RETENTION_MAX_ROWS"],
     )
-    if statement is None:
-        return 0
-    with immediate_transaction() as connection:
-        return connection.execute(statement).rowcount
+    return 0 if statement is None else db.session.execute(statement).rowcount

