@@ -8,9 +8,10 @@ scripts do. Every round times N requests with the path on and N with it off, the
 flipped each round; a row shows the medians over rounds of the per-round median.
 Gain = (off - on) / off; KEEP at 10 % or more, else REMOVE.
 
-No HTTP endpoint answers with a decrypted value (only a function invocation reads
-secrets, and that needs Deno), so the encryptor's memos are timed on what an
-invocation calls: `invocation_secrets` for an app user, in an app context.
+No HTTP endpoint answers with a decrypted value, and the hello-world function reads
+none, so the encryptor's memos are timed on what an invocation that reads a secret
+calls: `invocation_secrets` for an app user, in an app context. The invoke rows need
+Deno and bubblewrap, as the functions tests do.
 
     .venv/bin/python -m bench.fast_paths [--rounds N] [--requests N] [--only NAME]
 
@@ -36,37 +37,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import functions_runtime
 import run
+import sqlalchemy as sa
 from timing import timed
 
+import flux.auth.api_users
 import flux.crypto.encryptor
-import flux.ratelimit
 import flux.schemas
 import flux.tenancy
+import plugins.functions.store
+import plugins.settings.store
 from flux import create_app, migrate
 from flux.app import FluxState
+from flux.db import db
 from flux.tenancy import default_tenant_id, tenant_scope
+from plugins.functions import invoke
+from plugins.functions.models import FunctionExecution
 from plugins.functions.secret_layers import invocation_secrets
 
 KEEP_AT = 0.10
 USER = {"email": "bench-user@example.com", "password": run.BENCH_PASSWORD}
 NAMESPACE = "production"
-SIGNIN_SHARE = 25  # a sign-in runs scrypt (tens of ms): 1/25 of --requests of them
 
 
 class NeverStores(dict):
     """A memo dict that forgets what it is given, so every lookup misses."""
 
     def __setitem__(self, key, value) -> None:
-        pass
-
-
-class NeverRemembers:
-    """A WeakSet stand-in (`read_rows`' checked statements) that remembers nothing."""
-
-    def __contains__(self, item) -> bool:
-        return False
-
-    def add(self, item) -> None:
         pass
 
 
@@ -91,7 +87,6 @@ class FastPath:
     call: Callable[[Bench], Callable[[], None]]
     off: Callable[[Bench], contextlib.AbstractContextManager]
     around: Callable[[Bench], contextlib.AbstractContextManager] = lambda bench: contextlib.nullcontext()
-    share: int = 1
     note: Callable[[Bench], str] | None = None
     on_us: list[float] = field(default_factory=list)
     off_us: list[float] = field(default_factory=list)
@@ -112,28 +107,16 @@ def get(path: str, who: str) -> Callable[[Bench], Callable[[], None]]:
     return build
 
 
-def signin(bench: Bench) -> Callable[[], None]:
+def invoke_hello(bench: Bench) -> Callable[[], None]:
     client = bench.app.test_client()
-    return lambda: checked(client.post("/api/v1/auth/signin", json=USER))
-
-
-def retry_after(bench: Bench) -> Callable[[], None]:
-    """What a sign-in asks the limiter first, per IP and per e-mail, with the default limits."""
-    config = bench.app.config
-
-    def call() -> None:
-        bench.state.limiter.retry_after(config["AUTH_SIGNIN_LIMIT_PER_IP"], "signin-ip", "127.0.0.1")
-        bench.state.limiter.retry_after(config["AUTH_SIGNIN_LIMIT_PER_EMAIL"], "signin-email", USER["email"])
-
-    return call
-
-
-def unparsed_limits(_bench: Bench) -> contextlib.AbstractContextManager:
-    return mock.patch.object(flux.ratelimit, "parse_limit", flux.ratelimit.parse_limit.__wrapped__)
+    return lambda: functions_runtime.checked_invoke(client, bench.admin)
 
 
 def secrets_of_invocation(bench: Bench) -> Callable[[], None]:
+    """What a function's first secret read costs: as in an invocation, the session has committed before."""
+
     def call() -> None:
+        db.session.commit()
         found = invocation_secrets(bench.tenant_id, NAMESPACE, bench.user_id)
         if len(found["user"]) != 5 or len(found["function"]) != 10:
             raise SystemExit(f"unexpected secrets: { {layer: len(names) for layer, names in found.items()} }")
@@ -169,41 +152,69 @@ def underived_keys(bench: Bench) -> contextlib.AbstractContextManager:
 
 
 def scoped_anew(_bench: Bench) -> contextlib.AbstractContextManager:
-    """Every statement gets `statement.options(_TENANT_CRITERIA)` anew, as the memo's TypeError branch does."""
-
-    def scoped_form(state):
-        touches = flux.tenancy._touches_scoped_model(state)
-        return state.statement.options(flux.tenancy._TENANT_CRITERIA) if touches else None
-
-    return mock.patch.object(flux.tenancy, "_scoped_form", scoped_form)
+    """Every statement is scoped anew (its copy and cache key built again), as when it is not weakly referenceable."""
+    return mock.patch.object(flux.tenancy, "_SCOPED_FORMS", NeverStores())
 
 
 def memo_hits(bench: Bench) -> str:
-    """How often a request's ORM statements are found in `_SCOPED_FORMS` (the memo only helps then)."""
-    call, original, found = get("/api/v1/secrets?limit=10", "admin")(bench), flux.tenancy._scoped_form, []
+    """How often a request's statements are found in `_SCOPED_FORMS` (the memo only helps then)."""
+    call, original, found = get(SETTING_PATH, "user")(bench), flux.tenancy.scoped_form, []
 
-    def counting(state):
-        found.append(state.statement in flux.tenancy._SCOPED_FORMS)
-        return original(state)
+    def counting(statement, orm_state=None):
+        found.append(statement in flux.tenancy._SCOPED_FORMS)
+        return original(statement, orm_state)
 
-    with mock.patch.object(flux.tenancy, "_scoped_form", counting):
+    with mock.patch.object(flux.tenancy, "scoped_form", counting):
         for _ in range(10):
             call()
-    return f"{sum(found)} of {len(found)} ORM statements of 10 requests were found in the memo"
+    return f"{sum(found)} of {len(found)} statements of 10 requests were found in the memo"
 
 
+def through_the_session(module: object) -> Callable[[Bench], contextlib.AbstractContextManager]:
+    """`read_rows` of this module replaced by the same statement through the request's ORM session."""
+
+    def session_rows(statement, parameters):
+        return db.session.execute(statement, parameters).all()
+
+    return lambda _bench: mock.patch.object(module, "read_rows", session_rows)
+
+
+def orm_insert(_bench: Bench) -> contextlib.AbstractContextManager:
+    return mock.patch.object(plugins.functions.store, "_RECORD_EXECUTION", sa.insert(FunctionExecution))
+
+
+SETTING_PATH = "/api/v1/settings/user/bench/theme"
+INVOKE = "POST /api/v1/functions/bench-hello/invoke (admin)"
 FAST_PATHS = [
     FastPath(
-        "tenancy._scoped_form memo (_SCOPED_FORMS)",
-        "GET /api/v1/secrets?limit=10 (admin, ORM)",
-        get("/api/v1/secrets?limit=10", "admin"),
+        "tenancy.scoped_form memo (_SCOPED_FORMS)",
+        "GET /api/v1/settings/user/<key> (app user)",
+        get(SETTING_PATH, "user"),
         scoped_anew,
         note=memo_hits,
     ),
     FastPath(
+        "read_rows instead of the ORM session",
+        "GET /api/v1/settings/user/<key> (app user)",
+        get(SETTING_PATH, "user"),
+        through_the_session(plugins.settings.store),
+    ),
+    FastPath(
+        "read_rows instead of the ORM session",
+        "GET /api/v1/auth/user (app user)",
+        get("/api/v1/auth/user", "user"),
+        through_the_session(flux.auth.api_users),
+    ),
+    FastPath(
+        "table-level INSERT of the execution record",
+        INVOKE,
+        invoke_hello,
+        orm_insert,
+    ),
+    FastPath(
         "TenantDirectory TtlCache (TENANT_CACHE_SECONDS)",
         "GET /api/v1/settings/user/<key> (app user)",
-        get("/api/v1/settings/user/bench/theme", "user"),
+        get(SETTING_PATH, "user"),
         never_hits(lambda bench: bench.state.tenants._cache),
     ),
     FastPath(
@@ -233,30 +244,10 @@ FAST_PATHS = [
         around=in_tenant,
     ),
     FastPath(
-        "ratelimit.parse_limit lru_cache",
-        "POST /api/v1/auth/signin (app user, scrypt)",
-        signin,
-        unparsed_limits,
-        share=SIGNIN_SHARE,
-    ),
-    FastPath(
-        "ratelimit.parse_limit lru_cache",
-        "unit: RateLimiter.retry_after (sign-in's check)",
-        retry_after,
-        unparsed_limits,
-        around=lambda bench: bench.app.app_context(),
-    ),
-    FastPath(
         "ApiModel.model_json_schema cache (_PLAIN_SCHEMAS)",
         "GET /api/v1/admin/plugins (admin, query model)",
         get("/api/v1/admin/plugins", "admin"),
         lambda bench: mock.patch.object(flux.schemas, "_PLAIN_SCHEMAS", NeverStores()),
-    ),
-    FastPath(
-        "read_rows checked-statement memo (_FILTERED_STATEMENTS)",
-        "GET /api/v1/auth/user (app user)",
-        get("/api/v1/auth/user", "user"),
-        lambda bench: mock.patch.object(flux.tenancy, "_FILTERED_STATEMENTS", NeverRemembers()),
     ),
 ]
 
@@ -276,7 +267,8 @@ def prepare(instance: str) -> Bench:
     for index in range(5):
         body = {"key": f"bench/secret-{index}", "value": f"user-value-{index}"}
         checked(client.post("/api/v1/settings/secret", json=body, headers=user), 201)
-    checked(client.put("/api/v1/settings/user/bench/theme", json={"value": "dark"}, headers=user))
+    checked(client.put(SETTING_PATH, json={"value": "dark"}, headers=user))
+    functions_runtime.create_function(client, admin, run.HELLO_NAME, functions_runtime.HELLO_CODE)
     with app.app_context():
         tenant_id = default_tenant_id()
     return Bench(app, app.extensions["flux"], admin, user, created.json["user"]["id"], tenant_id)
@@ -288,7 +280,7 @@ def median_us(call: Callable[[], None], requests: int) -> float:
 
 
 def measure(bench: Bench, path: FastPath, rounds: int, requests: int) -> None:
-    call, count = path.call(bench), max(5, requests // path.share)
+    call, count = path.call(bench), requests
     for number in range(rounds):
         for on in (True, False) if number % 2 == 0 else (False, True):
             with path.around(bench), contextlib.nullcontext() if on else path.off(bench):
@@ -298,7 +290,7 @@ def measure(bench: Bench, path: FastPath, rounds: int, requests: int) -> None:
 def report(paths: list[FastPath], notes: list[str], rounds: int, requests: int, took_s: float) -> None:
     load = " ".join(f"{value:.2f}" for value in os.getloadavg())
     print(f"\nFast paths: medians over {rounds} rounds of the per-round median, {requests} requests a round")
-    print(f"(sign-ins: 1/{SIGNIN_SHARE} of that); {took_s:.0f} s; load average {load}\n")
+    print(f"{took_s:.0f} s; load average {load}\n")
     print(f"{'fast path':<56} {'request':<48} {'ON µs':>8} {'OFF µs':>8} {'gain':>7}  verdict")
     for path in paths:
         on, off = statistics.median(path.on_us), statistics.median(path.off_us)
@@ -326,10 +318,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="fluxbase-bench-") as instance:
             bench = prepare(instance)
-            for path in chosen:
-                print(f"timing {path.name}", flush=True)
-                measure(bench, path, args.rounds, args.requests)
-            notes = [f"{path.name}: {path.note(bench)}" for path in chosen if path.note]
+            try:
+                for path in chosen:
+                    print(f"timing {path.name}: {path.request}", flush=True)
+                    measure(bench, path, args.rounds, args.requests)
+                notes = [f"{path.name}: {path.note(bench)}" for path in chosen if path.note]
+            finally:
+                invoke.runtime(bench.app).close()
     except (Exception, SystemExit) as error:  # noqa: BLE001 - any failure: it could not run (2)
         print(f"benchmark could not run: {error!r}", file=sys.stderr)
         return 2

@@ -10,14 +10,12 @@ from __future__ import annotations
 import importlib
 import math
 import time
-from functools import lru_cache
 
 from limits import RateLimitItem, parse, storage, strategies
 
 from flux.config import ConfigError
 
 
-@lru_cache(maxsize=256)
 def parse_limit(text: str) -> RateLimitItem:
     """`"30/minute"` → a limit item; a ConfigError for text `limits` cannot read."""
     try:

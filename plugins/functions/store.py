@@ -25,7 +25,6 @@ from flux.api import (
     error_codes,
     flush_or_conflict,
     new_id,
-    read_rows,
     utcnow,
 )
 from plugins.functions import function_env, retention
@@ -69,8 +68,8 @@ def get(name: str, namespace: str | None, for_update: bool = False) -> EdgeFunct
     return row
 
 
-# What an invocation reads, built once and read with `read_rows`: loading the whole row
-# as an object cost more than a warm worker's round trip.
+# What an invocation reads, built once: loading the whole row as an object cost more
+# than a warm worker's round trip.
 _FUNCTIONS = EdgeFunction.__table__
 _CALLABLE = sa.select(
     *(
@@ -98,10 +97,10 @@ _CALLABLE = sa.select(
 def get_callable(name: str, namespace: str | None) -> sa.Row:
     """What invoking a function needs of it (the columns of `EdgeFunction`); 404 when there is none."""
     namespace = namespace or DEFAULT_NAMESPACE
-    rows = read_rows(_CALLABLE, {"name": name, "namespace": namespace})
-    if not rows:
+    row = db.session.execute(_CALLABLE, {"name": name, "namespace": namespace}).first()
+    if row is None:
         raise not_found(name, namespace)
-    return rows[0]
+    return row
 
 
 def last_statuses(function_ids: list[str]) -> dict[str, str]:

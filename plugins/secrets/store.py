@@ -27,7 +27,6 @@ from flux.api import (
     flush_or_conflict,
     flux_state,
     new_id,
-    read_rows,
     tenant_scope,
     unreadable_secret,
     utcnow,
@@ -199,8 +198,8 @@ def open_version(version: SecretVersion) -> str:
     )
 
 
-# Built once and read with `read_rows`: the runtime resolves secrets on every invocation
-# that reads one. Global rows come first, so a namespace's rows override them.
+# Built once: the runtime resolves secrets on every invocation that reads one. Global
+# rows come first, so a namespace's rows override them.
 _SECRETS = FunctionSecret.__table__
 _RUNTIME_ROWS = (
     sa.select(_SECRETS.c.name, _SECRETS.c.env_name, _SECRETS.c.scope, _SECRETS.c.namespace, _SECRETS.c.encrypted_value)
@@ -225,7 +224,7 @@ def invocation_function_secrets(tenant_id: str, namespace: str) -> dict[str, dic
     absent; it is logged by name, never by value.
     """
     with tenant_scope(tenant_id):
-        rows = read_rows(_RUNTIME_ROWS, {"namespace": namespace, "now": utcnow()})
+        rows = db.session.execute(_RUNTIME_ROWS, {"namespace": namespace, "now": utcnow()}).all()
     opened = flux_state().encryptor.open_text
     by_name: dict[str, str] = {}
     by_variable: dict[str, str] = {}

@@ -219,7 +219,7 @@ def open_setting_secret(row: Setting | sa.Row) -> str:
     return flux_state().encryptor.open_text(row.encrypted_value or "", AAD_PURPOSE, parts, user_id=row.user_id)
 
 
-# Built once and read with `read_rows`: every invocation that reads a secret reads them.
+# Built once: every invocation that reads a secret reads them.
 _SECRET_ROWS = sa.select(
     _ENTRIES.c.id, _ENTRIES.c.tenant_id, _ENTRIES.c.user_id, _ENTRIES.c.key, _ENTRIES.c.encrypted_value
 ).where(_ENTRIES.c.is_secret.is_(True))
@@ -238,7 +238,7 @@ def invocation_setting_secrets(tenant_id: str, user_id: str | None) -> dict[str,
     """
     statement = _SYSTEM_SECRET_ROWS if user_id is None else _USER_AND_SYSTEM_SECRET_ROWS
     with tenant_scope(tenant_id):
-        rows = read_rows(statement, {"user_id": user_id})
+        rows = db.session.execute(statement, {"user_id": user_id}).all()
     layers: dict[str, dict[str, str]] = {"user": {}, "system": {}}
     for row in rows:
         try:

@@ -1,0 +1,341 @@
+"""What each cache and fast path buys: the same request timed with it on and off, in-process.
+
+Our rule: a cache or fast path stays only if a benchmark shows it makes its request at
+least 10 % faster. Each one is turned off here by monkeypatching inside this process
+(production code has no switch for it); requests go through the Flask test client
+straight into the WSGI app of a fresh SQLite instance, migrated as the other bench
+scripts do. Every round times N requests with the path on and N with it off, the order
+flipped each round; a row shows the medians over rounds of the per-round median.
+Gain = (off - on) / off; KEEP at 10 % or more, else REMOVE.
+
+No HTTP endpoint answers with a decrypted value (only a function invocation reads
+secrets, and that needs Deno), so the encryptor's memos are timed on what an
+invocation calls: `invocation_secrets` for an app user, in an app context.
+
+    .venv/bin/python -m bench.fast_paths [--rounds N] [--requests N] [--only NAME]
+
+Exit status 0 (it is a report), 2 when it could not run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from unittest import mock
+
+# The other bench scripts run as files and import their siblings by module name.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import functions_runtime
+import run
+from timing import timed
+
+import flux.crypto.encryptor
+import flux.ratelimit
+import flux.schemas
+import flux.tenancy
+from flux import create_app, migrate
+from flux.app import FluxState
+from flux.tenancy import default_tenant_id, tenant_scope
+from plugins.functions.secret_layers import invocation_secrets
+
+KEEP_AT = 0.10
+USER = {"email": "bench-user@example.com", "password": run.BENCH_PASSWORD}
+NAMESPACE = "production"
+SIGNIN_SHARE = 25  # a sign-in runs scrypt (tens of ms): 1/25 of --requests of them
+
+
+class NeverStores(dict):
+    """A memo dict that forgets what it is given, so every lookup misses."""
+
+    def __setitem__(self, key, value) -> None:
+        pass
+
+
+class NeverRemembers:
+    """A WeakSet stand-in (`read_rows`' checked statements) that remembers nothing."""
+
+    def __contains__(self, item) -> bool:
+        return False
+
+    def add(self, item) -> None:
+        pass
+
+
+@dataclass
+class Bench:
+    """One fresh instance: the app, its state, and the credentials the requests use."""
+
+    app: object
+    state: FluxState
+    admin: dict[str, str]
+    user: dict[str, str]
+    user_id: str
+    tenant_id: str
+
+
+@dataclass
+class FastPath:
+    """A fast path, the request that shows it, and how to turn it off for a while."""
+
+    name: str
+    request: str
+    call: Callable[[Bench], Callable[[], None]]
+    off: Callable[[Bench], contextlib.AbstractContextManager]
+    around: Callable[[Bench], contextlib.AbstractContextManager] = lambda bench: contextlib.nullcontext()
+    share: int = 1
+    note: Callable[[Bench], str] | None = None
+    on_us: list[float] = field(default_factory=list)
+    off_us: list[float] = field(default_factory=list)
+
+
+def checked(response, expected: int = 200) -> None:
+    if response.status_code != expected:
+        raise SystemExit(f"HTTP {response.status_code}: {response.get_data(as_text=True)[:300]}")
+
+
+def get(path: str, who: str) -> Callable[[Bench], Callable[[], None]]:
+    """A GET of `path` as the admin or the app user, checked for 200."""
+
+    def build(bench: Bench) -> Callable[[], None]:
+        client, headers = bench.app.test_client(), getattr(bench, who)
+        return lambda: checked(client.get(path, headers=headers))
+
+    return build
+
+
+def signin(bench: Bench) -> Callable[[], None]:
+    client = bench.app.test_client()
+    return lambda: checked(client.post("/api/v1/auth/signin", json=USER))
+
+
+def retry_after(bench: Bench) -> Callable[[], None]:
+    """What a sign-in asks the limiter first, per IP and per e-mail, with the default limits."""
+    config = bench.app.config
+
+    def call() -> None:
+        bench.state.limiter.retry_after(config["AUTH_SIGNIN_LIMIT_PER_IP"], "signin-ip", "127.0.0.1")
+        bench.state.limiter.retry_after(config["AUTH_SIGNIN_LIMIT_PER_EMAIL"], "signin-email", USER["email"])
+
+    return call
+
+
+def unparsed_limits(_bench: Bench) -> contextlib.AbstractContextManager:
+    return mock.patch.object(flux.ratelimit, "parse_limit", flux.ratelimit.parse_limit.__wrapped__)
+
+
+def secrets_of_invocation(bench: Bench) -> Callable[[], None]:
+    def call() -> None:
+        found = invocation_secrets(bench.tenant_id, NAMESPACE, bench.user_id)
+        if len(found["user"]) != 5 or len(found["function"]) != 10:
+            raise SystemExit(f"unexpected secrets: { {layer: len(names) for layer, names in found.items()} }")
+
+    return call
+
+
+def in_tenant(bench: Bench) -> contextlib.AbstractContextManager:
+    stack = contextlib.ExitStack()
+    stack.enter_context(bench.app.app_context())
+    stack.enter_context(tenant_scope(bench.tenant_id))
+    return stack
+
+
+def never_hits(cache: Callable[[Bench], object]) -> Callable[[Bench], contextlib.AbstractContextManager]:
+    """A TtlCache whose entries are expired as soon as they are stored (a TTL below zero)."""
+    return lambda bench: mock.patch.object(cache(bench), "ttl", -1)
+
+
+def unmemoized_open_text(bench: Bench) -> contextlib.AbstractContextManager:
+    encryptor = bench.state.encryptor
+    return mock.patch.object(encryptor, "open_text", encryptor._open_text)
+
+
+def underived_keys(bench: Bench) -> contextlib.AbstractContextManager:
+    """`derive_user_key` runs HKDF every time; the open_text memo is off in both arms, or it is never asked."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(unmemoized_open_text(bench))
+    stack.enter_context(
+        mock.patch.object(flux.crypto.encryptor, "derive_user_key", flux.crypto.encryptor.derive_user_key.__wrapped__)
+    )
+    return stack
+
+
+def scoped_anew(_bench: Bench) -> contextlib.AbstractContextManager:
+    """Every statement gets `statement.options(_TENANT_CRITERIA)` anew, as the memo's TypeError branch does."""
+
+    def scoped_form(state):
+        touches = flux.tenancy._touches_scoped_model(state)
+        return state.statement.options(flux.tenancy._TENANT_CRITERIA) if touches else None
+
+    return mock.patch.object(flux.tenancy, "_scoped_form", scoped_form)
+
+
+def memo_hits(bench: Bench) -> str:
+    """How often a request's ORM statements are found in `_SCOPED_FORMS` (the memo only helps then)."""
+    call, original, found = get("/api/v1/secrets?limit=10", "admin")(bench), flux.tenancy._scoped_form, []
+
+    def counting(state):
+        found.append(state.statement in flux.tenancy._SCOPED_FORMS)
+        return original(state)
+
+    with mock.patch.object(flux.tenancy, "_scoped_form", counting):
+        for _ in range(10):
+            call()
+    return f"{sum(found)} of {len(found)} ORM statements of 10 requests were found in the memo"
+
+
+FAST_PATHS = [
+    FastPath(
+        "tenancy._scoped_form memo (_SCOPED_FORMS)",
+        "GET /api/v1/secrets?limit=10 (admin, ORM)",
+        get("/api/v1/secrets?limit=10", "admin"),
+        scoped_anew,
+        note=memo_hits,
+    ),
+    FastPath(
+        "TenantDirectory TtlCache (TENANT_CACHE_SECONDS)",
+        "GET /api/v1/settings/user/<key> (app user)",
+        get("/api/v1/settings/user/bench/theme", "user"),
+        never_hits(lambda bench: bench.state.tenants._cache),
+    ),
+    FastPath(
+        "live_sessions TtlCache (AUTH_SESSION_CACHE_SECONDS)",
+        "GET /api/v1/auth/user (app user)",
+        get("/api/v1/auth/user", "user"),
+        never_hits(lambda bench: bench.state.live_sessions),
+    ),
+    FastPath(
+        "verified_tokens TtlCache (AUTH_SESSION_CACHE_SECONDS)",
+        "GET /api/v1/auth/user (app user)",
+        get("/api/v1/auth/user", "user"),
+        never_hits(lambda bench: bench.state.verified_tokens),
+    ),
+    FastPath(
+        "Encryptor.open_text memo (OPENED_MEMO_SIZE)",
+        "invocation_secrets: 5 user, 10 function secrets",
+        secrets_of_invocation,
+        unmemoized_open_text,
+        around=in_tenant,
+    ),
+    FastPath(
+        "derive_user_key lru_cache (open_text memo off in both)",
+        "invocation_secrets: 5 user, 10 function secrets",
+        secrets_of_invocation,
+        underived_keys,
+        around=in_tenant,
+    ),
+    FastPath(
+        "ratelimit.parse_limit lru_cache",
+        "POST /api/v1/auth/signin (app user, scrypt)",
+        signin,
+        unparsed_limits,
+        share=SIGNIN_SHARE,
+    ),
+    FastPath(
+        "ratelimit.parse_limit lru_cache",
+        "unit: RateLimiter.retry_after (sign-in's check)",
+        retry_after,
+        unparsed_limits,
+        around=lambda bench: bench.app.app_context(),
+    ),
+    FastPath(
+        "ApiModel.model_json_schema cache (_PLAIN_SCHEMAS)",
+        "GET /api/v1/admin/plugins (admin, query model)",
+        get("/api/v1/admin/plugins", "admin"),
+        lambda bench: mock.patch.object(flux.schemas, "_PLAIN_SCHEMAS", NeverStores()),
+    ),
+    FastPath(
+        "read_rows checked-statement memo (_FILTERED_STATEMENTS)",
+        "GET /api/v1/auth/user (app user)",
+        get("/api/v1/auth/user", "user"),
+        lambda bench: mock.patch.object(flux.tenancy, "_FILTERED_STATEMENTS", NeverRemembers()),
+    ),
+]
+
+
+def prepare(instance: str) -> Bench:
+    """A migrated instance with an admin, an app user, secrets of both kinds and a user setting."""
+    app = create_app({"INSTANCE_PATH": instance, "SECURITY_SETUP_TOKEN": run.SETUP_TOKEN, "DATABASE_URL": ""})
+    migrate.upgrade(app)
+    client = app.test_client()
+    admin = functions_runtime.admin_headers(client)
+    created = client.post("/api/v1/auth/signup", json=USER)
+    checked(created, 201)
+    user = {"Authorization": f"Bearer {created.json['access_token']}"}
+    for index in range(10):
+        body = {"name": f"FUNCTION_{index}", "value": f"function-value-{index}", "namespace": NAMESPACE}
+        checked(client.post("/api/v1/secrets", json=body, headers=admin), 201)
+    for index in range(5):
+        body = {"key": f"bench/secret-{index}", "value": f"user-value-{index}"}
+        checked(client.post("/api/v1/settings/secret", json=body, headers=user), 201)
+    checked(client.put("/api/v1/settings/user/bench/theme", json={"value": "dark"}, headers=user))
+    with app.app_context():
+        tenant_id = default_tenant_id()
+    return Bench(app, app.extensions["flux"], admin, user, created.json["user"]["id"], tenant_id)
+
+
+def median_us(call: Callable[[], None], requests: int) -> float:
+    samples = timed(call, requests, warmup=max(3, requests // 10)).samples_ns
+    return statistics.median(samples) / 1000
+
+
+def measure(bench: Bench, path: FastPath, rounds: int, requests: int) -> None:
+    call, count = path.call(bench), max(5, requests // path.share)
+    for number in range(rounds):
+        for on in (True, False) if number % 2 == 0 else (False, True):
+            with path.around(bench), contextlib.nullcontext() if on else path.off(bench):
+                (path.on_us if on else path.off_us).append(median_us(call, count))
+
+
+def report(paths: list[FastPath], notes: list[str], rounds: int, requests: int, took_s: float) -> None:
+    load = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(f"\nFast paths: medians over {rounds} rounds of the per-round median, {requests} requests a round")
+    print(f"(sign-ins: 1/{SIGNIN_SHARE} of that); {took_s:.0f} s; load average {load}\n")
+    print(f"{'fast path':<56} {'request':<48} {'ON µs':>8} {'OFF µs':>8} {'gain':>7}  verdict")
+    for path in paths:
+        on, off = statistics.median(path.on_us), statistics.median(path.off_us)
+        gain = (off - on) / off
+        verdict = "KEEP" if gain >= KEEP_AT else "REMOVE"
+        print(f"{path.name:<56} {path.request:<48} {on:>8.1f} {off:>8.1f} {gain:>6.1%}  {verdict}")
+    print("\nper round, gain %:")
+    for path in paths:
+        gains = " ".join(f"{(off - on) / off:>6.1%}" for on, off in zip(path.on_us, path.off_us, strict=True))
+        print(f"  {path.name:<56} {gains}")
+    for note in notes:
+        print(f"\n{note}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7, help="rounds, each timing ON and OFF (7)")
+    parser.add_argument("--requests", type=int, default=400, help="requests per round and side (400)")
+    parser.add_argument("--only", action="append", default=[], help="fast paths whose name contains this (repeatable)")
+    args = parser.parse_args(argv)
+    chosen = [path for path in FAST_PATHS if not args.only or any(word in path.name for word in args.only)]
+    for name in [name for name in os.environ if name.startswith("FLUXBASE_")]:
+        del os.environ[name]  # as bench/run.py: the shell's settings never reach the fresh instance
+    started = time.perf_counter()
+    try:
+        with tempfile.TemporaryDirectory(prefix="fluxbase-bench-") as instance:
+            bench = prepare(instance)
+            for path in chosen:
+                print(f"timing {path.name}", flush=True)
+                measure(bench, path, args.rounds, args.requests)
+            notes = [f"{path.name}: {path.note(bench)}" for path in chosen if path.note]
+    except (Exception, SystemExit) as error:  # noqa: BLE001 - any failure: it could not run (2)
+        print(f"benchmark could not run: {error!r}", file=sys.stderr)
+        return 2
+    report(chosen, notes, args.rounds, args.requests, time.perf_counter() - started)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
