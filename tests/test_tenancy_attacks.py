@@ -570,3 +570,11 @@ def test_scoped_orm_entity_joined_to_another_scoped_table_by_its_table(app, two)
         with tenant_scope(acme):
             rows = db.session.execute(sa.select(AppUser.email, keys.c.tenant_id).join(keys, sa.true())).all()
             assert {row.tenant_id for row in rows} == {acme}
+
+
+def test_count_over_an_orm_subquery_is_scoped(app, two):
+    """`flux.schemas.page_of`'s total: a column-only outer SELECT over a scoped model's subquery."""
+    acme, _, _ = two
+    with app.app_context(), tenant_scope(acme):
+        inner = sa.select(AppUser).order_by(None).subquery()
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(inner)) == 1
