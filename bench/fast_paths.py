@@ -153,16 +153,21 @@ def underived_keys(bench: Bench) -> contextlib.AbstractContextManager:
 
 def scoped_anew(_bench: Bench) -> contextlib.AbstractContextManager:
     """Every statement is scoped anew (its copy and cache key built again), as when it is not weakly referenceable."""
-    return mock.patch.object(flux.tenancy, "_SCOPED_FORMS", NeverStores())
+    return mock.patch.object(flux.tenancy, "_SCOPED_FORMS", {True: NeverStores(), False: NeverStores()})
+
+
+def walked_each_time(_bench: Bench) -> contextlib.AbstractContextManager:
+    """Statements built per call are walked every time instead of by shape."""
+    return mock.patch.object(flux.tenancy, "_scope_by_shape", flux.tenancy._scope)
 
 
 def memo_hits(bench: Bench) -> str:
     """How often a request's statements are found in `_SCOPED_FORMS` (the memo only helps then)."""
     call, original, found = get(SETTING_PATH, "user")(bench), flux.tenancy.scoped_form, []
 
-    def counting(statement, orm_state=None):
-        found.append(statement in flux.tenancy._SCOPED_FORMS)
-        return original(statement, orm_state)
+    def counting(statement, orm=False):
+        found.append(statement in flux.tenancy._SCOPED_FORMS[orm])
+        return original(statement, orm)
 
     with mock.patch.object(flux.tenancy, "scoped_form", counting):
         for _ in range(10):
@@ -192,6 +197,12 @@ FAST_PATHS = [
         get(SETTING_PATH, "user"),
         scoped_anew,
         note=memo_hits,
+    ),
+    FastPath(
+        "tenancy verdicts by statement shape (_VERDICTS)",
+        "GET /api/v1/secrets?limit=10 (admin, ORM per call)",
+        get("/api/v1/secrets?limit=10", "admin"),
+        walked_each_time,
     ),
     FastPath(
         "read_rows instead of the ORM session",

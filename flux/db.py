@@ -73,13 +73,17 @@ def begin_writing(connection: sa.Connection) -> None:
 
 
 @sa.event.listens_for(orm.Session, "do_orm_execute")
-def _lock_for_update(state: orm.ORMExecuteState) -> None:
-    """SQLite has no row locks: a SELECT … FOR UPDATE takes its write lock instead, held until commit.
+def _lock_for_writes(state: orm.ORMExecuteState) -> None:
+    """On SQLite, every write and every SELECT … FOR UPDATE through a session begins the write transaction.
 
-    So code that reads rows it is about to change writes `with_for_update()`, as it would
-    for PostgreSQL, and concurrent writers take turns on both databases.
+    SQLite has no row locks: FOR UPDATE takes its write lock instead, held until commit,
+    so code that reads rows it is about to change writes `with_for_update()`, as it would
+    for PostgreSQL, and concurrent writers take turns on both databases. The driver's own
+    rule looks at a statement's first word, so a write that starts `WITH …` would run
+    outside the transaction (and outlive a rollback) without this.
     """
-    if state.is_select and state.statement._for_update_arg is not None:
+    locking_read = state.is_select and state.statement._for_update_arg is not None
+    if locking_read or state.is_insert or state.is_update or state.is_delete:
         begin_writing(state.session.connection())
 
 

@@ -5,17 +5,21 @@ session (the request's `db.session`, `separate_session()`) or `read_rows` is sco
 `scoped_form`, so no statement has to remember a filter:
 
 - an ORM SELECT, UPDATE or DELETE gets the criteria `tenant_id = <current tenant>` on
-  every scoped model it reaches (joins, relationships and aliases included);
+  every scoped model it reaches (joins, subqueries, relationships and aliases);
 - a table-level SELECT, UPDATE or DELETE gets that WHERE on each scoped table it names
-  directly, and is refused when one hides in a join, an alias or a nested SELECT;
+  directly;
 - every INSERT into a scoped table writes the current tenant, and a new object gets it
   on flush.
 
-A statement with no current tenant fails (`TenantRequired`) instead of seeing every
-tenant's rows; code that must cross tenants says so with
-`.execution_options(all_tenants=True)`. Statements run on `db.engine` itself are not
-seen: they are for tables no tenant owns and for the operator's tools that work on
-every tenant (migrations, key rotation); `tests/test_tenancy.py` keeps that list.
+What no filter could make safe is refused (`TenantRequired`): a scoped table hidden
+from the WHERE (in a table-level join, alias, subquery or UPDATE … FROM, or named by
+its table in an ORM statement without its model), raw SQL, an UPDATE or flush that
+sets `tenant_id`, a bulk UPDATE by primary key, an INSERT that reads a scoped table,
+an upsert whose conflict target leaves out `tenant_id`. So is a statement with no
+current tenant; code that must cross tenants says `.execution_options(all_tenants=True)`.
+Statements run on `db.engine` or on a session's connection are not seen: they are for
+tables no tenant owns and for the operator's tools that work on every tenant
+(migrations, key rotation); `tests/test_tenancy.py` keeps that list.
 """
 
 from __future__ import annotations
@@ -105,7 +109,12 @@ def current_tenant_id(required: bool = True) -> str | None:
 
 @contextlib.contextmanager
 def tenant_scope(tenant_id: str) -> Iterator[None]:
-    """Run a block (CLI command, background job, test) as one tenant."""
+    """Run a block (CLI command, background job, test) as one tenant.
+
+    One session works for one tenant: objects it has already loaded stay in its identity
+    map, and `session.get` answers those without asking the database. Use a fresh
+    session (or `db.session.remove()`) before acting as another tenant.
+    """
     token = _explicit_tenant.set(tenant_id)
     try:
         yield
@@ -117,72 +126,183 @@ def tenant_scope(tenant_id: str) -> Iterator[None]:
 def _scope_statements(state: orm.ORMExecuteState) -> None:
     if state.execution_options.get("all_tenants") or state.is_column_load or state.is_relationship_load:
         return
-    if state.is_insert and isinstance(state.parameters, list):  # a bulk INSERT: one row per entry
-        if _writes_scoped_table(state.statement):
-            state.parameters = [{**row, "tenant_id": current_tenant_id()} for row in state.parameters]
+    statement, parameters = state.statement, state.parameters
+    if isinstance(statement, sa.Insert) and isinstance(parameters, list):  # one row per entry (executemany)
+        if scoped_form(statement, state.is_orm_statement) is not None:
+            state.parameters = [{**row, "tenant_id": current_tenant_id()} for row in parameters]
         return
-    scoped = scoped_form(state.statement, state if state.is_orm_statement else None)
+    scoped = scoped_form(statement, state.is_orm_statement)
     if scoped is not None:
+        if isinstance(statement, sa.Update):
+            _refuse_moves(parameters)
+            if state.is_orm_statement and isinstance(parameters, list):
+                raise TenantRequired("a bulk UPDATE by primary key takes no criteria: update with a WHERE instead")
         state.statement = scoped
-        state.parameters = {**(state.parameters or {}), TENANT_PARAMETER: current_tenant_id()}
+        state.parameters = _with_tenant(parameters)
 
 
-def scoped_form(statement: sa.Executable, orm_state: orm.ORMExecuteState | None = None) -> sa.Executable | None:
+def _with_tenant(parameters: dict | list | None) -> dict | list:
+    tenant = {TENANT_PARAMETER: current_tenant_id()}
+    if isinstance(parameters, list):
+        return [{**row, **tenant} for row in parameters]
+    return {**(parameters or {}), **tenant}
+
+
+def scoped_form(statement: sa.Executable, orm: bool = False) -> sa.Executable | None:
     """The statement limited to the current tenant's rows, or None when it touches no tenant-scoped table.
 
     The tenant is a named parameter, `TENANT_PARAMETER`, bound at execution: the scoped
     form stays the same for every tenant, so SQLAlchemy's statement cache keeps it
     compiled. It is remembered per statement object (statements are immutable): one
-    built once at import, as the hot reads are, then skips the copy and its cache key.
+    built once at import, as the hot reads are, then skips the checks, the copy and its
+    cache key. ORM and table-level execution remember apart, as they scope differently.
     """
+    memo = _SCOPED_FORMS[orm]
     try:
-        return _SCOPED_FORMS[statement]
+        return memo[statement]
     except KeyError:
         pass
     except TypeError:  # not weakly referenceable: no memo
-        return _scope(statement, orm_state)
-    scoped = _SCOPED_FORMS[statement] = _scope(statement, orm_state)
+        return _scope_by_shape(statement, orm)
+    scoped = memo[statement] = _scope_by_shape(statement, orm)
     return scoped
 
 
 # Keys are weak: a statement built per call is forgotten with it.
-_SCOPED_FORMS: weakref.WeakKeyDictionary[sa.Executable, sa.Executable | None] = weakref.WeakKeyDictionary()
+_SCOPED_FORMS: dict[bool, weakref.WeakKeyDictionary[sa.Executable, sa.Executable | None]] = {
+    True: weakref.WeakKeyDictionary(),
+    False: weakref.WeakKeyDictionary(),
+}
 
 
-def _scope(statement: sa.Executable, orm_state: orm.ORMExecuteState | None) -> sa.Executable | None:
-    """ORM statements get loader criteria (joins, relationships and aliases included); table-level ones a WHERE."""
+def _scope_by_shape(statement: sa.Executable, orm: bool) -> sa.Executable | None:
+    """`_scope` for an ORM statement built per call, whose walk is remembered by its shape.
+
+    Statements of one shape (SQLAlchemy's cache key: the same SQL, other values) get the
+    same verdict, so only the first of them is walked; the rest pay for the cache key
+    and the copy (`bench/fast_paths.py`). Table-level statements are walked each time.
+    """
+    shape = statement._generate_cache_key() if orm else None  # private: the key its compiled cache uses
+    if shape is None:
+        return _scope(statement, orm)
+    verdict = _VERDICTS.get(shape.key)
+    if verdict is None:
+        try:
+            scoped = _scope(statement, orm)
+        except TenantRequired as refusal:
+            verdict = refusal
+        else:
+            verdict = "none" if scoped is None else "stamp" if isinstance(statement, sa.Insert) else "criteria"
+        if len(_VERDICTS) >= _MAX_VERDICTS:
+            _VERDICTS.clear()
+        _VERDICTS[shape.key] = verdict
+    if isinstance(verdict, TenantRequired):
+        raise TenantRequired(*verdict.args)
+    if verdict == "none":
+        return None
+    return statement.values(tenant_id=_TENANT_VALUE) if verdict == "stamp" else statement.options(_TENANT_CRITERIA)
+
+
+_VERDICTS: dict[tuple, TenantRequired | str] = {}
+_MAX_VERDICTS = 4096
+
+
+def _scope(statement: sa.Executable, orm: bool) -> sa.Executable | None:
+    """ORM statements get loader criteria (reaching every mapped entity); table-level ones a WHERE per table."""
+    names = _scoped_table_names()
+    survey = _Survey(statement, names)
+    if survey.raw_sql:
+        raise TenantRequired(
+            "raw SQL (text()) cannot be limited to a tenant: use the models or tables, "
+            "or say execution_options(all_tenants=True)"
+        )
     if isinstance(statement, sa.Insert):
-        return statement.values(tenant_id=_TENANT_VALUE) if _writes_scoped_table(statement) else None
-    if orm_state is not None:
-        mappers = [orm_state.bind_mapper, *orm_state.all_mappers]
-        touches = any(mapper is not None and issubclass(mapper.class_, TenantScoped) for mapper in mappers)
-        return statement.options(_TENANT_CRITERIA) if touches else None
-    return _scope_table_statement(statement)
+        return _scope_insert(statement, names)
+    if isinstance(statement, sa.Update) and statement.table.name in names:
+        _refuse_moves(statement._values or {})  # private: no public accessor for the SET
+    if not orm:
+        return _scope_table_statement(statement, names)
+    if survey.by_table_only:
+        raise TenantRequired(
+            f"an ORM statement names tenant-scoped {sorted(survey.by_table_only)[0]} by its table, which the "
+            "criteria do not reach: use the model's attributes"
+        )
+    return statement.options(_TENANT_CRITERIA) if survey.touched else None
 
 
-def _writes_scoped_table(statement: sa.Executable) -> bool:
-    if not isinstance(statement, sa.Insert) or statement.table.name not in _scoped_table_names():
-        return False
-    if statement.select is not None:
-        raise TenantRequired("INSERT … SELECT into a tenant-scoped table: insert the rows themselves")
-    return True
+class _Survey:
+    """What a statement reaches, in one walk over it.
+
+    `touched`: the tenant-scoped tables it reads or writes. `by_table_only`: those it
+    names only through a table's columns, never through a model, which the ORM's
+    criteria would not limit (columns of a table whose model is also there are fine:
+    `session.get` builds those). `raw_sql`: whether `text()` appears anywhere.
+    """
+
+    def __init__(self, statement: sa.Executable, names: set[str]) -> None:
+        self.raw_sql = False
+        self.touched: set[str] = set()
+        mapped: set[str] = set()
+        plain: set[str] = set()
+        for element in sa.sql.visitors.iterate(statement):
+            if isinstance(element, sa.TextClause):
+                self.raw_sql = True
+            entity = getattr(element, "_annotations", {}).get("parententity")  # how the ORM marks what it built
+            if entity is not None:
+                mapped.add(entity.mapper.local_table.name)
+            elif isinstance(element, sa.Column) and getattr(element.table, "name", None) in names:
+                plain.add(element.table.name)
+            elif isinstance(element, sa.Table) and element.name in names:
+                self.touched.add(element.name)
+        self.touched |= (mapped | plain) & names
+        self.by_table_only = plain - mapped
 
 
-def _scope_table_statement(statement: sa.Executable) -> sa.Executable | None:
+def _refuse_moves(values: Any) -> None:
+    """An UPDATE of scoped rows may not set their tenant: that would move them to another tenant."""
+    rows = values if isinstance(values, list) else [values]
+    if any(getattr(key, "key", key) == "tenant_id" for row in rows for key in (row or {})):
+        raise TenantRequired("an UPDATE may not set tenant_id: rows stay in the tenant that owns them")
+
+
+def _scope_insert(statement: sa.Insert, names: set[str]) -> sa.Insert | None:
+    """An INSERT writes the current tenant; what it reads and what an upsert updates stay in it."""
+    for element in sa.sql.util.find_tables(statement, include_selects=True, check_columns=True):
+        if isinstance(element, sa.sql.selectable.SelectBase) and any(
+            table.name in names for table in sa.sql.util.find_tables(element)
+        ):
+            raise TenantRequired("an INSERT reads a tenant-scoped table through a SELECT: insert the rows themselves")
+    if statement.table.name not in names:
+        return None
+    conflict = statement._post_values_clause  # private: the dialects' ON CONFLICT
+    if conflict is not None and hasattr(conflict, "update_values_to_set"):
+        targets = {getattr(column, "key", column) for column in conflict.inferred_target_elements or ()}
+        updates = {getattr(key, "key", key) for key in dict(conflict.update_values_to_set)}
+        if "tenant_id" not in targets or "tenant_id" in updates:
+            raise TenantRequired(
+                "ON CONFLICT DO UPDATE on a tenant-scoped table must name tenant_id among its conflict "
+                "columns and must not set it: otherwise a conflict could update another tenant's row"
+            )
+    return statement.values(tenant_id=_TENANT_VALUE)
+
+
+def _scope_table_statement(statement: sa.Executable, names: set[str]) -> sa.Executable | None:
     """A table-level SELECT, UPDATE or DELETE with `tenant_id = <current tenant>` on each scoped table.
 
     Only where that WHERE is enough: the scoped tables must be plain tables of the
-    statement itself, not in a join, an alias or a nested SELECT, which it could not
-    reach; those are refused (query the models: the ORM's criteria reach them).
+    statement itself, not in a join, an alias, a nested SELECT or an UPDATE's FROM,
+    which it could not reach; those are refused (query the models: the ORM's criteria
+    reach them).
     """
-    names = _scoped_table_names()
     if isinstance(statement, (sa.Update, sa.Delete)):
         targets = [statement.table]
     elif isinstance(statement, sa.Select):
         targets = [table for table in statement.get_final_froms() if isinstance(table, sa.Table)]
     else:
         targets = []
-    found = sa.sql.util.find_tables(statement, include_aliases=True, include_joins=True, include_selects=True)
+    found = sa.sql.util.find_tables(
+        statement, include_aliases=True, include_joins=True, include_selects=True, check_columns=True
+    )
     for element in found:
         if element is statement or element in targets:
             continue
@@ -208,7 +328,7 @@ def read_rows(statement: sa.Select, parameters: dict[str, Any]) -> Sequence[sa.R
     (`Model.__table__.c`); the current tenant is added as for every statement. It reads
     committed rows only, so it does not see the session's own pending changes.
     """
-    scoped = scoped_form(statement)
+    scoped = scoped_form(statement, orm=False)
     if scoped is None:
         scoped = statement
     else:
@@ -234,9 +354,17 @@ _TENANT_CRITERIA = orm.with_loader_criteria(
 
 @event.listens_for(orm.Session, "before_flush")
 def _stamp_new_rows(session: orm.Session, _context, _instances) -> None:
+    """New objects get the current tenant; none may be written into, or moved to, another one."""
+    current = current_tenant_id(required=False)
     for instance in session.new:
-        if isinstance(instance, TenantScoped) and getattr(instance, "tenant_id", None) is None:
-            instance.tenant_id = current_tenant_id()
+        if isinstance(instance, TenantScoped):
+            if instance.tenant_id is None:
+                instance.tenant_id = current_tenant_id()
+            elif current is not None and instance.tenant_id != current:
+                raise TenantRequired("a new row names another tenant than the one this work acts in")
+    for instance in session.dirty:
+        if isinstance(instance, TenantScoped) and sa.inspect(instance).attrs.tenant_id.history.deleted:
+            raise TenantRequired("a row's tenant_id may not change: rows stay in the tenant that owns them")
 
 
 def find_tenant(slug_or_id: str) -> Tenant | None:

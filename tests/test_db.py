@@ -14,6 +14,8 @@ from flux.migrate import upgrade
 from flux.tenancy import Tenant
 from tests.conftest import BACKEND
 
+RAW = {"all_tenants": True}  # raw SQL on the tenants table, which no tenant owns
+
 pytestmark = pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite transaction modes")
 
 
@@ -38,7 +40,7 @@ def write_lock_is_free(app) -> bool:
 def test_reads_open_no_transaction_whatever_the_request(app):
     for method in ("GET", "POST", "DELETE"):
         with app.test_request_context("/", method=method):
-            assert db.session.scalar(sa.text("SELECT count(*) FROM tenants")) >= 1
+            assert db.session.scalar(sa.text("SELECT count(*) FROM tenants"), execution_options=RAW) >= 1
             assert not db.session.connection().connection.dbapi_connection.in_transaction
             assert write_lock_is_free(app)
             db.session.rollback()
@@ -46,7 +48,7 @@ def test_reads_open_no_transaction_whatever_the_request(app):
 
 def test_a_write_takes_the_write_lock_until_it_commits(app):
     with app.app_context():
-        db.session.execute(sa.text("UPDATE tenants SET name = name"))
+        db.session.execute(sa.text("UPDATE tenants SET name = name"), execution_options=RAW)
         assert not write_lock_is_free(app)
         db.session.commit()
         assert write_lock_is_free(app)
@@ -56,17 +58,22 @@ def test_a_writer_that_read_first_waits_for_another_writer_instead_of_failing(ap
     """A deferred transaction that has read fails at once with "database is locked" here."""
     holder = sqlite3.connect(sqlite_path(app), isolation_level=None, check_same_thread=False)
     with app.app_context():
-        db.session.scalar(sa.text("SELECT name FROM tenants WHERE slug = 'default'"))
+        db.session.scalar(sa.text("SELECT name FROM tenants WHERE slug = 'default'"), execution_options=RAW)
         holder.execute("BEGIN IMMEDIATE")
         holder.execute("UPDATE tenants SET name = 'changed meanwhile' WHERE slug = 'default'")
         releaser = threading.Timer(0.3, lambda: holder.execute("COMMIT"))
         releaser.start()
         started = time.monotonic()
-        db.session.execute(sa.text("UPDATE tenants SET name = name || '!' WHERE slug = 'default'"))
+        db.session.execute(
+            sa.text("UPDATE tenants SET name = name || '!' WHERE slug = 'default'"), execution_options=RAW
+        )
         db.session.commit()
         assert time.monotonic() - started >= 0.2  # it waited for the lock
         releaser.join()
-        assert db.session.scalar(sa.text("SELECT name FROM tenants WHERE slug = 'default'")) == "changed meanwhile!"
+        assert (
+            db.session.scalar(sa.text("SELECT name FROM tenants WHERE slug = 'default'"), execution_options=RAW)
+            == "changed meanwhile!"
+        )
     holder.close()
 
 

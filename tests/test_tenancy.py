@@ -325,15 +325,16 @@ def test_a_separate_session_is_scoped_and_commits_on_its_own(app):
         assert db.session.scalars(sa.select(AppUser.role)).all() == ["admin"]
 
 
-# Statements on the engine itself skip the session: only these modules may run them.
+# Statements on the engine or a session's connection skip the session's scoping: only these modules may run them.
 ENGINE_USERS = {
-    "flux/db.py": "the health ping; separate_session",
+    "flux/db.py": "the health ping; separate_session; begin_writing",
     "flux/tenancy.py": "read_rows, scoped by the same mechanism",
     "flux/migrate.py": "migrations (every plugin's tables)",
     "flux/cli.py": "key rotation, across every tenant on purpose",
     "flux/crypto/rotation.py": "key rotation, across every tenant on purpose",
     "flux/crypto/canary.py": "the key canary in flux_kv, which no tenant owns",
     "flux/storage/sql.py": "the key-value store's own table",
+    "plugins/functions/migrations/functions_0002_encrypted_env.py": "a migration's PRAGMA",
 }
 
 
@@ -343,6 +344,9 @@ def test_only_the_listed_modules_run_statements_on_the_engine():
         str(path.relative_to(root))
         for folder in ("flux", "plugins")
         for path in (root / folder).rglob("*.py")
-        if re.search(r"engine\.(connect|begin|raw_connection|execute)\(", path.read_text())
+        if re.search(
+            r"engine\.(connect|begin|raw_connection|execute)\(|connection\(\)\.execute\(|exec_driver_sql\(",
+            path.read_text(),
+        )
     }
     assert found == set(ENGINE_USERS)

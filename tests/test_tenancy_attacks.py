@@ -95,7 +95,6 @@ def test_table_level_shapes_that_hide_a_scoped_table_are_refused(app, two, name)
         db.session.rollback()
 
 
-@pytest.mark.xfail(strict=True, reason="ORM statements are scoped only when their outer entities are tenant-scoped")
 def test_union_of_orm_selects_is_scoped(app, two):
     acme, _, _ = two
     with app.app_context(), tenant_scope(acme):
@@ -110,7 +109,6 @@ def test_orm_cte_is_scoped(app, two):
         assert db.session.scalars(sa.select(cte.c.email)).all() == ["a@example.com"]
 
 
-@pytest.mark.xfail(strict=True, reason="EXISTS on a scoped model under an unscoped model's SELECT: not scoped")
 def test_orm_exists_under_an_unscoped_model_is_scoped(app, two):
     acme, _, _ = two
     with app.app_context(), tenant_scope(acme):
@@ -150,25 +148,20 @@ def test_session_get_of_another_tenants_id_finds_nothing(app, two):
 # Holes: each shows the cross-tenant effect it has today.
 
 
-@pytest.mark.xfail(strict=True, reason="ORM statement with a table-level join: criteria reach mapped entities only")
-def test_orm_statement_joining_a_scoped_table_by_its_table_is_scoped(app, two):
+def test_orm_statement_joining_a_scoped_table_by_its_table_is_refused(app, two):
     acme, _, _ = two
-    with app.app_context(), tenant_scope(acme):
-        rows = db.session.execute(
+    with app.app_context(), tenant_scope(acme), pytest.raises(TenantRequired, match="by its table"):
+        db.session.execute(
             sa.select(Tenant.slug, USERS.c.email).join_from(Tenant, USERS, USERS.c.tenant_id == Tenant.id)
-        ).all()
-        assert sorted(tuple(row) for row in rows) == [("acme", "a@example.com")]
+        )
 
 
-@pytest.mark.xfail(strict=True, reason="ORM statement on an unscoped model with a table-level subquery is not seen")
-def test_orm_statement_with_a_table_level_subquery_is_scoped(app, two):
+def test_orm_statement_with_a_table_level_subquery_is_refused(app, two):
     acme, _, _ = two
-    with app.app_context(), tenant_scope(acme):
-        statement = sa.select(Tenant.slug).where(Tenant.id.in_(sa.select(USERS.c.tenant_id))).order_by(Tenant.slug)
-        assert db.session.scalars(statement).all() == ["acme"]
+    with app.app_context(), tenant_scope(acme), pytest.raises(TenantRequired, match="by its table"):
+        db.session.execute(sa.select(Tenant.slug).where(Tenant.id.in_(sa.select(USERS.c.tenant_id))))
 
 
-@pytest.mark.xfail(strict=True, reason="the SET clause is not checked: a scoped UPDATE can move rows to any tenant")
 @pytest.mark.parametrize("orm", [True, False], ids=["orm", "table"])
 def test_update_cannot_move_rows_to_another_tenant(app, two, orm):
     acme, globex, _ = two
@@ -180,7 +173,6 @@ def test_update_cannot_move_rows_to_another_tenant(app, two, orm):
     assert [row[1] for row in globex_row(app, globex)] == ["g@example.com"]
 
 
-@pytest.mark.xfail(strict=True, reason="ON CONFLICT DO UPDATE is not scoped: a conflict on the id updates any tenant")
 def test_upsert_cannot_overwrite_another_tenants_row_by_id(app, two):
     acme, globex, victim = two
     with app.app_context(), tenant_scope(acme):
@@ -194,7 +186,6 @@ def test_upsert_cannot_overwrite_another_tenants_row_by_id(app, two):
     assert globex_row(app, globex) == [(globex, "g@example.com", "authenticated", "x")]
 
 
-@pytest.mark.xfail(strict=True, reason="ON CONFLICT DO UPDATE set_ tenant_id is not checked")
 def test_upsert_cannot_set_the_tenant(app, two):
     acme, globex, _ = two
     with app.app_context(), tenant_scope(acme):
@@ -206,7 +197,6 @@ def test_upsert_cannot_set_the_tenant(app, two):
     assert [row[1] for row in globex_row(app, globex)] == ["g@example.com"]
 
 
-@pytest.mark.xfail(strict=True, reason="INSERT … SELECT into an unscoped table reads every tenant's rows")
 def test_insert_select_into_an_unscoped_table_is_refused(app, two):
     acme, _, _ = two
     with app.app_context(), tenant_scope(acme):
@@ -226,7 +216,6 @@ def test_insert_select_into_an_unscoped_table_is_refused(app, two):
         db.session.rollback()
 
 
-@pytest.mark.xfail(strict=True, reason="a scalar subquery in an INSERT's VALUES is not checked")
 def test_insert_values_subquery_cannot_read_another_tenant(app, two):
     acme, _, _ = two
     with app.app_context(), tenant_scope(acme):
@@ -237,9 +226,6 @@ def test_insert_values_subquery_cannot_read_another_tenant(app, two):
         db.session.rollback()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="an object given another tenant's id is flushed as it is: flush skips do_orm_execute"
-)
 def test_new_object_naming_another_tenant_is_stamped_or_refused(app, two):
     acme, globex, _ = two
     with app.app_context(), tenant_scope(acme):
@@ -253,7 +239,6 @@ def test_new_object_naming_another_tenant_is_stamped_or_refused(app, two):
     assert [row[1] for row in globex_row(app, globex)] == ["g@example.com"]
 
 
-@pytest.mark.xfail(strict=True, reason="a loaded object whose tenant_id is changed is moved on flush")
 def test_loaded_object_cannot_be_moved_to_another_tenant(app, two):
     acme, globex, _ = two
     with app.app_context(), tenant_scope(acme):
@@ -285,18 +270,19 @@ def test_session_connection_is_scoped(app, two):
         assert emails == ["a@example.com"]
 
 
-def test_text_select_from_is_not_checked_documented(app, two):
-    """`sa.text()` anywhere in a statement (select_from, literal_column) is not seen: documented, and a risk."""
+def test_raw_sql_anywhere_in_a_statement_is_refused(app, two):
+    """`sa.text()` cannot be limited to a tenant: refused unless the code says all_tenants."""
     acme, _, _ = two
+    hidden = sa.select(sa.literal_column("email")).select_from(sa.text("auth_users")).order_by(sa.text("email"))
+    orm_text = sa.select(AppUser).from_statement(sa.text("SELECT * FROM auth_users"))
     with app.app_context(), tenant_scope(acme):
-        hidden = sa.select(sa.literal_column("email")).select_from(sa.text("auth_users")).order_by(sa.text("email"))
-        assert db.session.scalars(hidden).all() == ["a@example.com", "g@example.com"]
-        assert len(db.session.execute(sa.text("SELECT email FROM auth_users")).all()) == 2
-        orm_text = sa.select(AppUser).from_statement(sa.text("SELECT * FROM auth_users"))
-        assert len(db.session.scalars(orm_text).all()) == 2
+        for statement in (hidden, sa.text("SELECT email FROM auth_users"), orm_text):
+            with pytest.raises(TenantRequired, match="raw SQL"):
+                db.session.execute(statement)
+        explicit = db.session.execute(sa.text("SELECT email FROM auth_users"), execution_options={"all_tenants": True})
+        assert len(explicit.all()) == 2
 
 
-@pytest.mark.xfail(strict=True, reason="UPDATE … FROM: find_tables does not see a table named only by its columns")
 def test_update_from_a_scoped_table_by_its_columns_is_refused(app, two):
     acme, _, _ = two
     with app.app_context(), tenant_scope(acme):
@@ -306,7 +292,6 @@ def test_update_from_a_scoped_table_by_its_columns_is_refused(app, two):
         db.session.rollback()
 
 
-@pytest.mark.xfail(strict=True, reason="UPDATE … FROM another scoped table: only the target table gets the WHERE")
 def test_update_of_own_rows_from_another_tenants_rows_is_refused(app, two):
     acme, _, _ = two
     with app.app_context(), tenant_scope(acme):
@@ -339,7 +324,6 @@ def test_single_parameter_dict_naming_another_tenant_is_overridden(app, two):
     assert [row[1] for row in globex_row(app, globex)] == ["g@example.com"]
 
 
-@pytest.mark.xfail(strict=True, reason="execution parameters become SET columns of an UPDATE: tenant_id among them")
 def test_update_parameters_cannot_move_rows_to_another_tenant(app, two):
     acme, globex, _ = two
     with app.app_context(), tenant_scope(acme):
@@ -365,14 +349,12 @@ def test_multi_values_insert_naming_another_tenant(app, two):
     assert [row[1] for row in globex_row(app, globex)] == ["g@example.com"]
 
 
-def test_executemany_update_fails_closed(app, two):
-    """A table-level UPDATE with a list of parameters: refused (a TypeError today, not TenantRequired)."""
+def test_executemany_update_reaches_only_the_current_tenant(app, two):
     acme, globex, victim = two
     with app.app_context(), tenant_scope(acme):
         statement = sa.update(USERS).where(USERS.c.id == sa.bindparam("uid")).values(role=sa.bindparam("new_role"))
-        with pytest.raises(TypeError):  # `{**list}` in _scope_statements: fails closed, but not as TenantRequired
-            db.session.execute(statement, [{"uid": victim, "new_role": "admin"}])
-        db.session.rollback()
+        assert db.session.execute(statement, [{"uid": victim, "new_role": "admin"}]).rowcount == 0
+        db.session.commit()
     assert globex_row(app, globex)[0][2] == "authenticated"
 
 
@@ -419,9 +401,6 @@ def test_memo_orm_statement_through_read_rows_and_session(app, two, first):
 # 3. Operator view: transactions and locks.
 
 
-@pytest.mark.xfail(
-    BACKEND == "sqlite", strict=True, reason="SQLite's legacy driver rule begins no transaction before WITH … UPDATE"
-)
 @pytest.mark.usefixtures("two")
 def test_a_write_that_starts_with_a_cte_is_rolled_back(app):
     """pysqlite begins its implicit transaction only before INSERT/UPDATE/DELETE/REPLACE, by the first keyword."""
@@ -536,7 +515,6 @@ def test_read_rows_refuses_an_orm_subquery_it_cannot_scope(app, two):
         read_rows(orm_exists_statement(), {})
 
 
-@pytest.mark.xfail(strict=True, reason="memo poisoning: the session's None (unscoped) is reused by read_rows")
 def test_memo_of_the_session_path_does_not_unscope_read_rows(app, two):
     acme, _, _ = two
     statement = orm_exists_statement()
@@ -546,8 +524,7 @@ def test_memo_of_the_session_path_does_not_unscope_read_rows(app, two):
             read_rows(statement, {})  # refused when fresh (the test above); today every tenant's slugs
 
 
-@pytest.mark.xfail(strict=True, reason="ORM criteria reach mapped entities only: a second scoped table by its table")
-def test_scoped_orm_entity_joined_to_another_scoped_table_by_its_table(app, two):
+def test_scoped_orm_entity_joined_to_another_scoped_table_by_its_table_is_refused(app, two):
     acme, globex, _ = two
     keys = ServiceKey.__table__
     with app.app_context():
@@ -567,9 +544,8 @@ def test_scoped_orm_entity_joined_to_another_scoped_table_by_its_table(app, two)
                     )
                 )
                 db.session.commit()
-        with tenant_scope(acme):
-            rows = db.session.execute(sa.select(AppUser.email, keys.c.tenant_id).join(keys, sa.true())).all()
-            assert {row.tenant_id for row in rows} == {acme}
+        with tenant_scope(acme), pytest.raises(TenantRequired, match="service_keys by its table"):
+            db.session.execute(sa.select(AppUser.email, keys.c.tenant_id).join(keys, sa.true()))
 
 
 def test_count_over_an_orm_subquery_is_scoped(app, two):

@@ -73,6 +73,7 @@ def test_sealed_env_does_not_open_in_another_row(app, client, admin_headers):
         db.session.execute(
             sa.text("UPDATE functions SET encrypted_env = :sealed WHERE id = :id"),
             {"sealed": owner["encrypted_env"], "id": thief["id"]},
+            execution_options={"all_tenants": True},
         )
         db.session.commit()
     response = call(client, "thief", admin_headers)
@@ -89,7 +90,7 @@ def test_the_migration_seals_existing_plaintext_values(make_app):
     migrate.upgrade(app, "functions_0001")
     migrate.upgrade(app, "core@head")
     with app.app_context():
-        tenant = db.session.execute(sa.text("SELECT id FROM tenants")).scalar()
+        tenant = db.session.execute(sa.text("SELECT id FROM tenants"), execution_options={"all_tenants": True}).scalar()
         row = {
             "id": "00000000-0000-4000-8000-000000000001",
             "tenant_id": tenant,
@@ -110,7 +111,9 @@ def test_the_migration_seals_existing_plaintext_values(make_app):
             "updated_at": "2026-01-01 00:00:00",
         }
         db.session.execute(
-            sa.text(f"INSERT INTO functions ({', '.join(row)}) VALUES ({', '.join(':' + name for name in row)})"), row
+            sa.text(f"INSERT INTO functions ({', '.join(row)}) VALUES ({', '.join(':' + name for name in row)})"),
+            row,
+            execution_options={"all_tenants": True},
         )
         db.session.commit()
     migrate.upgrade(app)
