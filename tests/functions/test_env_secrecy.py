@@ -30,7 +30,7 @@ READS_ENV = """async function handler(req) {
 def functions_rows(app) -> list[dict]:
     with app.app_context():
         query = sa.text("SELECT id, tenant_id, name, env, encrypted_env FROM functions ORDER BY name")
-        rows = [dict(row._mapping) for row in db.session.execute(query)]
+        rows = [dict(row._mapping) for row in db.session.execute(query, execution_options={"all_tenants": True})]
     for row in rows:  # SQLite returns the JSON column's text, PostgreSQL the decoded list
         row["env"] = json.loads(row["env"]) if isinstance(row["env"], str) else row["env"]
     return rows
