@@ -18,23 +18,10 @@ from flux.auth.models import AppUser, ServiceKey
 from flux.db import db, new_id, upsert_insert, utcnow
 from flux.tenancy import TENANT_PARAMETER, Tenant, TenantRequired, read_rows, tenant_scope
 from tests.conftest import BACKEND, create_tenant
+from tests.test_tenancy import user_row
 
 USERS = AppUser.__table__
 TENANTS = Tenant.__table__
-
-
-def user_row(email: str, **extra) -> dict:
-    now = utcnow()
-    return {
-        "id": new_id(),
-        "email": email,
-        "password_hash": "x",
-        "role": "authenticated",
-        "user_metadata": {},
-        "created_at": now,
-        "updated_at": now,
-        **extra,
-    }
 
 
 @pytest.fixture
