@@ -156,11 +156,6 @@ def scoped_anew(_bench: Bench) -> contextlib.AbstractContextManager:
     return mock.patch.object(flux.tenancy, "_SCOPED_FORMS", {True: NeverStores(), False: NeverStores()})
 
 
-def walked_each_time(_bench: Bench) -> contextlib.AbstractContextManager:
-    """Statements built per call are walked every time instead of by shape."""
-    return mock.patch.object(flux.tenancy, "_scope_by_shape", flux.tenancy._scope)
-
-
 def memo_hits(bench: Bench) -> str:
     """How often a request's statements are found in `_SCOPED_FORMS` (the memo only helps then)."""
     call, original, found = get(SETTING_PATH, "user")(bench), flux.tenancy.scoped_form, []
@@ -197,12 +192,6 @@ FAST_PATHS = [
         get(SETTING_PATH, "user"),
         scoped_anew,
         note=memo_hits,
-    ),
-    FastPath(
-        "tenancy verdicts by statement shape (_VERDICTS)",
-        "GET /api/v1/secrets?limit=10 (admin, ORM per call)",
-        get("/api/v1/secrets?limit=10", "admin"),
-        walked_each_time,
     ),
     FastPath(
         "read_rows instead of the ORM session",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+import sqlalchemy as sa
 from flask import current_app
 from flask_openapi3 import Tag
 from pydantic import Field
@@ -42,8 +43,11 @@ def health():
     `keys` is "error" when this server's encryption keys cannot open the key canary
     (`flux.crypto.canary`): it would fail every secret the other servers wrote.
     """
-    database_ok = db.ping()
-    keys_ok = database_ok and canary.app_problem(current_app) is None
+    try:
+        keys_ok, database_ok = canary.read_problem(current_app) is None, True
+    except (sa.exc.OperationalError, sa.exc.ProgrammingError):  # unreachable, or not migrated yet
+        database_ok = db.ping()
+        keys_ok = database_ok
     healthy = database_ok and keys_ok
     reason = None
     if database_ok and not keys_ok:

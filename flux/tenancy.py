@@ -163,8 +163,8 @@ def scoped_form(statement: sa.Executable, orm: bool = False) -> sa.Executable | 
     except KeyError:
         pass
     except TypeError:  # not weakly referenceable: no memo
-        return _scope_by_shape(statement, orm)
-    scoped = memo[statement] = _scope_by_shape(statement, orm)
+        return _scope(statement, orm)
+    scoped = memo[statement] = _scope(statement, orm)
     return scoped
 
 
@@ -173,38 +173,6 @@ _SCOPED_FORMS: dict[bool, weakref.WeakKeyDictionary[sa.Executable, sa.Executable
     True: weakref.WeakKeyDictionary(),
     False: weakref.WeakKeyDictionary(),
 }
-
-
-def _scope_by_shape(statement: sa.Executable, orm: bool) -> sa.Executable | None:
-    """`_scope` for an ORM statement built per call, whose walk is remembered by its shape.
-
-    Statements of one shape (SQLAlchemy's cache key: the same SQL, other values) get the
-    same verdict, so only the first of them is walked; the rest pay for the cache key
-    and the copy (`bench/fast_paths.py`). Table-level statements are walked each time.
-    """
-    shape = statement._generate_cache_key() if orm else None  # private: the key its compiled cache uses
-    if shape is None:
-        return _scope(statement, orm)
-    verdict = _VERDICTS.get(shape.key)
-    if verdict is None:
-        try:
-            scoped = _scope(statement, orm)
-        except TenantRequired as refusal:
-            verdict = refusal
-        else:
-            verdict = "none" if scoped is None else "stamp" if isinstance(statement, sa.Insert) else "criteria"
-        if len(_VERDICTS) >= _MAX_VERDICTS:
-            _VERDICTS.clear()
-        _VERDICTS[shape.key] = verdict
-    if isinstance(verdict, TenantRequired):
-        raise TenantRequired(*verdict.args)
-    if verdict == "none":
-        return None
-    return statement.values(tenant_id=_TENANT_VALUE) if verdict == "stamp" else statement.options(_TENANT_CRITERIA)
-
-
-_VERDICTS: dict[tuple, TenantRequired | str] = {}
-_MAX_VERDICTS = 4096
 
 
 def _scope(statement: sa.Executable, orm: bool) -> sa.Executable | None:

@@ -35,3 +35,11 @@ def test_health_is_503_when_sqlite_file_cannot_open(make_app, tmp_path):
     response = app.test_client().get("/health")
     assert response.status_code == 503
     assert response.json["database"] == "error"
+
+
+def test_health_of_a_database_not_migrated_yet_is_ok_with_nothing_to_check(make_app):
+    """The canary's table is missing: the database still answers, and there is no canary to open."""
+    app = make_app(migrated=False)
+    response = app.test_client().get("/health")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "database": "ok", "keys": "ok", "version": __version__}
