@@ -65,26 +65,25 @@ def _configure_sqlite(engine: sa.Engine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
 
+    @sa.event.listens_for(engine, "before_execute")
+    def lock_for_writes(connection: sa.Connection, statement: Any, *_arguments: Any) -> None:
+        """Every write and every SELECT … FOR UPDATE begins the write transaction.
+
+        SQLite has no row locks: FOR UPDATE takes its write lock instead, held until
+        commit, so code that reads rows it is about to change writes `with_for_update()`,
+        as it would for PostgreSQL, and concurrent writers take turns on both databases.
+        The driver's own rule looks at a statement's first word, so a write that starts
+        `WITH …` would run outside the transaction (and outlive a rollback) without this.
+        """
+        locking_read = isinstance(statement, sa.Select) and statement._for_update_arg is not None
+        if locking_read or isinstance(statement, sa.sql.dml.UpdateBase):
+            begin_writing(connection)
+
 
 def begin_writing(connection: sa.Connection) -> None:
     """Take SQLite's write lock now: DDL (a migration) begins no transaction in its driver, so it joins this one."""
     if connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-@sa.event.listens_for(orm.Session, "do_orm_execute")
-def _lock_for_writes(state: orm.ORMExecuteState) -> None:
-    """On SQLite, every write and every SELECT … FOR UPDATE through a session begins the write transaction.
-
-    SQLite has no row locks: FOR UPDATE takes its write lock instead, held until commit,
-    so code that reads rows it is about to change writes `with_for_update()`, as it would
-    for PostgreSQL, and concurrent writers take turns on both databases. The driver's own
-    rule looks at a statement's first word, so a write that starts `WITH …` would run
-    outside the transaction (and outlive a rollback) without this.
-    """
-    locking_read = state.is_select and state.statement._for_update_arg is not None
-    if locking_read or state.is_insert or state.is_update or state.is_delete:
-        begin_writing(state.session.connection())
 
 
 @contextlib.contextmanager

@@ -98,3 +98,15 @@ def test_select_for_update_takes_the_write_lock_as_postgresql_locks_the_rows(app
         assert not write_lock_is_free(app)
         db.session.rollback()
         assert write_lock_is_free(app)
+
+
+def test_a_write_that_starts_with_a_cte_is_rolled_back_with_its_transaction(app):
+    """The driver begins a transaction only before INSERT, UPDATE or DELETE as the first word."""
+    with app.app_context():
+        live = sa.select(Tenant.id).where(Tenant.slug == "default").cte("live")
+        rename = sa.update(Tenant).where(Tenant.id.in_(sa.select(live.c.id))).values(name="renamed in a CTE")
+        assert str(rename.compile(db.engine)).lstrip().startswith("WITH")
+        db.session.execute(rename, execution_options=RAW)
+        assert not write_lock_is_free(app)
+        db.session.rollback()
+        assert db.session.scalar(sa.select(Tenant.name).where(Tenant.slug == "default")) != "renamed in a CTE"
