@@ -52,6 +52,7 @@ from flux.form_outcomes import invalid, refused, saved
 from flux.forms import SchemaForm, stripped
 from flux.hookspecs import hookimpl, hookspec
 from flux.http import parse_json
+from flux.migrate import schema_heads
 from flux.openapi import SECURITY, ApiBlueprint, raises
 from flux.registry import collect_named, pick
 from flux.remote_cli import ExpiresIn, json_option, pass_client, read_value, report, show_record, show_table
@@ -72,13 +73,25 @@ from flux.schemas import (
     parse,
     rule_error,
 )
-from flux.tenancy import TenantScoped, find_tenant, read_rows, tenant_scope
+from flux.tenancy import (
+    DEFAULT_TENANT_SLUG,
+    Tenant,
+    TenantMembership,
+    TenantScoped,
+    default_tenant_id,
+    delete_tenant_rows,
+    find_tenant,
+    membership_role,
+    read_rows,
+    tenant_scope,
+)
 from flux.version import __version__
 
 __all__ = [
     "ADMIN_ROLES",
     "ALREADY_EXISTS",
     "APP_USER",
+    "DEFAULT_TENANT_SLUG",
     "MAX_LIMIT",
     "NOTHING_TO_UPDATE",
     "NOT_FOUND",
@@ -116,6 +129,8 @@ __all__ = [
     "ServiceUnavailable",
     "Signin",
     "Tag",
+    "Tenant",
+    "TenantMembership",
     "TenantScoped",
     "Timestamp",
     "Unauthorized",
@@ -135,6 +150,8 @@ __all__ = [
     "current_tenant_id",
     "database_fault",
     "db",
+    "default_tenant_id",
+    "delete_tenant_rows",
     "environment_variables",
     "error_codes",
     "find_tenant",
@@ -154,6 +171,7 @@ __all__ = [
     "known_scopes",
     "list_of",
     "log_unexpected",
+    "membership_role",
     "new_id",
     "omit_none",
     "open_session",
@@ -177,6 +195,7 @@ __all__ = [
     "rotate_key",
     "rule_error",
     "saved",
+    "schema_heads",
     "separate_session",
     "session_is_live",
     "set_enabled",

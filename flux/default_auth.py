@@ -13,12 +13,13 @@ import click
 import sqlalchemy as sa
 from flask import Request, current_app
 
+from flux.audit import AuditRecord
 from flux.auth import api_service_keys
 from flux.auth.admins import create_instance_admin
 from flux.auth.api_admins import admins
 from flux.auth.api_audit import audit_api
 from flux.auth.api_users import users
-from flux.auth.models import ServiceKey
+from flux.auth.models import AppUser, AuthSession, ServiceKey, ServiceKeyEvent, SigninLockout
 from flux.auth.schemas import NewAdmin
 from flux.auth.scopes import CORE_SCOPES
 from flux.auth.service_keys import find_usable_key, looks_like_service_key
@@ -30,7 +31,7 @@ from flux.db import db, separate_session, utcnow
 from flux.errors import ApiError, Forbidden, NotFound, Unauthorized
 from flux.hookspecs import hookimpl
 from flux.schemas import parse
-from flux.tenancy import DEFAULT_TENANT_SLUG, TenantInfo
+from flux.tenancy import DEFAULT_TENANT_SLUG, TenantInfo, delete_tenant_rows
 
 TENANT_HEADER = "X-FB-Tenant"
 PLATFORM_ROLES = ("instance_admin", "tenant_admin")
@@ -124,6 +125,14 @@ def register_blueprints(app):
 @hookimpl
 def register_scopes():
     return CORE_SCOPES
+
+
+@hookimpl
+def delete_tenant_data(tenant_id):
+    """The tenant's app users with their sign-ins and lockouts, its service keys, its audit trail."""
+    db.session.execute(sa.delete(AuthSession).where(AuthSession.tenant_id == tenant_id))
+    db.session.execute(sa.delete(SigninLockout).where(SigninLockout.scope == tenant_id))
+    delete_tenant_rows(tenant_id, ServiceKeyEvent, ServiceKey, AppUser, AuditRecord)
 
 
 @hookimpl

@@ -82,7 +82,9 @@ INVALID_AUTHORIZATION = register("INVALID_AUTHORIZATION", 401, "The Authorizatio
 FORBIDDEN = register("FORBIDDEN", 403, "The caller's role or key scopes do not allow this.")
 APP_USER_REQUIRED = register("APP_USER_REQUIRED", 403, "Only app users have this; accounts and keys do not.")
 TENANT_ACCESS_DENIED = register("TENANT_ACCESS_DENIED", 403, "The caller may not act in the tenant it named.")
-TENANT_NOT_FOUND = register("TENANT_NOT_FOUND", 404, "The tenant named by `X-FB-Tenant` does not exist.")
+TENANT_NOT_FOUND = register(
+    "TENANT_NOT_FOUND", 404, "No such tenant (in `X-FB-Tenant` or a path), or one the caller may not see."
+)
 
 # Encrypted values.
 KEY_MISMATCH = register("KEY_MISMATCH", 503, "A value was sealed with a master key this server lacks.")

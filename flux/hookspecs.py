@@ -5,7 +5,7 @@ Three kinds of hook, as in `../shared/DESIGN.md`:
 * collect-all: every plugin contributes and the core uses all the answers
   (`register_config_defaults`, `register_scopes`, `register_blueprints`,
   `register_admin_pages`, `register_commands`, `register_migrations`,
-  `register_encrypted_columns`, `startup`);
+  `register_encrypted_columns`, `startup`, `delete_tenant_data`);
 * named registries: every plugin registers named implementations and configuration
   picks one by name (`register_ciphers`, `register_storage_backends`); installing a
   plugin never silently changes which one is used;
@@ -143,6 +143,20 @@ def startup(app):
     Use it to check configuration and fail early. It runs in every process that
     creates the app (each gunicorn worker, each CLI command), so keep it quick and
     idempotent. Example: `if not app.config.get("HELLO"): raise ConfigError(...)`.
+    """
+
+
+@hookspec
+def delete_tenant_data(tenant_id):
+    """Delete everything this plugin keeps for the tenant `tenant_id`: it is being deleted for good.
+
+    Called by the tenants plugin's hard delete (`DELETE /api/v1/admin/tenants/{id}?hard=true`)
+    inside its one transaction, as that tenant (`tenant_scope`), before the tenant's
+    row goes. Delete through `db.session` (rows of tenant-owned models:
+    `flux.api.delete_tenant_rows(tenant_id, ChildModel, ParentModel)`, children first)
+    and through the configured key-value store; do not commit, and raise to abort the
+    whole delete. Files and caches outside the database go after the commit, if at all.
+    Example: `delete_tenant_rows(tenant_id, NoteRevision, Note)`.
     """
 
 

@@ -52,7 +52,12 @@ def upgrade(app: Flask, target: str = "heads") -> None:
 
 def pending_heads(app: Flask) -> list[str]:
     """Heads not yet applied; empty when the database is up to date."""
+    return schema_heads(app)[1]
+
+
+def schema_heads(app: Flask) -> tuple[list[str], list[str]]:
+    """The revisions the database is at (one per plugin branch), and the heads not yet applied."""
     script = ScriptDirectory.from_config(alembic_config(app))
     with app.app_context(), db.engine.connect() as connection:
         applied = set(MigrationContext.configure(connection).get_current_heads())
-    return sorted(set(script.get_heads()) - applied)
+    return sorted(applied), sorted(set(script.get_heads()) - applied)

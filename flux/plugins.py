@@ -35,6 +35,7 @@ DEFAULT_PLUGINS: dict[str, str] = {
     "settings": "plugins.settings",
     "secrets": "plugins.secrets",
     "functions": "plugins.functions",
+    "tenants": "plugins.tenants",
 }
 
 

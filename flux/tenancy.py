@@ -335,6 +335,18 @@ def _stamp_new_rows(session: orm.Session, _context, _instances) -> None:
             raise TenantRequired("a row's tenant_id may not change: rows stay in the tenant that owns them")
 
 
+def delete_tenant_rows(tenant_id: str, *models: type[TenantScoped]) -> None:
+    """Delete every row of each model that belongs to `tenant_id`, in the order given (children first).
+
+    For `delete_tenant_data` hooks, which run as that tenant: the scoping adds the same
+    condition, so a call outside that tenant's scope deletes nothing.
+    """
+    for model in models:
+        db.session.execute(
+            sa.delete(model).where(model.tenant_id == tenant_id), execution_options={"synchronize_session": False}
+        )
+
+
 def find_tenant(slug_or_id: str) -> Tenant | None:
     """A live (not deleted) tenant row by slug or id."""
     query = sa.select(Tenant).where(
@@ -373,6 +385,10 @@ class TenantDirectory:
             found = TenantInfo.of(row) if row is not None else None
             self._cache.put(slug_or_id, found)
         return found
+
+    def forget(self) -> None:
+        """Drop every cached tenant: one was deleted, recovered or renamed (other processes see it within the TTL)."""
+        self._cache.clear()
 
 
 _UNKNOWN = TenantInfo("", "", "")

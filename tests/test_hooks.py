@@ -18,7 +18,7 @@ from flux.plugins import build_plugin_manager
 from flux.tenancy import default_tenant_id
 from plugins.functions.secret_layers import invocation_secrets
 from tests.conftest import ADMIN_EMAIL, PASSWORD, TEST_PLUGIN, AuthActions, DashboardClient, create_tenant
-from tests.plugins.my_plugin import heard_events, notes
+from tests.plugins.my_plugin import deleted_tenants, heard_events, notes, tenants_kept
 
 ROOT = Path(__file__).resolve().parent.parent
 # The core's hooks and those the built-in plugins declare (`register_hookspecs`).
@@ -177,6 +177,22 @@ def test_hook_register_storage_backends(make_app, tmp_path):
     assert type(app.extensions["flux"].store).__name__ == "PrefixedMemoryStore"
     with pytest.raises(ConfigError, match=r"unknown storage backend 'nope'.*known: memory, my-memory, sql"):
         create_app({"INSTANCE_PATH": str(tmp_path), "PLUGINS": ["tests.plugins.my_plugin"], "STORAGE_BACKEND": "nope"})
+
+
+def test_hook_delete_tenant_data(app, client, admin_headers):
+    """Every plugin's part runs as the tenant, inside the one transaction a refusal rolls back."""
+    kept, gone = create_tenant(app, "kept"), create_tenant(app, "gone")
+    tenants_kept.add(kept)
+    try:
+        refused = client.delete("/api/v1/admin/tenants/kept?hard=true", headers=admin_headers)
+    finally:
+        tenants_kept.discard(kept)
+    assert (refused.status_code, refused.json["code"]) == (409, "NOTES_KEPT")
+    assert client.get("/api/v1/admin/tenants/kept", headers=admin_headers).json["id"] == kept
+
+    assert client.delete("/api/v1/admin/tenants/gone?hard=true", headers=admin_headers).status_code == 204
+    assert deleted_tenants[-1] == (gone, gone)
+    assert client.get("/api/v1/admin/tenants/gone", headers=admin_headers).status_code == 404
 
 
 def test_hook_register_encrypted_columns(app):

@@ -18,14 +18,12 @@ from flux.config import ConfigError
 ALL = "*"
 SCOPE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,31}:[a-z][a-z0-9_-]{0,31}$")
 
-# The core's own (registered by `flux.default_auth`); tenants stay here while tenancy is in the core.
+# The core's own (registered by `flux.default_auth`); the tenants plugin registers `tenants:*`.
 CORE_SCOPES = {
     ALL: "everything, including scopes added later",
     "service_keys:read": "list service keys and their events",
     "service_keys:write": "create, change, rotate and revoke service keys (only with scopes the key holds)",
     "audit:read": "read the audit log",
-    "tenants:read": "read tenants",
-    "tenants:write": "create and change tenants",
 }
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, has_app_context
+from sqlalchemy import orm
 
 from flux.db import db, upsert_insert
 from flux.storage.base import KeyValueStore
@@ -21,28 +24,47 @@ kv_table = sa.Table(
 
 
 class SqlStore(KeyValueStore):
+    """Keys in the application database, read and written through `db.session`.
+
+    A write joins the caller's open transaction (a request's, once it has run a
+    statement), so it commits or rolls back with the rest of that unit of work: a
+    tenant's settings with their audit record, a hard delete with every row. With no
+    transaction open, each call commits at once. On SQLite this also keeps a request
+    from waiting on its own write lock, as a second connection would.
+    """
+
     name = "sql"
 
     def __init__(self, app: Flask) -> None:
         super().__init__(app)
-        with app.app_context():
-            self._engine: sa.Engine = db.engine
+        self._app = app
+
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[orm.Session]:
+        with contextlib.ExitStack() as stack:
+            if not has_app_context():
+                stack.enter_context(self._app.app_context())
+            session = db.session()  # the scoped session's own, for `in_transaction`
+            if not session.in_transaction():
+                stack.enter_context(session.begin())
+            yield session
 
     def _run(self, statement: sa.Executable) -> sa.CursorResult:
-        with self._engine.begin() as connection:
-            return connection.execute(statement)
+        with self._session() as session:
+            return session.execute(statement)
 
     def _get(self, namespace: str, key: str) -> bytes | None:
         query = sa.select(kv_table.c.value).where(kv_table.c.namespace == namespace, kv_table.c.key == key)
-        return self._run(query).scalar_one_or_none()
+        with self._session() as session:
+            return session.execute(query).scalar_one_or_none()
 
     def _set(self, namespace: str, key: str, value: bytes) -> None:
         now = datetime.now(UTC)
-        with self._engine.begin() as connection:
-            insert = upsert_insert(connection.dialect.name)(kv_table).values(
+        with self._session() as session:
+            insert = upsert_insert(session.get_bind().dialect.name)(kv_table).values(
                 namespace=namespace, key=key, value=value, updated_at=now
             )
-            connection.execute(
+            session.execute(
                 insert.on_conflict_do_update(
                     index_elements=[kv_table.c.namespace, kv_table.c.key], set_={"value": value, "updated_at": now}
                 )
@@ -58,7 +80,8 @@ class SqlStore(KeyValueStore):
             .where(kv_table.c.namespace == namespace, kv_table.c.key.startswith(prefix, autoescape=True))
             .order_by(kv_table.c.key)
         )
-        return list(self._run(query).scalars())
+        with self._session() as session:
+            return list(session.execute(query).scalars())
 
     def _clear(self, namespace: str) -> int:
         return self._run(sa.delete(kv_table).where(kv_table.c.namespace == namespace)).rowcount

@@ -11,12 +11,12 @@ from __future__ import annotations
 import atexit
 from pathlib import Path
 
-from flux.api import AdminPage, EncryptedColumn, hookimpl
+from flux.api import AdminPage, EncryptedColumn, delete_tenant_rows, hookimpl
 from plugins.functions import dashboard, function_env, hookspecs
 from plugins.functions.api import functions_api
 from plugins.functions.config import DEFAULTS
 from plugins.functions.invoke import runtime_class
-from plugins.functions.models import EdgeFunction
+from plugins.functions.models import EdgeFunction, FunctionExecution, FunctionVersion
 from plugins.functions.retention import PruneSchedule
 from plugins.functions.runtime.deno import DenoRuntime
 from plugins.functions.server_variables import allowed_names
@@ -63,6 +63,12 @@ def register_encrypted_columns(app):
             aad=lambda row: function_env.aad(row["tenant_id"], row["id"], row["env"] or []),
         )
     ]
+
+
+@hookimpl
+def delete_tenant_data(tenant_id):
+    """Rows only: a warm worker of a deleted function idles out, and stored modules are shared by content."""
+    delete_tenant_rows(tenant_id, FunctionExecution, FunctionVersion, EdgeFunction)
 
 
 @hookimpl

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flux.api import AdminPage, EncryptedColumn, hookimpl
+from flux.api import AdminPage, EncryptedColumn, delete_tenant_rows, hookimpl
 from plugins.secrets import dashboard, store
 from plugins.secrets.api import admin_secrets_api, secrets_api
 from plugins.secrets.cli import secrets_group
@@ -68,3 +68,8 @@ def register_dashboard_blueprints(app):
 @hookimpl
 def register_admin_pages(app):
     return [AdminPage("Secrets", "dashboard.secrets_pages.index", category="Functions", permission="tenant_admin")]
+
+
+@hookimpl
+def delete_tenant_data(tenant_id):
+    delete_tenant_rows(tenant_id, SecretVersion, FunctionSecret)

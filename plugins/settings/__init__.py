@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flux.api import AdminPage, EncryptedColumn, hookimpl
+from flux.api import AdminPage, EncryptedColumn, delete_tenant_rows, hookimpl
 from plugins.settings import dashboard, store
 from plugins.settings.api_admin import admin_api
 from plugins.settings.api_public import public_api
@@ -71,3 +71,8 @@ def register_admin_pages(app):
     return [
         AdminPage("System settings", "dashboard.settings_pages.index", category="Settings", permission="tenant_admin")
     ]
+
+
+@hookimpl
+def delete_tenant_data(tenant_id):
+    delete_tenant_rows(tenant_id, Setting)

@@ -12,7 +12,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from flask import Blueprint, jsonify, request
 
-from flux import hookimpl
+from flux import error_codes, hookimpl
 from flux.admin_pages import AdminPage
 from flux.context import Actor, current_actor
 from flux.crypto import Cipher, DecryptionError, EncryptedColumn, associated_data
@@ -20,7 +20,7 @@ from flux.db import db
 from flux.errors import Conflict
 from flux.hookspecs import hookspec
 from flux.storage import MemoryStore
-from flux.tenancy import find_tenant
+from flux.tenancy import current_tenant_id, find_tenant
 
 notes = sa.Table(
     "my_plugin_notes",
@@ -189,6 +189,18 @@ def register_dashboard_blueprints(app):
 @hookimpl
 def record_audit_event(event):
     heard_events.append(event)
+
+
+NOTES_KEPT = error_codes.register("NOTES_KEPT", 409, "my-plugin keeps the tenant's notes.", "my_plugin")
+deleted_tenants: list[tuple[str, str]] = []
+tenants_kept: set[str] = set()  # a hard delete of these is refused, as a plugin that cannot let go would
+
+
+@hookimpl
+def delete_tenant_data(tenant_id):
+    if tenant_id in tenants_kept:
+        raise Conflict("my-plugin keeps this tenant's notes", code=NOTES_KEPT)
+    deleted_tenants.append((tenant_id, current_tenant_id()))
 
 
 # The functions plugin's hooks: optional, so this plugin also loads without it.

@@ -1,0 +1,30 @@
+"""The built-in `tenants` plugin: seed 004's tenant management, members and admins, tenant settings.
+
+The tenants' rows and the scoping of every tenant-owned table stay in the core
+(`flux.tenancy`); this plugin creates, changes, deletes and recovers tenants, manages
+who administers them, and keeps each tenant's settings in the key-value store.
+"""
+
+from __future__ import annotations
+
+from flux.api import hookimpl
+from plugins.tenants import store
+from plugins.tenants.api import tenants_api
+
+
+@hookimpl
+def register_blueprints(app):
+    return [tenants_api]
+
+
+@hookimpl
+def register_scopes():
+    return {
+        "tenants:read": "read the key's own tenant, its members and its settings",
+        "tenants:write": "manage the key's own tenant's members and settings",
+    }
+
+
+@hookimpl
+def delete_tenant_data(tenant_id):
+    store.delete_settings(tenant_id)

@@ -1,0 +1,353 @@
+"""Tenants, their members and their settings: who sees which tenant, every change, every audit record.
+
+The API and the dashboard call these functions and only turn requests into arguments.
+Who may see a tenant is decided here (`visible`), so every route answers an unknown
+tenant and one the caller may not see with the same 404: probing reveals no names.
+Soft-deleted tenants are invisible to every route but the deleted list, recovery and
+hard deletion. The tenants' rows live in the core (`flux.tenancy`); this plugin manages them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from flux.api import (
+    ALREADY_EXISTS,
+    DEFAULT_TENANT_SLUG,
+    NOT_FOUND,
+    NOTHING_TO_UPDATE,
+    Actor,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Page,
+    PlatformAccount,
+    Tenant,
+    TenantMembership,
+    audit,
+    current_tenant_id,
+    db,
+    default_tenant_id,
+    error_codes,
+    flush_or_conflict,
+    flux_state,
+    membership_role,
+    tenant_scope,
+    utcnow,
+)
+from plugins.tenants.schemas import (
+    DEFAULT_TENANT_FIXED,
+    LAST_TENANT_ADMIN,
+    TENANT_NOT_DELETED,
+    SettingsChange,
+    TenantChange,
+    TenantCreate,
+)
+
+INSTANCE_ROLES = ("instance_admin", "admin")
+TENANT_ADMIN, TENANT_MEMBER = "tenant_admin", "tenant_member"
+
+
+def is_instance_wide(actor: Actor) -> bool:
+    """Instance admins (and the seed's `admin` role) manage every tenant; service keys never do."""
+    return actor.kind != "service_key" and actor.role in INSTANCE_ROLES
+
+
+def administers(actor: Actor, tenant_id: str) -> bool:
+    """Whether `actor` may read `tenant_id` and manage its members and settings."""
+    if is_instance_wide(actor):
+        return True
+    if actor.kind == "service_key":
+        return actor.tenant_id == tenant_id
+    return actor.kind == "platform" and membership_role(actor.id, tenant_id) == TENANT_ADMIN
+
+
+def require_instance_wide(actor: Actor, doing: str) -> None:
+    if not is_instance_wide(actor):
+        raise Forbidden(f"only instance admins {doing}", code=error_codes.FORBIDDEN)
+
+
+def _by_id_or_slug(id_or_slug: str) -> sa.ColumnElement[bool]:
+    return sa.or_(Tenant.id == id_or_slug, Tenant.slug == id_or_slug)
+
+
+def _unknown(id_or_slug: str) -> NotFound:
+    return NotFound(f"tenant {id_or_slug!r} not found", code=error_codes.TENANT_NOT_FOUND)
+
+
+def visible(id_or_slug: str, actor: Actor) -> Tenant:
+    """A live tenant the actor administers, else 404 (unknown, deleted or someone else's alike)."""
+    tenant = db.session.scalar(sa.select(Tenant).where(_by_id_or_slug(id_or_slug), Tenant.deleted_at.is_(None)))
+    if tenant is None or not administers(actor, tenant.id):
+        raise _unknown(id_or_slug)
+    return tenant
+
+
+def any_state(id_or_slug: str, lock: bool = False) -> Tenant:
+    """A tenant, live or soft-deleted (instance admins only reach this); locked until commit if asked."""
+    query = sa.select(Tenant).where(_by_id_or_slug(id_or_slug))
+    tenant = db.session.scalar(query.with_for_update() if lock else query)
+    if tenant is None:
+        raise _unknown(id_or_slug)
+    return tenant
+
+
+def page_of_tenants(actor: Actor, page: Page, deleted: bool = False) -> tuple[list[Tenant], int]:
+    """Live (or deleted) tenants the actor may see, oldest first."""
+    query = sa.select(Tenant).where(Tenant.deleted_at.is_not(None) if deleted else Tenant.deleted_at.is_(None))
+    if actor.kind == "service_key":
+        query = query.where(Tenant.id == actor.tenant_id)
+    elif not is_instance_wide(actor):
+        administered = sa.select(TenantMembership.tenant_id).where(
+            TenantMembership.account_id == actor.id, TenantMembership.role == TENANT_ADMIN
+        )
+        query = query.where(Tenant.id.in_(administered))
+    return _page(query.order_by(Tenant.created_at, Tenant.slug), page)
+
+
+def memberships(account_id: str, page: Page) -> tuple[list[tuple[Tenant, str]], int]:
+    """The live tenants an account is a member of, with its role in each."""
+    query = (
+        sa.select(Tenant, TenantMembership.role)
+        .join(TenantMembership, TenantMembership.tenant_id == Tenant.id)
+        .where(TenantMembership.account_id == account_id, Tenant.deleted_at.is_(None))
+        .order_by(TenantMembership.created_at, Tenant.slug)
+    )
+    return _page(query, page, entity=False)
+
+
+def _page(query: sa.Select, page: Page, entity: bool = True) -> tuple[list[Any], int]:
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())) or 0
+    paged = query.limit(page.limit).offset(page.offset)
+    rows = db.session.scalars(paged).all() if entity else db.session.execute(paged).all()
+    return list(rows), total
+
+
+def create(body: TenantCreate) -> Tenant:
+    tenant = Tenant(slug=body.slug, name=body.name, metadata_=body.metadata)
+    db.session.add(tenant)
+    flush_or_conflict(f"a tenant with the slug {body.slug!r} exists (perhaps soft-deleted)", ALREADY_EXISTS)
+    audit.record("tenant.create", tenant.slug, tenant_id=tenant.id)
+    return tenant
+
+
+def change(tenant: Tenant, body: TenantChange) -> Tenant:
+    given = body.model_dump(exclude_unset=True, exclude_none=True)
+    if not given:
+        raise BadRequest("name at least one of slug, name or metadata", code=NOTHING_TO_UPDATE)
+    renames = {"slug", "name"} & given.keys()
+    if tenant.slug == DEFAULT_TENANT_SLUG and any(given[field] != getattr(tenant, field) for field in renames):
+        raise BadRequest("the default tenant cannot be renamed", code=DEFAULT_TENANT_FIXED)
+    for field, value in given.items():
+        setattr(tenant, "metadata_" if field == "metadata" else field, value)
+    flush_or_conflict(f"a tenant with the slug {body.slug!r} exists (perhaps soft-deleted)", ALREADY_EXISTS)
+    audit.record("tenant.update", tenant.slug, tenant_id=tenant.id, fields=sorted(given))
+    return tenant
+
+
+def soft_delete(tenant: Tenant) -> None:
+    """Hide the tenant from every request; its rows stay until it is recovered or deleted for good."""
+    _refuse_default(tenant)
+    tenant.deleted_at = utcnow()
+    audit.record("tenant.delete", tenant.slug, tenant_id=tenant.id, hard=False)
+
+
+def recover(tenant: Tenant) -> Tenant:
+    if tenant.deleted_at is None:
+        raise Conflict(f"tenant {tenant.slug!r} is not deleted", code=TENANT_NOT_DELETED)
+    tenant.deleted_at = None
+    audit.record("tenant.recover", tenant.slug, tenant_id=tenant.id)
+    return tenant
+
+
+def hard_delete(tenant: Tenant) -> None:
+    """Delete the tenant and every row any plugin keeps for it, in the caller's transaction.
+
+    Each plugin's `delete_tenant_data` runs as that tenant; the tenant's row goes last,
+    and the database's cascades remove whatever a plugin forgot. The audit record goes
+    to the tenant acted in, or to `default` when that is the one deleted.
+    """
+    _refuse_default(tenant)
+    tenant_id, slug = tenant.id, tenant.slug
+    with tenant_scope(tenant_id):
+        flux_state().plugins.hook.delete_tenant_data(tenant_id=tenant_id)
+    db.session.execute(sa.delete(TenantMembership).where(TenantMembership.tenant_id == tenant_id))
+    db.session.execute(sa.delete(Tenant).where(Tenant.id == tenant_id))
+    db.session.expunge(tenant)
+    acting = current_tenant_id()
+    with tenant_scope(default_tenant_id() if acting == tenant_id else acting):
+        audit.record("tenant.delete", slug, tenant_id=tenant_id, hard=True)
+
+
+def _refuse_default(tenant: Tenant) -> None:
+    if tenant.slug == DEFAULT_TENANT_SLUG:
+        raise BadRequest("the default tenant cannot be deleted", code=DEFAULT_TENANT_FIXED)
+
+
+def forget_cached() -> None:
+    """After a commit that deleted, recovered or renamed a tenant: this process sees it at once."""
+    flux_state().tenants.forget()
+
+
+# --- members and admins -------------------------------------------------------------------
+
+
+def page_of_members(tenant: Tenant, page: Page, role: str | None = None) -> tuple[list[dict[str, Any]], int]:
+    query = (
+        sa.select(TenantMembership, PlatformAccount)
+        .join(PlatformAccount, PlatformAccount.id == TenantMembership.account_id)
+        .where(TenantMembership.tenant_id == tenant.id)
+        .order_by(TenantMembership.created_at, PlatformAccount.email)
+    )
+    if role is not None:
+        query = query.where(TenantMembership.role == role)
+    rows, total = _page(query, page, entity=False)
+    return [_member(membership, account) for membership, account in rows], total
+
+
+def _member(membership: TenantMembership, account: PlatformAccount) -> dict[str, Any]:
+    return {
+        "user_id": account.id,
+        "email": account.email,
+        "name": account.name,
+        "role": membership.role,
+        "tenant_id": membership.tenant_id,
+        "created_at": membership.created_at,
+    }
+
+
+def _account(user_id: str) -> PlatformAccount:
+    account = db.session.get(PlatformAccount, user_id)
+    if account is None:
+        raise NotFound(f"no dashboard account has the id {user_id!r}", code=NOT_FOUND)
+    return account
+
+
+def _membership(tenant: Tenant, user_id: str) -> TenantMembership | None:
+    return db.session.scalar(
+        sa.select(TenantMembership).where(
+            TenantMembership.tenant_id == tenant.id, TenantMembership.account_id == user_id
+        )
+    )
+
+
+def add_member(tenant: Tenant, user_id: str, role: str) -> dict[str, Any]:
+    account = _account(user_id)
+    if _membership(tenant, user_id) is not None:
+        raise Conflict(f"{account.email} is a member of {tenant.slug!r} already", code=ALREADY_EXISTS)
+    membership = TenantMembership(tenant_id=tenant.id, account_id=account.id, role=role)
+    db.session.add(membership)
+    flush_or_conflict(f"{account.email} is a member of {tenant.slug!r} already", ALREADY_EXISTS)
+    audit.record("tenant.member.add", tenant.slug, tenant_id=tenant.id, user_id=account.id, role=role)
+    return _member(membership, account)
+
+
+def make_admin(tenant: Tenant, user_id: str) -> tuple[dict[str, Any], bool]:
+    """Make an account the tenant's admin, adding it as a member first if needed; True when it was added."""
+    account = _account(user_id)
+    membership = _membership(tenant, user_id)
+    if membership is None:
+        return add_member(tenant, user_id, TENANT_ADMIN), True
+    if membership.role != TENANT_ADMIN:
+        membership.role = TENANT_ADMIN
+        audit.record("tenant.admin.add", tenant.slug, tenant_id=tenant.id, user_id=account.id)
+    return _member(membership, account), False
+
+
+def remove_member(tenant: Tenant, user_id: str, actor: Actor) -> None:
+    membership = _held(tenant, user_id, None)
+    _keep_an_admin(tenant, membership, actor)
+    db.session.delete(membership)
+    audit.record("tenant.member.remove", tenant.slug, tenant_id=tenant.id, user_id=user_id, role=membership.role)
+
+
+def remove_admin(tenant: Tenant, user_id: str, actor: Actor) -> None:
+    """The account stays a member, without the admin role."""
+    membership = _held(tenant, user_id, TENANT_ADMIN)
+    _keep_an_admin(tenant, membership, actor)
+    membership.role = TENANT_MEMBER
+    audit.record("tenant.admin.remove", tenant.slug, tenant_id=tenant.id, user_id=user_id)
+
+
+def _held(tenant: Tenant, user_id: str, role: str | None) -> TenantMembership:
+    membership = _membership(tenant, user_id)
+    if membership is None or (role is not None and membership.role != role):
+        what = "an admin" if role else "a member"
+        raise NotFound(f"{user_id!r} is not {what} of {tenant.slug!r}", code=NOT_FOUND)
+    return membership
+
+
+def _keep_an_admin(tenant: Tenant, leaving: TenantMembership, actor: Actor) -> None:
+    """The last tenant admin stays, unless an instance admin removes them.
+
+    The tenant's row is locked first, so two admins removing each other take turns and
+    the second sees the first's change.
+    """
+    if leaving.role != TENANT_ADMIN or is_instance_wide(actor):
+        return
+    any_state(tenant.id, lock=True)
+    admins = db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(TenantMembership)
+        .where(TenantMembership.tenant_id == tenant.id, TenantMembership.role == TENANT_ADMIN)
+    )
+    if admins <= 1:
+        raise Conflict(
+            f"{tenant.slug!r} would have no admin left: add another admin first, or ask an instance admin",
+            code=LAST_TENANT_ADMIN,
+        )
+
+
+# --- settings, in the key-value store -------------------------------------------------------
+
+
+_ABSENT = object()
+
+
+def _namespace(tenant_id: str) -> str:
+    return f"tenant:{tenant_id}:settings"
+
+
+def settings_of(tenant: Tenant) -> dict[str, Any]:
+    store, namespace = flux_state().store, _namespace(tenant.id)
+    return {key: store.get_json(namespace, key) for key in store.keys(namespace)}
+
+
+def setting(tenant: Tenant, key: str) -> Any:
+    value = flux_state().store.get_json(_namespace(tenant.id), key, default=_ABSENT)
+    if value is _ABSENT:
+        raise NotFound(f"tenant {tenant.slug!r} has no setting {key!r}", code=NOT_FOUND)
+    return value
+
+
+def change_settings(tenant: Tenant, body: SettingsChange) -> dict[str, Any]:
+    """Set each given key; `null` removes one. Audited with the keys, never the values."""
+    store, namespace = flux_state().store, _namespace(tenant.id)
+    removed = sorted(key for key, value in body.settings.items() if value is None)
+    audit.record(
+        "tenant.settings.update",
+        tenant.slug,
+        tenant_id=tenant.id,
+        keys=sorted(set(body.settings) - set(removed)),
+        removed=removed,
+    )
+    for key, value in body.settings.items():
+        if value is None:
+            store.delete(namespace, key)
+        else:
+            store.set_json(namespace, key, value)
+    return settings_of(tenant)
+
+
+def delete_setting(tenant: Tenant, key: str) -> None:
+    setting(tenant, key)
+    audit.record("tenant.settings.delete", tenant.slug, tenant_id=tenant.id, key=key)
+    flux_state().store.delete(_namespace(tenant.id), key)
+
+
+def delete_settings(tenant_id: str) -> None:
+    """The plugin's part of a hard delete."""
+    flux_state().store.clear(_namespace(tenant_id))
