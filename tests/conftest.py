@@ -196,6 +196,29 @@ def create_tenant(app, slug: str) -> str:
         return tenant.id
 
 
+def tenant_admin(app, email: str, tenant_id: str | None = None) -> str:
+    """A dashboard account with the `tenant_admin` role, admin of `tenant_id` if given; returns its id."""
+    from flux.auth.models import PlatformAccount
+    from flux.auth.passwords import hash_password
+    from flux.tenancy import TenantMembership
+
+    with app.app_context():
+        account = PlatformAccount(email=email, password_hash=hash_password(PASSWORD), role="tenant_admin", name="T")
+        db.session.add(account)
+        db.session.flush()
+        if tenant_id is not None:
+            db.session.add(TenantMembership(tenant_id=tenant_id, account_id=account.id, role="tenant_admin"))
+        db.session.commit()
+        return account.id
+
+
+def login(client, email: str) -> dict:
+    """Bearer headers of a dashboard account, signed in through the API."""
+    response = client.post("/api/v1/admin/login", json={"email": email, "password": PASSWORD})
+    assert response.status_code == 200, response.json
+    return {"Authorization": f"Bearer {response.json['access_token']}"}
+
+
 def stored_bytes(app) -> bytes:
     """Everything the database holds, to scan for plaintext.
 

@@ -8,19 +8,17 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from flux.auth.models import AppUser, PlatformAccount
-from flux.auth.passwords import hash_password
+from flux.auth.models import AppUser
 from flux.db import db, new_id, separate_session, upsert_insert, utcnow
 from flux.tenancy import (
     TENANT_PARAMETER,
     Tenant,
-    TenantMembership,
     TenantRequired,
     default_tenant_id,
     read_rows,
     tenant_scope,
 )
-from tests.conftest import PASSWORD, create_tenant
+from tests.conftest import PASSWORD, create_tenant, login, tenant_admin
 
 
 def add_users(app, tenant_id: str, *emails: str) -> None:
@@ -88,21 +86,6 @@ def test_query_with_no_tenant_fails_closed(app):
 
 
 # Which tenant a request acts in.
-
-
-def tenant_admin(app, email: str, tenant_id: str) -> None:
-    with app.app_context():
-        account = PlatformAccount(email=email, password_hash=hash_password(PASSWORD), role="tenant_admin", name="T")
-        db.session.add(account)
-        db.session.flush()
-        db.session.add(TenantMembership(tenant_id=tenant_id, account_id=account.id, role="tenant_admin"))
-        db.session.commit()
-
-
-def login(client, email: str) -> dict:
-    response = client.post("/api/v1/admin/login", json={"email": email, "password": PASSWORD})
-    assert response.status_code == 200, response.json
-    return {"Authorization": f"Bearer {response.json['access_token']}"}
 
 
 def test_header_honoured_for_a_member(app, client):
@@ -333,7 +316,6 @@ ENGINE_USERS = {
     "flux/cli.py": "key rotation, across every tenant on purpose",
     "flux/crypto/rotation.py": "key rotation, across every tenant on purpose",
     "flux/crypto/canary.py": "the key canary in flux_kv, which no tenant owns",
-    "flux/storage/sql.py": "the key-value store's own table",
     "plugins/functions/migrations/functions_0002_encrypted_env.py": "a migration's PRAGMA",
 }
 

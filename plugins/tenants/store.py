@@ -171,13 +171,12 @@ def hard_delete(tenant: Tenant) -> None:
     to the tenant acted in, or to `default` when that is the one deleted.
     """
     _refuse_default(tenant)
-    tenant_id, slug = tenant.id, tenant.slug
+    tenant_id, slug, acting = tenant.id, tenant.slug, current_tenant_id()  # the acting one, before it may go
     with tenant_scope(tenant_id):
         flux_state().plugins.hook.delete_tenant_data(tenant_id=tenant_id)
     db.session.execute(sa.delete(TenantMembership).where(TenantMembership.tenant_id == tenant_id))
     db.session.execute(sa.delete(Tenant).where(Tenant.id == tenant_id))
     db.session.expunge(tenant)
-    acting = current_tenant_id()
     with tenant_scope(default_tenant_id() if acting == tenant_id else acting):
         audit.record("tenant.delete", slug, tenant_id=tenant_id, hard=True)
 

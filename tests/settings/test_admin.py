@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import create_tenant
+from tests.conftest import create_tenant, login, tenant_admin
 from tests.settings.conftest import (
     ADMIN,
     ADMIN_SECRETS,
@@ -16,7 +16,6 @@ from tests.settings.conftest import (
     stored_rows,
 )
 from tests.test_service_keys import create_key
-from tests.test_tenancy import login, tenant_admin
 
 SYSTEM_PLAINTEXT = "sk-system-stripe-secret-8d02"
 
