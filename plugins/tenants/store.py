@@ -288,16 +288,19 @@ def _keep_an_admin(tenant: Tenant, leaving: TenantMembership, actor: Actor) -> N
     if leaving.role != TENANT_ADMIN or is_instance_wide(actor):
         return
     any_state(tenant.id, lock=True)
-    admins = db.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(TenantMembership)
-        .where(TenantMembership.tenant_id == tenant.id, TenantMembership.role == TENANT_ADMIN)
-    )
-    if admins <= 1:
+    if admin_count(tenant) <= 1:
         raise Conflict(
             f"{tenant.slug!r} would have no admin left: add another admin first, or ask an instance admin",
             code=LAST_TENANT_ADMIN,
         )
+
+
+def admin_count(tenant: Tenant) -> int:
+    return db.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(TenantMembership)
+        .where(TenantMembership.tenant_id == tenant.id, TenantMembership.role == TENANT_ADMIN)
+    )
 
 
 # --- settings, in the key-value store -------------------------------------------------------

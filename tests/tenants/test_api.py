@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import pytest
 import sqlalchemy as sa
 
@@ -9,7 +12,8 @@ from flux.audit import AuditRecord
 from flux.db import db
 from flux.storage.sql import kv_table
 from flux.tenancy import Tenant, TenantMembership, tenant_scope
-from tests.conftest import login, tenant_admin
+from plugins.tenants import store
+from tests.conftest import create_tenant, login, tenant_admin
 
 BASE = "/api/v1/admin/tenants"
 
@@ -433,3 +437,39 @@ def test_per_tenant_database_routes_do_not_exist(client, admin_headers, path):
     create_path = f"{BASE}/default/{path}"
     assert client.post(create_path, headers=admin_headers).status_code in (404, 405)
     assert client.get(create_path, headers=admin_headers).status_code in (404, 405)
+
+
+def test_two_admins_removing_each_other_at_once_leave_one(app, admin_headers, monkeypatch):
+    """The tenant's row is locked before the admins are counted, so the second removal sees the first."""
+    acme = create_tenant(app, "acme")
+    accounts = [tenant_admin(app, f"admin{index}@example.com", acme) for index in range(2)]
+    counted = threading.Barrier(2, timeout=2)
+    count = store.admin_count
+
+    def slow_count(tenant):
+        found = count(tenant)
+        with contextlib.suppress(threading.BrokenBarrierError):  # the lock keeps the other one waiting
+            counted.wait()
+        return found
+
+    monkeypatch.setattr(store, "admin_count", slow_count)
+    answers = []
+
+    def remove(me: int) -> None:
+        client = app.test_client()
+        headers = login(client, f"admin{me}@example.com")
+        answers.append(client.delete(f"{BASE}/acme/admins/{accounts[1 - me]}", headers=headers).status_code)
+
+    threads = [threading.Thread(target=remove, args=(me,)) for me in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers) == [204, 409]
+    with app.app_context():
+        admins = db.session.scalars(
+            sa.select(TenantMembership.account_id).where(
+                TenantMembership.tenant_id == acme, TenantMembership.role == "tenant_admin"
+            )
+        ).all()
+    assert len(admins) == 1
