@@ -15,7 +15,7 @@ from flask import Request, current_app
 
 from flux.audit import AuditRecord
 from flux.auth import api_service_keys
-from flux.auth.admins import create_instance_admin
+from flux.auth.admins import create_account
 from flux.auth.api_admins import admins
 from flux.auth.api_audit import audit_api
 from flux.auth.api_users import users
@@ -145,14 +145,22 @@ def register_commands(cli):
     @click.option("--email", required=True)
     @click.option("--name", default="")
     @click.option("--password-stdin", is_flag=True, required=True, help="Read the password from standard input.")
+    @click.option(
+        "--role",
+        type=click.Choice(PLATFORM_ROLES),
+        default="instance_admin",
+        show_default=True,
+        help="tenant_admin: administers the tenants it is made admin of, nothing else.",
+    )
     @pass_app
-    def create(app, email: str, name: str, password_stdin: bool) -> None:
-        """Create an instance admin (the password comes from stdin, never the command line)."""
+    def create(app, email: str, name: str, password_stdin: bool, role: str) -> None:
+        """Create a dashboard account (the password comes from stdin, never the command line)."""
         password = sys.stdin.readline().rstrip("\n")
         with app.app_context():
             try:
-                account = create_instance_admin(parse(NewAdmin, {"email": email, "password": password, "name": name}))
+                new = parse(NewAdmin, {"email": email, "password": password, "name": name})
+                account = create_account(new, role)
                 db.session.commit()
             except ApiError as error:
                 raise click.ClickException(error.message) from None
-            click.echo(f"Created instance admin {account.email} ({account.id}).")
+            click.echo(f"Created {role.replace('_', ' ')} {account.email} ({account.id}).")

@@ -127,6 +127,20 @@ def test_cli_admin_create_reads_password_from_stdin(app, monkeypatch):
     assert duplicate.exit_code == 1 and "already exists" in duplicate.output
 
 
+def test_cli_admin_create_makes_a_tenant_admin_who_administers_nothing_yet(app, monkeypatch):
+    monkeypatch.setenv("FLUXBASE_INSTANCE_PATH", app.instance_path)
+    monkeypatch.setenv("FLUXBASE_DATABASE_URL", app.config["DATABASE_URL"])
+    command = ["admin", "create", "--email", "ta@example.com", "--role", "tenant_admin", "--password-stdin"]
+    result = app.test_cli_runner().invoke(cli, command, input=PASSWORD)
+    assert result.exit_code == 0, result.output
+    assert "Created tenant admin ta@example.com" in result.output
+    client = app.test_client()
+    login = client.post("/api/v1/admin/login", json={"email": "ta@example.com", "password": PASSWORD})
+    assert login.json["user"]["role"] == "tenant_admin"
+    headers = {"Authorization": f"Bearer {login.json['access_token']}"}
+    assert client.get("/api/v1/admin/service-keys", headers=headers).status_code == 403
+
+
 def test_concurrent_setups_create_one_admin(make_app):
     """Two setup requests at once, on two workers: exactly one admin, the other 409."""
     first, second = make_app().test_client(), make_app(migrated=False).test_client()

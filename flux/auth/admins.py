@@ -25,10 +25,14 @@ def has_instance_admin() -> bool:
     return db.session.scalar(query) is not None
 
 
-def create_instance_admin(new: NewAdmin) -> PlatformAccount:
-    """Store an `instance_admin` (the setup endpoint and `fluxbase admin create`); flushes."""
+def create_account(new: NewAdmin, role: str = "instance_admin") -> PlatformAccount:
+    """Store a dashboard account (the setup endpoint and `fluxbase admin create`); flushes.
+
+    A `tenant_admin` account administers no tenant until it is made one's admin
+    (`POST /api/v1/admin/tenants/{id}/admins`).
+    """
     account = PlatformAccount(
-        email=new.email, password_hash=hash_password(new.password), name=new.name or "", role="instance_admin"
+        email=new.email, password_hash=hash_password(new.password), name=new.name or "", role=role
     )
     db.session.add(account)
     try:
@@ -56,7 +60,7 @@ def first_admin(body: AdminSetup) -> PlatformAccount:
     db.session.execute(sa.select(Tenant.id).where(Tenant.slug == DEFAULT_TENANT_SLUG).with_for_update())
     if has_instance_admin():
         raise Conflict("Setup is already complete: an instance admin exists", code=SETUP_COMPLETE)
-    return create_instance_admin(body)
+    return create_account(body)
 
 
 def home_tenant_id(account: PlatformAccount) -> str:
