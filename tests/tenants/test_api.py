@@ -13,7 +13,7 @@ from flux.db import db
 from flux.storage.sql import kv_table
 from flux.tenancy import Tenant, TenantMembership, tenant_scope
 from plugins.tenants import store
-from tests.conftest import create_tenant, login, tenant_admin
+from tests.conftest import AuthActions, create_tenant, login, tenant_admin
 
 BASE = "/api/v1/admin/tenants"
 
@@ -473,3 +473,21 @@ def test_two_admins_removing_each_other_at_once_leave_one(app, admin_headers, mo
             )
         ).all()
     assert len(admins) == 1
+
+
+def test_settings_live_in_whichever_store_is_configured(make_app):
+    """With the memory backend nothing reaches the database's key-value table, and a hard delete clears it."""
+    app = make_app(STORAGE_BACKEND="memory")
+    client = app.test_client()
+    headers = AuthActions.bearer(AuthActions(client).setup_admin())
+    acme = created(client, headers, "acme")["id"]
+    client.patch(f"{BASE}/acme/settings", json={"settings": {"branding.company_name": "Acme"}}, headers=headers)
+    assert client.get(f"{BASE}/acme/settings/branding.company_name", headers=headers).json["value"] == "Acme"
+    store_ = app.extensions["flux"].store
+    assert store_.keys(f"tenant:{acme}:settings") == ["branding.company_name"]
+    with app.app_context():
+        assert (
+            db.session.scalars(sa.select(kv_table.c.namespace).where(kv_table.c.namespace.like("tenant:%"))).all() == []
+        )
+    assert client.delete(f"{BASE}/acme?hard=true", headers=headers).status_code == 204
+    assert store_.keys(f"tenant:{acme}:settings") == []
