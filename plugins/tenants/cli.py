@@ -50,9 +50,9 @@ def tenants_show(tenants: TenantsClient, slug: str, as_json: bool) -> None:
 
 
 def _confirm_hard_delete(slug: str) -> None:
-    """Nothing to undo a hard delete with, so the slug must be typed; a script says `--yes`."""
+    """Nothing undoes a hard delete, so SLUG (or the id given) must be typed again; a script says `--yes`."""
     typed = click.prompt(
-        f"This deletes tenant {slug!r} and all its data for good. Type its slug to confirm",
+        f"This deletes tenant {slug!r} and all its data for good. Type {slug} to confirm",
         default="",
         show_default=False,
         err=True,

@@ -107,7 +107,7 @@ def test_hard_delete_destroys_the_tenant_only_once_its_slug_is_typed(admin_termi
     fluxbase = admin_terminal
     acme_id = json.loads(fluxbase("tenants", "create", "acme", "--name", "Acme Inc.", "--json").stdout)["id"]
     fluxbase("tenants", "add-member", "acme", live_admin["user"]["id"])
-    prompt = "This deletes tenant 'acme' and all its data for good. Type its slug to confirm: "
+    prompt = "This deletes tenant 'acme' and all its data for good. Type acme to confirm: "
 
     result = fluxbase("tenants", "delete", "acme", "--hard", input="acm\n")
     assert (result.exit_code, result.stdout) == (1, "")
