@@ -2,7 +2,8 @@
 
 Its fixtures are offered to every test by `tests/conftest.py`. The server runs on this
 test's instance folder and database (the suite's PostgreSQL database on PostgreSQL runs),
-so `live_app` can look at what it stored.
+so `live_app` can look at what it stored. `fluxbase` and `admin_terminal` run the remote
+commands of the core and of every plugin against it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from click.testing import CliRunner, Result
 
+from flux.cli import cli
 from tests.conftest import ADMIN_EMAIL, PASSWORD, SETUP_TOKEN, free_port
 
 FLUXBASE = str(Path(sys.executable).with_name("fluxbase"))
@@ -46,6 +49,24 @@ class LiveServer:
         )
         assert response.status_code == 201, response.text
         return response.json()["key"]
+
+
+class Terminal:
+    """Runs `fluxbase` commands in-process and keeps everything they print."""
+
+    def __init__(self) -> None:
+        self.runner = CliRunner()
+        self.printed: list[str] = []
+
+    def __call__(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
+        result = self.runner.invoke(cli, list(args), input=input, env=env, catch_exceptions=False)
+        self.printed.append(result.output)
+        return result
+
+    def login(self, url: str, *extra: str, email: str = ADMIN_EMAIL) -> Result:
+        result = self("login", "--url", url, *extra, input=f"{email}\n{PASSWORD}\n")
+        assert result.exit_code == 0, result.output
+        return result
 
 
 def _wait_until_healthy(process: subprocess.Popen, url: str) -> None:
@@ -117,3 +138,24 @@ def live_admin(live_server: LiveServer) -> dict:
 def live_app(make_app, live_server: LiveServer):
     """An in-process app on the live server's instance folder and database, to check what it stored."""
     return make_app(migrated=False)
+
+
+# -- the remote CLI ------------------------------------------------------------------
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    return tmp_path / "xdg" / "fluxbase" / "config.json"
+
+
+@pytest.fixture
+def fluxbase(config_file: Path) -> Terminal:
+    return Terminal()
+
+
+@pytest.fixture
+def admin_terminal(fluxbase: Terminal, live_server, live_admin) -> Terminal:
+    """The terminal of an administrator who has run `fluxbase login`."""
+    fluxbase.login(live_server.url)
+    return fluxbase

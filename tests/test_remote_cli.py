@@ -16,8 +16,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from flux.cli import cli
 from flux.tenancy import default_tenant_id
@@ -30,47 +29,11 @@ OTHER_VALUE = "whsec_also-never-shown-9876543210"
 NOT_LOGGED_IN = "Error: not logged in: run `fluxbase login --url URL` (or set FLUXBASE_URL and FLUXBASE_TOKEN)\n"
 
 
-class Terminal:
-    """Runs `fluxbase` commands in-process and keeps everything they print."""
-
-    def __init__(self) -> None:
-        self.runner = CliRunner()
-        self.printed: list[str] = []
-
-    def __call__(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
-        result = self.runner.invoke(cli, list(args), input=input, env=env, catch_exceptions=False)
-        self.printed.append(result.output)
-        return result
-
-    def login(self, url: str, *extra: str, email: str = ADMIN_EMAIL) -> Result:
-        result = self("login", "--url", url, *extra, input=f"{email}\n{PASSWORD}\n")
-        assert result.exit_code == 0, result.output
-        return result
-
-
 def run_fluxbase(*args: str, input: str | None = None, **env: str) -> subprocess.CompletedProcess:
     """`fluxbase` as a real process, with this test's environment (and XDG_CONFIG_HOME) plus `env`."""
     return subprocess.run(
         [FLUXBASE, *args], input=input, env={**os.environ, **env}, capture_output=True, text=True, timeout=60
     )
-
-
-@pytest.fixture
-def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
-    return tmp_path / "xdg" / "fluxbase" / "config.json"
-
-
-@pytest.fixture
-def fluxbase(config_file: Path) -> Terminal:
-    return Terminal()
-
-
-@pytest.fixture
-def admin_terminal(fluxbase: Terminal, live_server, live_admin) -> Terminal:
-    """The terminal of an administrator who has run `fluxbase login`."""
-    fluxbase.login(live_server.url)
-    return fluxbase
 
 
 def assert_never_shown(printed: list[str], config_file: Path, *values: str) -> None:

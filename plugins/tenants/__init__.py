@@ -10,6 +10,7 @@ from __future__ import annotations
 from flux.api import hookimpl
 from plugins.tenants import store
 from plugins.tenants.api import tenants_api
+from plugins.tenants.cli import tenants_group
 
 
 @hookimpl
@@ -23,6 +24,11 @@ def register_scopes():
         "tenants:read": "read the key's own tenant, its members and its settings",
         "tenants:write": "manage the key's own tenant's members and settings",
     }
+
+
+@hookimpl
+def register_commands(cli):
+    cli.add_command(tenants_group)
 
 
 @hookimpl
