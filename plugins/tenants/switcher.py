@@ -46,17 +46,18 @@ def switcher() -> dict[str, Any]:
     """The header's switcher for templates: the tenants offered and the current one.
 
     Empty (no switcher) off the dashboard, for visitors, and for accounts with one tenant
-    or none to choose from. The current tenant is None when the core refuses it: the page
-    then shows that refusal and the switcher still lets the account pick another.
+    or none to choose from. The current tenant is None when the core refuses it (say a
+    membership removed since it was picked): the page shows that refusal, and the
+    switcher, even with one tenant left, lets the account pick one it may use.
     """
     actor = current_actor()
     if not _in_dashboard(request, actor):
         return {}
     offered = store.switchable(actor)
-    if len(offered) < 2:
-        return {}
     try:
         current: TenantInfo | None = current_tenant()
     except ApiError:
         current = None
+    if not offered or (len(offered) == 1 and current is not None):
+        return {}
     return {"tenants": offered, "current": current}
