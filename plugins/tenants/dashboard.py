@@ -86,25 +86,21 @@ def create() -> ResponseReturnValue:
     return saved(f"Created the tenant “{tenant.name}” ({tenant.slug}).")
 
 
-@pages.post(f"/{TENANT_ID}/delete")
+@pages.post(f"/{TENANT_ID}/<any(delete, recover):action>")
 @require(*store.INSTANCE_ROLES)
-def soft_delete(tenant_id: str) -> ResponseReturnValue:
+def soft_delete_or_recover(tenant_id: str, action: str) -> ResponseReturnValue:
+    """Hide a live tenant (its data kept), or bring a hidden one back."""
     try:
-        tenant = store.visible(tenant_id, current_actor())
-        store.soft_delete(tenant)
+        if action == "delete":
+            tenant = store.visible(tenant_id, current_actor())
+            store.soft_delete(tenant)
+            done = "Deleted “{}”: hidden everywhere, its data kept until recovered."
+        else:
+            tenant = store.recover(store.any_state(tenant_id, lock=True))
+            done = "Recovered “{}”."
     except ApiError as error:
         return refused(error, _render)
-    return _saved_and_forgotten(f"Deleted “{tenant.slug}”: hidden everywhere, its data kept until recovered.")
-
-
-@pages.post(f"/{TENANT_ID}/recover")
-@require(*store.INSTANCE_ROLES)
-def recover(tenant_id: str) -> ResponseReturnValue:
-    try:
-        tenant = store.recover(store.any_state(tenant_id, lock=True))
-    except ApiError as error:
-        return refused(error, _render)
-    return _saved_and_forgotten(f"Recovered “{tenant.slug}”.")
+    return _saved_and_forgotten(done.format(tenant.slug))
 
 
 @pages.post(f"/{TENANT_ID}/destroy")

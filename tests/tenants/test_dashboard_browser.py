@@ -45,6 +45,14 @@ def tenant_state(app, slug: str) -> str:
         return "gone" if row is None else "live" if row.deleted_at is None else "deleted"
 
 
+def delete_for_good(page: Page, slug: str, typed: str) -> int:
+    """Open a live tenant's "Delete for good", type `typed` as the confirmation and submit."""
+    row = page.locator(f"#live-tenants tr[data-slug='{slug}']")
+    row.get_by_text("Delete for good").click()
+    row.get_by_label(f"Type “{slug}” to confirm").fill(typed)
+    return submit(page, row.get_by_role("button", name=f"Delete “{slug}” and all its data"))
+
+
 def new_secret(page: Page, name: str) -> int:
     form = page.locator("#new-secret")
     form.get_by_label("Name", exact=True).fill(name)
@@ -108,16 +116,10 @@ def test_members_soft_delete_recover_and_hard_delete_in_the_browser(signed_in_pa
     assert submit(page, deleted.get_by_role("button", name="Recover")) == 302
     assert tenant_state(live_app, "acme") == "live"
 
-    row = page.locator("#live-tenants tr[data-slug='acme']")
-    row.get_by_text("Delete for good").click()
-    row.get_by_label("Type “acme” to confirm").fill("acm")
-    assert submit(page, row.get_by_role("button", name="Delete “acme” and all its data")) == 400
+    assert delete_for_good(page, "acme", typed="acm") == 400
     expect(page.locator(".flash.error")).to_contain_text("type 'acme' exactly")
     assert tenant_state(live_app, "acme") == "live"
-    row = page.locator("#live-tenants tr[data-slug='acme']")
-    row.get_by_text("Delete for good").click()
-    row.get_by_label("Type “acme” to confirm").fill("acme")
-    assert submit(page, row.get_by_role("button", name="Delete “acme” and all its data")) == 302
+    assert delete_for_good(page, "acme", typed="acme") == 302
     expect(page.locator(".flash.success")).to_contain_text("Deleted “acme” and all its data for good.")
     assert tenant_state(live_app, "acme") == "gone" and members_of(live_app, acme) == {}
 

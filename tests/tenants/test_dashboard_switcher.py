@@ -14,7 +14,7 @@ from flux.tenancy import TenantMembership, tenant_scope
 from plugins.secrets.models import FunctionSecret
 from plugins.tenants.switcher import SESSION_KEY
 from tests.conftest import DashboardClient, create_tenant
-from tests.tenants.test_dashboard_tenants_page import add_account, text
+from tests.tenants.test_dashboard_tenants_page import add_account, signed_in_as, text
 
 SECRETS = "/dashboard/secrets/"
 SWITCH = "/dashboard/tenants/switch"
@@ -55,9 +55,7 @@ def tenants(app) -> dict[str, str]:
 @pytest.fixture
 def boss(client, auth, tenants) -> DashboardClient:
     auth.setup_admin()
-    browser_like = DashboardClient(client)
-    assert browser_like.sign_in("boss@acme.example").status_code == 302
-    return browser_like
+    return signed_in_as(client, "boss@acme.example")
 
 
 def test_the_switcher_offers_the_accounts_own_tenants_only(client, boss, tenants):
@@ -72,8 +70,7 @@ def test_no_switcher_for_one_tenant(app, client, auth):
     auth.setup_admin()
     alone = create_tenant(app, "alone")
     add_account(app, "solo@example.com", {alone: "tenant_admin"})
-    browser_like = DashboardClient(client)
-    assert browser_like.sign_in("solo@example.com").status_code == 302
+    signed_in_as(client, "solo@example.com")
     assert SWITCHER not in text(client.get(SECRETS))
 
 

@@ -31,6 +31,13 @@ def add_account(app, email: str, memberships: dict[str, str] | None = None, role
         return account.id
 
 
+def signed_in_as(client, email: str) -> DashboardClient:
+    """The test client signed in to the dashboard as `email` (made with `add_account`)."""
+    browser_like = DashboardClient(client)
+    assert browser_like.sign_in(email).status_code == 302
+    return browser_like
+
+
 def tenant_row(app, slug: str) -> Tenant | None:
     with app.app_context():
         return db.session.scalar(sa.select(Tenant).where(Tenant.slug == slug))
@@ -56,8 +63,7 @@ def test_only_instance_admins_see_the_page_and_may_use_it(app, client, auth):
     auth.setup_admin()
     acme = create_tenant(app, "acme")
     add_account(app, "boss@acme.example", {acme: "tenant_admin"})
-    browser_like = DashboardClient(client)
-    assert browser_like.sign_in("boss@acme.example").status_code == 302
+    browser_like = signed_in_as(client, "boss@acme.example")
     assert 'href="/dashboard/tenants/"' not in text(client.get("/dashboard/"))
     assert client.get(PAGE).status_code == 403
     refused = browser_like.post(PAGE, {"slug": "mine-now", "name": "Mine"})
@@ -189,8 +195,7 @@ def test_a_tenant_admin_manages_its_own_tenants_members_but_not_the_last_admin(a
     auth.setup_admin()
     acme, other = create_tenant(app, "acme"), create_tenant(app, "other")
     boss = add_account(app, "boss@acme.example", {acme: "tenant_admin"})
-    browser_like = DashboardClient(client)
-    assert browser_like.sign_in("boss@acme.example").status_code == 302
+    browser_like = signed_in_as(client, "boss@acme.example")
     page = f"{PAGE}{acme}"
     assert client.get(page).status_code == 200
     refused = browser_like.post(f"{page}/members/{boss}/unadmin", {}, page)
