@@ -76,6 +76,7 @@ from flux.schemas import (
 from flux.tenancy import (
     DEFAULT_TENANT_SLUG,
     Tenant,
+    TenantInfo,
     TenantMembership,
     TenantScoped,
     default_tenant_id,
@@ -130,6 +131,7 @@ __all__ = [
     "Signin",
     "Tag",
     "Tenant",
+    "TenantInfo",
     "TenantMembership",
     "TenantScoped",
     "Timestamp",

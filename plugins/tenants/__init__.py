@@ -7,8 +7,8 @@ who administers them, and keeps each tenant's settings in the key-value store.
 
 from __future__ import annotations
 
-from flux.api import hookimpl
-from plugins.tenants import store
+from flux.api import AdminPage, hookimpl
+from plugins.tenants import dashboard, store, switcher
 from plugins.tenants.api import tenants_api
 from plugins.tenants.cli import tenants_group
 
@@ -34,3 +34,24 @@ def register_commands(cli):
 @hookimpl
 def delete_tenant_data(tenant_id):
     store.delete_settings(tenant_id)
+
+
+@hookimpl
+def register_dashboard_blueprints(app):
+    return [dashboard.pages]
+
+
+@hookimpl
+def register_admin_pages(app):
+    return [AdminPage("Tenants", "dashboard.tenants_pages.index", category="Access", permission="instance_admin")]
+
+
+@hookimpl
+def resolve_tenant(request, actor):
+    return switcher.picked_tenant(request, actor)
+
+
+@hookimpl
+def startup(app):
+    """The dashboard's header shows the tenant switcher (`templates/base.html`) where this offers one."""
+    app.context_processor(lambda: {"flux_tenant_switcher": switcher.switcher})

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from flux.api import (
     ALREADY_EXISTS,
     DEFAULT_TENANT_SLUG,
+    MAX_LIMIT,
     NOT_FOUND,
     NOTHING_TO_UPDATE,
     Actor,
@@ -119,6 +120,26 @@ def memberships(account_id: str, page: Page) -> tuple[list[tuple[Tenant, str]], 
     return _page(query, page, entity=False)
 
 
+def switchable(actor: Actor) -> list[Tenant]:
+    """The live tenants the dashboard's switcher offers: every one to instance admins, else the memberships.
+
+    The first `MAX_LIMIT`, as one page of the API's lists; the core still checks each
+    request's tenant (`may_act_in`), so this only decides what is offered.
+    """
+    page = Page(limit=MAX_LIMIT)
+    if is_instance_wide(actor):
+        return page_of_tenants(actor, page)[0]
+    return [tenant for tenant, _role in memberships(actor.id, page)[0]]
+
+
+def switch_target(actor: Actor, id_or_slug: str) -> Tenant:
+    """A live tenant the actor may act in, for the switcher; else 404, as for an unknown tenant."""
+    tenant = db.session.scalar(sa.select(Tenant).where(_by_id_or_slug(id_or_slug), Tenant.deleted_at.is_(None)))
+    if tenant is None or not (is_instance_wide(actor) or membership_role(actor.id, tenant.id) is not None):
+        raise _unknown(id_or_slug)
+    return tenant
+
+
 def _page(query: sa.Select, page: Page, entity: bool = True) -> tuple[list[Any], int]:
     total = db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())) or 0
     paged = query.limit(page.limit).offset(page.offset)
@@ -216,6 +237,17 @@ def _member(membership: TenantMembership, account: PlatformAccount) -> dict[str,
         "tenant_id": membership.tenant_id,
         "created_at": membership.created_at,
     }
+
+
+def account_named(email_or_id: str) -> PlatformAccount:
+    """A dashboard account by its e-mail address (stored in lower case) or its id, as a person names it in a form."""
+    email = email_or_id.strip().lower()
+    account = db.session.scalar(
+        sa.select(PlatformAccount).where(sa.or_(PlatformAccount.id == email_or_id, PlatformAccount.email == email))
+    )
+    if account is None:
+        raise NotFound(f"no dashboard account has the e-mail address or id {email_or_id!r}", code=NOT_FOUND)
+    return account
 
 
 def _account(user_id: str) -> PlatformAccount:
