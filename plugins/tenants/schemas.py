@@ -6,7 +6,7 @@ import json
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, JsonValue
+from pydantic import AfterValidator, AliasChoices, Field, JsonValue
 
 from flux.api import ApiModel, Timestamp, error_codes, rule_error
 
@@ -105,7 +105,7 @@ class TenantOut(ApiModel):
     id: str
     slug: str
     name: str
-    metadata: dict[str, JsonValue] = Field(validation_alias="metadata_")
+    metadata: dict[str, JsonValue] = Field(validation_alias=AliasChoices("metadata_", "metadata"))
     created_at: Timestamp
     updated_at: Timestamp
     deleted_at: Timestamp | None
