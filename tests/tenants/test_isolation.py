@@ -21,7 +21,7 @@ import contextlib
 import itertools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -54,13 +54,14 @@ NO_TENANT_DATA = {
     "my_plugin.boom",
     "my_plugin.page",
 }
-LISTS_WITHOUT_TENANT_DATA = {
-    "auth.auth_config",
-    "admin_auth.setup_status",
-    "core.list_plugins",
+# Routes that act in no tenant: they answer whichever tenant the caller names, deleted ones too.
+TENANTLESS = {"auth.auth_config", "admin_auth.setup_status", "core.list_plugins", "admin_auth.me"}
+LISTS_WITHOUT_TENANT_DATA = TENANTLESS - {"admin_auth.me"} | {  # me shows the caller's own dashboard account
     "secrets.secret_stats",  # counts only: test_counts_are_per_tenant
     "tenants.list_deleted_tenants",  # none is deleted yet
 }
+# A deleted tenant's service key still authenticates where no tenant is resolved: test_a_deleted_tenants_key_…
+OPEN_WHEN_DELETED = {("service_key", "tenants.list_tenants")}
 # Instance admins manage every tenant: the tenant routes answer them whichever tenant they act in.
 INSTANCE_WIDE = "tenants."
 REPORT = """async function handler(req) {
@@ -281,42 +282,45 @@ def instance_wide(kind: str, endpoint: str) -> bool:
     return kind == "instance_admin" and endpoint.startswith(INSTANCE_WIDE)
 
 
-def leaks(world: World) -> tuple[list[str], set[str], set[str]]:
+def reads_naming(world: World, side: Side) -> Iterator[tuple[object, str, str]]:
+    """Every read route (lists as they are, gets with the side's ids and names) and kind of caller."""
+    for rule in api_reads(world.app):
+        for url, kind in itertools.product(urls_naming(rule, side) if rule.arguments else [rule.rule], KINDS):
+            yield rule, url, kind
+
+
+def leaks(world: World, pairs: Iterable[tuple[Side, Side]]) -> tuple[list[str], set[str], set[str]]:
     """What one tenant's callers read of the other's; the lists and gets where a caller saw its own data."""
     found, lists_seen, gets_seen = [], set(), set()
     get = world.client.get
-    for owner, other in world.pairs():
-        for rule in api_reads(world.app):
-            if not rule.arguments:
-                for kind in KINDS:
-                    mine, theirs = (
-                        get(rule.rule, headers=owner.callers[kind]),
-                        get(rule.rule, headers=other.callers[kind]),
-                    )
-                    if mine.status_code != theirs.status_code:
-                        statuses = f"{mine.status_code} for {owner.slug}, {theirs.status_code} for {other.slug}"
-                        found.append(f"{kind} GET {rule.rule}: {statuses}")
-                    if owner.shows(mine.get_data(as_text=True)):
-                        lists_seen.add(rule.endpoint)
-                        if instance_wide(kind, rule.endpoint):
-                            continue
-                        if not other.shows(theirs.get_data(as_text=True)):
-                            found.append(f"{kind} GET {rule.rule}: {other.slug} sees none of its own data")
-                    if owner.shows(theirs.get_data(as_text=True)) and not instance_wide(kind, rule.endpoint):
-                        found.append(f"{kind} of {other.slug} GET {rule.rule}: shows {owner.slug}'s data")
+    for owner, other in pairs:
+        for rule, url, kind in reads_naming(world, owner):
+            mine, exempt = get(url, headers=owner.callers[kind]), instance_wide(kind, rule.endpoint)
+            if mine.status_code >= 500:
+                found.append(f"{kind} of {owner.slug} GET {url}: {mine.status_code}")
+            if rule.arguments:  # a get of the owner's row: the other tenant's caller must not find it
+                if mine.status_code == 200:
+                    gets_seen.add(rule.endpoint)
+                    theirs = get(url, headers=other.callers[kind])
+                    if theirs.status_code != 404 and not exempt:
+                        found.append(f"{kind} of {other.slug} GET {url}: {theirs.status_code}")
                 continue
-            for url, kind in itertools.product(urls_naming(rule, owner), KINDS):
-                if get(url, headers=owner.callers[kind]).status_code != 200:
-                    continue
-                gets_seen.add(rule.endpoint)
-                theirs = get(url, headers=other.callers[kind])
-                if theirs.status_code != 404 and not instance_wide(kind, rule.endpoint):
-                    found.append(f"{kind} of {other.slug} GET {url}: {theirs.status_code}")
+            theirs = get(url, headers=other.callers[kind])
+            if mine.status_code != theirs.status_code:
+                statuses = f"{mine.status_code} for {owner.slug}, {theirs.status_code} for {other.slug}"
+                found.append(f"{kind} GET {url}: {statuses}")
+            if owner.shows(mine.get_data(as_text=True)):
+                lists_seen.add(rule.endpoint)
+                if not exempt and not other.shows(theirs.get_data(as_text=True)):
+                    found.append(f"{kind} GET {url}: {other.slug} sees none of its own data")
+            if owner.shows(theirs.get_data(as_text=True)) and not exempt:
+                found.append(f"{kind} of {other.slug} GET {url}: shows {owner.slug}'s data")
     return found, lists_seen, gets_seen
 
 
-def assert_isolated(world: World) -> None:
-    found, lists_seen, gets_seen = leaks(world)
+def assert_isolated(world: World, pairs: Iterable[tuple[Side, Side]]) -> None:
+    """No leak, every list route shows its caller's own data (but the few without any), every get route is reached."""
+    found, lists_seen, gets_seen = leaks(world, pairs)
     assert found == []
     reads = api_reads(world.app)
     lists = {rule.endpoint for rule in reads if not rule.arguments}
@@ -325,7 +329,7 @@ def assert_isolated(world: World) -> None:
 
 
 def test_no_tenant_reads_the_others_data_on_any_route(world):
-    assert_isolated(world)
+    assert_isolated(world, world.pairs())
 
 
 def test_functions_receive_only_their_own_tenants_secrets(world):
@@ -358,3 +362,75 @@ def test_counts_are_per_tenant(world):
     for side in world.sides.values():
         stats = ok(world.client.get(f"{SECRETS}/stats", headers=side.callers["service_key"]))
         assert stats == {"total": 2, "expiring_soon": 0, "expired": 0}
+
+
+# --- soft delete, recovery, hard delete (in this order: the last one deletes alpha for good) ------------
+
+
+def while_deleted(world: World, gone: Side, live: Side) -> list[str]:
+    """What still answers the deleted tenant's callers, and what the live tenant's callers read of it."""
+    found, get = [], world.client.get
+    for rule, url, kind in reads_naming(world, gone):
+        if instance_wide(kind, rule.endpoint):
+            continue
+        mine = get(url, headers=gone.callers[kind])
+        if rule.endpoint not in TENANTLESS and (kind, rule.endpoint) not in OPEN_WHEN_DELETED:
+            if mine.status_code not in (401, 403, 404):
+                found.append(f"{kind} of deleted {gone.slug} GET {url}: {mine.status_code}")
+        theirs = get(url, headers=live.callers[kind])
+        if rule.arguments and (theirs.status_code == 200 or theirs.status_code >= 500):
+            found.append(f"{kind} of {live.slug} GET {url}: {theirs.status_code}")
+        if not rule.arguments and gone.shows(theirs.get_data(as_text=True)):
+            found.append(f"{kind} of {live.slug} GET {url}: shows {gone.slug}'s data")
+    return found
+
+
+def test_a_soft_deleted_tenant_answers_no_one_and_recovers_whole(world):
+    alpha, bravo = world.sides["alpha"], world.sides["bravo"]
+    stored = {side.slug: rows_of(world.app, side.id) for side in (alpha, bravo)}
+    ok(world.client.delete(f"{TENANTS}/{alpha.id}", headers=world.admin), 204)
+    try:
+        assert while_deleted(world, alpha, bravo) == []
+        deleted = ok(world.client.get(f"{TENANTS}/deleted", headers=world.admin))
+        assert [tenant["slug"] for tenant in deleted] == ["alpha"]
+        assert {side.slug: rows_of(world.app, side.id) for side in (alpha, bravo)} == stored
+    finally:
+        recovered = ok(world.client.post(f"{TENANTS}/{alpha.id}/recover", headers=world.admin))
+    assert (recovered["slug"], recovered["deleted_at"]) == ("alpha", None)
+    assert_isolated(world, [(alpha, bravo)])  # alpha reads all of its own again, bravo still none of it
+
+
+@pytest.mark.xfail(strict=True, reason="a deleted tenant's key authenticates on routes that resolve no tenant")
+def test_a_deleted_tenants_key_is_refused_everywhere(world):
+    """Found here: `GET /admin/tenants` answers a soft-deleted tenant's key 200 `[]` (every other route 403)."""
+    created = ok(world.client.post(TENANTS, json={"slug": "charlie", "name": "Charlie"}, headers=world.admin), 201)
+    body = {"name": "charlie-key", "scopes": ["*"]}
+    as_charlie = {**world.admin, "X-FB-Tenant": "charlie"}
+    key = {
+        "X-Service-Key": ok(world.client.post("/api/v1/admin/service-keys", json=body, headers=as_charlie), 201)["key"]
+    }
+    assert ok(world.client.get(TENANTS, headers=key))[0]["slug"] == "charlie"
+    ok(world.client.delete(f"{TENANTS}/charlie", headers=world.admin), 204)
+    try:
+        assert world.client.get("/api/v1/admin/service-keys", headers=key).status_code == 403
+        assert world.client.get(TENANTS, headers=key).status_code in (401, 403)
+    finally:
+        ok(world.client.delete(f"{TENANTS}/{created['id']}?hard=true", headers=world.admin), 204)
+
+
+def test_a_hard_delete_leaves_no_row_of_the_tenant(world):
+    alpha, bravo = world.sides["alpha"], world.sides["bravo"]
+    kept = rows_of(world.app, bravo.id)
+    assert 0 not in rows_of(world.app, alpha.id).values()
+    ok(world.client.delete(f"{TENANTS}/{alpha.id}?hard=true", headers=world.admin), 204)
+    assert rows_of(world.app, alpha.id) == dict.fromkeys(kept, 0)
+    assert rows_of(world.app, bravo.id) == kept
+    with world.app.app_context(), db.engine.connect() as connection:
+        left = connection.execute(sa.text("SELECT slug FROM tenants ORDER BY slug")).scalars().all()
+    assert left == ["bravo", "default"]
+    for kind, caller in alpha.callers.items():
+        refused = world.client.get(f"{FUNCTIONS}/alpha-report", headers=caller)
+        assert refused.status_code in (401, 403, 404), kind
+    assert ok(call(world.client, "bravo-report", bravo.callers["app_user"], json={"names": ["BRAVO_FN_SECRET"]}))[
+        "secrets"
+    ] == {"BRAVO_FN_SECRET": "bravo-fn-secret"}
