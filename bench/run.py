@@ -25,10 +25,12 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict, TypeVar
 
 import requests
 from bare_app import HELLO_CODE
+
+T = TypeVar("T")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
@@ -75,6 +77,8 @@ class Endpoint(TypedDict):
     min_ratio: NotRequired[float]
     # "baseline" to request bench/bare_app.py instead of Fluxbase.
     server: NotRequired[str]
+    # Lua appended to wrk's script, e.g. a `request()` that varies a header per request.
+    lua: NotRequired[str]
 
 
 SETUP_TOKEN = "bench-setup-token-0123456789abcdef"
@@ -406,12 +410,14 @@ def wrk_command(
 
 
 def write_wrk_script(request: Endpoint, workdir: Path) -> Path | None:
-    """A Lua script setting method and body, or None for a plain GET."""
-    if request["method"].upper() == "GET" and "body" not in request:
+    """A Lua script setting method and body, then the endpoint's own Lua; None for a plain GET."""
+    if request["method"].upper() == "GET" and "body" not in request and "lua" not in request:
         return None
     lines = [f"wrk.method = {lua_string(request['method'].upper())}"]
     if "body" in request:
         lines.append(f"wrk.body = {lua_string(request['body'])}")
+    if "lua" in request:
+        lines.append(request["lua"])
     script = workdir / f"{_slug(request['name'])}.lua"
     script.write_text("\n".join(lines) + "\n")
     return script
@@ -604,6 +610,23 @@ def parse_args(argv: list[str] | None) -> tuple[Settings, argparse.Namespace]:
     return settings, args
 
 
+def measured_or_exit_status(measuring: Callable[[], T]) -> T | int:
+    """What `measuring` returns, or the exit status when it could not finish: 2 (BenchError) or 130 (Ctrl-C).
+
+    A plain `kill` stops the servers as Ctrl-C does: the context managers that started
+    them only run their cleanup when the exception unwinds through them.
+    """
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        return measuring()
+    except BenchError as error:
+        print(f"benchmark failed: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; servers stopped", file=sys.stderr)
+        return 130
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; 0 when every target passes, 1 when one fails, 2 when it could not run."""
     settings, args = parse_args(argv)
@@ -619,16 +642,10 @@ def main(argv: list[str] | None = None) -> int:
         if not (VENV_BIN / tool).exists():
             print(f"{VENV_BIN / tool} is missing; run `bash bench/run.sh`, which installs it", file=sys.stderr)
             return 2
-    # A plain `kill` should clean up like Ctrl-C does.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    try:
-        base, measured, version = measure(settings, wrk, selected)
-    except BenchError as error:
-        print(f"benchmark failed: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; servers stopped", file=sys.stderr)
-        return 130
+    outcome = measured_or_exit_status(lambda: measure(settings, wrk, selected))
+    if isinstance(outcome, int):
+        return outcome
+    base, measured, version = outcome
     print_table(base, measured)
     write_results(args.output, settings, version, base, measured)
     print(f"\nresults written to {args.output}")
