@@ -179,15 +179,6 @@ def through_the_session(module: object) -> Callable[[Bench], contextlib.Abstract
     return lambda _bench: mock.patch.object(module, "read_rows", session_rows)
 
 
-def tenant_statement_per_call(_bench: Bench) -> contextlib.AbstractContextManager:
-    """`find_tenant` runs a new statement object each call (a copy of the same one), so `scoped_form` walks it anew."""
-
-    def find(slug_or_id: str) -> flux.tenancy.Tenant | None:
-        return db.session.scalar(flux.tenancy._LIVE_TENANT.execution_options(), {"slug_or_id": slug_or_id})
-
-    return mock.patch.object(flux.tenancy, "find_tenant", find)
-
-
 def orm_insert(_bench: Bench) -> contextlib.AbstractContextManager:
     return mock.patch.object(plugins.functions.store, "_RECORD_EXECUTION", sa.insert(FunctionExecution))
 
@@ -225,13 +216,6 @@ FAST_PATHS = [
         "GET /api/v1/settings/user/<key> (app user)",
         get(SETTING_PATH, "user"),
         never_hits(lambda bench: bench.state.tenants._cache),
-    ),
-    FastPath(
-        "find_tenant's statement built once (tenant cache off in both)",
-        "GET /api/v1/secrets?limit=10 (admin)",
-        get("/api/v1/secrets?limit=10", "admin"),
-        tenant_statement_per_call,
-        around=never_hits(lambda bench: bench.state.tenants._cache),
     ),
     FastPath(
         "live_sessions TtlCache (AUTH_SESSION_CACHE_SECONDS)",

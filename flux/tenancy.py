@@ -348,19 +348,11 @@ def delete_tenant_rows(tenant_id: str, *models: type[TenantScoped]) -> None:
 
 
 def find_tenant(slug_or_id: str) -> Tenant | None:
-    """A live (not deleted) tenant row by slug or id.
-
-    The statement is built once, so `scoped_form` remembers that it reaches no scoped
-    table: a statement built per call is walked every time, and a request naming a
-    tenant its worker has not cached (one of many, or past the cache's TTL) comes here.
-    """
-    return db.session.scalar(_LIVE_TENANT, {"slug_or_id": slug_or_id})
-
-
-_SLUG_OR_ID = sa.bindparam("slug_or_id")
-_LIVE_TENANT = sa.select(Tenant).where(
-    sa.or_(Tenant.id == _SLUG_OR_ID, Tenant.slug == _SLUG_OR_ID), Tenant.deleted_at.is_(None)
-)
+    """A live (not deleted) tenant row by slug or id."""
+    query = sa.select(Tenant).where(
+        sa.or_(Tenant.id == slug_or_id, Tenant.slug == slug_or_id), Tenant.deleted_at.is_(None)
+    )
+    return db.session.scalar(query)
 
 
 @dataclass(frozen=True)
