@@ -20,6 +20,7 @@ from flux.auth.api_admins import admins
 from flux.auth.api_audit import audit_api
 from flux.auth.api_users import users
 from flux.auth.models import AppUser, AuthSession, ServiceKey, ServiceKeyEvent, SigninLockout
+from flux.auth.permissions import BOUND_TO_ONE_TENANT
 from flux.auth.schemas import NewAdmin
 from flux.auth.scopes import CORE_SCOPES
 from flux.auth.service_keys import find_usable_key, looks_like_service_key
@@ -35,7 +36,6 @@ from flux.tenancy import DEFAULT_TENANT_SLUG, TenantInfo, delete_tenant_rows
 
 TENANT_HEADER = "X-FB-Tenant"
 PLATFORM_ROLES = ("instance_admin", "tenant_admin")
-BOUND_TO_ONE_TENANT = ("service_key", "user")
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 

@@ -10,7 +10,7 @@ from flask import current_app, request
 
 from flux import error_codes
 from flux.auth.service_keys import has_scope
-from flux.context import Actor, current_actor, current_tenant_id
+from flux.context import Actor, current_actor, current_tenant, current_tenant_id
 from flux.errors import Forbidden, Unauthorized
 from flux.tenancy import membership_role
 
@@ -18,6 +18,7 @@ ADMIN_ROLES = ("instance_admin", "tenant_admin", "admin")
 SIGNED_IN = "authenticated"
 # An app user's own data: not for dashboard accounts or service keys, whatever their role.
 APP_USER = "app_user"
+BOUND_TO_ONE_TENANT = ("service_key", "user")
 
 
 def is_tenant_admin_here(actor: Actor) -> bool:
@@ -42,6 +43,8 @@ def check(roles: tuple[str, ...], scope: str | None = None, resource: Any = None
     actor = current_actor()
     if not actor.is_authenticated:
         raise Unauthorized("Authentication required: send a Bearer token or a service key", code="AUTH_REQUIRED")
+    if actor.kind in BOUND_TO_ONE_TENANT:
+        current_tenant()  # refuses a key or app user whose tenant is gone, also where the view reads no tenant's rows
     role_allows = allowed = _role_allows(actor, roles, scope)
     hook = current_app.extensions["flux"].plugins.hook.permission_allowed
     # No plugin votes by default: skipping the empty hook call saves its dispatch (~5 µs).
