@@ -94,7 +94,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         limiter=RateLimiter(app.config["RATE_LIMIT_STORAGE_URL"]),
         live_sessions=TtlCache(app.config["AUTH_SESSION_CACHE_SECONDS"]),
         verified_tokens=TtlCache(app.config["AUTH_SESSION_CACHE_SECONDS"]),
-        tenants=TenantDirectory(TtlCache(app.config["TENANT_CACHE_SECONDS"])),
+        tenants=TenantDirectory(app.config["TENANT_CACHE_SECONDS"]),
         scopes=merge_scopes(plugins.answers_by_plugin("register_scopes")),
     )
     app.extensions["flux"] = state

@@ -36,10 +36,6 @@ class TtlCache(Generic[V]):
             self._entries.move_to_end(key)
             return value
 
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
     def put(self, key: str, value: V) -> None:
         with self._lock:
             self._entries[key] = (value, time.monotonic())

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import threading
+import time
 import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -37,7 +39,6 @@ from flask import g, has_request_context
 from sqlalchemy import event, orm
 from sqlalchemy.orm import Mapped, mapped_column
 
-from flux.cache import TtlCache
 from flux.db import UtcDateTime, db, new_id, utcnow
 
 DEFAULT_TENANT_SLUG = "default"
@@ -369,29 +370,54 @@ class TenantInfo:
 
 
 class TenantDirectory:
-    """Live tenants by id or slug, cached: every request needs its tenant, rarely a fresh one.
+    """Every live tenant by id and by slug: one copy per process, read in one query, at most `ttl` seconds old.
 
-    A tenant deleted or renamed elsewhere is seen within the cache's time limit.
+    Every request needs its tenant. A copy per tenant would be read again whenever it
+    expired, so with many tenants a large share of requests would miss
+    (`bench/tenants.py`, 1,000 tenants); one query for all of them costs a few
+    milliseconds per worker per `ttl`. A tenant deleted or renamed elsewhere is seen
+    within `ttl`; `forget` makes this process see its own change at once.
     """
 
-    def __init__(self, cache: TtlCache[TenantInfo | None]) -> None:
-        self._cache = cache
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._copy: tuple[float, dict[str, TenantInfo]] | None = None
+        self._generation = 0  # how many times `forget` ran: a read begun before one is not kept
+        self._lock = threading.Lock()
 
     def lookup(self, slug_or_id: str) -> TenantInfo | None:
-        """A live tenant by slug or id, or None."""
-        found = self._cache.get(slug_or_id, _UNKNOWN)
-        if found is _UNKNOWN:
+        """A live tenant by slug or id, or None.
+
+        A name the copy lacks is looked up on its own: a tenant created through another
+        process is there at once, and only known tenants can be stale.
+        """
+        copy = self._copy
+        tenants = self._reload() if copy is None or time.monotonic() - copy[0] > self.ttl else copy[1]
+        found = tenants.get(slug_or_id)
+        if found is None:
             row = find_tenant(slug_or_id)
             found = TenantInfo.of(row) if row is not None else None
-            self._cache.put(slug_or_id, found)
         return found
 
+    def _reload(self) -> dict[str, TenantInfo]:
+        generation, read_at = self._generation, time.monotonic()
+        tenants: dict[str, TenantInfo] = {}
+        for tenant_id, slug, name in db.session.execute(_LIVE_TENANTS):
+            tenants[tenant_id] = tenants[slug] = TenantInfo(tenant_id, slug, name)
+        with self._lock:
+            if generation == self._generation:  # else a change committed during the read: it may be stale
+                self._copy = (read_at, tenants)
+        return tenants
+
     def forget(self) -> None:
-        """Drop every cached tenant: one was deleted, recovered or renamed (other processes see it within the TTL)."""
-        self._cache.clear()
+        """Drop the copy: a tenant was deleted, recovered or renamed here."""
+        with self._lock:
+            self._generation += 1
+            self._copy = None
 
 
-_UNKNOWN = TenantInfo("", "", "")
+_LIVE_TENANTS = sa.select(Tenant.id, Tenant.slug, Tenant.name).where(Tenant.deleted_at.is_(None))
+
 
 
 def membership_role(account_id: str | None, tenant_id: str) -> str | None:
