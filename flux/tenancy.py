@@ -419,7 +419,6 @@ class TenantDirectory:
 _LIVE_TENANTS = sa.select(Tenant.id, Tenant.slug, Tenant.name).where(Tenant.deleted_at.is_(None))
 
 
-
 def membership_role(account_id: str | None, tenant_id: str) -> str | None:
     """A dashboard account's role in a tenant (`tenant_admin`, `tenant_member`), or None.
 
