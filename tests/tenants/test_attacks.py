@@ -231,13 +231,21 @@ def test_a_soft_deleted_tenants_app_user_cannot_sign_in_or_up_again(client, dele
             refused(client.post(path, json=body, headers={"X-FB-Tenant": tenant}), 404, "TENANT_NOT_FOUND")
 
 
-@pytest.mark.xfail(strict=True, reason="a refresh token of a soft-deleted tenant's session still gets fresh tokens")
-@pytest.mark.parametrize(
-    ("path", "tokens"), [("/api/v1/auth/refresh", "tokens"), ("/api/v1/admin/refresh", "admin_tokens")]
-)
-def test_a_soft_deleted_tenants_refresh_token_gets_no_new_tokens(client, deleted_acme, path, tokens):
-    response = client.post(path, json={"refresh_token": deleted_acme[tokens]["refresh_token"]})
-    assert response.status_code in (401, 403), response.json
+def test_a_soft_deleted_tenants_app_user_refreshes_no_token_until_it_is_recovered(client, admin_headers, deleted_acme):
+    refresh = {"refresh_token": deleted_acme["tokens"]["refresh_token"]}
+    refused(client.post("/api/v1/auth/refresh", json=refresh), 403, "TENANT_ACCESS_DENIED")
+    assert client.post(f"{BASE}/acme/recover", headers=admin_headers).status_code == 200
+    fresh = client.post("/api/v1/auth/refresh", json=refresh)  # the refused attempt did not use the token up
+    assert fresh.status_code == 200, fresh.json
+    assert client.get("/api/v1/auth/user", headers=AuthActions.bearer(fresh.json)).status_code == 200
+
+
+def test_a_soft_deleted_home_tenants_admin_refreshes_but_acts_there_no_more(client, deleted_acme):
+    """A dashboard account may act in its other tenants, so its session refreshes; its home tenant stays closed."""
+    fresh = client.post("/api/v1/admin/refresh", json={"refresh_token": deleted_acme["admin_tokens"]["refresh_token"]})
+    assert fresh.status_code == 200
+    response = client.get(f"{BASE}/acme/settings", headers=AuthActions.bearer(fresh.json))
+    refused(response, 403, "TENANT_ACCESS_DENIED")
 
 
 def test_a_soft_deleted_tenants_public_settings_and_functions_answer_no_one(make_app):
