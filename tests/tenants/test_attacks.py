@@ -6,16 +6,22 @@ failing test with its fix, or `xfail(strict=True)` with the reason it stays open
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import uuid
 
 import pytest
 import sqlalchemy as sa
 
+from flux.api import Conflict
 from flux.db import db
 from flux.storage.sql import kv_table
 from flux.tenancy import Tenant, TenantMembership
 from plugins.functions.models import FunctionExecution
-from tests.conftest import PASSWORD, AuthActions, DashboardClient, login, tenant_admin
+from plugins.tenants import store
+from tests.conftest import PASSWORD, SETUP_TOKEN, AuthActions, DashboardClient, login, tenant_admin
 from tests.settings.conftest import add_system
 from tests.tenants.test_api import BASE, created
 
@@ -292,3 +298,119 @@ def test_a_dashboard_cookie_of_a_soft_deleted_tenants_admin_shows_none_of_its_da
         response = browser.client.get(path)
         assert response.status_code in (200, 302, 403, 404), (path, response.status_code)
         assert "ACME_ONLY" not in response.get_data(as_text=True)
+
+
+# --- hard delete: what goes, what stays ----------------------------------------------------------
+
+
+def footprint(app, tenant_id: str) -> dict[str, int]:
+    """Rows the tenant owns, per table: every `tenant_id` column, sign-in lockouts, its settings namespace."""
+    counts = {}
+    with app.app_context():
+        for table in db.metadata.sorted_tables:
+            where = {"tenant_id": table.c.get("tenant_id"), "signin_lockouts": table.c.get("scope")}
+            column = where["signin_lockouts"] if table.name == "signin_lockouts" else where["tenant_id"]
+            if column is not None:
+                count = sa.select(sa.func.count()).select_from(table).where(column == tenant_id)
+                counts[table.name] = db.session.execute(count, execution_options={"all_tenants": True}).scalar()
+        namespace = sa.select(sa.func.count()).select_from(kv_table).where(kv_table.c.namespace.contains(tenant_id))
+        counts["flux_kv"] = db.session.scalar(namespace)
+    return counts
+
+
+def populate(app, client, admin_headers, auth, slug: str) -> str:
+    """A tenant with a secret, a setting, an app user signed in, a locked-out e-mail, an admin signed in, a key."""
+    tenant = created(client, admin_headers, slug)["id"]
+    here = {**admin_headers, "X-FB-Tenant": slug}
+    assert client.post("/api/v1/secrets", json={"name": "K", "value": "v"}, headers=here).status_code == 201
+    change = {"settings": {"branding.name": slug}}
+    assert client.patch(f"{BASE}/{slug}/settings", json=change, headers=admin_headers).status_code == 200
+    auth.signup(f"u@{slug}.example", tenant=slug)
+    wrong = {"email": f"u@{slug}.example", "password": "wrong password"}
+    assert client.post("/api/v1/auth/signin", json=wrong, headers={"X-FB-Tenant": slug}).status_code == 401
+    tenant_admin(app, f"ta@{slug}.example", tenant)
+    login(client, f"ta@{slug}.example")
+    assert (
+        client.post("/api/v1/admin/service-keys", json={"name": "k", "scopes": ["*"]}, headers=here).status_code == 201
+    )
+    return tenant
+
+
+def test_a_hard_delete_leaves_nothing_of_the_tenant_and_takes_nothing_of_another(app, client, admin_headers, auth):
+    acme, globex = (populate(app, client, admin_headers, auth, slug) for slug in ("acme", "globex"))
+    kept = footprint(app, globex)
+    counted = footprint(app, acme)
+    for table in ("auth_sessions", "signin_lockouts", "auth_users", "service_keys", "audit_events", "flux_kv"):
+        assert counted[table] > 0, table
+    assert (
+        client.delete(f"{BASE}/{acme}?hard=true", headers={**admin_headers, "X-FB-Tenant": "globex"}).status_code == 204
+    )
+    assert set(footprint(app, acme).values()) == {0}
+    assert footprint(app, globex) == {**kept, "audit_events": kept["audit_events"] + 1}  # the delete, audited there
+    assert memberships(app, acme) == {}
+
+
+class _AbortAtTheEnd:
+    """Stands in for `store.audit`: the hard delete's last step fails, after every row went."""
+
+    def __init__(self, real, fail) -> None:
+        self.real, self.fail = real, fail
+
+    def record(self, action: str, *args, **details) -> None:
+        if action == "tenant.delete" and details.get("hard"):
+            self.fail()
+        self.real.record(action, *args, **details)
+
+
+def test_a_hard_delete_failing_at_its_last_step_keeps_every_row_and_setting(
+    app, client, admin_headers, auth, monkeypatch
+):
+    """The settings live in the key-value store, which joins the delete's transaction: they roll back with it."""
+    acme = populate(app, client, admin_headers, auth, "acme")
+    before = footprint(app, acme)
+
+    def fail():
+        raise Conflict("refused at the last step", code="ALREADY_EXISTS")
+
+    monkeypatch.setattr(store, "audit", _AbortAtTheEnd(store.audit, fail))
+    refused(client.delete(f"{BASE}/acme?hard=true", headers=admin_headers), 409, "ALREADY_EXISTS")
+    assert footprint(app, acme) == before
+    assert client.get(f"{BASE}/acme/settings", headers=admin_headers).json == {"settings": {"branding.name": "acme"}}
+
+
+KILLED_MID_DELETE = """
+import os, signal, sys
+from flux import create_app
+from plugins.tenants import store
+
+class Killer:
+    def record(self, action, *args, **details):
+        if action == "tenant.delete" and details.get("hard"):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+store.audit = Killer()
+client = create_app().test_client()
+client.delete("/api/v1/admin/tenants/acme?hard=true", headers={"Authorization": sys.argv[1]})
+sys.exit(3)  # not reached: the process dies with every row deleted but nothing committed
+"""
+
+
+def test_a_server_killed_mid_hard_delete_leaves_the_tenant_whole(app, client, admin_headers, auth):
+    acme = populate(app, client, admin_headers, auth, "acme")
+    before = footprint(app, acme)
+    with app.app_context():
+        db.engine.dispose()  # SQLite: no pooled connection of this process holds the file
+    env = {
+        **os.environ,
+        "FLUXBASE_INSTANCE_PATH": app.instance_path,
+        "FLUXBASE_DATABASE_URL": app.config["DATABASE_URL"],
+        "FLUXBASE_SECURITY_SETUP_TOKEN": SETUP_TOKEN,
+    }
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_MID_DELETE, admin_headers["Authorization"]], env=env, timeout=60, check=False
+    )
+    assert killed.returncode == -signal.SIGKILL
+    assert footprint(app, acme) == before
+    assert client.get(f"{BASE}/acme/settings", headers=admin_headers).json == {"settings": {"branding.name": "acme"}}
+    assert client.delete(f"{BASE}/acme?hard=true", headers=admin_headers).status_code == 204  # no lock was left
+    assert set(footprint(app, acme).values()) == {0}
