@@ -6,10 +6,12 @@ failing test with its fix, or `xfail(strict=True)` with the reason it stays open
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+import threading
 import uuid
 
 import pytest
@@ -414,3 +416,73 @@ def test_a_server_killed_mid_hard_delete_leaves_the_tenant_whole(app, client, ad
     assert client.get(f"{BASE}/acme/settings", headers=admin_headers).json == {"settings": {"branding.name": "acme"}}
     assert client.delete(f"{BASE}/acme?hard=true", headers=admin_headers).status_code == 204  # no lock was left
     assert set(footprint(app, acme).values()) == {0}
+
+
+# --- races --------------------------------------------------------------------------------------
+
+
+def at_once(app, monkeypatch, calls: list[tuple[str, str, dict | None]], at: str, before: bool = False) -> list[int]:
+    """Make the calls from threads, each waiting for the others right after (or before) `store.<at>`; the statuses."""
+    met = threading.Barrier(len(calls), timeout=2)
+    real = getattr(store, at)
+
+    def meet() -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):  # a lock keeps the others waiting
+            met.wait()
+
+    def waiting(*args, **kwargs):
+        if before:
+            meet()
+        found = real(*args, **kwargs)
+        if not before:
+            meet()
+        return found
+
+    monkeypatch.setattr(store, at, waiting)
+    statuses: list[int] = []
+
+    def call(method: str, path: str, body: dict | None) -> None:
+        client = app.test_client()
+        headers = login(client, "admin@example.com")
+        response = getattr(client, method)(path, json=body, headers=headers)
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=call, args=one) for one in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sorted(statuses)
+
+
+def tenant_rows(app) -> list[tuple[str, bool]]:
+    with app.app_context():
+        return sorted((tenant.slug, tenant.deleted_at is not None) for tenant in db.session.scalars(sa.select(Tenant)))
+
+
+def hard_deletes_audited(app, client, admin_headers) -> int:
+    records = client.get("/api/v1/admin/audit?limit=1000", headers=admin_headers).json
+    return sum(record["action"] == "tenant.delete" and record["details"].get("hard") for record in records)
+
+
+def test_two_creates_of_one_slug_at_once_give_one_201_and_one_409(app, admin_headers, monkeypatch):
+    body = {"slug": "acme", "name": "Acme"}
+    assert at_once(app, monkeypatch, [("post", BASE, body)] * 2, at="flush_or_conflict", before=True) == [201, 409]
+    assert tenant_rows(app) == [("acme", False), ("default", False)]
+
+
+def test_two_hard_deletes_at_once_give_one_204_and_one_404(app, client, admin_headers, monkeypatch):
+    created(client, admin_headers, "acme")
+    calls = [("delete", f"{BASE}/acme?hard=true", None)] * 2
+    assert at_once(app, monkeypatch, calls, at="any_state") == [204, 404]
+    assert tenant_rows(app) == [("default", False)]
+    assert hard_deletes_audited(app, client, admin_headers) == 1
+
+
+def test_a_recovery_racing_a_hard_delete_never_answers_500(app, client, admin_headers, monkeypatch):
+    created(client, admin_headers, "acme")
+    assert client.delete(f"{BASE}/acme", headers=admin_headers).status_code == 204
+    calls = [("delete", f"{BASE}/acme?hard=true", None), ("post", f"{BASE}/acme/recover", None)]
+    statuses = at_once(app, monkeypatch, calls, at="any_state")
+    assert statuses in ([200, 204], [204, 404]), statuses
+    assert tenant_rows(app) == [("default", False)]
