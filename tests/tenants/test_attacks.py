@@ -486,3 +486,76 @@ def test_a_recovery_racing_a_hard_delete_never_answers_500(app, client, admin_he
     statuses = at_once(app, monkeypatch, calls, at="any_state")
     assert statuses in ([200, 204], [204, 404]), statuses
     assert tenant_rows(app) == [("default", False)]
+
+
+# --- malformed input ------------------------------------------------------------------------------
+
+DEEP = {"a": 1}
+for _ in range(200):
+    DEEP = {"a": DEEP}
+
+MALFORMED = [
+    ("post", BASE, {"slug": "x", "name": "X", "metadata": DEEP}),
+    ("post", BASE, {"slug": "x", "name": "X", "metadata": ["not", "an", "object"]}),
+    ("post", BASE, {"slug": "x", "name": "X", "metadata": {"k": "v" * 70_000}}),
+    ("post", BASE, {"slug": "x", "name": "X" * 201}),
+    ("post", BASE, {"slug": "x", "name": ""}),
+    ("post", BASE, {"slug": 5, "name": "X"}),
+    ("post", BASE, ["slug", "x"]),
+    ("patch", f"{BASE}/acme", {"slug": None, "name": None, "metadata": None}),
+    ("patch", f"{BASE}/acme", {"metadata": DEEP}),
+    ("post", f"{BASE}/acme/members", {"user_id": 5}),
+    ("post", f"{BASE}/acme/members", {"user_id": ["x"]}),
+    ("post", f"{BASE}/acme/members", {"user_id": "x" * 37}),
+    ("post", f"{BASE}/acme/members", {"user_id": {"$ne": None}}),
+    ("post", f"{BASE}/acme/admins", {"user_id": None}),
+    ("patch", f"{BASE}/acme/settings", {"settings": [["a", 1]]}),
+    ("patch", f"{BASE}/acme/settings", {"settings": {f"k{index}": index for index in range(101)}}),
+    ("patch", f"{BASE}/acme/settings", {"settings": {"a": DEEP}}),
+    ("patch", f"{BASE}/acme/settings", {"settings": {"k" * 201: 1}}),
+    ("patch", f"{BASE}/acme/settings", {"settings": None}),
+    ("delete", f"{BASE}/acme?hard=maybe", None),
+    ("get", f"{BASE}?limit=-1", None),
+    ("get", f"{BASE}?offset=99999999999999999999", None),
+    ("get", f"{BASE}/{'a' * 64}", None),
+    ("delete", f"{BASE}/acme/members/{'u' * 37}", None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), MALFORMED, ids=range(len(MALFORMED)))
+def test_malformed_input_is_a_4xx_and_changes_nothing(app, client, admin_headers, method, path, body):
+    acme = created(client, admin_headers, "acme", metadata={"plan": "pro"})
+    client.patch(f"{BASE}/acme/settings", json={"settings": {"kept": 1}}, headers=admin_headers)
+    response = getattr(client, method)(path, json=body, headers=admin_headers)
+    assert 400 <= response.status_code < 500, response.get_data(as_text=True)[:300]
+    assert response.json["code"] in (
+        "INVALID_FIELD",
+        "FIELD_REQUIRED",
+        "VALUE_TOO_LARGE",
+        "INVALID_JSON",
+        "INVALID_PAGE",
+        "NOTHING_TO_UPDATE",
+        "INVALID_BODY",
+        "INVALID_QUERY",
+        "TENANT_NOT_FOUND",
+        "NOT_FOUND",
+        "UNKNOWN_FIELD",
+    ), response.json
+    assert client.get(f"{BASE}/acme", headers=admin_headers).json == acme
+    assert client.get(f"{BASE}/acme/settings", headers=admin_headers).json == {"settings": {"kept": 1}}
+    assert tenant_rows(app) == [("acme", False), ("default", False)]
+
+
+@pytest.mark.parametrize("value", ["a\u00e9", "\t", "a" * 1000, "%00", "acme,globex", "acme\u00a0", "ACME"])
+def test_a_hostile_tenant_header_names_no_tenant(client, admin_headers, service_key, value):
+    """Only what strips (`str.strip`, NBSP included) to a live tenant's name, or to nothing, names one.
+
+    The tenants routes name their tenant in the path: an instance admin's header is not read there.
+    """
+    created(client, admin_headers, "acme")
+    key = service_key(["*"], **{"X-FB-Tenant": "acme"})
+    for headers in (admin_headers, key):
+        response = client.get("/api/v1/secrets", headers={**headers, "X-FB-Tenant": value})
+        assert response.status_code == 200 if value.strip() in ("", "acme") else response.status_code in (403, 404)
+    response = client.get(f"{BASE}/acme/settings", headers={**admin_headers, "X-FB-Tenant": value})
+    assert (response.status_code, response.json) == (200, {"settings": {}})
