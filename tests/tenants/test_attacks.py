@@ -12,11 +12,13 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import uuid
 
 import pytest
 import sqlalchemy as sa
 
+from flux import tenancy
 from flux.api import Conflict
 from flux.db import db
 from flux.storage.sql import kv_table
@@ -45,7 +47,8 @@ def settings_keys(app, tenant_id: str) -> list[str]:
 
 
 def refused(response, status: int, code: str) -> None:
-    assert (response.status_code, response.json["code"]) == (status, code), response.json
+    assert response.status_code == status, response.get_data(as_text=True)[:300]
+    assert response.json["code"] == code, response.json
 
 
 @pytest.fixture
@@ -643,3 +646,48 @@ def test_the_openapi_document_lists_every_tenants_route_with_the_codes_it_answer
 
 def test_the_openapi_document_lists_the_refresh_refusal_of_a_deleted_tenant(client):
     assert "TENANT_ACCESS_DENIED" in document_codes(client, "/api/v1/auth/refresh", "post")["403"]
+
+
+# --- the cached tenant directory ---------------------------------------------------------------------
+
+
+def test_a_lookup_racing_a_delete_in_the_same_process_does_not_cache_the_deleted_tenant(
+    app, client, admin_headers, monkeypatch
+):
+    """A request reads acme's row just before another thread's soft delete commits and empties the cache."""
+    created(client, admin_headers, "acme")
+    in_acme = {**admin_headers, "X-FB-Tenant": "acme"}
+    real, raced = tenancy.find_tenant, []
+
+    def delete_acme():
+        return app.test_client().delete(f"{BASE}/acme", headers=admin_headers)
+
+    def read_then_lose_the_race(slug_or_id: str):
+        row = real(slug_or_id)
+        if slug_or_id == "acme" and not raced:
+            raced.append(slug_or_id)
+            other = threading.Thread(target=lambda: raced.append(delete_acme().status_code))
+            other.start()
+            other.join()
+        return row
+
+    monkeypatch.setattr(tenancy, "find_tenant", read_then_lose_the_race)
+    assert client.get("/api/v1/secrets", headers=in_acme).status_code == 200  # it read acme while it was live
+    assert raced == ["acme", 204]
+    refused(client.get("/api/v1/secrets", headers=in_acme), 404, "TENANT_NOT_FOUND")
+
+
+def test_another_process_serves_a_soft_deleted_tenant_no_longer_than_its_cache_time(
+    app, make_app, client, admin_headers
+):
+    created(client, admin_headers, "acme")
+    other = make_app(TENANT_CACHE_SECONDS=1).test_client()
+    in_acme = {**admin_headers, "X-FB-Tenant": "acme"}
+    assert other.get("/api/v1/secrets", headers=in_acme).status_code == 200  # now cached there
+    assert client.delete(f"{BASE}/acme", headers=admin_headers).status_code == 204
+    deleted_at = time.monotonic()
+    refused(client.get("/api/v1/secrets", headers=in_acme), 404, "TENANT_NOT_FOUND")  # at once here
+    while other.get("/api/v1/secrets", headers=in_acme).status_code == 200:
+        assert time.monotonic() - deleted_at < 1.5, "the other process kept serving the deleted tenant"
+        time.sleep(0.05)
+    refused(other.get("/api/v1/secrets", headers=in_acme), 404, "TENANT_NOT_FOUND")
