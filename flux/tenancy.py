@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import threading
 import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -376,19 +377,26 @@ class TenantDirectory:
 
     def __init__(self, cache: TtlCache[TenantInfo | None]) -> None:
         self._cache = cache
+        self._generation = 0  # how many times `forget` ran: a read begun before one is not cached
+        self._lock = threading.Lock()
 
     def lookup(self, slug_or_id: str) -> TenantInfo | None:
         """A live tenant by slug or id, or None."""
         found = self._cache.get(slug_or_id, _UNKNOWN)
         if found is _UNKNOWN:
+            generation = self._generation
             row = find_tenant(slug_or_id)
             found = TenantInfo.of(row) if row is not None else None
-            self._cache.put(slug_or_id, found)
+            with self._lock:
+                if generation == self._generation:  # else a change committed during the read: it may be stale
+                    self._cache.put(slug_or_id, found)
         return found
 
     def forget(self) -> None:
         """Drop every cached tenant: one was deleted, recovered or renamed (other processes see it within the TTL)."""
-        self._cache.clear()
+        with self._lock:
+            self._generation += 1
+            self._cache.clear()
 
 
 _UNKNOWN = TenantInfo("", "", "")
