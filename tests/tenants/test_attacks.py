@@ -691,3 +691,46 @@ def test_another_process_serves_a_soft_deleted_tenant_no_longer_than_its_cache_t
         assert time.monotonic() - deleted_at < 1.5, "the other process kept serving the deleted tenant"
         time.sleep(0.05)
     refused(other.get("/api/v1/secrets", headers=in_acme), 404, "TENANT_NOT_FOUND")
+
+
+# --- writes racing a hard delete ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("patch", f"{BASE}/acme/settings", {"settings": {"late.key": "late"}}),
+        ("delete", f"{BASE}/acme/settings/branding.name", None),
+        ("post", f"{BASE}/acme/members", {"user_id": "ACCOUNT"}),
+        ("post", f"{BASE}/acme/admins", {"user_id": "ACCOUNT"}),
+    ],
+)
+def test_a_write_racing_a_hard_delete_leaves_nothing_behind(
+    app, client, admin_headers, monkeypatch, method, path, body
+):
+    """The write has found its tenant when the hard delete runs; whichever goes first, nothing of acme stays."""
+    acme = created(client, admin_headers, "acme")["id"]
+    client.patch(f"{BASE}/acme/settings", json={"settings": {"branding.name": "x"}}, headers=admin_headers)
+    account = tenant_admin(app, "late@example.com")
+    body = {"user_id": account} if body and "user_id" in body else body
+    found, deleted = threading.Event(), threading.Event()
+    real = store.visible
+
+    def found_then_wait(*args, **kwargs):
+        tenant = real(*args, **kwargs)
+        found.set()
+        deleted.wait(timeout=1)  # a lock on the tenant keeps the delete waiting: go on after a while
+        return tenant
+
+    monkeypatch.setattr(store, "visible", found_then_wait)
+    answers = []
+    writer = threading.Thread(
+        target=lambda: answers.append(getattr(app.test_client(), method)(path, json=body, headers=admin_headers))
+    )
+    writer.start()
+    assert found.wait(timeout=5)
+    assert client.delete(f"{BASE}/{acme}?hard=true", headers=admin_headers).status_code == 204
+    deleted.set()
+    writer.join()
+    assert answers[0].status_code in (200, 201, 204, 404), answers[0].get_data(as_text=True)[:300]
+    assert set(footprint(app, acme).values()) == {0}
