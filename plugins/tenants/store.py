@@ -78,9 +78,15 @@ def _unknown(id_or_slug: str) -> NotFound:
     return NotFound(f"tenant {id_or_slug!r} not found", code=error_codes.TENANT_NOT_FOUND)
 
 
-def visible(id_or_slug: str, actor: Actor) -> Tenant:
-    """A live tenant the actor administers, else 404 (unknown, deleted or someone else's alike)."""
-    tenant = db.session.scalar(sa.select(Tenant).where(_by_id_or_slug(id_or_slug), Tenant.deleted_at.is_(None)))
+def visible(id_or_slug: str, actor: Actor, lock: bool = False) -> Tenant:
+    """A live tenant the actor administers, else 404 (unknown, deleted or someone else's alike).
+
+    `lock` for a change: the tenant's row stays locked until commit, so a hard delete
+    (which locks it too) runs wholly before the change, which then finds no tenant, or
+    after it, and deletes what the change wrote (settings have no foreign key to stop them).
+    """
+    query = sa.select(Tenant).where(_by_id_or_slug(id_or_slug), Tenant.deleted_at.is_(None))
+    tenant = db.session.scalar(query.with_for_update() if lock else query)
     if tenant is None or not administers(actor, tenant.id):
         raise _unknown(id_or_slug)
     return tenant
