@@ -734,3 +734,15 @@ def test_a_write_racing_a_hard_delete_leaves_nothing_behind(
     writer.join()
     assert answers[0].status_code in (200, 201, 204, 404), answers[0].get_data(as_text=True)[:300]
     assert set(footprint(app, acme).values()) == {0}
+
+
+def test_an_admin_whose_first_tenant_is_soft_deleted_signs_in_to_its_other_tenant(app, client, admin_headers):
+    acme, globex = (created(client, admin_headers, slug)["id"] for slug in ("acme", "globex"))
+    me = tenant_admin(app, "ta@example.com", acme)
+    assert client.post(f"{BASE}/globex/admins", json={"user_id": me}, headers=admin_headers).status_code == 201
+    assert client.delete(f"{BASE}/acme", headers=admin_headers).status_code == 204
+    headers = login(client, "ta@example.com")
+    mine = client.get(f"{BASE}/mine", headers=headers)
+    assert mine.status_code == 200, mine.json
+    assert [tenant["id"] for tenant in mine.json] == [globex]
+    assert client.get(f"{BASE}/globex/settings", headers=headers).status_code == 200
