@@ -746,3 +746,26 @@ def test_an_admin_whose_first_tenant_is_soft_deleted_signs_in_to_its_other_tenan
     assert mine.status_code == 200, mine.json
     assert [tenant["id"] for tenant in mine.json] == [globex]
     assert client.get(f"{BASE}/globex/settings", headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize("number", [b"NaN", b"Infinity", b"-Infinity", b"1e400"])
+@pytest.mark.parametrize(
+    ("method", "path", "template"),
+    [
+        ("PATCH", f"{BASE}/acme/settings", b'{"settings": {"a": %s}}'),
+        ("POST", BASE, b'{"slug": "other", "name": "Other", "metadata": {"a": %s}}'),
+        ("PATCH", f"{BASE}/acme", b'{"metadata": {"a": [%s]}}'),
+    ],
+)
+def test_a_number_json_cannot_hold_is_400_and_changes_nothing(
+    app, client, admin_headers, method, path, template, number
+):
+    """Python's parser reads NaN, ±Infinity and 1e400 (as inf); no JSON answer or PostgreSQL json column can hold them."""
+    acme = created(client, admin_headers, "acme", metadata={"plan": "pro"})
+    response = client.open(
+        path, method=method, data=template % number, headers=admin_headers, content_type="application/json"
+    )
+    refused(response, 400, "INVALID_FIELD")
+    assert client.get(f"{BASE}/acme", headers=admin_headers).json == acme
+    assert settings_keys(app, acme["id"]) == []
+    assert tenant_rows(app) == [("acme", False), ("default", False)]
