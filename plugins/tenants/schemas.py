@@ -55,7 +55,11 @@ def _setting_key(value: str) -> str:
 
 def _at_most(limit: int) -> Any:
     def check(value: Any) -> Any:
-        size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+        try:
+            text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        except ValueError:  # NaN, ±Infinity, or a number too large for a float (1e400 reads as inf)
+            raise rule_error(error_codes.INVALID_FIELD, "numbers must be finite: JSON has no NaN or Infinity") from None
+        size = len(text.encode())
         if size > limit:
             raise rule_error(error_codes.VALUE_TOO_LARGE, f"is {size} bytes; at most {limit} are allowed")
         return value

@@ -760,7 +760,7 @@ def test_an_admin_whose_first_tenant_is_soft_deleted_signs_in_to_its_other_tenan
 def test_a_number_json_cannot_hold_is_400_and_changes_nothing(
     app, client, admin_headers, method, path, template, number
 ):
-    """Python's parser reads NaN, ±Infinity and 1e400 (as inf); no JSON answer or PostgreSQL json column can hold them."""
+    """Python's parser reads NaN, ±Infinity and 1e400 (as inf): no JSON answer or PostgreSQL json column holds them."""
     acme = created(client, admin_headers, "acme", metadata={"plan": "pro"})
     response = client.open(
         path, method=method, data=template % number, headers=admin_headers, content_type="application/json"
