@@ -249,7 +249,7 @@ def test_a_soft_deleted_tenants_public_settings_and_functions_answer_no_one(make
     app = make_app(FUNCTIONS_RUNTIME="my-echo")
     client = app.test_client()
     admin = AuthActions.bearer(AuthActions(client).setup_admin())
-    created(client, admin, "acme")
+    acme = created(client, admin, "acme")["id"]
     in_acme = {**admin, "X-FB-Tenant": "acme"}
     function = {"name": "hello", "code": "any", "is_public": True, "allow_unauthenticated": True}
     assert client.post("/api/v1/functions", json=function, headers=in_acme).status_code == 201
@@ -270,9 +270,13 @@ def test_a_soft_deleted_tenants_public_settings_and_functions_answer_no_one(make
     ):
         response = getattr(client, method)(path, json={"keys": ["site/name"]}, headers=anyone)
         refused(response, 404, "TENANT_NOT_FOUND")
+    for header in ({"X-FB-Tenant": acme}, {**anyone, "Authorization": "Bearer not-a-token"}):
+        refused(client.post("/api/v1/functions/hello/invoke", headers=header), 404, "TENANT_NOT_FOUND")
     with app.app_context():
         executions = sa.select(sa.func.count()).select_from(FunctionExecution)
         assert db.session.execute(executions, execution_options={"all_tenants": True}).scalar() == 1
+    assert client.delete(f"{BASE}/acme?hard=true", headers=admin).status_code == 204
+    assert set(footprint(app, acme).values()) == {0}  # the function, its versions and its execution
 
 
 def test_a_dashboard_cookie_of_a_soft_deleted_tenants_admin_shows_none_of_its_data(app, client, admin_headers):
@@ -760,3 +764,18 @@ def test_a_number_json_cannot_hold_is_400_and_changes_nothing(app, client, admin
     assert client.get(f"{BASE}/acme", headers=admin_headers).json == acme
     assert settings_keys(app, acme["id"]) == []
     assert tenant_rows(app) == [("acme", False), ("default", False)]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="outside the tenants plugin: the settings plugin stores NaN/1e400 as null on SQLite and fails (500) "
+    "on PostgreSQL; a request JSON parser refusing non-finite numbers would fix every route",
+)
+def test_a_number_json_cannot_hold_is_400_in_the_settings_plugin_too(client, admin_headers):
+    response = client.post(
+        "/api/v1/admin/settings/custom",
+        data=b'{"key": "k", "value": NaN}',
+        headers=admin_headers,
+        content_type="application/json",
+    )
+    assert response.status_code == 400
