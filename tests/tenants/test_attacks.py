@@ -779,3 +779,31 @@ def test_a_number_json_cannot_hold_is_400_in_the_settings_plugin_too(client, adm
         content_type="application/json",
     )
     assert response.status_code == 400
+
+
+def test_a_deleted_tenants_key_and_tokens_reach_nothing_soft_then_hard(app, client, admin_headers, auth, service_key):
+    acme = created(client, admin_headers, "acme")["id"]
+    key = service_key(["*"], **{"X-FB-Tenant": "acme"})
+    tokens = auth.signup("u@example.com", tenant="acme")
+    assert client.get(f"{BASE}/acme/settings", headers=key).status_code == 200
+    account = tenant_admin(app, "ta@example.com")
+    for stage in ("soft", "hard"):
+        assert client.delete(f"{BASE}/acme?hard={stage == 'hard'}", headers=admin_headers).status_code == 204
+        for name in ("acme", acme):
+            for method, path, body in every_tenant_route(name, account):
+                response = getattr(client, method)(path, json=body, headers=key)
+                assert response.status_code in (401, 403, 404), (stage, method, path, response.status_code)
+        listed = client.get(BASE, headers=key)
+        assert (listed.status_code, listed.json) == (200, []) if stage == "soft" else listed.status_code == 401
+        refresh = client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+        assert refresh.status_code in (401, 403), (stage, refresh.json)
+        assert client.get("/api/v1/auth/user", headers=AuthActions.bearer(tokens)).status_code in (401, 403)
+    assert memberships(app, acme) == {}
+
+
+@pytest.mark.xfail(
+    strict=True, reason="a repeated query parameter takes its first value: ?hard=true&hard=false deletes for good"
+)
+def test_a_repeated_hard_parameter_is_refused(app, client, admin_headers):
+    created(client, admin_headers, "acme")
+    refused(client.delete(f"{BASE}/acme?hard=true&hard=false", headers=admin_headers), 400, "INVALID_FIELD")
