@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from flask import Flask
@@ -21,7 +22,7 @@ def parse_json(data: str | bytes) -> Any:
     body, instead of failing with a 500 in some view.
     """
     try:
-        value = json.loads(data)
+        value = json.loads(data, parse_constant=_not_a_number, parse_float=_finite)
     except RecursionError:
         raise BadRequest(TOO_DEEP, code="INVALID_JSON") from None
     problem = unstorable(value)
@@ -31,6 +32,19 @@ def parse_json(data: str | bytes) -> Any:
 
 
 TOO_DEEP = f"JSON may be nested at most {MAX_JSON_DEPTH} levels deep"
+NOT_FINITE = "numbers must be finite: JSON has no NaN or Infinity, and a number must fit a double"
+
+
+def _not_a_number(name: str) -> float:
+    """Python's parser reads `NaN` and `±Infinity`, which no JSON answer or PostgreSQL json column holds."""
+    raise BadRequest(f"{NOT_FINITE} (got {name})", code="INVALID_JSON")
+
+
+def _finite(text: str) -> float:
+    number = float(text)  # 1e400 reads as inf
+    if not math.isfinite(number):
+        raise BadRequest(NOT_FINITE, code="INVALID_JSON")
+    return number
 
 
 def unstorable(value: Any) -> str | None:

@@ -401,9 +401,7 @@ class TenantDirectory:
 
     def _reload(self) -> dict[str, TenantInfo]:
         generation, read_at = self._generation, time.monotonic()
-        tenants: dict[str, TenantInfo] = {}
-        for tenant_id, slug, name in db.session.execute(_LIVE_TENANTS):
-            tenants[tenant_id] = tenants[slug] = TenantInfo(tenant_id, slug, name)
+        tenants = live_tenants()
         with self._lock:
             if generation == self._generation:  # else a change committed during the read: it may be stale
                 self._copy = (read_at, tenants)
@@ -414,6 +412,14 @@ class TenantDirectory:
         with self._lock:
             self._generation += 1
             self._copy = None
+
+
+def live_tenants() -> dict[str, TenantInfo]:
+    """Every live tenant, by id and by slug."""
+    tenants: dict[str, TenantInfo] = {}
+    for tenant_id, slug, name in db.session.execute(_LIVE_TENANTS):
+        tenants[tenant_id] = tenants[slug] = TenantInfo(tenant_id, slug, name)
+    return tenants
 
 
 _LIVE_TENANTS = sa.select(Tenant.id, Tenant.slug, Tenant.name).where(Tenant.deleted_at.is_(None))

@@ -64,10 +64,11 @@ def first_admin(body: AdminSetup) -> PlatformAccount:
 
 
 def home_tenant_id(account: PlatformAccount) -> str:
-    """Where a platform account's token points: its first tenant, or the default one."""
+    """Where a platform account's token points: its first live tenant, or the default one."""
     first = db.session.scalar(
         sa.select(TenantMembership.tenant_id)
-        .where(TenantMembership.account_id == account.id)
+        .join(Tenant, Tenant.id == TenantMembership.tenant_id)
+        .where(TenantMembership.account_id == account.id, Tenant.deleted_at.is_(None))
         .order_by(TenantMembership.created_at)
         .limit(1)
     )

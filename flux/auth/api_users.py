@@ -29,6 +29,7 @@ from flux.error_codes import (
     NOTHING_TO_UPDATE,
     RATE_LIMITED,
     SIGNUP_DISABLED,
+    TENANT_ACCESS_DENIED,
     TENANT_NOT_FOUND,
     VALUE_TOO_LARGE,
     WEAK_PASSWORD,
@@ -78,9 +79,9 @@ def signin(body: Signin):
 
 @users.post("/refresh", responses={200: UserTokens})
 @public
-@raises(INVALID_REFRESH_TOKEN)
+@raises(INVALID_REFRESH_TOKEN, TENANT_ACCESS_DENIED)
 def refresh(body: Refresh):
-    session, refresh_token = refresh_session(body.refresh_token, AppUser.kind)
+    session, refresh_token = refresh_session(body.refresh_token, AppUser.kind, live_tenant=True)
     user = db.session.scalar(
         sa.select(AppUser).where(AppUser.id == session.account_id).execution_options(all_tenants=True)
     )

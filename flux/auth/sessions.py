@@ -25,7 +25,7 @@ from flux.auth.tokens import (
 from flux.cache import TtlCache
 from flux.context import current_actor
 from flux.db import db, new_id, utcnow
-from flux.errors import Unauthorized
+from flux.errors import Forbidden, Unauthorized
 
 INVALID_REFRESH = "Invalid or expired refresh token"
 
@@ -83,8 +83,13 @@ def end_current_session(reason: str) -> None:
         revoke(session, reason)
 
 
-def refresh_session(refresh_token: object, account_kind: str) -> tuple[AuthSession, str]:
-    """Rotate a refresh token; reuse of an old one revokes the session. Commits."""
+def refresh_session(refresh_token: object, account_kind: str, live_tenant: bool = False) -> tuple[AuthSession, str]:
+    """Rotate a refresh token; reuse of an old one revokes the session. Commits.
+
+    `live_tenant`: refuse (403, before rotating) a session whose tenant is soft-deleted,
+    for accounts bound to that one tenant (app users); a recovered tenant's sessions
+    refresh again.
+    """
     parsed = parse_refresh_token(refresh_token)
     if parsed is None:
         raise Unauthorized(INVALID_REFRESH, code="INVALID_REFRESH_TOKEN")
@@ -94,6 +99,8 @@ def refresh_session(refresh_token: object, account_kind: str) -> tuple[AuthSessi
         raise Unauthorized(INVALID_REFRESH, code="INVALID_REFRESH_TOKEN")
     if session.expires_at <= utcnow():
         raise Unauthorized(INVALID_REFRESH, code="INVALID_REFRESH_TOKEN")
+    if live_tenant and current_app.extensions["flux"].tenants.lookup(session.tenant_id) is None:
+        raise Forbidden("access denied to this tenant: it no longer exists", code="TENANT_ACCESS_DENIED")
     current = generation == session.refresh_generation
     if not current or not hmac.compare_digest(token_hash(refresh_token), session.refresh_hash):
         if generation < session.refresh_generation:

@@ -114,7 +114,7 @@ def get_tenant(path: TenantPath):
 @require(*store.INSTANCE_ROLES)
 @raises(UNKNOWN, ALREADY_EXISTS, DEFAULT_TENANT_FIXED, NOTHING_TO_UPDATE)
 def change_tenant(path: TenantPath, body: TenantChange):
-    tenant = store.change(store.visible(path.id, current_actor()), body)
+    tenant = store.change(store.visible(path.id, current_actor(), lock=True), body)
     db.session.commit()
     store.forget_cached()
     return shown(tenant)
@@ -128,7 +128,7 @@ def delete_tenant(path: TenantPath, query: HardDelete):
     if query.hard:
         store.hard_delete(store.any_state(path.id, lock=True))
     else:
-        store.soft_delete(store.visible(path.id, current_actor()))
+        store.soft_delete(store.visible(path.id, current_actor(), lock=True))
     db.session.commit()
     store.forget_cached()
     return "", 204
@@ -169,7 +169,7 @@ def list_members(path: TenantPath, query: Page):
 @require(*ADMIN_ROLES, scope=WRITE)
 @raises(UNKNOWN, NOT_FOUND, ALREADY_EXISTS)
 def add_member(path: TenantPath, body: MemberAdd):
-    member = store.add_member(store.visible(path.id, current_actor()), body.user_id, body.role)
+    member = store.add_member(store.visible(path.id, current_actor(), lock=True), body.user_id, body.role)
     db.session.commit()
     return answer(MemberOut.model_validate(member), 201)
 
@@ -179,7 +179,7 @@ def add_member(path: TenantPath, body: MemberAdd):
 @raises(UNKNOWN, NOT_FOUND, LAST_TENANT_ADMIN)
 def remove_member(path: MemberPath):
     actor = current_actor()
-    store.remove_member(store.visible(path.id, actor), path.user_id, actor)
+    store.remove_member(store.visible(path.id, actor, lock=True), path.user_id, actor)
     db.session.commit()
     return "", 204
 
@@ -197,7 +197,7 @@ def list_admins(path: TenantPath, query: Page):
 @raises(UNKNOWN, NOT_FOUND)
 def add_admin(path: TenantPath, body: AdminAdd):
     """Make a dashboard account the tenant's admin: 201 when it was no member, 200 when promoted."""
-    member, added = store.make_admin(store.visible(path.id, current_actor()), body.user_id)
+    member, added = store.make_admin(store.visible(path.id, current_actor(), lock=True), body.user_id)
     db.session.commit()
     return answer(MemberOut.model_validate(member), 201 if added else 200)
 
@@ -208,7 +208,7 @@ def add_admin(path: TenantPath, body: AdminAdd):
 def remove_admin(path: MemberPath):
     """The account stays a member of the tenant, without the admin role."""
     actor = current_actor()
-    store.remove_admin(store.visible(path.id, actor), path.user_id, actor)
+    store.remove_admin(store.visible(path.id, actor, lock=True), path.user_id, actor)
     db.session.commit()
     return "", 204
 
@@ -228,7 +228,7 @@ def get_settings(path: TenantPath):
 @raises(UNKNOWN, error_codes.VALUE_TOO_LARGE)
 def change_settings(path: TenantPath, body: SettingsChange):
     """Dotted keys to values (`{"settings": {"branding.company_name": "Acme"}}`); `null` removes a key."""
-    settings = store.change_settings(store.visible(path.id, current_actor()), body)
+    settings = store.change_settings(store.visible(path.id, current_actor(), lock=True), body)
     db.session.commit()
     return answer(TenantSettings(settings=settings))
 
@@ -245,6 +245,6 @@ def get_setting(path: SettingPath):
 @require(*ADMIN_ROLES, scope=WRITE)
 @raises(UNKNOWN, NOT_FOUND)
 def delete_setting(path: SettingPath):
-    store.delete_setting(store.visible(path.id, current_actor()), path.key)
+    store.delete_setting(store.visible(path.id, current_actor(), lock=True), path.key)
     db.session.commit()
     return "", 204

@@ -25,6 +25,10 @@ SLUG_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,62}")
 SLUG_RULE = "1 to 63 lowercase letters, digits and '-', starting with a letter"
 # Paths of their own under /admin/tenants/: a tenant of that slug could not be named there.
 RESERVED_SLUGS = frozenset({"mine", "deleted"})
+# A tenant is named by its id or its slug alike (routes, `X-FB-Tenant`), and ids are
+# lowercase UUIDs, which fit the slug rule when they start with a letter: a slug of that
+# shape could name another tenant by its id.
+ID_SHAPED = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 SETTING_KEY_PATTERN = re.compile(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*")
 MAX_SETTING_KEY_LENGTH = 200
 SETTING_KEY_RULE = f"at most {MAX_SETTING_KEY_LENGTH} characters: names of letters, digits, '_' and '-' joined by dots"
@@ -38,6 +42,8 @@ def _slug(value: str) -> str:
         raise rule_error(error_codes.INVALID_FIELD, f"a slug is {SLUG_RULE}")
     if value in RESERVED_SLUGS:
         raise rule_error(error_codes.INVALID_FIELD, f"{value!r} is reserved: it names a path of its own")
+    if ID_SHAPED.fullmatch(value):
+        raise rule_error(error_codes.INVALID_FIELD, "a slug may not look like a tenant id (a UUID)")
     return value
 
 

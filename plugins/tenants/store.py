@@ -29,7 +29,6 @@ from flux.api import (
     Tenant,
     TenantMembership,
     audit,
-    current_tenant_id,
     db,
     default_tenant_id,
     error_codes,
@@ -79,9 +78,15 @@ def _unknown(id_or_slug: str) -> NotFound:
     return NotFound(f"tenant {id_or_slug!r} not found", code=error_codes.TENANT_NOT_FOUND)
 
 
-def visible(id_or_slug: str, actor: Actor) -> Tenant:
-    """A live tenant the actor administers, else 404 (unknown, deleted or someone else's alike)."""
-    tenant = db.session.scalar(sa.select(Tenant).where(_by_id_or_slug(id_or_slug), Tenant.deleted_at.is_(None)))
+def visible(id_or_slug: str, actor: Actor, lock: bool = False) -> Tenant:
+    """A live tenant the actor administers, else 404 (unknown, deleted or someone else's alike).
+
+    `lock` for a change: the tenant's row stays locked until commit, so a hard delete
+    (which locks it too) runs wholly before the change, which then finds no tenant, or
+    after it, and deletes what the change wrote (settings have no foreign key to stop them).
+    """
+    query = sa.select(Tenant).where(_by_id_or_slug(id_or_slug), Tenant.deleted_at.is_(None))
+    tenant = db.session.scalar(query.with_for_update() if lock else query)
     if tenant is None or not administers(actor, tenant.id):
         raise _unknown(id_or_slug)
     return tenant
@@ -151,7 +156,7 @@ def create(body: TenantCreate) -> Tenant:
     tenant = Tenant(slug=body.slug, name=body.name, metadata_=body.metadata)
     db.session.add(tenant)
     flush_or_conflict(f"a tenant with the slug {body.slug!r} exists (perhaps soft-deleted)", ALREADY_EXISTS)
-    audit.record("tenant.create", tenant.slug, tenant_id=tenant.id)
+    _audit(tenant.id, "tenant.create", tenant.slug, tenant_id=tenant.id)
     return tenant
 
 
@@ -165,7 +170,7 @@ def change(tenant: Tenant, body: TenantChange) -> Tenant:
     for field, value in given.items():
         setattr(tenant, "metadata_" if field == "metadata" else field, value)
     flush_or_conflict(f"a tenant with the slug {body.slug!r} exists (perhaps soft-deleted)", ALREADY_EXISTS)
-    audit.record("tenant.update", tenant.slug, tenant_id=tenant.id, fields=sorted(given))
+    _audit(tenant.id, "tenant.update", tenant.slug, tenant_id=tenant.id, fields=sorted(given))
     return tenant
 
 
@@ -173,14 +178,14 @@ def soft_delete(tenant: Tenant) -> None:
     """Hide the tenant from every request; its rows stay until it is recovered or deleted for good."""
     _refuse_default(tenant)
     tenant.deleted_at = utcnow()
-    audit.record("tenant.delete", tenant.slug, tenant_id=tenant.id, hard=False)
+    _audit(tenant.id, "tenant.delete", tenant.slug, tenant_id=tenant.id, hard=False)
 
 
 def recover(tenant: Tenant) -> Tenant:
     if tenant.deleted_at is None:
         raise Conflict(f"tenant {tenant.slug!r} is not deleted", code=TENANT_NOT_DELETED)
     tenant.deleted_at = None
-    audit.record("tenant.recover", tenant.slug, tenant_id=tenant.id)
+    _audit(tenant.id, "tenant.recover", tenant.slug, tenant_id=tenant.id)
     return tenant
 
 
@@ -188,18 +193,27 @@ def hard_delete(tenant: Tenant) -> None:
     """Delete the tenant and every row any plugin keeps for it, in the caller's transaction.
 
     Each plugin's `delete_tenant_data` runs as that tenant; the tenant's row goes last,
-    and the database's cascades remove whatever a plugin forgot. The audit record goes
-    to the tenant acted in, or to `default` when that is the one deleted.
+    and the database's cascades remove whatever a plugin forgot. Its audit record goes to
+    `default`, as the tenant's own trail goes with it.
     """
     _refuse_default(tenant)
-    tenant_id, slug, acting = tenant.id, tenant.slug, current_tenant_id()  # the acting one, before it may go
+    tenant_id, slug = tenant.id, tenant.slug
     with tenant_scope(tenant_id):
         flux_state().plugins.hook.delete_tenant_data(tenant_id=tenant_id)
     db.session.execute(sa.delete(TenantMembership).where(TenantMembership.tenant_id == tenant_id))
     db.session.execute(sa.delete(Tenant).where(Tenant.id == tenant_id))
     db.session.expunge(tenant)
-    with tenant_scope(default_tenant_id() if acting == tenant_id else acting):
-        audit.record("tenant.delete", slug, tenant_id=tenant_id, hard=True)
+    _audit(default_tenant_id(), "tenant.delete", slug, tenant_id=tenant_id, hard=True)
+
+
+def _audit(trail: str, action: str, target: str, /, **details: Any) -> None:
+    """Record in the managed tenant's own trail, where its admins read it, not in the one the caller acts in.
+
+    An instance admin acts in `default`: its admins and `audit:read` keys would
+    otherwise read every tenant's members and setting keys.
+    """
+    with tenant_scope(trail):
+        audit.record(action, target, **details)
 
 
 def _refuse_default(tenant: Tenant) -> None:
@@ -272,7 +286,7 @@ def add_member(tenant: Tenant, user_id: str, role: str) -> dict[str, Any]:
     membership = TenantMembership(tenant_id=tenant.id, account_id=account.id, role=role)
     db.session.add(membership)
     flush_or_conflict(f"{account.email} is a member of {tenant.slug!r} already", ALREADY_EXISTS)
-    audit.record("tenant.member.add", tenant.slug, tenant_id=tenant.id, user_id=account.id, role=role)
+    _audit(tenant.id, "tenant.member.add", tenant.slug, tenant_id=tenant.id, user_id=account.id, role=role)
     return _member(membership, account)
 
 
@@ -284,7 +298,7 @@ def make_admin(tenant: Tenant, user_id: str) -> tuple[dict[str, Any], bool]:
         return add_member(tenant, user_id, TENANT_ADMIN), True
     if membership.role != TENANT_ADMIN:
         membership.role = TENANT_ADMIN
-        audit.record("tenant.admin.add", tenant.slug, tenant_id=tenant.id, user_id=account.id)
+        _audit(tenant.id, "tenant.admin.add", tenant.slug, tenant_id=tenant.id, user_id=account.id)
     return _member(membership, account), False
 
 
@@ -292,7 +306,7 @@ def remove_member(tenant: Tenant, user_id: str, actor: Actor) -> None:
     membership = _held(tenant, user_id, None)
     _keep_an_admin(tenant, membership, actor)
     db.session.delete(membership)
-    audit.record("tenant.member.remove", tenant.slug, tenant_id=tenant.id, user_id=user_id, role=membership.role)
+    _audit(tenant.id, "tenant.member.remove", tenant.slug, tenant_id=tenant.id, user_id=user_id, role=membership.role)
 
 
 def remove_admin(tenant: Tenant, user_id: str, actor: Actor) -> None:
@@ -300,7 +314,7 @@ def remove_admin(tenant: Tenant, user_id: str, actor: Actor) -> None:
     membership = _held(tenant, user_id, TENANT_ADMIN)
     _keep_an_admin(tenant, membership, actor)
     membership.role = TENANT_MEMBER
-    audit.record("tenant.admin.remove", tenant.slug, tenant_id=tenant.id, user_id=user_id)
+    _audit(tenant.id, "tenant.admin.remove", tenant.slug, tenant_id=tenant.id, user_id=user_id)
 
 
 def _held(tenant: Tenant, user_id: str, role: str | None) -> TenantMembership:
@@ -361,7 +375,8 @@ def change_settings(tenant: Tenant, body: SettingsChange) -> dict[str, Any]:
     """Set each given key; `null` removes one. Audited with the keys, never the values."""
     store, namespace = flux_state().store, _namespace(tenant.id)
     removed = sorted(key for key, value in body.settings.items() if value is None)
-    audit.record(
+    _audit(
+        tenant.id,
         "tenant.settings.update",
         tenant.slug,
         tenant_id=tenant.id,
@@ -378,7 +393,7 @@ def change_settings(tenant: Tenant, body: SettingsChange) -> dict[str, Any]:
 
 def delete_setting(tenant: Tenant, key: str) -> None:
     setting(tenant, key)
-    audit.record("tenant.settings.delete", tenant.slug, tenant_id=tenant.id, key=key)
+    _audit(tenant.id, "tenant.settings.delete", tenant.slug, tenant_id=tenant.id, key=key)
     flux_state().store.delete(_namespace(tenant.id), key)
 
 
