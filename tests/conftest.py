@@ -26,7 +26,8 @@ from flux import create_app, migrate
 from flux.db import db
 from tests.template_db import Templates, is_empty
 
-pytest_plugins = ["tests.live_server"]  # live_server, live_admin, live_app: a real `fluxbase serve`
+# live_server, live_admin, live_app: a real `fluxbase serve`; browser, page, signed_in_page: Chromium.
+pytest_plugins = ["tests.live_server", "tests.browser"]
 TEST_PLUGIN = "tests.plugins.my_plugin"
 SETUP_TOKEN = "setup-token-for-tests-0123456789"
 ADMIN_EMAIL = "admin@example.com"

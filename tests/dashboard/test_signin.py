@@ -7,8 +7,8 @@ from playwright.sync_api import Page, expect
 
 from flux.auth.models import PlatformAccount
 from flux.db import db
+from tests.browser import sign_in
 from tests.conftest import ADMIN_EMAIL, PASSWORD, SETUP_TOKEN
-from tests.dashboard.conftest import sign_in
 
 
 def _submit(page: Page, button: str) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,11 +16,6 @@ HELLO = """async function handler(req) {
     body: JSON.stringify({ message: `Hello ${data.name || 'World'}!` })
   }
 }"""
-
-
-@pytest.fixture(scope="session")
-def deno_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("deno_dir")
 
 
 @pytest.fixture

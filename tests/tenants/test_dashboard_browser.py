@@ -8,19 +8,10 @@ from playwright.sync_api import Page, expect
 from flux.db import db
 from flux.tenancy import Tenant
 from plugins.secrets.models import FunctionSecret
+from tests.browser import sign_in
 from tests.conftest import create_tenant
-from tests.dashboard import conftest as dashboard_fixtures
 from tests.tenants.test_dashboard_switcher import secret_tenants
 from tests.tenants.test_dashboard_tenants_page import add_account, members_of
-
-# The dashboard's Chromium fixtures, offered to this folder's tests too.
-browser, context, page, signed_in_page = (
-    dashboard_fixtures.browser,
-    dashboard_fixtures.context,
-    dashboard_fixtures.page,
-    dashboard_fixtures.signed_in_page,
-)
-sign_in = dashboard_fixtures.sign_in
 
 TENANTS = "/dashboard/tenants/"
 SECRETS = "/dashboard/secrets/"

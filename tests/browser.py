@@ -1,4 +1,6 @@
-"""Dashboard fixtures: headless Chromium against the live server (`tests/live_server.py`), signed in or not.
+"""Browser fixtures for every folder: headless Chromium against the live server (`tests/live_server.py`).
+
+A pytest plugin of `tests/conftest.py`, so the session's one browser is defined once.
 
 Browser tests drive Debian's Chromium (`/usr/bin/chromium`, installed by `scripts/test`)
 through Playwright; Playwright's own browser downloads are never used.
