@@ -37,7 +37,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import functions_runtime
 import run
-import sqlalchemy as sa
 from timing import timed
 
 import flux.auth.api_users
@@ -51,7 +50,6 @@ from flux.app import FluxState
 from flux.db import db
 from flux.tenancy import default_tenant_id, tenant_scope
 from plugins.functions import invoke
-from plugins.functions.models import FunctionExecution
 from plugins.functions.secret_layers import invocation_secrets
 
 KEEP_AT = 0.10
@@ -179,8 +177,18 @@ def through_the_session(module: object) -> Callable[[Bench], contextlib.Abstract
     return lambda _bench: mock.patch.object(module, "read_rows", session_rows)
 
 
-def orm_insert(_bench: Bench) -> contextlib.AbstractContextManager:
-    return mock.patch.object(plugins.functions.store, "_RECORD_EXECUTION", sa.insert(FunctionExecution))
+def invocation_in_the_session(_bench: Bench) -> contextlib.AbstractContextManager:
+    """The function's row read and its execution record written through the request's session, then committed."""
+
+    def session_write(statement, parameters):
+        changed = db.session.execute(statement, parameters).rowcount
+        db.session.commit()
+        return changed
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(through_the_session(plugins.functions.store)(_bench))
+    stack.enter_context(mock.patch.object(plugins.functions.store, "write_rows", session_write))
+    return stack
 
 
 SETTING_PATH = "/api/v1/settings/user/bench/theme"
@@ -206,10 +214,10 @@ FAST_PATHS = [
         through_the_session(flux.auth.api_users),
     ),
     FastPath(
-        "table-level INSERT of the execution record",
+        "invocation apart from the session (read_rows, write_rows)",
         INVOKE,
         invoke_hello,
-        orm_insert,
+        invocation_in_the_session,
     ),
     FastPath(
         "TenantDirectory copy (TENANT_CACHE_SECONDS)",

@@ -85,6 +85,7 @@ from flux.tenancy import (
     membership_role,
     read_rows,
     tenant_scope,
+    write_rows,
 )
 from flux.version import __version__
 
@@ -209,4 +210,5 @@ __all__ = [
     "update_or_create",
     "upsert_insert",
     "utcnow",
+    "write_rows",
 ]

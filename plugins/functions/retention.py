@@ -57,7 +57,7 @@ def prune_statement(function_id: str, days: int, max_rows: int) -> sa.Delete | N
 
 
 def prune_if_due(function_id: str) -> int:
-    """Prune the function's executions, in the session's transaction, when its turn has come; how many rows went."""
+    """Prune the function's executions when its turn has come, committed at once; how many rows went."""
     state, config = current_app.extensions["functions"], current_app.config
     if not state["prune_schedule"].due(function_id):
         return 0
@@ -66,4 +66,8 @@ def prune_if_due(function_id: str) -> int:
         config["FUNCTIONS_EXECUTION_RETENTION_DAYS"],
         config["FUNCTIONS_EXECUTION_RETENTION_MAX_ROWS"],
     )
-    return 0 if statement is None else db.session.execute(statement).rowcount
+    if statement is None:
+        return 0
+    pruned = db.session.execute(statement).rowcount
+    db.session.commit()
+    return pruned
