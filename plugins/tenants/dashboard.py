@@ -92,7 +92,7 @@ def soft_delete_or_recover(tenant_id: str, action: str) -> ResponseReturnValue:
     """Hide a live tenant (its data kept), or bring a hidden one back."""
     try:
         if action == "delete":
-            tenant = store.visible(tenant_id, current_actor())
+            tenant = store.visible(tenant_id, current_actor(), lock=True)
             store.soft_delete(tenant)
             done = "Deleted “{}”: hidden everywhere, its data kept until recovered."
         else:
@@ -132,7 +132,7 @@ def tenant(tenant_id: str) -> ResponseReturnValue:
 @require(*ADMIN_ROLES)
 def add_member(tenant_id: str) -> ResponseReturnValue:
     """An admin is added, or promoted if a member already, as the API's `POST …/admins` does."""
-    shown, form = store.visible(tenant_id, current_actor()), MemberForm()
+    shown, form = store.visible(tenant_id, current_actor(), lock=True), MemberForm()
     if not form.validate():
         return invalid(form, lambda status: _render_tenant(shown, status, form))
     try:
@@ -153,7 +153,7 @@ def add_member(tenant_id: str) -> ResponseReturnValue:
 def change_member(tenant_id: str, user_id: str, action: str) -> ResponseReturnValue:
     """Remove a member, make one an admin, or take the admin role back (the account stays a member)."""
     actor = current_actor()
-    shown = store.visible(tenant_id, actor)
+    shown = store.visible(tenant_id, actor, lock=True)
     try:
         if action == "remove":
             store.remove_member(shown, user_id, actor)
