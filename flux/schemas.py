@@ -201,10 +201,14 @@ def list_of(item: type[BaseModel], name: str | None = None) -> type[RootModel]:
 
 
 def page_of(statement: sa.Select, page: Page) -> tuple[list[Any], int]:
-    """One page of an ORM select's rows, and how many rows the whole select has."""
+    """One page of an ORM select's rows, and how many rows the whole select has.
+
+    A select of one entity or column gives its values; of several, rows to unpack.
+    """
     total = db.session.scalar(sa.select(sa.func.count()).select_from(statement.order_by(None).subquery()))
-    rows = db.session.scalars(statement.limit(page.limit).offset(page.offset)).all()
-    return list(rows), total or 0
+    paged = statement.limit(page.limit).offset(page.offset)
+    rows = db.session.scalars(paged) if len(statement.column_descriptions) == 1 else db.session.execute(paged)
+    return list(rows.all()), total or 0
 
 
 def _json(content: Any, status: int = 200) -> Response:

@@ -61,9 +61,7 @@ class SqlStore(KeyValueStore):
     def _set(self, namespace: str, key: str, value: bytes) -> None:
         now = datetime.now(UTC)
         with self._session() as session:
-            insert = upsert_insert(session.get_bind().dialect.name)(kv_table).values(
-                namespace=namespace, key=key, value=value, updated_at=now
-            )
+            insert = upsert_insert()(kv_table).values(namespace=namespace, key=key, value=value, updated_at=now)
             session.execute(
                 insert.on_conflict_do_update(
                     index_elements=[kv_table.c.namespace, kv_table.c.key], set_={"value": value, "updated_at": now}

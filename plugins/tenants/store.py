@@ -22,7 +22,6 @@ from flux.api import (
     Actor,
     BadRequest,
     Conflict,
-    Forbidden,
     NotFound,
     Page,
     PlatformAccount,
@@ -35,6 +34,7 @@ from flux.api import (
     flush_or_conflict,
     flux_state,
     membership_role,
+    page_of,
     tenant_scope,
     utcnow,
 )
@@ -65,11 +65,6 @@ def administers(actor: Actor, tenant_id: str) -> bool:
     return actor.kind == "platform" and membership_role(actor.id, tenant_id) == TENANT_ADMIN
 
 
-def require_instance_wide(actor: Actor, doing: str) -> None:
-    if not is_instance_wide(actor):
-        raise Forbidden(f"only instance admins {doing}", code=error_codes.FORBIDDEN)
-
-
 def _by_id_or_slug(id_or_slug: str) -> sa.ColumnElement[bool]:
     return sa.or_(Tenant.id == id_or_slug, Tenant.slug == id_or_slug)
 
@@ -85,11 +80,15 @@ def visible(id_or_slug: str, actor: Actor, lock: bool = False) -> Tenant:
     (which locks it too) runs wholly before the change, which then finds no tenant, or
     after it, and deletes what the change wrote (settings have no foreign key to stop them).
     """
-    query = sa.select(Tenant).where(_by_id_or_slug(id_or_slug), Tenant.deleted_at.is_(None))
-    tenant = db.session.scalar(query.with_for_update() if lock else query)
+    tenant = _live(id_or_slug, lock)
     if tenant is None or not administers(actor, tenant.id):
         raise _unknown(id_or_slug)
     return tenant
+
+
+def _live(id_or_slug: str, lock: bool = False) -> Tenant | None:
+    query = sa.select(Tenant).where(_by_id_or_slug(id_or_slug), Tenant.deleted_at.is_(None))
+    return db.session.scalar(query.with_for_update() if lock else query)
 
 
 def any_state(id_or_slug: str, lock: bool = False) -> Tenant:
@@ -111,7 +110,7 @@ def page_of_tenants(actor: Actor, page: Page, deleted: bool = False) -> tuple[li
             TenantMembership.account_id == actor.id, TenantMembership.role == TENANT_ADMIN
         )
         query = query.where(Tenant.id.in_(administered))
-    return _page(query.order_by(Tenant.created_at, Tenant.slug), page)
+    return page_of(query.order_by(Tenant.created_at, Tenant.slug), page)
 
 
 def memberships(account_id: str, page: Page) -> tuple[list[tuple[Tenant, str]], int]:
@@ -122,7 +121,7 @@ def memberships(account_id: str, page: Page) -> tuple[list[tuple[Tenant, str]], 
         .where(TenantMembership.account_id == account_id, Tenant.deleted_at.is_(None))
         .order_by(TenantMembership.created_at, Tenant.slug)
     )
-    return _page(query, page, entity=False)
+    return page_of(query, page)
 
 
 def switchable(actor: Actor) -> list[Tenant]:
@@ -139,24 +138,17 @@ def switchable(actor: Actor) -> list[Tenant]:
 
 def switch_target(actor: Actor, id_or_slug: str) -> Tenant:
     """A live tenant the actor may act in, for the switcher; else 404, as for an unknown tenant."""
-    tenant = db.session.scalar(sa.select(Tenant).where(_by_id_or_slug(id_or_slug), Tenant.deleted_at.is_(None)))
+    tenant = _live(id_or_slug)
     if tenant is None or not (is_instance_wide(actor) or membership_role(actor.id, tenant.id) is not None):
         raise _unknown(id_or_slug)
     return tenant
-
-
-def _page(query: sa.Select, page: Page, entity: bool = True) -> tuple[list[Any], int]:
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())) or 0
-    paged = query.limit(page.limit).offset(page.offset)
-    rows = db.session.scalars(paged).all() if entity else db.session.execute(paged).all()
-    return list(rows), total
 
 
 def create(body: TenantCreate) -> Tenant:
     tenant = Tenant(slug=body.slug, name=body.name, metadata_=body.metadata)
     db.session.add(tenant)
     flush_or_conflict(f"a tenant with the slug {body.slug!r} exists (perhaps soft-deleted)", ALREADY_EXISTS)
-    _audit(tenant.id, "tenant.create", tenant.slug, tenant_id=tenant.id)
+    _audit("tenant.create", tenant)
     return tenant
 
 
@@ -170,7 +162,7 @@ def change(tenant: Tenant, body: TenantChange) -> Tenant:
     for field, value in given.items():
         setattr(tenant, "metadata_" if field == "metadata" else field, value)
     flush_or_conflict(f"a tenant with the slug {body.slug!r} exists (perhaps soft-deleted)", ALREADY_EXISTS)
-    _audit(tenant.id, "tenant.update", tenant.slug, tenant_id=tenant.id, fields=sorted(given))
+    _audit("tenant.update", tenant, fields=sorted(given))
     return tenant
 
 
@@ -178,14 +170,14 @@ def soft_delete(tenant: Tenant) -> None:
     """Hide the tenant from every request; its rows stay until it is recovered or deleted for good."""
     _refuse_default(tenant)
     tenant.deleted_at = utcnow()
-    _audit(tenant.id, "tenant.delete", tenant.slug, tenant_id=tenant.id, hard=False)
+    _audit("tenant.delete", tenant, hard=False)
 
 
 def recover(tenant: Tenant) -> Tenant:
     if tenant.deleted_at is None:
         raise Conflict(f"tenant {tenant.slug!r} is not deleted", code=TENANT_NOT_DELETED)
     tenant.deleted_at = None
-    _audit(tenant.id, "tenant.recover", tenant.slug, tenant_id=tenant.id)
+    _audit("tenant.recover", tenant)
     return tenant
 
 
@@ -197,23 +189,23 @@ def hard_delete(tenant: Tenant) -> None:
     `default`, as the tenant's own trail goes with it.
     """
     _refuse_default(tenant)
-    tenant_id, slug = tenant.id, tenant.slug
+    tenant_id = tenant.id
     with tenant_scope(tenant_id):
         flux_state().plugins.hook.delete_tenant_data(tenant_id=tenant_id)
     db.session.execute(sa.delete(TenantMembership).where(TenantMembership.tenant_id == tenant_id))
     db.session.execute(sa.delete(Tenant).where(Tenant.id == tenant_id))
     db.session.expunge(tenant)
-    _audit(default_tenant_id(), "tenant.delete", slug, tenant_id=tenant_id, hard=True)
+    _audit("tenant.delete", tenant, trail=default_tenant_id(), hard=True)
 
 
-def _audit(trail: str, action: str, target: str, /, **details: Any) -> None:
-    """Record in the managed tenant's own trail, where its admins read it, not in the one the caller acts in.
+def _audit(action: str, tenant: Tenant, /, trail: str | None = None, **details: Any) -> None:
+    """Record in the managed tenant's own trail (or `trail`), where its admins read it, not the one acted in.
 
     An instance admin acts in `default`: its admins and `audit:read` keys would
     otherwise read every tenant's members and setting keys.
     """
-    with tenant_scope(trail):
-        audit.record(action, target, **details)
+    with tenant_scope(trail or tenant.id):
+        audit.record(action, tenant.slug, tenant_id=tenant.id, **details)
 
 
 def _refuse_default(tenant: Tenant) -> None:
@@ -238,7 +230,7 @@ def page_of_members(tenant: Tenant, page: Page, role: str | None = None) -> tupl
     )
     if role is not None:
         query = query.where(TenantMembership.role == role)
-    rows, total = _page(query, page, entity=False)
+    rows, total = page_of(query, page)
     return [_member(membership, account) for membership, account in rows], total
 
 
@@ -286,19 +278,19 @@ def add_member(tenant: Tenant, user_id: str, role: str) -> dict[str, Any]:
     membership = TenantMembership(tenant_id=tenant.id, account_id=account.id, role=role)
     db.session.add(membership)
     flush_or_conflict(f"{account.email} is a member of {tenant.slug!r} already", ALREADY_EXISTS)
-    _audit(tenant.id, "tenant.member.add", tenant.slug, tenant_id=tenant.id, user_id=account.id, role=role)
+    _audit("tenant.member.add", tenant, user_id=account.id, role=role)
     return _member(membership, account)
 
 
 def make_admin(tenant: Tenant, user_id: str) -> tuple[dict[str, Any], bool]:
     """Make an account the tenant's admin, adding it as a member first if needed; True when it was added."""
-    account = _account(user_id)
     membership = _membership(tenant, user_id)
     if membership is None:
         return add_member(tenant, user_id, TENANT_ADMIN), True
+    account = _account(user_id)
     if membership.role != TENANT_ADMIN:
         membership.role = TENANT_ADMIN
-        _audit(tenant.id, "tenant.admin.add", tenant.slug, tenant_id=tenant.id, user_id=account.id)
+        _audit("tenant.admin.add", tenant, user_id=account.id)
     return _member(membership, account), False
 
 
@@ -306,7 +298,7 @@ def remove_member(tenant: Tenant, user_id: str, actor: Actor) -> None:
     membership = _held(tenant, user_id, None)
     _keep_an_admin(tenant, membership, actor)
     db.session.delete(membership)
-    _audit(tenant.id, "tenant.member.remove", tenant.slug, tenant_id=tenant.id, user_id=user_id, role=membership.role)
+    _audit("tenant.member.remove", tenant, user_id=user_id, role=membership.role)
 
 
 def remove_admin(tenant: Tenant, user_id: str, actor: Actor) -> None:
@@ -314,7 +306,7 @@ def remove_admin(tenant: Tenant, user_id: str, actor: Actor) -> None:
     membership = _held(tenant, user_id, TENANT_ADMIN)
     _keep_an_admin(tenant, membership, actor)
     membership.role = TENANT_MEMBER
-    _audit(tenant.id, "tenant.admin.remove", tenant.slug, tenant_id=tenant.id, user_id=user_id)
+    _audit("tenant.admin.remove", tenant, user_id=user_id)
 
 
 def _held(tenant: Tenant, user_id: str, role: str | None) -> TenantMembership:
@@ -367,8 +359,12 @@ def settings_of(tenant: Tenant) -> dict[str, Any]:
 def setting(tenant: Tenant, key: str) -> Any:
     value = flux_state().store.get_json(_namespace(tenant.id), key, default=_ABSENT)
     if value is _ABSENT:
-        raise NotFound(f"tenant {tenant.slug!r} has no setting {key!r}", code=NOT_FOUND)
+        raise _no_setting(tenant, key)
     return value
+
+
+def _no_setting(tenant: Tenant, key: str) -> NotFound:
+    return NotFound(f"tenant {tenant.slug!r} has no setting {key!r}", code=NOT_FOUND)
 
 
 def change_settings(tenant: Tenant, body: SettingsChange) -> dict[str, Any]:
@@ -376,10 +372,8 @@ def change_settings(tenant: Tenant, body: SettingsChange) -> dict[str, Any]:
     store, namespace = flux_state().store, _namespace(tenant.id)
     removed = sorted(key for key, value in body.settings.items() if value is None)
     _audit(
-        tenant.id,
         "tenant.settings.update",
-        tenant.slug,
-        tenant_id=tenant.id,
+        tenant,
         keys=sorted(set(body.settings) - set(removed)),
         removed=removed,
     )
@@ -392,9 +386,10 @@ def change_settings(tenant: Tenant, body: SettingsChange) -> dict[str, Any]:
 
 
 def delete_setting(tenant: Tenant, key: str) -> None:
-    setting(tenant, key)
-    _audit(tenant.id, "tenant.settings.delete", tenant.slug, tenant_id=tenant.id, key=key)
-    flux_state().store.delete(_namespace(tenant.id), key)
+    """Audited in the same transaction as the delete, with the SQL store; a missing key changes nothing."""
+    if not flux_state().store.delete(_namespace(tenant.id), key):
+        raise _no_setting(tenant, key)
+    _audit("tenant.settings.delete", tenant, key=key)
 
 
 def delete_settings(tenant_id: str) -> None:
