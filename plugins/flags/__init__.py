@@ -1,0 +1,1 @@
+"""Tenant settings and feature flags (seed 002), with OpenFeature remote evaluation."""
