@@ -12,7 +12,8 @@ What a caller may rely on:
   `SPLIT` (a rollout chose, a rule's or the fallthrough one), `DISABLED` (`off_variant`).
 - Rules are tried in order; the first whose conditions all hold wins.
 - A condition on a missing attribute is false, negated operators included (as flagd
-  and Unleash do): `not_equals: "x"` on a context without the attribute does not match.
+  and Unleash do): `not_equals: "x"` on a context without the attribute does not match,
+  and `not_in_segment` needs every attribute the segment tests.
   JSON `null` is a value, not a missing attribute. Dotted attributes walk nested objects.
 - `equals`/`in` compare JSON values: 1 equals 1.0, `true` does not equal 1. Text
   operators hold only for strings, numeric ones only for numbers (never booleans),
@@ -166,43 +167,50 @@ def evaluate_all(flags: Iterable[CompiledFlag], context: Mapping[str, Any]) -> d
 def _predicate(condition: Condition, segments: Mapping[str, Segment], unknown: set[str]) -> Predicate:
     if condition.operator in SEGMENT:
         return _segment_predicate(condition, segments, unknown)
-    test = _test(condition.operator, condition.value)
-    path = (condition.attribute or "").split(".")
+    get, test = _getter(condition.attribute or ""), _test(condition.operator, condition.value)
+
+    def holds(context: Mapping[str, Any]) -> bool:
+        value = get(context)
+        return value is not _MISSING and test(value)
+
+    return holds
+
+
+def _getter(attribute: str) -> Callable[[Mapping[str, Any]], Any]:
+    """The attribute's value in a context, or `_MISSING`; a dotted name walks nested objects."""
+    path = attribute.split(".")
     if len(path) == 1:
-        name = path[0]
+        return lambda context: context.get(attribute, _MISSING)
 
-        def holds(context: Mapping[str, Any]) -> bool:
-            value = context.get(name, _MISSING)
-            return value is not _MISSING and test(value)
-
-        return holds
-
-    def holds_nested(context: Mapping[str, Any]) -> bool:
+    def get_nested(context: Mapping[str, Any]) -> Any:
         value: Any = context
         try:
             for part in path:
                 value = value[part]
         except (KeyError, TypeError, IndexError):
-            return False
-        return test(value)
+            return _MISSING
+        return value
 
-    return holds_nested
+    return get_nested
 
 
 def _segment_predicate(condition: Condition, segments: Mapping[str, Segment], unknown: set[str]) -> Predicate:
+    """`in_segment`: all the segment's conditions hold; `not_in_segment`: the context has
+    every attribute they test (like any negated operator) and they do not all hold."""
     key = str(condition.value)
     segment = segments.get(key)
     if segment is None:
         unknown.add(key)
         return lambda context: False
     members = tuple(_predicate(member, segments, unknown) for member in segment.conditions)
+    getters = tuple(_getter(member.attribute or "") for member in segment.conditions)
 
     def in_segment(context: Mapping[str, Any]) -> bool:
         return all(holds(context) for holds in members)
 
     if condition.operator == "in_segment":
         return in_segment
-    return lambda context: not in_segment(context)
+    return lambda context: all(get(context) is not _MISSING for get in getters) and not in_segment(context)
 
 
 def _test(name: str, expected: Any) -> Test:
