@@ -8,7 +8,7 @@ the pieces fit: an `ApiBlueprint` of views with pydantic arguments, each guarded
 
 from flask_openapi3 import Tag
 
-from flux import audit, error_codes
+from flux import audit, error_codes, tenant_settings
 from flux.admin_pages import AdminPage
 from flux.app import flux_state
 from flux.auth.admins import first_admin, has_instance_admin, home_tenant_id
@@ -67,7 +67,9 @@ from flux.schemas import (
     VersionInPath,
     answer,
     bounded_text,
+    json_at_most,
     list_of,
+    matching,
     page_of,
     paginated,
     parse,
@@ -87,6 +89,7 @@ from flux.tenancy import (
     tenant_scope,
     write_rows,
 )
+from flux.tenant_settings import SettingsGroup
 from flux.version import __version__
 
 __all__ = [
@@ -129,6 +132,7 @@ __all__ = [
     "ServiceKey",
     "ServiceKeyOut",
     "ServiceUnavailable",
+    "SettingsGroup",
     "Signin",
     "Tag",
     "Tenant",
@@ -169,11 +173,13 @@ __all__ = [
     "invalid",
     "is_tenant_admin_here",
     "issue_key",
+    "json_at_most",
     "json_option",
     "key_status",
     "known_scopes",
     "list_of",
     "log_unexpected",
+    "matching",
     "membership_role",
     "new_id",
     "omit_none",
@@ -206,6 +212,7 @@ __all__ = [
     "show_table",
     "stripped",
     "tenant_scope",
+    "tenant_settings",
     "unreadable_secret",
     "update_or_create",
     "upsert_insert",

@@ -11,18 +11,20 @@ from typing import Any
 from flask import Flask, current_app
 from jinja2 import ChoiceLoader, FileSystemLoader
 
-from flux import db, errors, http, openapi, routing
+from flux import cors, db, errors, http, openapi, routing
 from flux.admin_pages import AdminPage
 from flux.auth import tokens
 from flux.auth.scopes import merge_scopes
 from flux.cache import TtlCache
 from flux.config import ConfigLayers, default_instance_path, merge_plugin_defaults
+from flux.cors import AllowedOrigins
 from flux.crypto import Cipher, Encryptor, canary, load_keyring
 from flux.plugins import FluxPluginManager, build_plugin_manager
 from flux.ratelimit import RateLimiter
 from flux.registry import collect_named, pick
 from flux.storage import KeyValueStore
 from flux.tenancy import TenantDirectory
+from flux.tenant_settings import SettingCatalog
 
 
 def shared_templates() -> Path:
@@ -49,6 +51,8 @@ class FluxState:
     live_sessions: TtlCache[bool]
     verified_tokens: TtlCache[dict]
     tenants: TenantDirectory
+    settings: SettingCatalog
+    origins: AllowedOrigins
     scopes: dict[str, str] = field(default_factory=dict)
     admin_pages: list[AdminPage] = field(default_factory=list)
 
@@ -78,6 +82,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     routing.init_app(app)
     http.init_app(app)
+    cors.init_app(app)
     db.init_app(app)
     tokens.init_app(app)
 
@@ -95,6 +100,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         live_sessions=TtlCache(app.config["AUTH_SESSION_CACHE_SECONDS"]),
         verified_tokens=TtlCache(app.config["AUTH_SESSION_CACHE_SECONDS"]),
         tenants=TenantDirectory(app.config["TENANT_CACHE_SECONDS"]),
+        settings=SettingCatalog(plugins.answers_by_plugin("register_setting_categories"), layers.settings_sources()),
+        origins=AllowedOrigins(app.config["TENANT_CACHE_SECONDS"]),
         scopes=merge_scopes(plugins.answers_by_plugin("register_scopes")),
     )
     app.extensions["flux"] = state

@@ -1,7 +1,8 @@
 """The audit trail: who changed what, in which tenant, and when; never a value.
 
 Plugins call `record(...)` inside the transaction that makes the change, so the event
-is stored exactly when the change is. Once that transaction commits, every
+is stored exactly when the change is; a record that cannot be written is a 503 that
+takes the change with it (fail closed). Once that transaction commits, every
 `record_audit_event` hook implementation gets the event (a SIEM, a log shipper).
 """
 
@@ -15,10 +16,13 @@ import sqlalchemy as sa
 from flask import current_app, has_request_context, request
 from pydantic import ConfigDict
 from sqlalchemy import event, orm
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from flux import error_codes
 from flux.context import current_actor
 from flux.db import UtcDateTime, db, new_id, utcnow
+from flux.errors import ServiceUnavailable, database_fault
 from flux.schemas import ApiModel, Timestamp
 from flux.tenancy import TenantScoped
 
@@ -71,7 +75,17 @@ def record(action: str, target: str, **details: Any) -> None:
         created_at=utcnow(),
     )
     db.session.add(row)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except SQLAlchemyError as error:  # fail closed: the caller's change goes with its record
+        log.error("an audit record of %s %s could not be written: %s", action, target, type(error).__name__)
+        fault = database_fault(error)
+        if fault is not None:
+            raise fault from error
+        raise ServiceUnavailable(
+            "the change could not be audited, so it was not made; retry, and tell the operator if it persists",
+            code=error_codes.AUDIT_UNAVAILABLE,
+        ) from error
     db.session.info.setdefault(PENDING, []).append((current_app._get_current_object(), AuditEvent.model_validate(row)))
 
 

@@ -27,15 +27,10 @@ DEFAULTS: dict[str, Any] = {
     "AUTH_JWT_SECRET": "",
     "AUTH_JWT_ISSUER": "fluxbase",
     "AUTH_JWT_AUDIENCE": "fluxbase",
-    "AUTH_ACCESS_TOKEN_SECONDS": 900,
-    "AUTH_REFRESH_TOKEN_DAYS": 30,
     "AUTH_SESSION_CACHE_SECONDS": 5,
     "TENANT_CACHE_SECONDS": 5,
     "AUTH_SIGNUP_ENABLED": True,
-    "AUTH_PASSWORD_MIN_LENGTH": 8,
     "AUTH_PASSWORD_HASH_METHOD": "scrypt:32768:8:1",
-    "AUTH_LOCKOUT_ATTEMPTS": 5,
-    "AUTH_LOCKOUT_MINUTES": 15,
     "AUTH_SIGNIN_LIMIT_PER_IP": "30/minute",
     "AUTH_SIGNIN_LIMIT_PER_EMAIL": "10/minute",
     "RATE_LIMIT_STORAGE_URL": "memory://",
@@ -110,6 +105,15 @@ class ConfigLayers:
         """All layers, lowest first: `plugin_defaults`, `DEFAULTS`, the file, the environment, tests."""
         defaults = {**(plugin_defaults or {}), **DEFAULTS}
         return {**defaults, **self.from_file, **from_environment(defaults), **self.test_config}
+
+    def settings_sources(self) -> dict[str, Any]:
+        """Tenant settings' `FLUXBASE_SETTINGS_*` variables, over the file's `SETTINGS_*` and under the tests'."""
+
+        def prefixed(layer: dict[str, Any]) -> dict[str, Any]:
+            return {ENV_PREFIX + name: value for name, value in layer.items() if name.startswith("SETTINGS_")}
+
+        variables = environment_variables(ENV_PREFIX + "SETTINGS_")
+        return {**prefixed(self.from_file), **variables, **prefixed(self.test_config)}
 
 
 def load_layers(instance_path: Path, test_config: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from flask import Request, current_app
 
 from flux.audit import AuditRecord
-from flux.auth import api_service_keys
+from flux.auth import api_service_keys, policy
 from flux.auth.admins import create_account
 from flux.auth.api_admins import admins
 from flux.auth.api_audit import audit_api
@@ -125,6 +125,11 @@ def register_blueprints(app):
 @hookimpl
 def register_scopes():
     return CORE_SCOPES
+
+
+@hookimpl
+def register_setting_categories():
+    return policy.CATEGORIES
 
 
 @hookimpl

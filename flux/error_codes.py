@@ -55,6 +55,9 @@ BAD_REQUEST = register("BAD_REQUEST", 400, "The request is malformed in a way no
 NUL_CHARACTER = register("NUL_CHARACTER", 400, "The path, query or body carries U+0000, which no database stores.")
 DATABASE_BUSY = register("DATABASE_BUSY", 503, "The database is busy; retry after `Retry-After` seconds.")
 DATABASE_UNAVAILABLE = register("DATABASE_UNAVAILABLE", 503, "The database cannot be reached; retry shortly.")
+AUDIT_UNAVAILABLE = register(
+    "AUDIT_UNAVAILABLE", 503, "The change's audit record could not be written, so the change was not made; retry."
+)
 NOT_FOUND = register("NOT_FOUND", 404, "No such endpoint, or no such object for this caller in this tenant.")
 METHOD_NOT_ALLOWED = register("METHOD_NOT_ALLOWED", 405, "The endpoint does not take this method (see `Allow`).")
 INTERNAL_ERROR = register("INTERNAL_ERROR", 500, "A bug: the answer carries a `request_id` to quote in a report.")

@@ -3,7 +3,7 @@
 Three kinds of hook, as in `../shared/DESIGN.md`:
 
 * collect-all: every plugin contributes and the core uses all the answers
-  (`register_config_defaults`, `register_scopes`, `register_blueprints`,
+  (`register_config_defaults`, `register_scopes`, `register_setting_categories`, `register_blueprints`,
   `register_admin_pages`, `register_commands`, `register_migrations`,
   `register_encrypted_columns`, `startup`, `delete_tenant_data`);
 * named registries: every plugin registers named implementations and configuration
@@ -60,6 +60,20 @@ def register_scopes():
     `family:*` for a known family); the dashboard offers them as checkboxes. A scope
     another plugin or the core registers stops start-up.
     Example: `return {"notes:read": "read notes", "notes:write": "create, change and delete notes"}`.
+    """
+
+
+@hookspec
+def register_setting_categories():
+    """Return tenant-setting categories: `{name: model}`, each model a `flux.api.SettingsGroup` subclass.
+
+    Called once by `create_app`. Every field has a default (the code default); a field
+    whose type is another `SettingsGroup` is a group, any other a leaf. A tenant's value
+    of a leaf is its stored one (`PUT /api/v1/admin/settings/{name}`), else
+    `FLUXBASE_SETTINGS_<NAME>_<PATH>`, else the default; read it with
+    `flux.api.tenant_settings.value("name.path")`. A name another plugin registers, or
+    `custom` and `reset`, stops start-up.
+    Example: `return {"notes": NotesSettings}` with `class NotesSettings(SettingsGroup): max_length: int = 10000`.
     """
 
 

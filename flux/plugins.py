@@ -36,6 +36,7 @@ DEFAULT_PLUGINS: dict[str, str] = {
     "secrets": "plugins.secrets",
     "functions": "plugins.functions",
     "tenants": "plugins.tenants",
+    "flags": "plugins.flags",
 }
 
 

@@ -7,6 +7,8 @@ type is the code (registered in `flux.error_codes`), which the translator in
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, TypeVar
@@ -113,6 +115,20 @@ MAX_DESCRIPTION_LENGTH = 2000
 Description = Annotated[str, Field(max_length=MAX_DESCRIPTION_LENGTH)]
 
 
+def matching(pattern: re.Pattern[str], message: str, blank: bool = False) -> AfterValidator:
+    """Text that `pattern` matches whole (or "" with `blank`), else `INVALID_FIELD` with `message`.
+
+    `{value}` in `message` is the text given (quoted, at most 100 characters).
+    """
+
+    def check(value: str) -> str:
+        if (value or not blank) and not pattern.fullmatch(value):
+            raise rule_error(error_codes.INVALID_FIELD, message.replace("{value}", repr(value[:100])))
+        return value
+
+    return AfterValidator(check)
+
+
 def _future_time(value: Any) -> datetime:
     moment = None
     if isinstance(value, str):
@@ -144,6 +160,18 @@ def bounded_text(max_bytes: int) -> Any:
         return value
 
     return Annotated[str, Field(min_length=1), AfterValidator(check)]
+
+
+def json_at_most(max_bytes: int) -> AfterValidator:
+    """A JSON value of at most `max_bytes` bytes as compact UTF-8 JSON (413 `VALUE_TOO_LARGE` beyond)."""
+
+    def check(value: Any) -> Any:
+        size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
+        if size > max_bytes:
+            raise rule_error(error_codes.VALUE_TOO_LARGE, f"is {size} bytes; at most {max_bytes} are allowed")
+        return value
+
+    return AfterValidator(check)
 
 
 def _whole_number(code: str, message: str) -> Callable[[Any, Any], int]:

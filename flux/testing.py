@@ -55,6 +55,15 @@ class StorageContract:
         assert store.delete("ns", "k") is False
         assert store.get("ns", "k") is None
 
+    def test_items_read_values_by_prefix(self, store: KeyValueStore) -> None:
+        store.set_json("ns", "b.2", [2])
+        store.set_json("ns", "a.1", 1)
+        store.set_json("ns", "b.1", {"one": 1})
+        store.set_json("other", "b.3", 3)
+        assert store.items_json("ns", "b.") == {"b.1": {"one": 1}, "b.2": [2]}
+        assert list(store.items("ns")) == ["a.1", "b.1", "b.2"]
+        assert store.items("ns", "b%") == {}
+
     def test_keys_sorted_and_prefix_filtered(self, store: KeyValueStore) -> None:
         for key in ["b/2", "a/1", "b/1", "b%", "b_"]:
             store.set("ns", key, b"x")

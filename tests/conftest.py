@@ -31,7 +31,16 @@ pytest_plugins = ["tests.live_server", "tests.browser"]
 TEST_PLUGIN = "tests.plugins.my_plugin"
 SETUP_TOKEN = "setup-token-for-tests-0123456789"
 ADMIN_EMAIL = "admin@example.com"
-PASSWORD = "correct horse battery"
+PASSWORD = "Correct horse battery 9"  # the default password policy wants an uppercase letter and a number
+DEFAULT_PASSWORD_POLICY = {
+    "min_length": 8,
+    "require_uppercase": True,
+    "require_lowercase": True,
+    "require_numbers": True,
+    "require_symbols": False,
+    "max_age_days": 90,
+    "history_count": 5,
+}
 BACKEND = os.environ.get("FLUXBASE_TEST_DB", "sqlite")
 PG_ADMIN_URL = os.environ.get("FLUXBASE_TEST_PG_URL", "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/postgres")
 

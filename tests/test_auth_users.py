@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from flux.auth.models import AppUser, AuthSession, SigninLockout
 from flux.db import db
-from tests.conftest import ADMIN_EMAIL, CSRF_FIELD, PASSWORD, DashboardClient
+from tests.conftest import ADMIN_EMAIL, CSRF_FIELD, DEFAULT_PASSWORD_POLICY, PASSWORD, DashboardClient
 
 SIGNIN, ADMIN_LOGIN = "/api/v1/auth/signin", "/api/v1/admin/login"
 
@@ -150,7 +150,9 @@ def assert_same_answer(one, other) -> None:
 
 
 def test_failed_signins_are_rate_limited_per_email(make_app):
-    client = make_app(AUTH_SIGNIN_LIMIT_PER_EMAIL="3/minute", AUTH_LOCKOUT_ATTEMPTS=100).test_client()
+    client = make_app(
+        AUTH_SIGNIN_LIMIT_PER_EMAIL="3/minute", SETTINGS_AUTHENTICATION_LOCKOUT_MAX_ATTEMPTS=100
+    ).test_client()
     body = {"email": "ghost@example.com", "password": "whatever-1"}
     assert [client.post("/api/v1/auth/signin", json=body).status_code for _ in range(4)] == [401, 401, 401, 429]
     limited = client.post("/api/v1/auth/signin", json=body)
@@ -233,17 +235,17 @@ def test_get_and_patch_user(app, client, auth):
         assert (nothing.status_code, nothing.json["code"]) == (400, "NOTHING_TO_UPDATE"), body
     for current in ("x", None):
         wrong = client.patch(
-            "/api/v1/auth/user", json={"password": "new-password-1", "current_password": current}, headers=headers
+            "/api/v1/auth/user", json={"password": "New-password-1", "current_password": current}, headers=headers
         )
         assert wrong.status_code == 400 and wrong.json["code"] == "INVALID_CURRENT_PASSWORD"
     weak = client.patch("/api/v1/auth/user", json={"password": "short", "current_password": PASSWORD}, headers=headers)
     assert (weak.status_code, weak.json["code"]) == (400, "WEAK_PASSWORD")
     changed = client.patch(
-        "/api/v1/auth/user", json={"password": "new-password-1", "current_password": PASSWORD}, headers=headers
+        "/api/v1/auth/user", json={"password": "New-password-1", "current_password": PASSWORD}, headers=headers
     )
     assert changed.status_code == 200
     assert client.post("/api/v1/auth/signin", json={"email": "me@example.com", "password": PASSWORD}).status_code == 401
-    new = client.post("/api/v1/auth/signin", json={"email": "me@example.com", "password": "new-password-1"})
+    new = client.post("/api/v1/auth/signin", json={"email": "me@example.com", "password": "New-password-1"})
     assert new.status_code == 200
 
 
@@ -253,7 +255,7 @@ def test_a_password_change_ends_every_other_session(app, client, auth):
     body = {"email": "me@example.com", "password": PASSWORD}
     others = [client.post("/api/v1/auth/signin", json=body).json for _ in range(2)]
     someone_else = auth.signup(email="else@example.com")
-    change = {"password": "new-password-1", "current_password": PASSWORD}
+    change = {"password": "New-password-1", "current_password": PASSWORD}
     assert client.patch("/api/v1/auth/user", json=change, headers=auth.bearer(mine)).status_code == 200
 
     for other in others:
@@ -302,10 +304,11 @@ def test_auth_config_is_public(client):
     assert client.get("/api/v1/auth/config").json == {
         "signup_enabled": True,
         "password_min_length": 8,
+        "password_policy": DEFAULT_PASSWORD_POLICY,
         "access_token_seconds": 900,
-        "refresh_token_days": 30,
+        "refresh_token_seconds": 86400,
         "lockout_attempts": 5,
-        "lockout_minutes": 15,
+        "lockout_seconds": 900,
     }
 
 

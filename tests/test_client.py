@@ -102,7 +102,7 @@ def test_user_secrets_belong_to_the_signed_in_app_user(live_server, admin_client
 
 
 def test_an_expired_access_token_is_refreshed_once_and_the_new_pair_reported(start_live_server):
-    server = start_live_server(AUTH_ACCESS_TOKEN_SECONDS="1")
+    server = start_live_server(SETTINGS_TOKENS_ACCESS_TOKEN_LIFETIME="1")
     server.signup("ann@example.com")
     pairs = []
     client = FluxClient(server.url, app_user=True, on_tokens=pairs.append)

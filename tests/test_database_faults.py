@@ -52,7 +52,7 @@ def busy_app(make_app, database_url):
 def test_a_busy_database_answers_503_database_busy_with_retry_after(make_app, database_url, caplog):
     app, lock = busy_app(make_app, database_url)
     client = app.test_client()
-    auth = client.post("/api/v1/auth/signup", json={"email": "busy@example.com", "password": "correct horse battery"})
+    auth = client.post("/api/v1/auth/signup", json={"email": "busy@example.com", "password": "Correct horse battery 9"})
     headers = {"Authorization": f"Bearer {auth.json['access_token']}"}
     assert client.put(SETTING, json={"value": "light"}, headers=headers).status_code == 200
     with lock(app):

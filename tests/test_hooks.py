@@ -122,6 +122,60 @@ def test_hook_register_scopes(app, client, admin_headers):
     assert 'value="notes:read"' in page and 'value="secrets:write"' in page
 
 
+def test_hook_register_setting_categories(app, client, admin_headers, monkeypatch, make_app):
+    settings = "/api/v1/admin/settings/notes"
+    assert client.get(settings, headers=admin_headers).json == {"max_length": 10000, "sharing": False}
+    changed = client.put(settings, json={"max_length": 500}, headers=admin_headers)
+    assert changed.json["changes"] == {"max_length": {"old": 10000, "new": 500}}
+    refused = client.put(settings, json={"max_length": 0}, headers=admin_headers)
+    assert (refused.status_code, refused.json["code"]) == (400, "INVALID_FIELD")
+    with app.test_request_context(headers=admin_headers):
+        from flux import tenant_settings
+
+        assert tenant_settings.value("notes.max_length", default_tenant_id()) == 500
+    monkeypatch.setenv("FLUXBASE_SETTINGS_NOTES_SHARING", "true")
+    other = make_app(migrated=False)
+    with other.app_context():
+        assert other.extensions["flux"].settings.category("notes").base == {"max_length": 10000, "sharing": True}
+
+
+def test_hook_register_setting_categories_refuses_a_taken_or_reserved_name(make_app):
+    class Clash:
+        @hookimpl
+        def register_setting_categories(self):
+            from plugins.flags.categories import BrandingSettings
+
+            return {"branding": BrandingSettings}
+
+    class Reserved:
+        @hookimpl
+        def register_setting_categories(self):
+            from plugins.flags.categories import BrandingSettings
+
+            return {"custom": BrandingSettings}
+
+    for plugin, message in ((Clash(), "of plugin flags"), (Reserved(), "named 'custom'")):
+        with pytest.raises(ConfigError, match=message):
+            make_app(migrated=False, PLUGINS=[plugin])
+
+
+def test_hook_register_feature_flags(client, admin_headers):
+    flags = client.get("/api/v1/admin/settings/feature-flags", headers=admin_headers).json["flags"]
+    mine = next(flag for flag in flags if flag["key"] == "notes_sharing")
+    assert mine == {
+        "key": "notes_sharing",
+        "display_name": "Note sharing",
+        "description": "Share notes by link",
+        "enabled": False,
+        "category": "notes",
+        "impact": "low",
+    }
+    turned = client.put(
+        "/api/v1/admin/settings/feature-flags/notes_sharing", json={"enabled": True}, headers=admin_headers
+    )
+    assert turned.json["enabled"] is True
+
+
 def test_hook_register_blueprints(client):
     assert client.post("/api/v1/my-plugin/echo", json={"x": 1}).json == {"received": {"x": 1}}
 

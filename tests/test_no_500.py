@@ -119,7 +119,11 @@ def test_no_dashboard_page_answers_500(app, client, auth):
 def test_a_dashboard_sign_in_with_cr_lf_in_next_goes_to_the_dashboard(client, auth, target):
     auth.setup_admin()
     browser_like = DashboardClient(client)
-    data = {"email": "admin@example.com", "password": "correct horse battery", "csrf_token": browser_like.csrf_token()}
+    data = {
+        "email": "admin@example.com",
+        "password": "Correct horse battery 9",
+        "csrf_token": browser_like.csrf_token(),
+    }
     response = client.post("/dashboard/login", query_string={"next": target}, data=data)
     assert (response.status_code, response.headers["Location"]) == (302, "/dashboard/")
     assert "X-Injected" not in response.headers and "session=fixed" not in response.headers.get("Set-Cookie", "")

@@ -31,7 +31,8 @@ def two_nodes(make_app, storage_url: str):
         "RATE_LIMIT_STORAGE_URL": storage_url,
         "AUTH_SIGNIN_LIMIT_PER_EMAIL": "4/minute",
         "AUTH_SIGNIN_LIMIT_PER_IP": "1000/minute",
-        "AUTH_LOCKOUT_ATTEMPTS": 100,  # the lockout is kept in the database, shared by every node anyway
+        # The lockout is kept in the database, shared by every node anyway.
+        "SETTINGS_AUTHENTICATION_LOCKOUT_MAX_ATTEMPTS": 100,
     }
     return make_app(**config).test_client(), make_app(migrated=False, **config).test_client()
 

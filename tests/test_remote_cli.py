@@ -238,7 +238,7 @@ def test_environment_overrides_the_config_file(fluxbase, live_server, live_admin
 
 
 def test_an_expired_session_is_refreshed_and_saved(fluxbase, start_live_server, config_file):
-    server = start_live_server(AUTH_ACCESS_TOKEN_SECONDS="1")
+    server = start_live_server(SETTINGS_TOKENS_ACCESS_TOKEN_LIFETIME="1")
     server.signup("ann@example.com")
     fluxbase.login(server.url, "--app-user", email="ann@example.com")
     before = json.loads(config_file.read_text())

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_openapi3 import Tag
 
+from flux import tenant_settings
 from flux.auth.models import AppUser
 from flux.auth.passwords import hash_password, verify_password
 from flux.auth.permissions import APP_USER, SIGNED_IN, require
@@ -145,14 +146,17 @@ def update_user(body: UserChange):
 @users.get("/config", responses={200: AuthConfig})
 @public
 def auth_config():
-    config = current_app.config
+    """What a sign-up form needs to know: the tenant's password policy, token lifetimes and lockout."""
+    authentication = tenant_settings.read("authentication")
+    policy = authentication["password_policy"]
     return answer(
         AuthConfig(
-            signup_enabled=config["AUTH_SIGNUP_ENABLED"],
-            password_min_length=config["AUTH_PASSWORD_MIN_LENGTH"],
-            access_token_seconds=config["AUTH_ACCESS_TOKEN_SECONDS"],
-            refresh_token_days=config["AUTH_REFRESH_TOKEN_DAYS"],
-            lockout_attempts=config["AUTH_LOCKOUT_ATTEMPTS"],
-            lockout_minutes=config["AUTH_LOCKOUT_MINUTES"],
+            signup_enabled=current_app.config["AUTH_SIGNUP_ENABLED"],
+            password_min_length=policy["min_length"],
+            password_policy=policy,
+            access_token_seconds=tenant_settings.value("tokens.access_token_lifetime"),
+            refresh_token_seconds=authentication["session"]["lifetime"],
+            lockout_attempts=authentication["lockout"]["max_attempts"],
+            lockout_seconds=authentication["lockout"]["lockout_duration"],
         )
     )

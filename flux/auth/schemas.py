@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 from typing import Annotated, Literal
 
-from flask import current_app
 from pydantic import AfterValidator, BeforeValidator, Field, JsonValue
 
-from flux import error_codes
+from flux import error_codes, tenant_settings
 from flux.auth.passwords import EMAIL_PATTERN
+from flux.auth.policy import password_problem, policy_tenant
 from flux.schemas import ApiModel, Timestamp, rule_error
 
 MAX_EMAIL_LENGTH = 320
@@ -30,12 +30,12 @@ def _email(value: str) -> str:
 
 
 def _new_password(value: str) -> str:
-    """The server's policy (`AUTH_PASSWORD_MIN_LENGTH`), so it is read as the value is checked."""
-    minimum = current_app.config["AUTH_PASSWORD_MIN_LENGTH"]
-    if len(value) < minimum:
-        raise rule_error(error_codes.WEAK_PASSWORD, f"must be at least {minimum} characters")
+    """The tenant's `authentication.password_policy`, read as the value is checked (tenant settings)."""
     if len(value) > MAX_PASSWORD_LENGTH:
         raise rule_error(error_codes.WEAK_PASSWORD, f"must be at most {MAX_PASSWORD_LENGTH} characters")
+    problem = password_problem(value, tenant_settings.read("authentication", policy_tenant())["password_policy"])
+    if problem:
+        raise rule_error(error_codes.WEAK_PASSWORD, problem)
     return value
 
 
@@ -151,7 +151,8 @@ class SetupStatus(ApiModel):
 class AuthConfig(ApiModel):
     signup_enabled: bool
     password_min_length: int
+    password_policy: dict[str, JsonValue]
     access_token_seconds: int
-    refresh_token_days: int
+    refresh_token_seconds: int
     lockout_attempts: int
-    lockout_minutes: int
+    lockout_seconds: int

@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app, request
 
+from flux import tenant_settings
 from flux.auth.models import AuthSession, Credentials
 from flux.auth.tokens import (
     AccessClaims,
@@ -62,7 +63,7 @@ def open_session(account: Credentials, tenant_id: str) -> tuple[AuthSession, str
         refresh_generation=0,
         user_agent=(request.headers.get("User-Agent") or "")[:255],
         ip_address=(request.remote_addr or "")[:64],
-        expires_at=utcnow() + timedelta(days=current_app.config["AUTH_REFRESH_TOKEN_DAYS"]),
+        expires_at=utcnow() + timedelta(seconds=tenant_settings.value("authentication.session.lifetime", tenant_id)),
     )
     account.last_signin_at = utcnow()
     db.session.add(session)

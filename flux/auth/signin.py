@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app, request
 
+from flux import tenant_settings
 from flux.auth.models import Credentials, SigninLockout
 from flux.auth.passwords import EMAIL_PATTERN, verify_password
 from flux.db import db, new_id, upsert_insert, utcnow
 from flux.errors import TooManyRequests, Unauthorized
-from flux.tenancy import TenantScoped, current_tenant_id
+from flux.tenancy import TenantScoped, current_tenant_id, default_tenant_id
 
 INVALID_CREDENTIALS = "Invalid email or password"
 
@@ -44,8 +46,9 @@ def authenticate(model: type[Credentials], email: str, password: str) -> Credent
             raise _too_many("Too many failed sign-ins; try again later", wait)
 
     lockout, now = _lockout_of(model, email), utcnow()
+    policy = _lockout_policy(model)
     locked_until = db.session.scalar(sa.select(SigninLockout.locked_until).where(lockout))
-    if locked_until is not None and locked_until > now:
+    if policy["enabled"] and locked_until is not None and locked_until > now:
         seconds = math.ceil((locked_until - now).total_seconds())
         raise _too_many("Account temporarily locked after repeated failed sign-ins", seconds)
 
@@ -58,7 +61,8 @@ def authenticate(model: type[Credentials], email: str, password: str) -> Credent
 
     for limit, *identifiers in limits:
         _limiter().hit(limit, *identifiers)
-    _count_failure(model, email, now)
+    if policy["enabled"]:
+        _count_failure(model, email, now, policy)
     db.session.commit()
     raise Unauthorized(INVALID_CREDENTIALS, code="INVALID_CREDENTIALS")
 
@@ -74,25 +78,31 @@ def _lockout_of(model: type[Credentials], email: str) -> sa.ColumnElement[bool]:
     )
 
 
-def _count_failure(model: type[Credentials], email: str, now: datetime) -> None:
-    """One more failure for `email` (a new count after a quiet lockout period); lock at the threshold.
+def _lockout_policy(model: type[Credentials]) -> dict[str, Any]:
+    """`authentication.lockout` of the app user's tenant; platform accounts follow the default tenant's."""
+    tenant_id = _scope(model) or default_tenant_id()
+    return tenant_settings.read("authentication", tenant_id)["lockout"]
+
+
+def _count_failure(model: type[Credentials], email: str, now: datetime, policy: dict[str, Any]) -> None:
+    """One more failure for `email` (a new count after `reset_after` quiet seconds); lock at `max_attempts`.
 
     One INSERT … ON CONFLICT, so concurrent failures of one e-mail all count. Rows
-    older than the lockout period whose lock (if any) is over are deleted as it goes.
+    quiet for `reset_after` whose lock (if any) is over are deleted as it goes.
     """
-    config = current_app.config
-    period = timedelta(minutes=config["AUTH_LOCKOUT_MINUTES"])
+    quiet = timedelta(seconds=policy["reset_after"])
     insert = upsert_insert()(SigninLockout).values(
         id=new_id(), account_kind=model.kind, scope=_scope(model), email=email, failures=1, updated_at=now
     )
-    stale = SigninLockout.updated_at < now - period
+    stale = SigninLockout.updated_at < now - quiet
     counted = insert.on_conflict_do_update(
         index_elements=["account_kind", "scope", "email"],
         set_={"failures": sa.case((stale, 1), else_=SigninLockout.failures + 1), "updated_at": now},
     )
     failures = db.session.scalar(counted.returning(SigninLockout.failures))
-    if failures >= config["AUTH_LOCKOUT_ATTEMPTS"]:
-        lock = sa.update(SigninLockout).where(_lockout_of(model, email)).values(failures=0, locked_until=now + period)
+    if failures >= policy["max_attempts"]:
+        locked_until = now + timedelta(seconds=policy["lockout_duration"])
+        lock = sa.update(SigninLockout).where(_lockout_of(model, email)).values(failures=0, locked_until=locked_until)
         db.session.execute(lock)
     expired = sa.or_(SigninLockout.locked_until.is_(None), SigninLockout.locked_until <= now)
-    db.session.execute(sa.delete(SigninLockout).where(SigninLockout.updated_at < now - period, expired))
+    db.session.execute(sa.delete(SigninLockout).where(SigninLockout.updated_at < now - quiet, expired))

@@ -50,6 +50,15 @@ class KeyValueStore:
             raise StorageError("prefix must be text")
         return self._keys(self._namespace(namespace), prefix)
 
+    def items(self, namespace: str, prefix: str = "") -> dict[str, bytes]:
+        """Every key of a namespace starting with `prefix`, with its value, in key order: one read."""
+        if not isinstance(prefix, str):
+            raise StorageError("prefix must be text")
+        return self._items(self._namespace(namespace), prefix)
+
+    def items_json(self, namespace: str, prefix: str = "") -> dict[str, Any]:
+        return {key: json.loads(raw) for key, raw in self.items(namespace, prefix).items()}
+
     def clear(self, namespace: str) -> int:
         """Remove every key of a namespace; return how many there were."""
         return self._clear(self._namespace(namespace))
@@ -88,6 +97,11 @@ class KeyValueStore:
 
     def _keys(self, namespace: str, prefix: str) -> list[str]:
         raise NotImplementedError
+
+    def _items(self, namespace: str, prefix: str) -> dict[str, bytes]:
+        """A key-by-key default, so older backends keep working; backends that can do it in one read should."""
+        found = {key: self._get(namespace, key) for key in self._keys(namespace, prefix)}
+        return {key: value for key, value in found.items() if value is not None}
 
     def _clear(self, namespace: str) -> int:
         raise NotImplementedError

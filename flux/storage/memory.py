@@ -31,6 +31,11 @@ class MemoryStore(KeyValueStore):
     def _keys(self, namespace: str, prefix: str) -> list[str]:
         return sorted(key for key in self._data.get(namespace, {}) if key.startswith(prefix))
 
+    def _items(self, namespace: str, prefix: str) -> dict[str, bytes]:
+        with self._lock:
+            stored = dict(self._data.get(namespace, {}))
+        return {key: stored[key] for key in sorted(stored) if key.startswith(prefix)}
+
     def _clear(self, namespace: str) -> int:
         with self._lock:
             return len(self._data.pop(namespace, {}))

@@ -81,5 +81,14 @@ class SqlStore(KeyValueStore):
         with self._session() as session:
             return list(session.execute(query).scalars())
 
+    def _items(self, namespace: str, prefix: str) -> dict[str, bytes]:
+        query = (
+            sa.select(kv_table.c.key, kv_table.c.value)
+            .where(kv_table.c.namespace == namespace, kv_table.c.key.startswith(prefix, autoescape=True))
+            .order_by(kv_table.c.key)
+        )
+        with self._session() as session:
+            return {key: value for key, value in session.execute(query)}
+
     def _clear(self, namespace: str) -> int:
         return self._run(sa.delete(kv_table).where(kv_table.c.namespace == namespace)).rowcount

@@ -9,14 +9,13 @@ holds them all, and its message starts with the path of what is wrong
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, JsonValue, ValidationInfo, field_validator, model_validator
 
-from flux.api import ApiModel, Description, error_codes, rule_error
+from flux.api import ApiModel, Description, error_codes, json_at_most, matching, rule_error
 
 KEY_PATTERN = re.compile(r"[a-z0-9][a-z0-9_.-]{0,127}")
 KEY_RULE = "1 to 128 lowercase letters, digits, '_', '.' and '-', starting with a letter or digit"
@@ -101,22 +100,6 @@ def nests_repeats(pattern: str) -> bool:
     return False
 
 
-def _matching(pattern: re.Pattern[str], rule: str) -> AfterValidator:
-    def check(value: str) -> str:
-        if not pattern.fullmatch(value):
-            raise rule_error(error_codes.INVALID_FIELD, f"{value!r} is not {rule}")
-        return value
-
-    return AfterValidator(check)
-
-
-def _json_size(value: JsonValue) -> JsonValue:
-    size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
-    if size > MAX_VARIANT_BYTES:
-        raise rule_error(error_codes.VALUE_TOO_LARGE, f"is {size} bytes; at most {MAX_VARIANT_BYTES} are allowed")
-    return value
-
-
 def _is_number(value: Any) -> bool:
     return type(value) in (int, float) and math.isfinite(value)
 
@@ -136,9 +119,9 @@ def _split_weights(splits: list[Split]) -> list[Split]:
     return splits
 
 
-Key = Annotated[str, Field(max_length=128), _matching(KEY_PATTERN, KEY_RULE)]
-VariantName = Annotated[str, Field(max_length=64), _matching(VARIANT_PATTERN, VARIANT_RULE)]
-Attribute = Annotated[str, Field(max_length=128), _matching(ATTRIBUTE_PATTERN, ATTRIBUTE_RULE)]
+Key = Annotated[str, Field(max_length=128), matching(KEY_PATTERN, "{value} is not " + KEY_RULE)]
+VariantName = Annotated[str, Field(max_length=64), matching(VARIANT_PATTERN, "{value} is not " + VARIANT_RULE)]
+Attribute = Annotated[str, Field(max_length=128), matching(ATTRIBUTE_PATTERN, "{value} is not " + ATTRIBUTE_RULE)]
 
 
 class Condition(ApiModel):
@@ -251,7 +234,7 @@ class FlagDefinition(ApiModel):
     enabled: bool = True
     variants: (
         Annotated[
-            dict[VariantName, Annotated[JsonValue, AfterValidator(_json_size)]],
+            dict[VariantName, Annotated[JsonValue, json_at_most(MAX_VARIANT_BYTES)]],
             Field(min_length=1, max_length=MAX_VARIANTS),
         ]
         | None

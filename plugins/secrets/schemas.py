@@ -11,7 +11,6 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BeforeValidator,
     Field,
     ValidationInfo,
@@ -30,6 +29,7 @@ from flux.api import (
     VersionInPath,
     bounded_text,
     error_codes,
+    matching,
     rule_error,
     utcnow,
 )
@@ -58,21 +58,14 @@ def _present(value: Any) -> Any:
     return value
 
 
-def _matches(pattern: re.Pattern[str], rule: str) -> AfterValidator:
-    def check(text: str) -> str:
-        if not pattern.fullmatch(text):
-            raise rule_error(error_codes.INVALID_FIELD, f"use {rule}")
-        return text
-
-    return AfterValidator(check)
-
-
 def _blank_is_none(value: Any) -> Any:
     return value or None
 
 
 Present = BeforeValidator(_present)
-SecretName = Annotated[str, Field(json_schema_extra={"pattern": f"^{NAME.pattern}$"}), _matches(NAME, NAME_RULE)]
+SecretName = Annotated[
+    str, Field(json_schema_extra={"pattern": f"^{NAME.pattern}$"}), matching(NAME, f"use {NAME_RULE}")
+]
 SecretValue = bounded_text(MAX_VALUE_BYTES)
 Scope = Literal["global", "namespace"]
 # Query filters: an empty `?scope=` or `?namespace=` filters nothing.

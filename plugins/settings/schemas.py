@@ -7,13 +7,12 @@ rewritten by clients and servers on the way and could never be read back.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, JsonValue, StrictBool
 
-from flux.api import ApiModel, Description, Timestamp, bounded_text, error_codes, rule_error
+from flux.api import ApiModel, Description, Timestamp, bounded_text, error_codes, json_at_most, rule_error
 from plugins.settings.models import MAX_KEY_LENGTH
 
 OWNER = "settings"
@@ -41,15 +40,8 @@ def _checked_key(key: str) -> str:
     return key
 
 
-def _small_value(value: JsonValue) -> JsonValue:
-    size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
-    if size > MAX_VALUE_BYTES:
-        raise rule_error(error_codes.VALUE_TOO_LARGE, f"is {size} bytes; at most {MAX_VALUE_BYTES} are allowed")
-    return value
-
-
 Key = Annotated[str, Field(min_length=1, max_length=MAX_KEY_LENGTH), AfterValidator(_checked_key)]
-Value = Annotated[JsonValue, AfterValidator(_small_value)]
+Value = Annotated[JsonValue, json_at_most(MAX_VALUE_BYTES)]
 SecretText = bounded_text(MAX_SECRET_BYTES)
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AliasChoices, Field, JsonValue
 
-from flux.api import ApiModel, Timestamp, error_codes, rule_error
+from flux.api import ApiModel, Timestamp, error_codes, json_at_most, rule_error
 
 OWNER = "tenants"
 DEFAULT_TENANT_FIXED = error_codes.register(
@@ -53,21 +52,11 @@ def _setting_key(value: str) -> str:
     return value
 
 
-def _at_most(limit: int) -> Any:
-    def check(value: Any) -> Any:
-        size = len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode())
-        if size > limit:
-            raise rule_error(error_codes.VALUE_TOO_LARGE, f"is {size} bytes; at most {limit} are allowed")
-        return value
-
-    return AfterValidator(check)
-
-
 Slug = Annotated[str, Field(min_length=1, max_length=63, description=SLUG_RULE), AfterValidator(_slug)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
-Metadata = Annotated[dict[str, JsonValue], _at_most(MAX_METADATA_BYTES)]
+Metadata = Annotated[dict[str, JsonValue], json_at_most(MAX_METADATA_BYTES)]
 SettingKey = Annotated[str, Field(min_length=1, description=SETTING_KEY_RULE), AfterValidator(_setting_key)]
-SettingValue = Annotated[JsonValue, _at_most(MAX_SETTING_BYTES)]
+SettingValue = Annotated[JsonValue, json_at_most(MAX_SETTING_BYTES)]
 Role = Literal["tenant_member", "tenant_admin"]
 
 

@@ -9,6 +9,7 @@ hard deletion. The tenants' rows live in the core (`flux.tenancy`); this plugin 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,6 +37,7 @@ from flux.api import (
     membership_role,
     page_of,
     tenant_scope,
+    tenant_settings,
     utcnow,
 )
 from plugins.tenants.schemas import (
@@ -342,25 +344,33 @@ def admin_count(tenant: Tenant) -> int:
 
 
 # --- settings, in the key-value store -------------------------------------------------------
-
-
-_ABSENT = object()
-
-
-def _namespace(tenant_id: str) -> str:
-    return f"tenant:{tenant_id}:settings"
+#
+# One namespace per tenant, shared with the core's settings by category
+# (`flux.tenant_settings`, seed 002): a key that starts with a category's name
+# (`authentication.lockout.max_attempts`) is that category's leaf, typed and validated
+# there, and audited as `settings.update` with its diff; any other key is the tenant's
+# own, free-form, audited by key only.
 
 
 def settings_of(tenant: Tenant) -> dict[str, Any]:
-    store, namespace = flux_state().store, _namespace(tenant.id)
-    return {key: store.get_json(namespace, key) for key in store.keys(namespace)}
+    """What the tenant has set: its own keys and the category leaves it stores (`/admin/settings` resolves them all)."""
+    return flux_state().store.items_json(tenant_settings.namespace(tenant.id))
 
 
 def setting(tenant: Tenant, key: str) -> Any:
-    value = flux_state().store.get_json(_namespace(tenant.id), key, default=_ABSENT)
+    category = tenant_settings.catalog().owner_of(key)
+    if category is not None:
+        try:
+            return tenant_settings.value(key, tenant.id)
+        except KeyError:
+            raise category.unknown(key) from None
+    value = flux_state().store.get_json(tenant_settings.namespace(tenant.id), key, default=_ABSENT)
     if value is _ABSENT:
         raise _no_setting(tenant, key)
     return value
+
+
+_ABSENT = object()
 
 
 def _no_setting(tenant: Tenant, key: str) -> NotFound:
@@ -368,30 +378,46 @@ def _no_setting(tenant: Tenant, key: str) -> NotFound:
 
 
 def change_settings(tenant: Tenant, body: SettingsChange) -> dict[str, Any]:
-    """Set each given key; `null` removes one. Audited with the keys, never the values."""
-    store, namespace = flux_state().store, _namespace(tenant.id)
-    removed = sorted(key for key, value in body.settings.items() if value is None)
-    _audit(
-        "tenant.settings.update",
-        tenant,
-        keys=sorted(set(body.settings) - set(removed)),
-        removed=removed,
-    )
+    """Set each given key; `null` removes one (a category's leaf goes back to its environment or default)."""
+    catalog, by_category, own = tenant_settings.catalog(), defaultdict(dict), {}
     for key, value in body.settings.items():
+        category = catalog.owner_of(key)
+        if category is None:
+            own[key] = value
+        else:
+            by_category[category.name].update(category.key_updates(key, value))
+    with tenant_scope(tenant.id):  # audited in the managed tenant's trail, as every change here
+        for name, updates in by_category.items():
+            tenant_settings.apply(tenant.id, name, updates, where=f"{name}.")
+    if own:
+        _change_own_settings(tenant, own)
+    return settings_of(tenant)
+
+
+def _change_own_settings(tenant: Tenant, changes: dict[str, Any]) -> None:
+    """The tenant's free-form keys, audited with the keys, never the values."""
+    store, namespace = flux_state().store, tenant_settings.namespace(tenant.id)
+    removed = sorted(key for key, value in changes.items() if value is None)
+    _audit("tenant.settings.update", tenant, keys=sorted(set(changes) - set(removed)), removed=removed)
+    for key, value in changes.items():
         if value is None:
             store.delete(namespace, key)
         else:
             store.set_json(namespace, key, value)
-    return settings_of(tenant)
 
 
 def delete_setting(tenant: Tenant, key: str) -> None:
-    """Audited in the same transaction as the delete, with the SQL store; a missing key changes nothing."""
-    if not flux_state().store.delete(_namespace(tenant.id), key):
+    """A category's leaf goes back to its environment or default; a missing own key is a 404."""
+    category = tenant_settings.catalog().owner_of(key)
+    if category is not None:
+        with tenant_scope(tenant.id):
+            tenant_settings.apply(tenant.id, category.name, category.key_updates(key, None))
+        return
+    if not flux_state().store.delete(tenant_settings.namespace(tenant.id), key):
         raise _no_setting(tenant, key)
     _audit("tenant.settings.delete", tenant, key=key)
 
 
 def delete_settings(tenant_id: str) -> None:
     """The plugin's part of a hard delete."""
-    flux_state().store.clear(_namespace(tenant_id))
+    flux_state().store.clear(tenant_settings.namespace(tenant_id))

@@ -86,7 +86,7 @@ def test_sign_in_only_returns_to_dashboard_pages(client, auth, target, landing):
 def test_lockout_applies_to_the_dashboard(client, auth, app):
     auth.setup_admin()
     browser_like = DashboardClient(client)
-    for _ in range(app.config["AUTH_LOCKOUT_ATTEMPTS"]):
+    for _ in range(5):  # authentication.lockout.max_attempts, by default
         assert browser_like.sign_in(password="wrong password").status_code == 401
     locked = browser_like.sign_in()
     assert locked.status_code == 429

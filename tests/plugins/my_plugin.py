@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Annotated
 
 import click
 import sqlalchemy as sa
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 from flask import Blueprint, jsonify, request
+from pydantic import Field
 
 from flux import error_codes, hookimpl
 from flux.admin_pages import AdminPage
@@ -21,6 +23,7 @@ from flux.errors import Conflict
 from flux.hookspecs import hookspec
 from flux.storage import MemoryStore
 from flux.tenancy import current_tenant_id, find_tenant
+from flux.tenant_settings import SettingsGroup
 
 notes = sa.Table(
     "my_plugin_notes",
@@ -102,6 +105,18 @@ def register_config_defaults():
 @hookimpl
 def register_scopes():
     return {"notes:read": "read notes", "notes:write": "create, change and delete notes"}
+
+
+class NotesSettings(SettingsGroup):
+    """How notes behave in a tenant."""
+
+    max_length: Annotated[int, Field(ge=1, le=100_000)] = 10_000
+    sharing: bool = False
+
+
+@hookimpl
+def register_setting_categories():
+    return {"notes": NotesSettings}
 
 
 @hookimpl
@@ -201,6 +216,14 @@ def delete_tenant_data(tenant_id):
     if tenant_id in tenants_kept:
         raise Conflict("my-plugin keeps this tenant's notes", code=NOTES_KEPT)
     deleted_tenants.append((tenant_id, current_tenant_id()))
+
+
+# The flags plugin's hook: optional, so this plugin also loads without it.
+@hookimpl(optionalhook=True)
+def register_feature_flags():
+    from plugins.flags.declared import FeatureFlag
+
+    return [FeatureFlag("notes_sharing", "Note sharing", "Share notes by link", "notes", "low", False)]
 
 
 # The functions plugin's hooks: optional, so this plugin also loads without it.

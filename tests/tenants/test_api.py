@@ -257,7 +257,7 @@ def test_a_service_key_reads_and_manages_only_its_own_tenant(app, client, admin_
     writer = service_key(["tenants:write"], **{"X-FB-Tenant": "acme"})
     assert [tenant["slug"] for tenant in client.get(BASE, headers=reader).json] == ["acme"]
     assert client.get(f"{BASE}/default", headers=reader).status_code == 404
-    change = {"settings": {"branding.logo": "x.png"}}
+    change = {"settings": {"branding.logo_url": "https://acme.example/logo.png"}}
     assert client.patch(f"{BASE}/acme/settings", json=change, headers=reader).status_code == 403
     assert client.patch(f"{BASE}/acme/settings", json=change, headers=writer).status_code == 200
     assert client.patch(f"{BASE}/default/settings", json=change, headers=writer).status_code == 404
@@ -361,7 +361,7 @@ def test_a_tenant_admin_manages_only_its_own_tenants_members(app, client, admin_
 
 def test_settings_are_patched_read_and_deleted_by_dotted_key(app, client, admin_headers):
     acme = created(client, admin_headers, "acme")["id"]
-    change = {"settings": {"branding.company_name": "Acme", "security.mfa": {"required": True}}}
+    change = {"settings": {"branding.company_name": "Acme", "ui.mfa": {"required": True}}}
     patched = client.patch(f"{BASE}/acme/settings", json=change, headers=admin_headers)
     assert patched.status_code == 200
     assert patched.json == change
@@ -370,12 +370,12 @@ def test_settings_are_patched_read_and_deleted_by_dotted_key(app, client, admin_
     assert one.json == {"key": "branding.company_name", "value": "Acme"}
     with app.app_context():
         stored = db.session.execute(sa.select(kv_table.c.key).where(kv_table.c.namespace == f"tenant:{acme}:settings"))
-        assert sorted(stored.scalars()) == ["branding.company_name", "security.mfa"]
+        assert sorted(stored.scalars()) == ["branding.company_name", "ui.mfa"]
 
-    assert client.delete(f"{BASE}/acme/settings/security.mfa", headers=admin_headers).status_code == 204
-    missing = client.get(f"{BASE}/acme/settings/security.mfa", headers=admin_headers)
+    assert client.delete(f"{BASE}/acme/settings/ui.mfa", headers=admin_headers).status_code == 204
+    missing = client.get(f"{BASE}/acme/settings/ui.mfa", headers=admin_headers)
     assert (missing.status_code, missing.json["code"]) == (404, "NOT_FOUND")
-    assert client.delete(f"{BASE}/acme/settings/security.mfa", headers=admin_headers).status_code == 404
+    assert client.delete(f"{BASE}/acme/settings/ui.mfa", headers=admin_headers).status_code == 404
     removed = client.patch(
         f"{BASE}/acme/settings", json={"settings": {"branding.company_name": None}}, headers=admin_headers
     )
@@ -384,10 +384,10 @@ def test_settings_are_patched_read_and_deleted_by_dotted_key(app, client, admin_
 
 def test_setting_changes_are_audited_by_key_never_by_value(app, client, admin_headers):
     acme = created(client, admin_headers, "acme")["id"]
-    client.patch(f"{BASE}/acme/settings", json={"settings": {"email.from": "s3cr3t-looking"}}, headers=admin_headers)
+    client.patch(f"{BASE}/acme/settings", json={"settings": {"crm.from": "s3cr3t-looking"}}, headers=admin_headers)
     with app.app_context(), tenant_scope(acme):
         record = db.session.scalars(sa.select(AuditRecord).where(AuditRecord.action == "tenant.settings.update")).one()
-    assert record.details["keys"] == ["email.from"]
+    assert record.details["keys"] == ["crm.from"]
     assert "s3cr3t-looking" not in str(record.details)
 
 

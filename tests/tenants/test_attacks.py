@@ -57,7 +57,7 @@ def acme_and_globex(app, client, admin_headers) -> tuple[str, str]:
     ids = []
     for slug in ("acme", "globex"):
         ids.append(created(client, admin_headers, slug)["id"])
-        change = {"settings": {"branding.name": f"{slug}-secret"}}
+        change = {"settings": {"branding.company_name": f"{slug}-secret"}}
         assert client.patch(f"{BASE}/{slug}/settings", json=change, headers=admin_headers).status_code == 200
     return ids[0], ids[1]
 
@@ -74,9 +74,9 @@ def every_tenant_route(tenant: str, user_id: str) -> list[tuple[str, str, dict |
         ("post", f"{BASE}/{tenant}/admins", {"user_id": user_id}),
         ("delete", f"{BASE}/{tenant}/admins/{user_id}", None),
         ("get", f"{BASE}/{tenant}/settings", None),
-        ("patch", f"{BASE}/{tenant}/settings", {"settings": {"branding.name": "pwned"}}),
-        ("get", f"{BASE}/{tenant}/settings/branding.name", None),
-        ("delete", f"{BASE}/{tenant}/settings/branding.name", None),
+        ("patch", f"{BASE}/{tenant}/settings", {"settings": {"branding.company_name": "pwned"}}),
+        ("get", f"{BASE}/{tenant}/settings/branding.company_name", None),
+        ("delete", f"{BASE}/{tenant}/settings/branding.company_name", None),
     ]
 
 
@@ -101,7 +101,7 @@ def test_a_tenant_admin_reaches_nothing_of_a_tenant_it_is_only_a_member_of(
             assert (response.status_code, response.json["code"]) == expected, (method, path)
             assert "globex-secret" not in response.get_data(as_text=True)
     assert memberships(app, globex) == before == {me: "tenant_member"}
-    assert settings_keys(app, globex) == ["branding.name"]
+    assert settings_keys(app, globex) == ["branding.company_name"]
 
 
 def test_a_tenant_admin_cannot_make_itself_admin_of_another_tenant(app, client, admin_headers, acme_and_globex):
@@ -155,7 +155,7 @@ def test_a_service_key_of_one_tenant_reaches_nothing_of_another(app, client, ser
         for method, path in (("delete", f"{BASE}/globex?hard=true"), ("post", f"{BASE}/globex/recover")):
             refused(getattr(client, method)(path, headers=headers), 403, code)
     assert memberships(app, globex) == {}
-    assert settings_keys(app, globex) == ["branding.name"]
+    assert settings_keys(app, globex) == ["branding.company_name"]
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Tenant)) == 3
 
@@ -206,7 +206,7 @@ def test_a_setting_key_cannot_step_out_of_its_tenant(app, client, admin_headers,
             response = getattr(client, method)(f"{BASE}/acme/settings/{key}", headers=admin_headers)
             assert response.status_code in (400, 404), (method, key, response.status_code)
             assert "globex-secret" not in response.get_data(as_text=True)
-    assert settings_keys(app, acme_and_globex[1]) == ["branding.name"]
+    assert settings_keys(app, acme_and_globex[1]) == ["branding.company_name"]
 
 
 # --- a soft-deleted tenant, by every way in --------------------------------------------------
@@ -320,7 +320,7 @@ def populate(app, client, admin_headers, auth, slug: str) -> str:
     tenant = created(client, admin_headers, slug)["id"]
     here = {**admin_headers, "X-FB-Tenant": slug}
     assert client.post("/api/v1/secrets", json={"name": "K", "value": "v"}, headers=here).status_code == 201
-    change = {"settings": {"branding.name": slug}}
+    change = {"settings": {"branding.company_name": slug}}
     assert client.patch(f"{BASE}/{slug}/settings", json=change, headers=admin_headers).status_code == 200
     auth.signup(f"u@{slug}.example", tenant=slug)
     wrong = {"email": f"u@{slug}.example", "password": "wrong password"}
@@ -372,7 +372,8 @@ def test_a_hard_delete_failing_at_its_last_step_keeps_every_row_and_setting(
     monkeypatch.setattr(store, "audit", _AbortAtTheEnd(store.audit, fail))
     refused(client.delete(f"{BASE}/acme?hard=true", headers=admin_headers), 409, "ALREADY_EXISTS")
     assert footprint(app, acme) == before
-    assert client.get(f"{BASE}/acme/settings", headers=admin_headers).json == {"settings": {"branding.name": "acme"}}
+    settings = client.get(f"{BASE}/acme/settings", headers=admin_headers).json
+    assert settings == {"settings": {"branding.company_name": "acme"}}
 
 
 KILLED_MID_DELETE = """
@@ -408,7 +409,8 @@ def test_a_server_killed_mid_hard_delete_leaves_the_tenant_whole(app, client, ad
     )
     assert killed.returncode == -signal.SIGKILL
     assert footprint(app, acme) == before
-    assert client.get(f"{BASE}/acme/settings", headers=admin_headers).json == {"settings": {"branding.name": "acme"}}
+    settings = client.get(f"{BASE}/acme/settings", headers=admin_headers).json
+    assert settings == {"settings": {"branding.company_name": "acme"}}
     assert client.delete(f"{BASE}/acme?hard=true", headers=admin_headers).status_code == 204  # no lock was left
     assert set(footprint(app, acme).values()) == {0}
 
@@ -576,12 +578,12 @@ def test_setting_and_metadata_values_reach_no_audit_record_and_no_log(app, clien
     created(client, admin_headers, "acme", metadata={"api": SECRET_LOOKING})
     client.patch(f"{BASE}/acme", json={"metadata": {"api": SECRET_LOOKING + "2"}}, headers=admin_headers)
     for value in (SECRET_LOOKING, {"nested": [SECRET_LOOKING]}, SECRET_LOOKING * 3000, None):
-        client.patch(f"{BASE}/acme/settings", json={"settings": {"email.key": value}}, headers=admin_headers)
+        client.patch(f"{BASE}/acme/settings", json={"settings": {"crm.key": value}}, headers=admin_headers)
     refused_body = client.patch(
         f"{BASE}/acme/settings", json={"settings": {"bad key": SECRET_LOOKING}}, headers=admin_headers
     )
     assert SECRET_LOOKING not in refused_body.get_data(as_text=True)
-    assert "email.key" in every_audit_detail(app)
+    assert "crm.key" in every_audit_detail(app)
     assert SECRET_LOOKING not in every_audit_detail(app)
     assert SECRET_LOOKING not in caplog.text
 
@@ -700,7 +702,7 @@ def test_another_process_serves_a_soft_deleted_tenant_no_longer_than_its_cache_t
     ("method", "path", "body"),
     [
         ("patch", f"{BASE}/acme/settings", {"settings": {"late.key": "late"}}),
-        ("delete", f"{BASE}/acme/settings/branding.name", None),
+        ("delete", f"{BASE}/acme/settings/branding.company_name", None),
         ("post", f"{BASE}/acme/members", {"user_id": "ACCOUNT"}),
         ("post", f"{BASE}/acme/admins", {"user_id": "ACCOUNT"}),
     ],
@@ -710,7 +712,7 @@ def test_a_write_racing_a_hard_delete_leaves_nothing_behind(
 ):
     """The write has found its tenant when the hard delete runs; whichever goes first, nothing of acme stays."""
     acme = created(client, admin_headers, "acme")["id"]
-    client.patch(f"{BASE}/acme/settings", json={"settings": {"branding.name": "x"}}, headers=admin_headers)
+    client.patch(f"{BASE}/acme/settings", json={"settings": {"branding.company_name": "x"}}, headers=admin_headers)
     account = tenant_admin(app, "late@example.com")
     body = {"user_id": account} if body and "user_id" in body else body
     found, deleted = threading.Event(), threading.Event()

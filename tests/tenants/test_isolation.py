@@ -60,7 +60,10 @@ TENANTLESS = {"auth.auth_config", "admin_auth.setup_status", "core.list_plugins"
 LISTS_WITHOUT_TENANT_DATA = (TENANTLESS - {"admin_auth.me"}) | {  # me shows the caller's own dashboard account
     "secrets.secret_stats",  # counts only: test_counts_are_per_tenant
     "tenants.list_deleted_tenants",  # none is deleted yet
+    "tenant_settings.feature_flags",  # the declared flags' on/off only: tests/flags/test_settings_api.py
 }
+# Gets whose parameter is a name every tenant shares (a settings category): each tenant reads its own values.
+SHARED_NAMES = {"tenant_settings.get_category"}
 # A deleted tenant's service key still authenticates where no tenant is resolved: test_a_deleted_tenants_key_…
 OPEN_WHEN_DELETED = {("service_key", "tenants.list_tenants")}
 # Instance admins manage every tenant: the tenant routes answer them whichever tenant they act in.
@@ -181,6 +184,7 @@ def populate(app, client, auth: AuthActions, admin: dict, slug: str) -> Side:
         "secret_id": [secret["id"]],
         "key": [*setting_keys, "branding.company_name"],
         "id": [side.id, slug],
+        "category": ["branding"],
     }
     return side
 
@@ -283,6 +287,11 @@ def filled(path: str, values: tuple[str, ...]) -> str:
     return PARAMETER.sub(lambda _: next(given), path)
 
 
+def names_a_row(rule) -> bool:
+    """A get of one row (by its id or name), not a list or a read under a shared name."""
+    return bool(rule.arguments) and rule.endpoint not in SHARED_NAMES
+
+
 def instance_wide(kind: str, endpoint: str) -> bool:
     return kind == "instance_admin" and endpoint.startswith(INSTANCE_WIDE)
 
@@ -325,7 +334,7 @@ def leaks(world: World, pairs: Iterable[tuple[Side, Side]]) -> tuple[list[str], 
                 continue
             if mine.status_code >= 500:
                 found.append(f"{kind} of {owner.slug} GET {url}: {mine.status_code}")
-            if rule.arguments:  # a get of the owner's row: the other tenant's caller must not find it
+            if names_a_row(rule):  # a get of the owner's row: the other tenant's caller must not find it
                 if mine.status_code == 200:
                     gets_seen.add(rule.endpoint)
                     theirs = get(url, headers=other.callers[kind])
@@ -350,9 +359,10 @@ def assert_isolated(world: World, pairs: Iterable[tuple[Side, Side]]) -> None:
     found, lists_seen, gets_seen = leaks(world, pairs)
     assert found == []
     reads = api_reads(world.app)
-    lists = {rule.endpoint for rule in reads if not rule.arguments}
+    lists = {rule.endpoint for rule in reads if not names_a_row(rule)}
     assert lists - lists_seen == LISTS_WITHOUT_TENANT_DATA, "a list route shows no tenant's data"
-    assert {rule.endpoint for rule in reads if rule.arguments} - gets_seen == set(), "a get route no caller reaches"
+    gets = {rule.endpoint for rule in reads if names_a_row(rule)}
+    assert gets - gets_seen == set(), "a get route no caller reaches"
 
 
 def test_no_tenant_reads_the_others_data_on_any_route(world):
@@ -407,9 +417,9 @@ def while_deleted(world: World, gone: Side, live: Side) -> list[str]:
         theirs = lives.get(world, live, rule, url, kind)
         if theirs is None:
             continue
-        if rule.arguments and (theirs.status_code == 200 or theirs.status_code >= 500):
+        if names_a_row(rule) and (theirs.status_code == 200 or theirs.status_code >= 500):
             found.append(f"{kind} of {live.slug} GET {url}: {theirs.status_code}")
-        if not rule.arguments and gone.shows(theirs.get_data(as_text=True)):
+        if not names_a_row(rule) and gone.shows(theirs.get_data(as_text=True)):
             found.append(f"{kind} of {live.slug} GET {url}: shows {gone.slug}'s data")
     return found
 
