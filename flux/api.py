@@ -20,6 +20,7 @@ from flux.auth.scopes import known_scopes
 from flux.auth.service_keys import has_scope, issue_key, key_status, revoke_key, rotate_key, set_enabled
 from flux.auth.sessions import open_session, revoke, session_is_live
 from flux.auth.signin import authenticate
+from flux.cache import TtlCache
 from flux.cli import pass_app
 from flux.client import FluxClient, omit_none, path_segment, update_or_create
 from flux.config import ConfigError, environment_variables
@@ -140,6 +141,7 @@ __all__ = [
     "TenantMembership",
     "TenantScoped",
     "Timestamp",
+    "TtlCache",
     "Unauthorized",
     "UtcDateTime",
     "Version",

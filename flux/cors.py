@@ -28,7 +28,7 @@ from flux.tenancy import default_tenant_id, live_tenants
 
 log = logging.getLogger("flux.cors")
 SETTING = "security.allowed_origins"
-API_PREFIX = "/api/"
+API_PREFIXES = ("/api/", "/ofrep/")  # the JSON API and OpenFeature remote evaluation
 ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE"
 ALLOWED_HEADERS = "Authorization, Content-Type, If-Match, If-None-Match, X-FB-Tenant, X-Service-Key, X-Request-Id"
 EXPOSED_HEADERS = "ETag, Retry-After, X-Request-Id, X-Total-Count"
@@ -81,7 +81,7 @@ def answer_preflight() -> Response | None:
     origin = request.headers.get("Origin")
     if request.method != "OPTIONS" or not origin or "Access-Control-Request-Method" not in request.headers:
         return None
-    if not request.path.startswith(API_PREFIX):
+    if not request.path.startswith(API_PREFIXES):
         return None
     response = current_app.response_class(status=204)
     response.vary.add("Origin")
@@ -96,7 +96,7 @@ def answer_preflight() -> Response | None:
 def allow_origin(response: Response) -> Response:
     """Name the request's origin in the answer when the request's tenant allows it."""
     origin = request.headers.get("Origin")
-    if not origin or not request.path.startswith(API_PREFIX) or "Access-Control-Allow-Origin" in response.headers:
+    if not origin or not request.path.startswith(API_PREFIXES) or "Access-Control-Allow-Origin" in response.headers:
         return response
     response.vary.add("Origin")
     if allows(_allowed_for_request(), origin):

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from flux.api import hookimpl
-from plugins.flags import categories, hookspecs
+from flux.api import TtlCache, flux_state, hookimpl
+from plugins.flags import categories, evaluator, hookspecs, store
 from plugins.flags.declared import SEED_FLAGS, merge_declared
+from plugins.flags.flags_api import flags_api, segments_api
+from plugins.flags.ofrep import ofrep
 from plugins.flags.settings_api import seed_api, v1_api
+
+COMPILED_TENANTS = 1000  # compiled flag sets kept per process (`evaluator.flag_set`)
 
 
 @hookimpl
@@ -22,7 +26,7 @@ def register_hookspecs(manager):
 
 @hookimpl
 def register_blueprints(app):
-    return [seed_api, v1_api]
+    return [seed_api, v1_api, flags_api, segments_api, ofrep]
 
 
 @hookimpl
@@ -30,6 +34,8 @@ def register_scopes():
     return {
         "tenant_settings:read": "read the tenant's settings by category and its feature flags",
         "tenant_settings:write": "change and reset the tenant's settings and turn feature flags on or off",
+        "flags:read": "list custom flags and segments, and evaluate flags (OFREP)",
+        "flags:write": "create, change and delete custom flags and segments",
     }
 
 
@@ -44,6 +50,18 @@ def register_feature_flags():
 
 
 @hookimpl
+def delete_tenant_data(tenant_id):
+    """The tenant's flag switches, custom flags and segments (its settings go with the tenants plugin's part)."""
+    flux_state().store.clear(store.namespace(tenant_id))
+
+
+@hookimpl
 def startup(app):
     declared = merge_declared(app.extensions["flux"].plugins.answers_by_plugin("register_feature_flags"))
-    app.extensions["flags"] = SimpleNamespace(declared=declared)
+    app.extensions["flags"] = SimpleNamespace(declared=declared, compiled=TtlCache(float("inf"), COMPILED_TENANTS))
+
+
+@hookimpl(optionalhook=True)
+def collect_invocation_flags(tenant_id, context):
+    """The functions plugin's `flags` object: every flag's value for the caller."""
+    return evaluator.values_for(tenant_id, context)

@@ -167,6 +167,11 @@ def populate(app, client, auth: AuthActions, admin: dict, slug: str) -> Side:
     # Tenant settings, in the key-value store (audited in the tenant, as everything above).
     change = {"settings": {"branding.company_name": f"{slug} corp"}}
     ok(client.patch(f"{TENANTS}/{slug}/settings", json=change, headers=as_admin))
+    # A segment and a custom flag that names it, in the same key-value namespace as the flags' switches.
+    segment = {"key": f"{slug}-seg", "conditions": [{"attribute": "plan", "operator": "equals", "value": slug}]}
+    ok(client.post("/api/v1/admin/segments", json=segment, headers=as_admin), 201)
+    rule = {"conditions": [{"operator": "in_segment", "value": f"{slug}-seg"}], "variant": "off"}
+    ok(client.post("/api/v1/admin/flags", json={"key": f"{slug}-flag", "rules": [rule]}, headers=as_admin), 201)
     side.secrets = {
         f"{upper}_FN_SECRET": f"{slug}-fn-secret",
         "SHARED_SECRET": f"{slug}-shared-secret",
@@ -182,7 +187,7 @@ def populate(app, client, auth: AuthActions, admin: dict, slug: str) -> Side:
         "reference": [name, f"default/{name}"],
         "key_id": [key["id"], old["id"]],
         "secret_id": [secret["id"]],
-        "key": [*setting_keys, "branding.company_name"],
+        "key": [*setting_keys, "branding.company_name", f"{slug}-flag", f"{slug}-seg"],
         "id": [side.id, slug],
         "category": ["branding"],
     }
