@@ -16,6 +16,7 @@ from flux.crypto import associated_data
 from flux.db import db
 from flux.plugins import build_plugin_manager
 from flux.tenancy import default_tenant_id
+from plugins.functions.invocation_flags import invocation_flags
 from plugins.functions.secret_layers import invocation_secrets
 from tests.conftest import ADMIN_EMAIL, PASSWORD, TEST_PLUGIN, AuthActions, DashboardClient, create_tenant
 from tests.plugins.my_plugin import deleted_tenants, heard_events, notes, tenants_kept
@@ -338,3 +339,17 @@ def test_hook_collect_invocation_secrets(app):
         layers = invocation_secrets(default_tenant_id(), "billing", None)
     assert layers["function"]["MY_PLUGIN_TOKEN"] == "token-for-billing"
     assert set(layers) == {"user", "system", "function", "env"}
+
+
+def test_hook_collect_invocation_flags(make_app):
+    class Later:
+        @hookimpl
+        def collect_invocation_flags(self, tenant_id, context):
+            return {"my_plugin_beta": False, "later": f"{tenant_id}/{context['function']}"}
+
+    app = make_app(migrated=False, PLUGINS=[TEST_PLUGIN, Later()])
+    context = {"role": "anon", "tenant_id": "t1", "function": "f", "namespace": "default"}
+    with app.app_context():
+        flags = invocation_flags("t1", context)
+    # The first plugin in registration order to name a key wins.
+    assert flags == {"my_plugin_beta": True, "my_plugin_context": context, "later": "t1/f"}

@@ -36,3 +36,19 @@ def collect_invocation_secrets(tenant_id, namespace, user_id):
     `DecryptionError`.
     Example: `return {"system": {"stripe_key": decrypt(row)}}`.
     """
+
+
+@hookspec
+def collect_invocation_flags(tenant_id, context):
+    """Return the feature flags one invocation may read, evaluated for `context`, as `{key: value}` (or `None`).
+
+    Called by the functions plugin at most once per invocation, and only when the
+    function's code first touches its `flags` object (`invocation_flags.invocation_flags`
+    merges the answers: the first plugin, in registration order, to name a key wins).
+    `context` is an OpenFeature-style evaluation context built from the caller:
+    `targetingKey` (the app user's id; absent for any other caller), `user_id`, `email`,
+    `role`, `tenant_id`, `function` (its name) and `namespace`; an attribute the caller
+    lacks is absent. Values are JSON values, booleans for on/off flags; answers over
+    1 MiB of JSON in all reach the function as no flags at all.
+    Example: `return {flag.key: evaluate(flag, context) for flag in tenant_flags(tenant_id)}`.
+    """

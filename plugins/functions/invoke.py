@@ -3,8 +3,9 @@
 The function's request object is seed 003's; its `Deno.env` holds the server's
 allowed `FLUXBASE_*` variables, its own `env` and the `FLUXBASE_SECRET_*` of its
 tenant and namespace; its `secrets` object reads the caller's user secrets, the
-tenant's system secrets and the function secrets. Environment and secrets are gathered
-only when the function first reads one of them. The database transaction ends before
+tenant's system secrets and the function secrets; its `flags` object reads feature
+flags evaluated for the caller. Environment, secrets and flags are gathered only when
+the function first reads one of them. The database transaction ends before
 the code runs, so a slow function holds no lock; the execution is recorded after.
 """
 
@@ -33,6 +34,7 @@ from flux.api import (
     utcnow,
 )
 from plugins.functions import function_env, store
+from plugins.functions.invocation_flags import TooManyFlags, invocation_flags
 from plugins.functions.models import EdgeFunction
 from plugins.functions.runtime.base import ERROR, Disclosure, FunctionRuntime, Invocation, Outcome
 from plugins.functions.schemas import FUNCTION_DISABLED
@@ -128,13 +130,49 @@ class Disclosed:
         return {**(self.layers or {}), "own_env": self.own_env}
 
 
+class Flags:
+    """The invocation's feature flags, evaluated for its caller when the function first touches `flags`.
+
+    Most calls read no flag, and skip the flags plugins' evaluation. Flags over the size
+    bound reach the function as none; `problems` holds the log line that says why.
+    """
+
+    def __init__(self, row: EdgeFunction | sa.Row) -> None:
+        self.row, self.tenant_id = row, current_tenant_id()
+        self.problems: list[dict[str, str]] = []
+
+    def __call__(self) -> dict[str, Any]:
+        try:
+            return invocation_flags(self.tenant_id, self.context())
+        except TooManyFlags as error:
+            self.problems.append(
+                {
+                    "timestamp": utcnow().isoformat(timespec="milliseconds"),
+                    "level": "error",
+                    "message": f"{error}: the function got no flags",
+                }
+            )
+            return {}
+
+    def context(self) -> dict[str, Any]:
+        """The OpenFeature-style evaluation context of this call; what the caller lacks is absent."""
+        actor, row = current_actor(), self.row
+        context = {"role": actor.role, "tenant_id": self.tenant_id, "function": row.name, "namespace": row.namespace}
+        if actor.kind == "user" and actor.id:
+            context["targetingKey"] = actor.id
+        if actor.kind in ("user", "platform") and actor.id:  # as the request object's user_* fields
+            context.update(user_id=actor.id, email=actor.email)
+        return {key: value for key, value in context.items() if value is not None}
+
+
 def invoke(row: EdgeFunction | sa.Row, trigger: str = "http") -> Response:
     """Run the function's current version for this request and record the execution."""
     check_caller(row)
     spec = store.spec_of(row)
     disclosed = Disclosed(row, spec.permissions.env)
     ran = store.Ran(row.id, row.name, row.namespace, row.version, current_actor().id, trigger, utcnow())
-    invocation = Invocation(request=request_object(), disclose=disclosed)
+    flags = Flags(row)
+    invocation = Invocation(request=request_object(), disclose=disclosed, flags=flags)
     if db.session().in_transaction():  # none stays open while the function runs (an empty commit still costs)
         db.session.commit()
     started = time.perf_counter()
@@ -145,7 +183,7 @@ def invoke(row: EdgeFunction | sa.Row, trigger: str = "http") -> Response:
         outcome,
         error=mask(outcome.error),
         stack=mask(outcome.stack),
-        logs=[{**entry, "message": mask(entry.get("message", ""))} for entry in outcome.logs],
+        logs=[*flags.problems, *({**entry, "message": mask(entry.get("message", ""))} for entry in outcome.logs)],
     )
     response, problem = to_http(outcome)
     outcome = replace(outcome, http_status=response.status_code)

@@ -232,6 +232,11 @@ def collect_invocation_secrets(tenant_id, namespace, user_id):
     return {"function": {"MY_PLUGIN_TOKEN": f"token-for-{namespace}"}}
 
 
+@hookimpl(optionalhook=True)
+def collect_invocation_flags(tenant_id, context):
+    return {"my_plugin_beta": True, "my_plugin_context": context}
+
+
 class EchoRuntime:
     """A function runtime without Deno: answers every call with what it was given."""
 

@@ -1,8 +1,8 @@
 """What every function runtime takes and gives back, whatever runs the code.
 
 The functions plugin builds a `FunctionSpec` (which code, with which limits) and an
-`Invocation` (the request of one call, and how to get its environment and secrets); a
-runtime answers with an `Outcome`. A runtime is picked by name
+`Invocation` (the request of one call, and how to get its environment, secrets and
+feature flags); a runtime answers with an `Outcome`. A runtime is picked by name
 (`FLUXBASE_FUNCTIONS_RUNTIME`) among those plugins register, so a deployment can swap
 Deno for another sandbox.
 """
@@ -56,15 +56,18 @@ class Disclosure:
 
 @dataclass
 class Invocation:
-    """One call: the request object of seed 003, and `disclose` for its environment and secrets.
+    """One call: the request object of seed 003, `disclose` for its environment and secrets, `flags` for its flags.
 
     A runtime calls `disclose` when the function first reads `Deno.env` or a secret, at
     most once per call. Most calls read neither: then no secret is read from the
-    database, opened, or handed to the function's process.
+    database, opened, or handed to the function's process. Likewise `flags` (the
+    feature flags evaluated for this call's caller, `{key: value}`), when the function
+    first touches its `flags` object; its answer is this call's only, never the next's.
     """
 
     request: dict[str, Any]
     disclose: Callable[[], Disclosure] = Disclosure
+    flags: Callable[[], dict[str, Any]] = dict
 
 
 @dataclass

@@ -6,7 +6,8 @@
 // then per call `invoke` {request}; this worker answers "started" (before init),
 // `ready`, then per call `result`, and before it at most one `disclose` when the
 // function first reads Deno.env or a secret; the server answers that with {env,
-// secrets}, and only then do they enter this process.
+// secrets}, and only then do they enter this process. Likewise at most one `flags`
+// when it first touches `flags`, answered with {flags} evaluated for this call's caller.
 //
 // The function cannot reach the protocol: both FIFOs are opened here, then the read
 // and write permissions for their paths are revoked (and the server unlinks them)
@@ -194,6 +195,23 @@ Object.defineProperty(globalThis, "secrets", {
   }),
 });
 
+// The call's feature flags, evaluated for its caller: asked of the server on first use
+// and kept for this call only, since the next call has its own caller.
+function callFlags() {
+  if (current === null) return {};
+  if (current.flags === null) {
+    send({ type: "flags" });
+    current.flags = (nextMessage() ?? realExit(1)).flags;
+  }
+  return current.flags;
+}
+Object.defineProperty(globalThis, "flags", {
+  value: Object.freeze({
+    isEnabled: (key) => callFlags()[key] === true,
+    get: (key, defaultValue) => (Object.hasOwn(callFlags(), key) ? callFlags()[key] : defaultValue),
+  }),
+});
+
 // Before any user code exists: the server now sets the limits and unlinks the FIFOs, then sends init.
 writeAll(encodeText(encoder, "started\n"));
 const init = nextMessage();
@@ -232,7 +250,7 @@ async function toResponse(value) {
 while (true) {
   const message = nextMessage();
   if (message === null) break;
-  current = { logs: [], logSize: 0, truncated: false, disclosure: null };
+  current = { logs: [], logSize: 0, truncated: false, disclosure: null, flags: null };
   let answer;
   try {
     const response = await toResponse(await entry(message.request));

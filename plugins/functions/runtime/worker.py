@@ -189,9 +189,13 @@ class Worker:
         self._limit_cpu(timeout_seconds)
         self._send({"request": invocation.request})
         answer = self._read_frame(deadline)
-        while answer.get("type") == "disclose":  # its first read of Deno.env or a secret; the worker keeps the answer
-            disclosure = invocation.disclose()
-            self._send({"env": disclosure.env, "secrets": disclosure.secrets})
+        # Its first read of Deno.env or a secret, or of a flag: the worker keeps the answer for this call.
+        while answer.get("type") in ("disclose", "flags"):
+            if answer["type"] == "disclose":
+                disclosure = invocation.disclose()
+                self._send({"env": disclosure.env, "secrets": disclosure.secrets})
+            else:
+                self._send({"flags": invocation.flags()})
             answer = self._read_frame(deadline)
         self.last_used = time.monotonic()
         if answer.get("type") != "result" or self._frames:
