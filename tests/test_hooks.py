@@ -347,7 +347,8 @@ def test_hook_collect_invocation_flags(make_app):
         def collect_invocation_flags(self, tenant_id, context):
             return {"my_plugin_beta": False, "later": f"{tenant_id}/{context['function']}"}
 
-    app = make_app(migrated=False, PLUGINS=[TEST_PLUGIN, Later()])
+    # Without the flags plugin, whose answer tests/flags/test_functions_read_flags.py checks.
+    app = make_app(migrated=False, PLUGINS=[TEST_PLUGIN, Later()], DISABLED_PLUGINS=["flags"])
     context = {"role": "anon", "tenant_id": "t1", "function": "f", "namespace": "default"}
     with app.app_context():
         flags = invocation_flags("t1", context)
