@@ -455,11 +455,11 @@ def test_two_admins_removing_each_other_at_once_leave_one(app, admin_headers, mo
 
     monkeypatch.setattr(store, "admin_count", slow_count)
     answers = []
+    signed_in = [login(app.test_client(), f"admin{me}@example.com") for me in range(2)]  # before the race
 
     def remove(me: int) -> None:
         client = app.test_client()
-        headers = login(client, f"admin{me}@example.com")
-        answers.append(client.delete(f"{BASE}/acme/admins/{accounts[1 - me]}", headers=headers).status_code)
+        answers.append(client.delete(f"{BASE}/acme/admins/{accounts[1 - me]}", headers=signed_in[me]).status_code)
 
     threads = [threading.Thread(target=remove, args=(me,)) for me in range(2)]
     for thread in threads:
