@@ -82,7 +82,7 @@ class Endpoint(TypedDict):
 
 
 SETUP_TOKEN = "bench-setup-token-0123456789abcdef"
-BENCH_PASSWORD = "bench-password-123"
+BENCH_PASSWORD = "Bench-password-123"  # the default password policy wants an uppercase letter and a number
 
 
 def _bearer(response: requests.Response) -> Overrides:

@@ -24,4 +24,10 @@ if [ "$rc" -gt "$status" ]; then status=$rc; fi
 rc=0
 .venv/bin/python bench/functions_runtime.py || rc=$?
 if [ "$rc" -gt "$status" ]; then status=$rc; fi
+rc=0
+.venv/bin/python bench/flags.py || rc=$?
+if [ "$rc" -gt "$status" ]; then status=$rc; fi
+rc=0
+.venv/bin/python bench/flag_evaluation.py || rc=$?
+if [ "$rc" -gt "$status" ]; then status=$rc; fi
 exit "$status"

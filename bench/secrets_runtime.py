@@ -41,7 +41,7 @@ SETUP_TOKEN = "bench-setup-token-0123456789abcdef"
 def fill(app, in_scope: int) -> None:
     """`in_scope` secrets a function of NAMESPACE sees (half global, half its own), plus others it does not."""
     client = app.test_client()
-    credentials = {"email": "bench@example.com", "password": "bench-password-123", "name": "Bench"}
+    credentials = {"email": "bench@example.com", "password": "Bench-password-123", "name": "Bench"}
     tokens = client.post("/api/v1/admin/setup", json={**credentials, "setup_token": SETUP_TOKEN}).json
     headers = {"Authorization": f"Bearer {tokens['access_token']}"}
     plan = [(f"GLOBAL_{i}", "") for i in range(in_scope // 2)]

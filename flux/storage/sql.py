@@ -23,6 +23,22 @@ kv_table = sa.Table(
 )
 
 
+# Built once: the core's tenant scoping remembers what it decided per statement object
+# (`flux.tenancy.scoped_form`), and a statement built per call was surveyed on every read.
+_NAMESPACE = kv_table.c.namespace == sa.bindparam("namespace")
+_LIKE_ESCAPE = "/"
+_GET = sa.select(kv_table.c.value).where(_NAMESPACE, kv_table.c.key == sa.bindparam("key"))
+_PREFIXED = kv_table.c.key.like(sa.bindparam("pattern"), escape=_LIKE_ESCAPE)
+_KEYS = sa.select(kv_table.c.key).where(_NAMESPACE, _PREFIXED).order_by(kv_table.c.key)
+_ITEMS = sa.select(kv_table.c.key, kv_table.c.value).where(_NAMESPACE, _PREFIXED).order_by(kv_table.c.key)
+
+
+def _prefixed(namespace: str, prefix: str) -> dict[str, str]:
+    """The parameters of a prefix query: `prefix` with LIKE's wildcards escaped, then `%`."""
+    escaped = prefix.replace(_LIKE_ESCAPE, _LIKE_ESCAPE * 2).replace("%", "/%").replace("_", "/_")
+    return {"namespace": namespace, "pattern": escaped + "%"}
+
+
 class SqlStore(KeyValueStore):
     """Keys in the application database, read and written through `db.session`.
 
@@ -54,9 +70,8 @@ class SqlStore(KeyValueStore):
             return session.execute(statement)
 
     def _get(self, namespace: str, key: str) -> bytes | None:
-        query = sa.select(kv_table.c.value).where(kv_table.c.namespace == namespace, kv_table.c.key == key)
         with self._session() as session:
-            return session.execute(query).scalar_one_or_none()
+            return session.execute(_GET, {"namespace": namespace, "key": key}).scalar_one_or_none()
 
     def _set(self, namespace: str, key: str, value: bytes) -> None:
         now = datetime.now(UTC)
@@ -73,22 +88,12 @@ class SqlStore(KeyValueStore):
         return self._run(statement).rowcount > 0
 
     def _keys(self, namespace: str, prefix: str) -> list[str]:
-        query = (
-            sa.select(kv_table.c.key)
-            .where(kv_table.c.namespace == namespace, kv_table.c.key.startswith(prefix, autoescape=True))
-            .order_by(kv_table.c.key)
-        )
         with self._session() as session:
-            return list(session.execute(query).scalars())
+            return list(session.execute(_KEYS, _prefixed(namespace, prefix)).scalars())
 
     def _items(self, namespace: str, prefix: str) -> dict[str, bytes]:
-        query = (
-            sa.select(kv_table.c.key, kv_table.c.value)
-            .where(kv_table.c.namespace == namespace, kv_table.c.key.startswith(prefix, autoescape=True))
-            .order_by(kv_table.c.key)
-        )
         with self._session() as session:
-            return {key: value for key, value in session.execute(query)}
+            return {key: value for key, value in session.execute(_ITEMS, _prefixed(namespace, prefix))}
 
     def _clear(self, namespace: str) -> int:
         return self._run(sa.delete(kv_table).where(kv_table.c.namespace == namespace)).rowcount

@@ -2,8 +2,10 @@
 
 One namespace per tenant, `tenant:<id>:flags`, so evaluation reads everything it needs
 at once (`everything`): a declared flag's key holds `{"enabled", "updated_at"}`, a
-custom flag's key `{"definition", "version", "updated_at"}`, and a segment's
-`segment:<key>` the same (a flag key cannot hold ':').
+custom flag's key `{"definition", "version", "updated_at"}`, a segment's
+`segment:<key>` the same (a flag key cannot hold ':'), and `meta:revision` a token
+every change replaces, in the change's own transaction: one small read tells an
+evaluator whether what it compiled is still current.
 
 Each change locks the tenant's row (as settings changes do) and is audited in the same
 transaction: declared switches as `settings.update` (category `feature_flags`, the
@@ -13,6 +15,7 @@ seed's vocabulary), custom flags and segments as `flag.*` and `segment.*` with t
 from __future__ import annotations
 
 import time
+import uuid
 from typing import Any
 
 from flask import current_app
@@ -30,7 +33,7 @@ from flux.api import (
 from plugins.flags.declared import FeatureFlag
 from plugins.flags.definitions import SEGMENT, FlagDefinition, Segment
 
-SEGMENT_PREFIX = "segment:"
+SEGMENT_PREFIX, REVISION_KEY = "segment:", "meta:revision"
 MAX_FLAGS, MAX_SEGMENTS = 1000, 200
 SEGMENT_IN_USE = error_codes.register(
     "SEGMENT_IN_USE", 409, "Flags still name the segment; the message lists them.", "flags"
@@ -47,8 +50,17 @@ def declared() -> dict[str, FeatureFlag]:
 
 
 def everything(tenant_id: str) -> dict[str, bytes]:
-    """What the tenant stores for its flags, raw: one read, for evaluation and its cache."""
+    """What the tenant stores for its flags, raw, its revision included: one read, for evaluation."""
     return flux_state().store.items(namespace(tenant_id))
+
+
+def revision(tenant_id: str) -> bytes | None:
+    """The token of the tenant's last flags change (None before the first)."""
+    return flux_state().store.get(namespace(tenant_id), REVISION_KEY)
+
+
+def _changed(tenant_id: str) -> None:
+    flux_state().store.set_json(namespace(tenant_id), REVISION_KEY, uuid.uuid4().hex)
 
 
 def _now() -> int:
@@ -86,6 +98,7 @@ def set_declared(tenant_id: str, key: str, enabled: bool) -> int:
     audit.record("settings.update", f"settings/feature_flags/{key}", category="feature_flags", changes=changes)
     updated_at = _now()
     store.set_json(space, key, {"enabled": enabled, "updated_at": updated_at})
+    _changed(tenant_id)
     return updated_at
 
 
@@ -109,10 +122,8 @@ class Documents:
 
     def all(self) -> list[dict[str, Any]]:
         """Every document of this kind, by key."""
-        stored = flux_state().store.items_json(namespace(self.tenant_id))
-        if self.kind == "segment":
-            return [doc for key, doc in stored.items() if key.startswith(SEGMENT_PREFIX)]
-        return [doc for key, doc in stored.items() if "definition" in doc and not key.startswith(SEGMENT_PREFIX)]
+        stored = flux_state().store.items_json(namespace(self.tenant_id), self.prefix)
+        return [doc for key, doc in stored.items() if kind_of(key, doc) == self.kind]
 
     def get(self, key: str) -> dict[str, Any]:
         document = flux_state().store.get_json(namespace(self.tenant_id), self._stored_key(key))
@@ -154,6 +165,7 @@ class Documents:
                 raise Conflict(f"flags still name the segment {key!r}: {', '.join(users)}", code=SEGMENT_IN_USE)
         audit.record(f"{self.kind}.delete", f"{self.kind}s/{key}", key=key)
         flux_state().store.delete(namespace(self.tenant_id), self._stored_key(key))
+        _changed(self.tenant_id)
 
     def _check_segments(self, definition: FlagDefinition | Segment) -> None:
         """A flag names only segments that exist (a segment deleted later is refused while named)."""
@@ -169,7 +181,17 @@ class Documents:
         document = {"definition": definition.model_dump(mode="json"), "version": version, "updated_at": _now()}
         audit.record(f"{self.kind}.{action}", f"{self.kind}s/{definition.key}", key=definition.key, version=version)
         flux_state().store.set_json(namespace(self.tenant_id), self._stored_key(definition.key), document)
+        _changed(self.tenant_id)
         return document
+
+
+def kind_of(key: str, document: Any) -> str:
+    """What a stored key holds: a `segment`, a custom `flag`, a declared flag's `switch`, or `meta`."""
+    if key.startswith(SEGMENT_PREFIX):
+        return "segment"
+    if ":" in key:
+        return "meta"
+    return "flag" if "definition" in document else "switch"
 
 
 def _segments_of(document: dict[str, Any]) -> set[str]:

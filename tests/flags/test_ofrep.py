@@ -142,6 +142,27 @@ def test_bulk_evaluates_every_flag_with_an_etag(client, flags):
     assert (bad.status_code, bad.json["errorCode"]) == (400, "INVALID_CONTEXT")
 
 
+def test_a_change_made_through_another_process_is_evaluated_at_once(make_app, client, flags):
+    """Two apps on one database, as two gunicorn workers: the other's compiled copy follows every change."""
+    other = make_app(migrated=False).test_client()
+    context = {"targetingKey": "u1", "email": "ann@acme.com"}
+    assert evaluate(other, flags, "theme", context).json["value"] == "dark"  # compiled and kept by `other`
+    client.patch(f"{FLAGS}/theme", json={"enabled": False}, headers=flags)
+    assert evaluate(other, flags, "theme", context).json["reason"] == "DISABLED"
+    client.put("/api/v1/admin/settings/feature-flags/advanced_mfa", json={"enabled": False}, headers=flags)
+    assert evaluate(other, flags, "advanced_mfa").json["value"] is False
+    client.post(
+        SEGMENTS,
+        json={"key": "vip", "conditions": [{"attribute": "vip", "operator": "equals", "value": True}]},
+        headers=flags,
+    )
+    rule = {"conditions": [{"operator": "in_segment", "value": "vip"}], "variant": "blue"}
+    client.patch(f"{FLAGS}/theme", json={"enabled": True, "rules": [rule]}, headers=flags)
+    assert evaluate(other, flags, "theme", {"vip": True}).json["value"] == "blue"
+    client.delete(f"{FLAGS}/rate", headers=flags)
+    assert evaluate(other, flags, "rate").status_code == 404
+
+
 def test_credentials_and_tenant_as_for_every_call(app, client, admin_headers, service_key, flags):
     assert client.post(ONE.format("theme"), json={}).status_code == 401
     assert evaluate(client, service_key(["flags:read"]), "theme").status_code == 200
