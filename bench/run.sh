@@ -18,16 +18,9 @@ fi
 # The HTTP benchmark, then the in-process ones; the worst exit status wins.
 status=0
 .venv/bin/python bench/run.py "$@" || status=$?
-rc=0
-.venv/bin/python bench/secrets_runtime.py || rc=$?
-if [ "$rc" -gt "$status" ]; then status=$rc; fi
-rc=0
-.venv/bin/python bench/functions_runtime.py || rc=$?
-if [ "$rc" -gt "$status" ]; then status=$rc; fi
-rc=0
-.venv/bin/python bench/flags.py || rc=$?
-if [ "$rc" -gt "$status" ]; then status=$rc; fi
-rc=0
-.venv/bin/python bench/flag_evaluation.py || rc=$?
-if [ "$rc" -gt "$status" ]; then status=$rc; fi
+for script in secrets_runtime functions_runtime flags flag_evaluation; do
+    rc=0
+    .venv/bin/python "bench/$script.py" || rc=$?
+    if [ "$rc" -gt "$status" ]; then status=$rc; fi
+done
 exit "$status"
