@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from flask import Response, jsonify, request
-from pydantic import Field, JsonValue
+from pydantic import JsonValue
 
 from flux.api import (
     SIGNED_IN,
@@ -39,7 +39,9 @@ ofrep = ApiBlueprint("ofrep", __name__, url_prefix="/ofrep/v1", abp_tags=[Tag(na
 
 
 class OfrepPath(ApiModel):
-    key: str = Field(min_length=1, max_length=200)
+    """Any key: one that names no flag is OFREP's FLAG_NOT_FOUND, never a house 400."""
+
+    key: str
 
 
 class Evaluated(ApiModel):
@@ -58,6 +60,17 @@ class EvaluationFailed(ApiModel):
 
 class BulkEvaluated(ApiModel):
     flags: list[Evaluated | EvaluationFailed]
+
+
+def _protocol_or_house(description: str) -> dict[str, Any]:
+    """An error answer in OFREP's shape, or the house's where the request fails before the view (a NUL, a tenant)."""
+    house = {"type": "object", "required": ["error", "code"], "properties": {"error": {}, "code": {"type": "string"}}}
+    either = {"anyOf": [EvaluationFailed.model_json_schema(), house]}
+    return {"description": description, "content": {"application/json": {"schema": either}}}
+
+
+INVALID = _protocol_or_house("INVALID_CONTEXT, PARSE_ERROR or TARGETING_KEY_MISSING (OFREP), or a house 400")
+MISSING = _protocol_or_house("FLAG_NOT_FOUND (OFREP), or the house's TENANT_NOT_FOUND")
 
 
 # Documented here, not validated by the schema library: a bad context is OFREP's INVALID_CONTEXT, not a house 400.
@@ -114,7 +127,11 @@ def _answer(key: str, evaluation: Evaluation, kind: str) -> dict[str, Any]:
     return {"key": key, "value": value, "reason": reason, "variant": variant, "metadata": {"kind": kind}}
 
 
-@ofrep.post("/evaluate/flags/<key>", responses={200: Evaluated}, openapi_extensions=REQUEST_BODY)
+@ofrep.post(
+    "/evaluate/flags/<key>",
+    responses={200: Evaluated, 400: INVALID, 404: MISSING},
+    openapi_extensions=REQUEST_BODY,
+)
 @require(SIGNED_IN, scope=READ)
 def evaluate_flag(path: OfrepPath):
     """One flag for a context: 404 `FLAG_NOT_FOUND`, 400 `INVALID_CONTEXT` or `TARGETING_KEY_MISSING`."""
@@ -130,7 +147,7 @@ def evaluate_flag(path: OfrepPath):
     return jsonify(answer), 400 if "errorCode" in answer else 200
 
 
-@ofrep.post("/evaluate/flags", responses={200: BulkEvaluated}, openapi_extensions=REQUEST_BODY)
+@ofrep.post("/evaluate/flags", responses={200: BulkEvaluated, 400: INVALID}, openapi_extensions=REQUEST_BODY)
 @require(SIGNED_IN, scope=READ)
 def evaluate_flags():
     """Every flag for one context, with an `ETag`; a matching `If-None-Match` is a 304."""
