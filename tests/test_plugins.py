@@ -207,9 +207,10 @@ def test_scopes_are_those_of_the_loaded_plugins(make_app):
     assert {"*", "service_keys:write", "audit:read", "secrets:read", "settings:write", "functions:execute"} <= set(
         scopes
     )
-    assert "flags:read" not in scopes  # no loaded plugin checks it
-    fewer = make_app(migrated=False, DISABLED_PLUGINS=["secrets", "functions"]).extensions["flux"].scopes
-    assert not [name for name in fewer if name.startswith(("secrets:", "functions:"))]
+    assert {"flags:read", "tenant_settings:write"} <= set(scopes)
+    assert "notes:admin" not in scopes  # no loaded plugin checks it
+    fewer = make_app(migrated=False, DISABLED_PLUGINS=["secrets", "functions", "flags"]).extensions["flux"].scopes
+    assert not [name for name in fewer if name.startswith(("secrets:", "functions:", "flags:", "tenant_settings:"))]
 
 
 def test_a_disabled_plugins_scopes_cannot_be_granted(make_app):
