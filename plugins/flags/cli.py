@@ -177,7 +177,7 @@ def settings_set(
 def settings_reset(flags: FlagsClient, category: str, yes: bool, as_json: bool) -> None:
     """Forget CATEGORY's stored values: the environment's or the defaults apply."""
     if not yes:
-        click.confirm(f"Reset the tenant's {category} settings to their defaults?", abort=True, err=True)
+        click.confirm(f"Forget the tenant's stored {category} settings?", abort=True, err=True)
     answer = flags.reset_settings(category)
     report(answer, as_json, f"Reset the {category} settings.")
 

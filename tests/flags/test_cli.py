@@ -139,7 +139,7 @@ def test_settings_get_set_and_reset_round_trip(admin_terminal, flags):
 
     result = fluxbase("settings", "reset", "authentication", input="n\n")
     assert (result.exit_code, result.stdout) == (1, "")
-    assert result.stderr.startswith("Reset the tenant's authentication settings to their defaults? [y/N]: n\nAborted!")
+    assert result.stderr.startswith("Forget the tenant's stored authentication settings? [y/N]: n\nAborted!")
     assert flags.get_settings("authentication")["password_policy"]["min_length"] == 12
     result = fluxbase("settings", "reset", "authentication", input="y\n")
     assert (result.exit_code, result.stdout) == (0, "Reset the authentication settings.\n")
