@@ -53,11 +53,17 @@ def _without_userinfo(url: str) -> str:
 
 
 def _error_body(response: requests.Response) -> dict[str, Any]:
-    """The `{"error", "code"}` object of an error answer; empty when the answer is something else."""
+    """The `{"error", "code"}` object of an error answer; empty when the answer is something else.
+
+    OpenFeature's remote evaluation (`/ofrep/v1`) answers its own shape, `{"errorCode",
+    "errorDetails"}`, which its providers read; it is taken as the same two fields.
+    """
     try:
         body = response.json()
     except ValueError:
         return {}
+    if isinstance(body, dict) and "errorDetails" in body:
+        return {"error": body["errorDetails"], "code": body.get("errorCode")}
     return body if isinstance(body, dict) else {}
 
 
@@ -108,10 +114,11 @@ class FluxClient:
             headers["Authorization"] = f"Bearer {self.access_token}"
         return headers
 
-    def _send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+    def _send(self, method: str, path: str, headers: dict[str, str], **kwargs: Any) -> requests.Response:
         where = _without_userinfo(self.url)
+        headers = {**self._headers(), **headers}
         try:
-            return requests.request(method, self.url + path, headers=self._headers(), timeout=self.timeout, **kwargs)
+            return requests.request(method, self.url + path, headers=headers, timeout=self.timeout, **kwargs)
         except requests.Timeout:
             raise ClientError(f"the Fluxbase server at {where} did not answer within {self.timeout:g} s") from None
         except requests.RequestException:
@@ -119,16 +126,25 @@ class FluxClient:
                 f"cannot reach the Fluxbase server at {where}: check the URL and that the server is running"
             ) from None
 
-    def request(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str | None] | None = None,
+    ) -> Any:
         """Call `path` (e.g. `/api/v1/secrets`); the decoded JSON answer, `None` for an empty one.
 
+        `headers` are sent besides the client's own (`If-Match`); one that is `None` is left out.
         A 401 for an expired access token is answered by one refresh and one retry.
         """
-        params = omit_none(**(params or {}))
-        response = self._send(method, path, json=json, params=params)
+        params, headers = omit_none(**(params or {})), omit_none(**(headers or {}))
+        response = self._send(method, path, headers, json=json, params=params)
         if response.status_code == 401 and self.refresh_token and _error_body(response).get("code") == "INVALID_TOKEN":
             self.refresh()
-            response = self._send(method, path, json=json, params=params)
+            response = self._send(method, path, headers, json=json, params=params)
         if not response.ok:
             body = _error_body(response)
             if isinstance(body.get("error"), str):

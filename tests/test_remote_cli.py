@@ -317,7 +317,7 @@ def test_secrets_commands_are_the_plugins_and_go_with_them(tmp_path):
     assert {"login", "logout", "secrets", "settings"} <= commands()
     without = commands(FLUXBASE_DISABLED_PLUGINS="secrets")
     assert "secrets" not in without and {"login", "settings"} <= without
-    assert "settings" not in commands(FLUXBASE_DISABLED_PLUGINS="settings")
+    assert "settings" not in commands(FLUXBASE_DISABLED_PLUGINS="settings,flags")  # the flags plugin adds to it too
     missing = CliRunner().invoke(
         cli, ["secrets", "list"], env={"FLUXBASE_INSTANCE_PATH": str(tmp_path), "FLUXBASE_DISABLED_PLUGINS": "secrets"}
     )

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 from flux.api import TtlCache, flux_state, hookimpl
 from plugins.flags import categories, evaluator, hookspecs, store
+from plugins.flags.cli import add_settings_commands, flags_group
 from plugins.flags.declared import SEED_FLAGS, merge_declared
 from plugins.flags.flags_api import flags_api, segments_api
 from plugins.flags.ofrep import ofrep
@@ -37,6 +38,13 @@ def register_scopes():
         "flags:read": "list custom flags and segments, and evaluate flags (OFREP)",
         "flags:write": "create, change and delete custom flags and segments",
     }
+
+
+@hookimpl(trylast=True)
+def register_commands(cli):
+    """After the settings plugin's, whose `fluxbase settings` group then gains `get`, `set` and `reset`."""
+    cli.add_command(flags_group)
+    add_settings_commands(cli)
 
 
 @hookimpl
