@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from flux.api import TtlCache, flux_state, hookimpl
-from plugins.flags import categories, evaluator, hookspecs, store
+from flux.api import AdminPage, TtlCache, flux_state, hookimpl
+from plugins.flags import categories, evaluator, hookspecs, settings_pages, store
 from plugins.flags.declared import SEED_FLAGS, merge_declared
 from plugins.flags.flags_api import flags_api, segments_api
 from plugins.flags.ofrep import ofrep
@@ -27,6 +27,20 @@ def register_hookspecs(manager):
 @hookimpl
 def register_blueprints(app):
     return [seed_api, v1_api, flags_api, segments_api, ofrep]
+
+
+@hookimpl
+def register_dashboard_blueprints(app):
+    return [settings_pages.pages]
+
+
+@hookimpl
+def register_admin_pages(app):
+    return [
+        AdminPage(
+            "Tenant settings", "dashboard.tenant_settings_pages.index", category="Settings", permission="tenant_admin"
+        ),
+    ]
 
 
 @hookimpl
