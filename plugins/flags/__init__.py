@@ -10,7 +10,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from flux.api import AdminPage, TtlCache, flux_state, hookimpl
-from plugins.flags import categories, evaluator, hookspecs, settings_pages, store
+from plugins.flags import categories, evaluator, flag_pages, hookspecs, settings_pages, store
 from plugins.flags.declared import SEED_FLAGS, merge_declared
 from plugins.flags.flags_api import flags_api, segments_api
 from plugins.flags.ofrep import ofrep
@@ -31,7 +31,7 @@ def register_blueprints(app):
 
 @hookimpl
 def register_dashboard_blueprints(app):
-    return [settings_pages.pages]
+    return [settings_pages.pages, flag_pages.pages]
 
 
 @hookimpl
@@ -40,6 +40,7 @@ def register_admin_pages(app):
         AdminPage(
             "Tenant settings", "dashboard.tenant_settings_pages.index", category="Settings", permission="tenant_admin"
         ),
+        AdminPage("Feature flags", "dashboard.flags_pages.index", category="Settings", permission="tenant_admin"),
     ]
 
 

@@ -167,20 +167,24 @@ def test_reset_to_defaults_needs_the_current_etag(app, client, dashboard, header
     }
 
 
-def test_a_tenant_admin_changes_their_own_tenant_only(app, client, auth):
+def acme_admin_and_member(app, client, auth) -> tuple[str, DashboardClient, DashboardClient]:
+    """The tenant acme, its admin signed in on `client`, and a plain member signed in on a client of its own."""
     auth.setup_admin()
     acme = create_tenant(app, "acme")
     add_account(app, "boss@acme.example", {acme: "tenant_admin"})
     add_account(app, "member@acme.example", {acme: "tenant_member"})
-    boss = signed_in_as(client, "boss@acme.example")
+    return acme, signed_in_as(client, "boss@acme.example"), signed_in_as(app.test_client(), "member@acme.example")
+
+
+def test_a_tenant_admin_changes_their_own_tenant_only(app, client, auth):
+    acme, boss, member = acme_admin_and_member(app, client, auth)
     page = text(client.get(PAGE))
     assert "(<code>acme</code>)" in page and 'href="/dashboard/tenant-settings/"' in page
     data = {"etag": etag_in(page), "updates": '{"password_policy.min_length": 10}'}
     assert boss.post(f"{AUTH}/confirm", data).status_code == 302
     assert list(stored(app, acme)) == ["authentication.password_policy.min_length"]
-    other = app.test_client()
-    member = signed_in_as(other, "member@acme.example")
-    assert other.get(PAGE).status_code == 403
+    assert stored(app, default_tenant(app)) == {}
+    assert member.client.get(PAGE).status_code == 403
     assert member.post(f"{AUTH}/reset", {"etag": "x"}).status_code == 403
     assert list(stored(app, acme)) == ["authentication.password_policy.min_length"]
 
