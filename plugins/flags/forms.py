@@ -84,17 +84,24 @@ def _typed(kind: str, form: MultiDict, path: str) -> Any:
     return form.getlist(path) if kind == "choices" else form.get(path, "")
 
 
-def posted_values(category: tenant_settings.Category, form: MultiDict, where: str) -> dict[str, Any]:
+def posted_values(
+    category: tenant_settings.Category, form: MultiDict, current: Mapping[str, Any], where: str
+) -> dict[str, Any]:
     """Every leaf's value as posted: an absent checkbox is false, a list is one item per line.
 
-    A number that is no whole number is a 400 naming the leaf (after `where`); every other
-    rule is the category model's, checked by the caller.
+    Checked choices keep their `current` order (the page lists them in the schema's), so
+    the same choices are no change. A number that is no whole number is a 400 naming the
+    leaf (after `where`); every other rule is the category model's, checked by the caller.
     """
     values: dict[str, Any] = {}
     for path, annotation in category.leaves.items():
         kind, _ = leaf_kind(annotation)
-        if kind in ("bool", "choices"):
-            values[path] = _typed(kind, form, path)
+        if kind == "bool":
+            values[path] = path in form
+        elif kind == "choices":
+            chosen = form.getlist(path)
+            values[path] = [item for item in current[path] if item in chosen]
+            values[path] += [item for item in chosen if item not in current[path]]
         elif kind == "lines":
             values[path] = [line.strip() for line in form.get(path, "").splitlines() if line.strip()]
         elif kind == "int":

@@ -34,7 +34,7 @@ from flux.api import (
 from plugins.flags.forms import posted_values, setting_fields
 
 pages = Blueprint("tenant_settings_pages", __name__, url_prefix="/tenant-settings", template_folder="templates")
-CATEGORY = "<string(maxlength=32):name>"
+CATEGORY = "<string(maxlength=64):name>"  # as the API's `CategoryPath`
 
 
 def _render(status: int = 200, typed: dict[str, MultiDict] | None = None) -> ResponseReturnValue:
@@ -78,7 +78,7 @@ def preview(name: str) -> ResponseReturnValue:
     current = tenant_settings.flatten(tenant_settings.read(name, current_tenant_id()))
     where = f"{name}."
     try:
-        posted = posted_values(category, request.form, where)
+        posted = posted_values(category, request.form, current, where)
         updates = {path: value for path, value in posted.items() if value != current[path]}
         category.validated({**current, **updates}, where)
     except ApiError as error:
