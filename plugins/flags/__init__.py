@@ -2,7 +2,8 @@
 
 The categories' values are resolved by the core (`flux.tenant_settings`), which the
 tenants plugin's `/admin/tenants/{id}/settings` shares; this plugin serves the seed's
-API, brings the categories the core does not enforce, and keeps the feature flags.
+API, brings the categories the core does not enforce, and keeps the feature flags;
+its dashboard pages (Tenant settings, Feature flags) change both through the same code.
 """
 
 from __future__ import annotations
