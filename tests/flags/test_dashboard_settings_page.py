@@ -43,11 +43,11 @@ def current(client, headers, category: str = "authentication") -> dict:
     return client.get(f"{V1}/{category}", headers=headers).json
 
 
-def preview(dashboard: DashboardClient, client, headers, **changed):
-    """Post the authentication form as the page shows it, with `changed` leaves; the answer and the page's ETag."""
-    etag = etag_in(text(client.get(PAGE)))
-    data = {**form_of(current(client, headers), **changed), "etag": etag}
-    return dashboard.post(f"{AUTH}/preview", data), etag
+def preview(dashboard: DashboardClient, client, headers, category: str = "authentication", **changed):
+    """Post a category's form as the page shows it, with `changed` leaves; the answer and the page's ETag."""
+    etag = etag_in(text(client.get(PAGE)), category)
+    data = {**form_of(current(client, headers, category), **changed), "etag": etag}
+    return dashboard.post(f"{PAGE}{category}/preview", data), etag
 
 
 def confirm_data(page: str) -> dict:
@@ -104,6 +104,18 @@ def test_saving_shows_the_diff_and_confirming_applies_it(app, client, dashboard,
     written = {"authentication.password_policy.min_length", "authentication.mfa.methods"}
     assert set(stored(app, default_tenant(app))) == written
     assert audited(app)[-1]["changes"]["password_policy.min_length"] == {"old": 8, "new": 12}
+
+
+def test_a_list_is_one_item_per_line(client, dashboard, headers):
+    origins = ["https://a.example", "https://b.example:8443"]
+    answer, _ = preview(dashboard, client, headers, "security", allowed_origins=origins)
+    assert '<code>allowed_origins</code>: [] → ["https://a.example", "https://b.example:8443"]' in text(answer)
+    assert dashboard.post(f"{PAGE}security/confirm", confirm_data(text(answer))).status_code == 302
+    assert current(client, headers, "security")["allowed_origins"] == origins
+    refused, _ = preview(dashboard, client, headers, "security", allowed_origins=[*origins, "ftp://c"])
+    assert refused.status_code == 400 and "security.allowed_origins.2: &#39;ftp://c&#39; is not an origin" in text(
+        refused
+    )
 
 
 def test_an_unchanged_form_has_nothing_to_change(app, client, dashboard, headers):
