@@ -8,7 +8,7 @@ import json
 import pytest
 
 from tests.conftest import ADMIN_EMAIL, login
-from tests.flags.test_dashboard_settings_page import acme_admin_and_member
+from tests.flags.test_dashboard_settings_page import acme_admin_and_member, secrets_shown
 from tests.flags.test_flags_api import FLAGS, SEGMENTS, stored, tenant_id
 from tests.flags.test_settings_api import V1, audits
 
@@ -73,6 +73,7 @@ def test_a_custom_flag_with_a_rule_and_a_rollout_is_created_and_evaluated(app, c
     evaluated = client.post("/ofrep/v1/evaluate/flags/checkout", json={"context": context}, headers=headers)
     assert (evaluated.json["value"], evaluated.json["reason"]) == (True, "TARGETING_MATCH")
     listed = text(client.get(PAGE))
+    assert secrets_shown(app, client, headers, client.get(PAGE), client.get(f"{PAGE}custom/checkout")) == []
     assert '<tr data-key="checkout" data-enabled="true">' in listed
     assert "<code>on</code> 30%, <code>off</code> 70%" in listed
 

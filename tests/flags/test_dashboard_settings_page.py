@@ -203,9 +203,14 @@ def test_a_tenant_admin_changes_their_own_tenant_only(app, client, auth):
     assert list(stored(app, acme)) == ["authentication.password_policy.min_length"]
 
 
+def secrets_shown(app, client, headers, *pages) -> list[bytes]:
+    """Which of the app's key, the session cookie, the password and the API token any of `pages` holds."""
+    cookie = client.get_cookie("session", path="/dashboard")
+    token = headers["Authorization"].removeprefix("Bearer ")
+    secrets = [app.secret_key, cookie.value.encode(), PASSWORD.encode(), token.encode()]
+    return [secret for secret in secrets for page in pages if secret in page.get_data()]
+
+
 def test_the_pages_show_no_secret(app, client, dashboard, headers):
     answer, _ = preview(dashboard, client, headers, **{"password_policy.min_length": 12})
-    cookie = client.get_cookie("session", path="/dashboard")
-    secrets = [app.secret_key, cookie.value.encode(), PASSWORD.encode()]
-    for page in (client.get(PAGE).get_data(), answer.get_data()):
-        assert [secret for secret in secrets if secret in page] == []
+    assert secrets_shown(app, client, headers, client.get(PAGE), answer) == []
