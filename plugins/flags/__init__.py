@@ -2,15 +2,16 @@
 
 The categories' values are resolved by the core (`flux.tenant_settings`), which the
 tenants plugin's `/admin/tenants/{id}/settings` shares; this plugin serves the seed's
-API, brings the categories the core does not enforce, and keeps the feature flags.
+API, brings the categories the core does not enforce, and keeps the feature flags;
+its dashboard pages (Tenant settings, Feature flags) change both through the same code.
 """
 
 from __future__ import annotations
 
 from types import SimpleNamespace
 
-from flux.api import TtlCache, flux_state, hookimpl
-from plugins.flags import categories, evaluator, hookspecs, store
+from flux.api import AdminPage, TtlCache, flux_state, hookimpl
+from plugins.flags import categories, evaluator, flag_pages, hookspecs, settings_pages, store
 from plugins.flags.cli import add_settings_commands, flags_group
 from plugins.flags.declared import SEED_FLAGS, merge_declared
 from plugins.flags.flags_api import flags_api, segments_api
@@ -28,6 +29,21 @@ def register_hookspecs(manager):
 @hookimpl
 def register_blueprints(app):
     return [seed_api, v1_api, flags_api, segments_api, ofrep]
+
+
+@hookimpl
+def register_dashboard_blueprints(app):
+    return [settings_pages.pages, flag_pages.pages]
+
+
+@hookimpl
+def register_admin_pages(app):
+    return [
+        AdminPage(
+            "Tenant settings", "dashboard.tenant_settings_pages.index", category="Settings", permission="tenant_admin"
+        ),
+        AdminPage("Feature flags", "dashboard.flags_pages.index", category="Settings", permission="tenant_admin"),
+    ]
 
 
 @hookimpl
