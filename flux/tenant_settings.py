@@ -316,8 +316,11 @@ def lock_tenant(tenant_id: str) -> None:
 
 
 def check_precondition(if_match: ETags | None, current: str) -> None:
-    """412 when `If-Match` names neither the current tag nor `*` (Vault's check-and-set)."""
-    if if_match is not None and (if_match.star_tag or if_match.as_set()) and not if_match.contains(current):
+    """412 when `If-Match` names neither the current tag nor `*` (Vault's check-and-set).
+
+    The comparison is strong (RFC 9110): a weak tag, or a header that names no tag, never matches.
+    """
+    if if_match is not None and not if_match.contains(current):
         raise ApiError(
             "the settings changed since you read them (If-Match does not match the ETag): read again, then retry",
             code=PRECONDITION_FAILED,
