@@ -287,6 +287,11 @@ def read_all(tenant_id: str) -> dict[str, dict[str, Any]]:
     return answer
 
 
+def server_values(name: str) -> dict[str, Any]:
+    """A category's values before any tenant's (environment, else code): what no tenant admin can change."""
+    return unflatten(catalog().category(name).base)
+
+
 def value(key: str, tenant_id: str | None = None) -> Any:
     """One leaf (`authentication.lockout.max_attempts`) for a tenant (the current one by default)."""
     name, _, path = key.partition(".")

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.flags.test_settings_api import V1
+from tests.conftest import ADMIN_EMAIL, PASSWORD, AuthActions, login, tenant_admin
+from tests.flags.test_settings_api import V1, default_tenant
 
 BRANDING = f"{V1}/branding"
 
@@ -36,3 +37,39 @@ def test_an_if_match_naming_the_current_tag_or_star_changes(client, admin_header
         BRANDING, json={"company_name": "Acme"}, headers={**admin_headers, "If-Match": if_match.format(tag=tag)}
     )
     assert changed.status_code == 200, changed.json
+
+
+# --- settings that govern the server ------------------------------------------------------------
+
+ADMIN_LOGIN = "/api/v1/admin/login"
+
+
+def admin_sign_in(client, password: str = PASSWORD):
+    return client.post(ADMIN_LOGIN, json={"email": ADMIN_EMAIL, "password": password})
+
+
+def test_the_default_tenants_admin_cannot_lock_the_instance_admins_out(app, client, admin_headers):
+    """The default tenant's lockout governed platform accounts: its tenant admin set one attempt and 400 days,
+    and one anonymous wrong password locked every instance admin out for 400 days."""
+    tenant_admin(app, "ta@example.com", default_tenant(app))
+    mine = login(client, "ta@example.com")
+    weaponised = {"lockout": {"max_attempts": 1, "lockout_duration": 400 * 86400}}
+    assert client.put(f"{V1}/authentication", json=weaponised, headers=mine).status_code == 200
+    assert admin_sign_in(client, "wrong").status_code == 401
+    assert admin_sign_in(client).status_code == 200
+
+
+def test_the_default_tenants_admin_cannot_turn_the_instance_admins_lockout_off(app, client, admin_headers):
+    tenant_admin(app, "ta@example.com", default_tenant(app))
+    mine = login(client, "ta@example.com")
+    assert client.put(f"{V1}/authentication", json={"lockout": {"enabled": False}}, headers=mine).status_code == 200
+    assert [admin_sign_in(client, "wrong").status_code for _ in range(5)] == [401] * 5
+    assert admin_sign_in(client).status_code == 429
+
+
+def test_platform_accounts_follow_the_servers_lockout(make_app, monkeypatch):
+    monkeypatch.setenv("FLUXBASE_SETTINGS_AUTHENTICATION_LOCKOUT_MAX_ATTEMPTS", "2")
+    client = make_app().test_client()
+    AuthActions(client).setup_admin()
+    assert [admin_sign_in(client, "wrong").status_code for _ in range(2)] == [401, 401]
+    assert admin_sign_in(client).status_code == 429
