@@ -334,6 +334,21 @@ def check_precondition(if_match: ETags | None, current: str) -> None:
         )
 
 
+def _after(category: Category, stored: Mapping[str, Any], updates: Mapping[str, Any], where: str) -> dict[str, Any]:
+    kept = {path: value for path, value in {**stored, **updates}.items() if value is not None}
+    return category.validated(_resolved(category, kept), where)
+
+
+def check(tenant_id: str, name: str, updates: Mapping[str, Any], *, where: str = "") -> None:
+    """The 400 `apply` would raise for these updates, with nothing locked, audited or written.
+
+    A change of several categories checks them all before it applies any: a store
+    outside the transaction (`memory`) would otherwise keep the first ones.
+    """
+    category = catalog().category(name)
+    _after(category, _stored(tenant_id, category), updates, where)
+
+
 def apply(
     tenant_id: str,
     name: str,
@@ -355,8 +370,7 @@ def apply(
     check_precondition(if_match, etag_of(unflatten(before)))
     if reset:
         updates = dict.fromkeys(stored)
-    kept = {path: value for path, value in {**stored, **updates}.items() if value is not None}
-    after = category.validated(_resolved(category, kept), where)
+    after = _after(category, stored, updates, where)
     changed = [leaf for leaf in category.leaves if before[leaf] != after[leaf]]
     changes = {leaf: {"old": before[leaf], "new": after[leaf]} for leaf in changed}
     marks = {"reset": True} if reset else {}

@@ -12,6 +12,7 @@ from tests.conftest import ADMIN_EMAIL, PASSWORD, AuthActions, login, tenant_adm
 from tests.flags.test_settings_api import V1, default_tenant
 
 BRANDING = f"{V1}/branding"
+TENANTS = "/api/v1/admin/tenants"
 
 
 # --- check-and-set ------------------------------------------------------------------------------
@@ -73,3 +74,19 @@ def test_platform_accounts_follow_the_servers_lockout(make_app, monkeypatch):
     AuthActions(client).setup_admin()
     assert [admin_sign_in(client, "wrong").status_code for _ in range(2)] == [401, 401]
     assert admin_sign_in(client).status_code == 429
+
+
+# --- a refused change changes nothing, on every storage backend -----------------------------------
+
+
+@pytest.mark.parametrize("backend", ["sql", "memory"])
+def test_a_change_of_several_categories_with_one_bad_value_changes_none(make_app, backend):
+    """The memory store is outside the transaction: the first category was written before the second was refused."""
+    client = make_app(STORAGE_BACKEND=backend).test_client()
+    auth = AuthActions(client)
+    headers = auth.bearer(auth.setup_admin())
+    change = {"settings": {"branding.company_name": "Acme", "security.allowed_origins": ["not an origin"]}}
+    refused = client.patch(f"{TENANTS}/default/settings", json=change, headers=headers)
+    assert (refused.status_code, refused.json["code"]) == (400, "INVALID_FIELD")
+    assert client.get(BRANDING, headers=headers).json["company_name"] == ""
+    assert client.get(f"{TENANTS}/default/settings", headers=headers).json["settings"] == {}
