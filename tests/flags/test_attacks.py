@@ -90,3 +90,26 @@ def test_a_change_of_several_categories_with_one_bad_value_changes_none(make_app
     assert (refused.status_code, refused.json["code"]) == (400, "INVALID_FIELD")
     assert client.get(BRANDING, headers=headers).json["company_name"] == ""
     assert client.get(f"{TENANTS}/default/settings", headers=headers).json["settings"] == {}
+
+
+# --- OFREP: every 400 in the protocol's shape ---------------------------------------------------
+
+OFREP_ONE, OFREP_BULK = "/ofrep/v1/evaluate/flags/{}", "/ofrep/v1/evaluate/flags"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "code"),
+    [
+        (OFREP_ONE.format("k" * 300), "{}", "FLAG_NOT_FOUND"),
+        (OFREP_ONE.format("advanced_mfa"), '{"context": {"a": "\\u0000"}}', "INVALID_CONTEXT"),
+        (OFREP_BULK, '{"context": {"a": "\\u0000"}}', "INVALID_CONTEXT"),
+    ],
+    ids=["long key", "NUL", "NUL in bulk"],
+)
+def test_an_ofrep_refusal_takes_the_protocols_shape(client, admin_headers, path, body, code):
+    """The house body (`code`, `error`) made the OpenFeature provider fail with `GENERAL` "'errorCode'"."""
+    headers = {**admin_headers, "Content-Type": "application/json"}
+    response = client.post(path, data=body, headers=headers)
+    assert response.status_code in (400, 404)
+    assert response.json["errorCode"] == code, response.json
+    assert response.json["errorDetails"]
