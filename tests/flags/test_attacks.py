@@ -113,3 +113,39 @@ def test_an_ofrep_refusal_takes_the_protocols_shape(client, admin_headers, path,
     assert response.status_code in (400, 404)
     assert response.json["errorCode"] == code, response.json
     assert response.json["errorDetails"]
+
+
+# --- CORS ---------------------------------------------------------------------------------------
+
+SECURITY = f"{V1}/security"
+
+
+def test_an_origin_with_a_trailing_newline_is_refused(client, admin_headers):
+    refused = client.put(SECURITY, json={"allowed_origins": ["https://app.example.com\n"]}, headers=admin_headers)
+    assert (refused.status_code, refused.json["code"]) == (400, "INVALID_FIELD")
+    assert client.get(SECURITY, headers=admin_headers).json["allowed_origins"] == []
+
+
+@pytest.mark.parametrize("written", ["https://App.Example.com", "https://app.example.com:443"])
+def test_an_origin_is_kept_as_a_browser_sends_it(client, admin_headers, written):
+    """A browser's Origin has its host in lower case and no default port: written otherwise, it never matched."""
+    changed = client.put(SECURITY, json={"allowed_origins": [written]}, headers=admin_headers)
+    assert changed.status_code == 200, changed.json
+    assert client.get(SECURITY, headers=admin_headers).json["allowed_origins"] == ["https://app.example.com"]
+    answer = client.get(SECURITY, headers={**admin_headers, "Origin": "https://app.example.com"})
+    assert answer.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["https://app.example.com/", "https://APP.example.com", "http://app.example.com", "https://app.example.com:8443",
+     "null", "https://app.example.com.evil.com", "https://evil.com", " https://app.example.com"],
+)  # fmt: skip
+def test_an_origin_that_differs_in_any_way_is_not_allowed(client, admin_headers, origin):
+    client.put(SECURITY, json={"allowed_origins": ["https://app.example.com"]}, headers=admin_headers)
+    answer = client.get(SECURITY, headers={**admin_headers, "Origin": origin})
+    assert "Access-Control-Allow-Origin" not in answer.headers
+    assert "Origin" in answer.headers["Vary"]
+    preflight = client.options(SECURITY, headers={"Origin": origin, "Access-Control-Request-Method": "PUT"})
+    assert "Access-Control-Allow-Origin" not in preflight.headers
+    assert "Access-Control-Allow-Credentials" not in {**answer.headers, **preflight.headers}
