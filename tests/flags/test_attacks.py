@@ -6,6 +6,10 @@ failing test with its fix, or `xfail(strict=True)` with the reason it stays open
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 
 from tests.conftest import ADMIN_EMAIL, PASSWORD, AuthActions, login, tenant_admin
@@ -13,6 +17,7 @@ from tests.flags.test_settings_api import V1, default_tenant
 
 BRANDING = f"{V1}/branding"
 TENANTS = "/api/v1/admin/tenants"
+FLAGS, SEGMENTS = "/api/v1/admin/flags", "/api/v1/admin/segments"
 
 
 # --- check-and-set ------------------------------------------------------------------------------
@@ -149,3 +154,32 @@ def test_an_origin_that_differs_in_any_way_is_not_allowed(client, admin_headers,
     preflight = client.options(SECURITY, headers={"Origin": origin, "Access-Control-Request-Method": "PUT"})
     assert "Access-Control-Allow-Origin" not in preflight.headers
     assert "Access-Control-Allow-Credentials" not in {**answer.headers, **preflight.headers}
+
+
+# --- regexes ------------------------------------------------------------------------------------
+
+EVALUATE_IN_A_CHILD = """
+import json, sys
+from plugins.flags.definitions import FlagDefinition
+from plugins.flags.evaluation import compile_flag
+flag = compile_flag(FlagDefinition.model_validate(json.loads(sys.argv[1])), {})
+flag.evaluate({"s": "a" * 40 + "b"})
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=subprocess.TimeoutExpired,
+    reason="`nests_repeats` misses overlapping alternations: `(a|a)*$` takes 2^n steps, some 1.3 s at 22 characters "
+    "and for ever at 40 (the subject cap is 4096), holding a worker of every tenant. Needs a linear-time engine "
+    "(google-re2) or a time limit on `re`: a dependency, so a design decision.",
+)
+@pytest.mark.parametrize("pattern", ["(a|a)*$", "(?:a|aa)*$"])
+def test_a_regex_cannot_hold_a_worker_for_long(client, admin_headers, pattern):
+    condition = {"attribute": "s", "operator": "regex", "value": pattern}
+    flag = {"key": "slow", "rules": [{"conditions": [condition], "variant": "off"}]}
+    saved = client.post(FLAGS, json=flag, headers=admin_headers)
+    if saved.status_code == 400:
+        return  # refused when saved: no evaluation runs it
+    definition = json.dumps({**flag, "rules": saved.json["rules"]})
+    subprocess.run([sys.executable, "-c", EVALUATE_IN_A_CHILD, definition], timeout=5, check=True)
