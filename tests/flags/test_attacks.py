@@ -12,8 +12,8 @@ import sys
 
 import pytest
 
-from tests.conftest import ADMIN_EMAIL, PASSWORD, AuthActions, login, tenant_admin
-from tests.flags.test_settings_api import V1, default_tenant
+from tests.conftest import ADMIN_EMAIL, PASSWORD, AuthActions, create_tenant, login, tenant_admin
+from tests.flags.test_settings_api import V1, default_tenant, stored
 
 BRANDING = f"{V1}/branding"
 TENANTS = "/api/v1/admin/tenants"
@@ -183,3 +183,87 @@ def test_a_regex_cannot_hold_a_worker_for_long(client, admin_headers, pattern):
         return  # refused when saved: no evaluation runs it
     definition = json.dumps({**flag, "rules": saved.json["rules"]})
     subprocess.run([sys.executable, "-c", EVALUATE_IN_A_CHILD, definition], timeout=5, check=True)
+
+
+# --- what held -----------------------------------------------------------------------------------
+
+
+def test_a_tenant_admin_and_a_service_key_reach_nothing_of_another_tenant(app, client, admin_headers, service_key):
+    other = create_tenant(app, "globex")
+    acme = create_tenant(app, "acme")
+    tenant_admin(app, "ta@example.com", acme)
+    callers = [login(client, "ta@example.com"), service_key(["flags:read", "flags:write", "tenant_settings:write"])]
+    for caller in callers:
+        for tenant in ("globex", other, "GLOBEX", "globex "):
+            headers = {**caller, "X-FB-Tenant": tenant}
+            attempts = [
+                client.get(f"{V1}/security", headers=headers),
+                client.put(BRANDING, json={"company_name": "pwned"}, headers=headers),
+                client.post(FLAGS, json={"key": "pwned"}, headers=headers),
+                client.post(SEGMENTS, json={"key": "s", "conditions": [SOME_CONDITION]}, headers=headers),
+                client.post(OFREP_BULK, json={}, headers=headers),
+                client.put(f"{V1}/feature-flags/advanced_mfa", json={"enabled": False}, headers=headers),
+            ]
+            assert {response.status_code for response in attempts} <= {403, 404}, tenant
+    assert stored(app, other) == {} and stored(app, other, "flags") == {}
+
+
+SOME_CONDITION = {"attribute": "plan", "operator": "equals", "value": "pro"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"key": "a:b"}, {"key": "a%"}, {"key": "a/b"}, {"key": "A"}, {"key": "x" * 129}, {"key": "é"},
+        {"key": "k", "rules": [{"conditions": [{**SOME_CONDITION, "operator": "in", "value": list(range(1001))}],
+                                "variant": "on"}]},
+        {"key": "k", "rules": [{"conditions": [SOME_CONDITION], "variant": "on"}] * 51},
+        {"key": "k", "rules": [{"conditions": [{**SOME_CONDITION, "operator": "semver_gt", "value": "1.0"}],
+                                "variant": "on"}]},
+        {"key": "k", "rules": [{"conditions": [{**SOME_CONDITION, "operator": "regex", "value": "(a+)+$"}],
+                                "variant": "on"}]},
+        {"key": "k", "rules": [{"conditions": [{**SOME_CONDITION, "operator": "lt", "value": True}],
+                                "variant": "on"}]},
+        {"key": "k", "type": "object", "variants": {"a": {"x": "y" * 20_000}}, "default_variant": "a"},
+        {"key": "k", "type": "number", "variants": {"a": "1"}, "default_variant": "a"},
+        {"key": "k", "rollout": [{"variant": "on", "weight": 60}, {"variant": "on", "weight": 40}]},
+        {"key": "k", "rules": [{"conditions": [{"operator": "in_segment", "value": "nope"}], "variant": "on"}]},
+        {"key": "advanced_mfa"}, [], "k",
+    ],
+)  # fmt: skip
+def test_a_malformed_flag_is_a_4xx_and_stores_nothing(app, client, admin_headers, body):
+    response = client.post(FLAGS, json=body, headers=admin_headers)
+    assert response.status_code in (400, 404, 409, 413), response.json
+    assert response.json["code"]
+    assert stored(app, default_tenant(app), "flags") == {}
+
+
+def test_keys_that_look_like_like_wildcards_stay_apart(client, admin_headers):
+    for key in ("s_1", "s.1", "sx1"):
+        body = {"key": key, "conditions": [{**SOME_CONDITION, "value": key}]}
+        assert client.post(SEGMENTS, json=body, headers=admin_headers).status_code == 201
+    for key in ("segment", "meta", "segment.x"):
+        assert client.post(FLAGS, json={"key": key}, headers=admin_headers).status_code == 201
+    assert [doc["key"] for doc in client.get(SEGMENTS, headers=admin_headers).json] == ["s.1", "s_1", "sx1"]
+    assert [doc["key"] for doc in client.get(FLAGS, headers=admin_headers).json] == ["meta", "segment", "segment.x"]
+    assert client.delete(f"{SEGMENTS}/s_1", headers=admin_headers).status_code == 204
+    assert [doc["key"] for doc in client.get(SEGMENTS, headers=admin_headers).json] == ["s.1", "sx1"]
+
+
+def test_extreme_but_valid_security_settings_answer_no_500(client, auth, admin_headers):
+    extreme = {
+        "password_policy": {"min_length": 1024, "require_symbols": True, "history_count": 100},
+        "lockout": {"max_attempts": 1, "lockout_duration": 400 * 86400, "reset_after": 400 * 86400},
+        "session": {"lifetime": 400 * 86400},
+    }
+    assert client.put(f"{V1}/authentication", json=extreme, headers=admin_headers).status_code == 200
+    assert client.put(f"{V1}/tokens", json={"access_token_lifetime": 86400}, headers=admin_headers).status_code == 200
+    password = "Aa1!" + "x" * 1020
+    tokens = auth.signup("user@example.com", password)
+    assert client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).status_code == 200
+    wrong = client.post("/api/v1/auth/signin", json={"email": "user@example.com", "password": "nope"})
+    assert wrong.status_code == 401
+    locked = client.post("/api/v1/auth/signin", json={"email": "user@example.com", "password": password})
+    assert (locked.status_code, int(locked.headers["Retry-After"]) > 399 * 86400) == (429, True)
+    for too_far in ({"password_policy": {"min_length": 1025}}, {"lockout": {"lockout_duration": 10**20}}):
+        assert client.put(f"{V1}/authentication", json=too_far, headers=admin_headers).status_code == 400
