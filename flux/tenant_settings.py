@@ -287,6 +287,11 @@ def read_all(tenant_id: str) -> dict[str, dict[str, Any]]:
     return answer
 
 
+def server_values(name: str) -> dict[str, Any]:
+    """A category's values before any tenant's (environment, else code): what no tenant admin can change."""
+    return unflatten(catalog().category(name).base)
+
+
 def value(key: str, tenant_id: str | None = None) -> Any:
     """One leaf (`authentication.lockout.max_attempts`) for a tenant (the current one by default)."""
     name, _, path = key.partition(".")
@@ -316,14 +321,32 @@ def lock_tenant(tenant_id: str) -> None:
 
 
 def check_precondition(if_match: ETags | None, current: str) -> None:
-    """412 when `If-Match` names neither the current tag nor `*` (Vault's check-and-set)."""
-    if if_match is not None and (if_match.star_tag or if_match.as_set()) and not if_match.contains(current):
+    """412 when `If-Match` names neither the current tag nor `*` (Vault's check-and-set).
+
+    The comparison is strong (RFC 9110): a weak tag, or a header that names no tag, never matches.
+    """
+    if if_match is not None and not if_match.contains(current):
         raise ApiError(
             "the settings changed since you read them (If-Match does not match the ETag): read again, then retry",
             code=PRECONDITION_FAILED,
             status=412,
             headers={"ETag": f'"{current}"'},
         )
+
+
+def _after(category: Category, stored: Mapping[str, Any], updates: Mapping[str, Any], where: str) -> dict[str, Any]:
+    kept = {path: value for path, value in {**stored, **updates}.items() if value is not None}
+    return category.validated(_resolved(category, kept), where)
+
+
+def check(tenant_id: str, name: str, updates: Mapping[str, Any], *, where: str = "") -> None:
+    """The 400 `apply` would raise for these updates, with nothing locked, audited or written.
+
+    A change of several categories checks them all before it applies any: a store
+    outside the transaction (`memory`) would otherwise keep the first ones.
+    """
+    category = catalog().category(name)
+    _after(category, _stored(tenant_id, category), updates, where)
 
 
 def apply(
@@ -347,8 +370,7 @@ def apply(
     check_precondition(if_match, etag_of(unflatten(before)))
     if reset:
         updates = dict.fromkeys(stored)
-    kept = {path: value for path, value in {**stored, **updates}.items() if value is not None}
-    after = category.validated(_resolved(category, kept), where)
+    after = _after(category, stored, updates, where)
     changed = [leaf for leaf in category.leaves if before[leaf] != after[leaf]]
     changes = {leaf: {"old": before[leaf], "new": after[leaf]} for leaf in changed}
     marks = {"reset": True} if reset else {}

@@ -73,6 +73,13 @@ class StorageContract:
         assert store.keys("ns", "b_") == ["b_"]
         assert store.keys("other") == []
 
+    def test_a_prefix_matches_case_and_all(self, store: KeyValueStore) -> None:
+        for key in ["ABC.1", "abc.1", "Abc.2", "\u00c9t\u00e9.1", "\u00e9t\u00e9.1"]:
+            store.set("ns", key, b"x")
+        assert store.keys("ns", "abc.") == ["abc.1"]
+        assert list(store.items("ns", "ABC.")) == ["ABC.1"]
+        assert store.keys("ns", "\u00e9t\u00e9.") == ["\u00e9t\u00e9.1"]
+
     @pytest.mark.parametrize("namespace", ["", "has space", "x" * 129, None, "semi;colon"])
     def test_bad_namespace_rejected(self, store: KeyValueStore, namespace) -> None:
         with pytest.raises(StorageError):

@@ -21,13 +21,18 @@ from flux.tenant_settings import SettingsGroup
 
 DAY = 86400
 Seconds = Annotated[int, Field(ge=1, le=400 * DAY)]
-ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?$")
+ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?")
+DEFAULT_PORTS = {"http": ":80", "https": ":443"}
 
 
 def _origin(value: str) -> str:
-    if value != "*" and not ORIGIN.match(value):
+    """An origin as a browser sends it (host in lower case, no default port): it is compared as it is kept."""
+    if value == "*":
+        return value
+    if not ORIGIN.fullmatch(value):
         raise rule_error(error_codes.INVALID_FIELD, f"{value[:100]!r} is not an origin (scheme://host[:port], or *)")
-    return value
+    origin = value.lower()
+    return origin.removesuffix(DEFAULT_PORTS[origin.partition(":")[0]])
 
 
 Origin = Annotated[str, Field(max_length=300), AfterValidator(_origin)]

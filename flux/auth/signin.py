@@ -20,7 +20,7 @@ from flux.auth.models import Credentials, SigninLockout
 from flux.auth.passwords import EMAIL_PATTERN, verify_password
 from flux.db import db, new_id, upsert_insert, utcnow
 from flux.errors import TooManyRequests, Unauthorized
-from flux.tenancy import TenantScoped, current_tenant_id, default_tenant_id
+from flux.tenancy import TenantScoped, current_tenant_id
 
 INVALID_CREDENTIALS = "Invalid email or password"
 
@@ -79,9 +79,11 @@ def _lockout_of(model: type[Credentials], email: str) -> sa.ColumnElement[bool]:
 
 
 def _lockout_policy(model: type[Credentials]) -> dict[str, Any]:
-    """`authentication.lockout` of the app user's tenant; platform accounts follow the default tenant's."""
-    tenant_id = _scope(model) or default_tenant_id()
-    return tenant_settings.read("authentication", tenant_id)["lockout"]
+    """`authentication.lockout` of the app user's tenant; platform accounts follow the server's (environment or
+    default), never a tenant's: the default tenant's admin could otherwise lock every instance admin out."""
+    if not issubclass(model, TenantScoped):
+        return tenant_settings.server_values("authentication")["lockout"]
+    return tenant_settings.read("authentication", _scope(model))["lockout"]
 
 
 def _count_failure(model: type[Credentials], email: str, now: datetime, policy: dict[str, Any]) -> None:

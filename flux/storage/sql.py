@@ -87,13 +87,16 @@ class SqlStore(KeyValueStore):
         statement = sa.delete(kv_table).where(kv_table.c.namespace == namespace, kv_table.c.key == key)
         return self._run(statement).rowcount > 0
 
+    # SQLite's LIKE ignores the case of ASCII letters (`abc.%` finds `ABC.1`): the rows are checked again here.
     def _keys(self, namespace: str, prefix: str) -> list[str]:
         with self._session() as session:
-            return list(session.execute(_KEYS, _prefixed(namespace, prefix)).scalars())
+            found = session.execute(_KEYS, _prefixed(namespace, prefix)).scalars()
+            return [key for key in found if key.startswith(prefix)]
 
     def _items(self, namespace: str, prefix: str) -> dict[str, bytes]:
         with self._session() as session:
-            return {key: value for key, value in session.execute(_ITEMS, _prefixed(namespace, prefix))}
+            found = session.execute(_ITEMS, _prefixed(namespace, prefix))
+            return {key: value for key, value in found if key.startswith(prefix)}
 
     def _clear(self, namespace: str) -> int:
         return self._run(sa.delete(kv_table).where(kv_table.c.namespace == namespace)).rowcount

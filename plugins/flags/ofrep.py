@@ -24,6 +24,7 @@ from flux.api import (
     ApiBlueprint,
     ApiError,
     ApiModel,
+    BadRequest,
     Tag,
     current_actor,
     current_tenant_id,
@@ -63,13 +64,16 @@ class BulkEvaluated(ApiModel):
 
 
 def _protocol_or_house(description: str) -> dict[str, Any]:
-    """An error answer in OFREP's shape, or the house's where the request fails before the view (a NUL, a tenant)."""
+    """An error answer in OFREP's shape, or the house's where the request fails before the view (a tenant)."""
     house = {"type": "object", "required": ["error", "code"], "properties": {"error": {}, "code": {"type": "string"}}}
     either = {"anyOf": [EvaluationFailed.model_json_schema(), house]}
     return {"description": description, "content": {"application/json": {"schema": either}}}
 
 
-INVALID = _protocol_or_house("INVALID_CONTEXT, PARSE_ERROR or TARGETING_KEY_MISSING (OFREP), or a house 400")
+INVALID = {
+    "description": "INVALID_CONTEXT, PARSE_ERROR or TARGETING_KEY_MISSING",
+    "content": {"application/json": {"schema": EvaluationFailed.model_json_schema()}},
+}
 MISSING = _protocol_or_house("FLAG_NOT_FOUND (OFREP), or the house's TENANT_NOT_FOUND")
 
 
@@ -114,6 +118,12 @@ def _context() -> dict[str, Any]:
 def _failed(key: str | None, code: str, details: str, status: int) -> tuple[Response, int]:
     failed = {"key": key} if key else {}
     return jsonify({**failed, "errorCode": code, "errorDetails": details}), status
+
+
+@ofrep.errorhandler(BadRequest)
+def _refused_before_the_view(error: BadRequest) -> tuple[Response, int]:
+    """A 400 of the house's own checks (a NUL character in the context) in the protocol's shape."""
+    return _failed((request.view_args or {}).get("key"), "INVALID_CONTEXT", error.message, 400)
 
 
 NO_TARGETING_KEY = "the flag splits by targetingKey, and the context has none"

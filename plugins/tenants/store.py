@@ -388,6 +388,8 @@ def change_settings(tenant: Tenant, body: SettingsChange) -> dict[str, Any]:
             by_category[category.name].update(category.key_updates(key, value))
     with tenant_scope(tenant.id):  # audited in the managed tenant's trail, as every change here
         for name, updates in by_category.items():
+            tenant_settings.check(tenant.id, name, updates, where=f"{name}.")
+        for name, updates in by_category.items():
             tenant_settings.apply(tenant.id, name, updates, where=f"{name}.")
     if own:
         _change_own_settings(tenant, own)
