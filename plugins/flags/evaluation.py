@@ -19,9 +19,8 @@ What a caller may rely on:
   operators hold only for strings, numeric ones only for numbers (never booleans),
   semver ones only for strings that are versions; on any other type the condition is
   false, negated or not. `not_equals`/`not_in` apply to every present value.
-- A `regex` condition searches (`re.search`: anchor with `^`/`$`) strings of at most
-  4096 characters; a longer string does not match (the pattern rules are in
-  `definitions.nests_repeats`).
+- A `regex` condition searches (RE2, in linear time: anchor with `^`/`$`) strings of
+  at most 4096 characters; a longer string does not match.
 - A segment that does not exist (deleted after the flag was saved) makes its condition
   false, `in_segment` and `not_in_segment` alike: the rule cannot match, the flag falls
   through with its usual reason and no error. `CompiledFlag.unknown_segments` names them.
@@ -38,7 +37,6 @@ from __future__ import annotations
 
 import hashlib
 import operator
-import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
@@ -56,6 +54,7 @@ from plugins.flags.definitions import (
     FlagDefinition,
     Segment,
     Split,
+    regex,
     semver_key,
 )
 
@@ -233,7 +232,7 @@ def _test(name: str, expected: Any) -> Test:
 
         return version_test
     if name == "regex":
-        search = re.compile(expected).search
+        search = regex(expected).search
         return lambda value: type(value) is str and len(value) <= MAX_REGEX_SUBJECT and search(value) is not None
     text = {
         "contains": lambda value: expected in value,
