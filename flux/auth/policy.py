@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field
 
-from flux import error_codes
+from flux import error_codes, tenant_settings
 from flux.schemas import rule_error
 from flux.tenancy import current_tenant_id, default_tenant_id
 from flux.tenant_settings import SettingsGroup
@@ -32,6 +32,9 @@ def _origin(value: str) -> str:
     if not ORIGIN.fullmatch(value):
         raise rule_error(error_codes.INVALID_FIELD, f"{value[:100]!r} is not an origin (scheme://host[:port], or *)")
     origin = value.lower()
+    port = origin.rpartition(":")[2] if origin.count(":") == 2 else None
+    if port is not None and not 1 <= int(port) <= 65535:
+        raise rule_error(error_codes.INVALID_FIELD, f"{value[:100]!r} names port {port}: ports are 1 to 65535")
     return origin.removesuffix(DEFAULT_PORTS[origin.partition(":")[0]])
 
 
@@ -115,9 +118,20 @@ RULES = (
 )
 
 
-def policy_tenant() -> str:
-    """The tenant whose settings apply: the request's, else (a CLI command) the default tenant."""
-    return current_tenant_id(required=False) or default_tenant_id()
+PLATFORM_ROLES = ("instance_admin", "tenant_admin")
+
+
+def governing(category: str, tenant_id: str | None, platform: bool) -> dict:
+    """The values of `category` that govern an account: its tenant's, or for a dashboard account the server's.
+
+    Dashboard accounts administer tenants; a tenant's admin must not set their password
+    rules, lockout or session lifetimes (the `default` tenant's admin could lock every
+    instance admin out, or keep their sessions for 400 days). The server's values are
+    the environment's (`FLUXBASE_SETTINGS_*`) or the code's, which no tenant changes.
+    """
+    if platform:
+        return tenant_settings.server_values(category)
+    return tenant_settings.read(category, tenant_id or current_tenant_id(required=False) or default_tenant_id())
 
 
 def password_problem(password: str, policy: dict) -> str | None:

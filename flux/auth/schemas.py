@@ -11,9 +11,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, JsonValue
 
-from flux import error_codes, tenant_settings
+from flux import error_codes
 from flux.auth.passwords import EMAIL_PATTERN
-from flux.auth.policy import password_problem, policy_tenant
+from flux.auth.policy import governing, password_problem
 from flux.schemas import ApiModel, Timestamp, rule_error
 
 MAX_EMAIL_LENGTH = 320
@@ -29,14 +29,18 @@ def _email(value: str) -> str:
     return email
 
 
-def _new_password(value: str) -> str:
-    """The tenant's `authentication.password_policy`, read as the value is checked (tenant settings)."""
-    if len(value) > MAX_PASSWORD_LENGTH:
-        raise rule_error(error_codes.WEAK_PASSWORD, f"must be at most {MAX_PASSWORD_LENGTH} characters")
-    problem = password_problem(value, tenant_settings.read("authentication", policy_tenant())["password_policy"])
-    if problem:
-        raise rule_error(error_codes.WEAK_PASSWORD, problem)
-    return value
+def _password_rule(platform: bool) -> AfterValidator:
+    """`authentication.password_policy` as the value is checked: the tenant's, or the server's (dashboard accounts)."""
+
+    def check(value: str) -> str:
+        if len(value) > MAX_PASSWORD_LENGTH:
+            raise rule_error(error_codes.WEAK_PASSWORD, f"must be at most {MAX_PASSWORD_LENGTH} characters")
+        problem = password_problem(value, governing("authentication", None, platform)["password_policy"])
+        if problem:
+            raise rule_error(error_codes.WEAK_PASSWORD, problem)
+        return value
+
+    return AfterValidator(check)
 
 
 def _given(value: str) -> str:
@@ -56,7 +60,8 @@ def _small_metadata(value: dict[str, JsonValue]) -> dict[str, JsonValue]:
 
 # A new account's e-mail, stored trimmed and in lower case.
 Email = Annotated[str, AfterValidator(_email)]
-NewPassword = Annotated[str, AfterValidator(_new_password)]
+NewPassword = Annotated[str, _password_rule(platform=False)]
+NewAdminPassword = Annotated[str, _password_rule(platform=True)]
 Metadata = Annotated[dict[str, JsonValue], AfterValidator(_small_metadata)]
 Given = Annotated[str, AfterValidator(_given)]
 
@@ -88,7 +93,7 @@ class UserChange(ApiModel):
 
 class NewAdmin(ApiModel):
     email: Email
-    password: NewPassword
+    password: NewAdminPassword
     name: Annotated[str, Field(max_length=MAX_NAME_LENGTH)] | None = None
 
 

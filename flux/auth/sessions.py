@@ -14,8 +14,8 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app, request
 
-from flux import tenant_settings
 from flux.auth.models import AuthSession, Credentials
+from flux.auth.policy import governing
 from flux.auth.tokens import (
     AccessClaims,
     issue_access_token,
@@ -50,6 +50,11 @@ def token_response(account: Credentials, session: AuthSession, refresh_token: st
     }
 
 
+def _lifetime(account: Credentials, tenant_id: str) -> int:
+    """`authentication.session.lifetime`: the tenant's for app users, the server's for dashboard accounts."""
+    return governing("authentication", tenant_id, account.kind == "platform")["session"]["lifetime"]
+
+
 def open_session(account: Credentials, tenant_id: str) -> tuple[AuthSession, str]:
     """Store a new session for a signed-in account; return it with its first refresh token (commits)."""
     session_id = new_id()
@@ -63,7 +68,7 @@ def open_session(account: Credentials, tenant_id: str) -> tuple[AuthSession, str
         refresh_generation=0,
         user_agent=(request.headers.get("User-Agent") or "")[:255],
         ip_address=(request.remote_addr or "")[:64],
-        expires_at=utcnow() + timedelta(seconds=tenant_settings.value("authentication.session.lifetime", tenant_id)),
+        expires_at=utcnow() + timedelta(seconds=_lifetime(account, tenant_id)),
     )
     account.last_signin_at = utcnow()
     db.session.add(session)

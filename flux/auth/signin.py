@@ -15,9 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 from flask import current_app, request
 
-from flux import tenant_settings
 from flux.auth.models import Credentials, SigninLockout
 from flux.auth.passwords import EMAIL_PATTERN, verify_password
+from flux.auth.policy import governing
 from flux.db import db, new_id, upsert_insert, utcnow
 from flux.errors import TooManyRequests, Unauthorized
 from flux.tenancy import TenantScoped, current_tenant_id
@@ -79,11 +79,9 @@ def _lockout_of(model: type[Credentials], email: str) -> sa.ColumnElement[bool]:
 
 
 def _lockout_policy(model: type[Credentials]) -> dict[str, Any]:
-    """`authentication.lockout` of the app user's tenant; platform accounts follow the server's (environment or
-    default), never a tenant's: the default tenant's admin could otherwise lock every instance admin out."""
-    if not issubclass(model, TenantScoped):
-        return tenant_settings.server_values("authentication")["lockout"]
-    return tenant_settings.read("authentication", _scope(model))["lockout"]
+    """`authentication.lockout` of the app user's tenant, or the server's for dashboard accounts (`governing`)."""
+    platform = not issubclass(model, TenantScoped)
+    return governing("authentication", None if platform else _scope(model), platform)["lockout"]
 
 
 def _count_failure(model: type[Credentials], email: str, now: datetime, policy: dict[str, Any]) -> None:

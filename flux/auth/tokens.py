@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Flask, current_app
 
-from flux import tenant_settings
+from flux.auth.policy import PLATFORM_ROLES, governing
 from flux.auth.secrets_file import instance_secret
 from flux.config import ConfigError
 from flux.db import utcnow
@@ -52,7 +52,8 @@ class AccessClaims:
 def issue_access_token(claims: AccessClaims) -> tuple[str, int]:
     """A signed access token and its lifetime in seconds."""
     config = current_app.config
-    lifetime = tenant_settings.value("tokens.access_token_lifetime", claims.tenant_id)
+    platform = claims.role in PLATFORM_ROLES  # the server's lifetime for dashboard accounts (`governing`)
+    lifetime = governing("tokens", claims.tenant_id, platform)["access_token_lifetime"]
     now = utcnow()
     payload = {
         "iss": config["AUTH_JWT_ISSUER"],

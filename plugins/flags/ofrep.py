@@ -168,7 +168,7 @@ def evaluate_flags():
     flags = evaluator.flag_set(current_tenant_id())
     canonical = json.dumps(context, sort_keys=True, separators=(",", ":"))
     etag = hashlib.sha256(f"{flags.tag}:{canonical}".encode()).hexdigest()[:32]
-    if request.if_none_match.contains(etag):
+    if not request.if_none_match.star_tag and request.if_none_match.contains_weak(etag):  # `*` names no evaluation
         response = Response(status=304)
         response.set_etag(etag)
         return response

@@ -126,6 +126,18 @@ def test_access_token_lifetime_is_the_tokens_expiry(client, auth, admin_headers)
     assert client.get("/api/v1/auth/config").json["access_token_seconds"] == 120
 
 
+def test_dashboard_accounts_follow_the_servers_values_not_a_tenants(client, auth, admin_headers):
+    """The default tenant's admin changes its tenant, not the instance admins' passwords, sessions or tokens."""
+    put(client, admin_headers, "authentication", {"session": {"lifetime": 1}, "password_policy": {"min_length": 30}})
+    put(client, admin_headers, "tokens", {"access_token_lifetime": 60})
+    login = client.post("/api/v1/admin/login", json={"email": "admin@example.com", "password": PASSWORD})
+    assert (login.status_code, login.json["expires_in"]) == (200, 900)
+    time.sleep(1.1)
+    refreshed = client.post("/api/v1/admin/refresh", json={"refresh_token": login.json["refresh_token"]})
+    assert refreshed.status_code == 200
+    assert signup(client, "user@example.com", "Short pass 1").json["code"] == "WEAK_PASSWORD"  # app users: the tenant's
+
+
 # --- security.allowed_origins: CORS -------------------------------------------------------------
 
 ORIGIN = "https://app.example.com"

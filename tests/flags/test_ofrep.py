@@ -130,6 +130,8 @@ def test_bulk_evaluates_every_flag_with_an_etag(client, flags):
     assert (same.status_code, same.get_data(), same.headers["ETag"]) == (304, b"", tag)
     other = client.post(BULK, json={"context": {"targetingKey": "u2"}}, headers={**flags, "If-None-Match": tag})
     assert other.status_code == 200
+    star = client.post(BULK, json={"context": {"targetingKey": "u1"}}, headers={**flags, "If-None-Match": "*"})
+    assert star.status_code == 200  # `*` names no evaluation: only the tag of this one may skip it
     client.patch(f"{FLAGS}/theme", json={"enabled": False}, headers=flags)
     changed = client.post(
         BULK, json={"context": {"targetingKey": "u1", "email": "a@acme.com"}}, headers={**flags, "If-None-Match": tag}

@@ -204,6 +204,7 @@ def test_values_are_checked_by_their_own_rules(client, admin_headers):
         ("branding", {"primary_color": "blue"}, "primary_color"),
         ("branding", {"logo_url": "javascript:alert(1)"}, "logo_url"),
         ("security", {"allowed_origins": ["https://ok.example", "not an origin"]}, "allowed_origins.1"),
+        ("security", {"allowed_origins": ["https://ok.example:99999"]}, "allowed_origins.0"),
         ("email", {"from_address": "nobody"}, "from_address"),
         ("webhooks", {"timeout_seconds": 0}, "timeout_seconds"),
         ("compliance", {"export_formats": ["xml"]}, "export_formats.0"),
