@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Collection
 
 from flask import Flask, Response, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from flux import tenant_settings
 from flux.errors import ApiError
-from flux.tenancy import default_tenant_id, live_tenants
+from flux.tenancy import current_tenant_id, default_tenant_id, live_tenants
 
 log = logging.getLogger("flux.cors")
 SETTING = "security.allowed_origins"
@@ -35,7 +36,7 @@ EXPOSED_HEADERS = "ETag, Retry-After, X-Request-Id, X-Total-Count"
 PREFLIGHT_MAX_AGE = "600"
 
 
-def allows(origins: list[str], origin: str) -> bool:
+def allows(origins: Collection[str], origin: str) -> bool:
     return "*" in origins or origin in origins
 
 
@@ -67,7 +68,7 @@ def _allowed_for_request() -> list[str]:
     default tenant's, and one whose database is failing gets none (its own error answer stands)."""
     try:
         try:
-            tenant_id = tenant_settings.current_tenant_id()
+            tenant_id = current_tenant_id()
         except ApiError:
             tenant_id = default_tenant_id()
         return tenant_settings.value(SETTING, tenant_id)
@@ -85,7 +86,7 @@ def answer_preflight() -> Response | None:
         return None
     response = current_app.response_class(status=204)
     response.vary.add("Origin")
-    if allows(list(_origins().anywhere()), origin):
+    if allows(_origins().anywhere(), origin):
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Allow-Methods"] = ALLOWED_METHODS
         response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS

@@ -110,7 +110,8 @@ class Category:
     name: str
     model: type[SettingsGroup]
     leaves: dict[str, Any]
-    base: dict[str, Any]  # defaults, with the environment's values over them
+    defaults: dict[str, Any]  # the code's, by leaf
+    base: dict[str, Any]  # the defaults, with the environment's values over them
 
     @property
     def description(self) -> str:
@@ -168,17 +169,16 @@ class SettingCatalog:
         self, answers: Iterable[tuple[str, Mapping[str, type[SettingsGroup]] | None]], sources: Mapping[str, Any]
     ) -> None:
         """`sources`: `FLUXBASE_SETTINGS_*` names to values (`ConfigLayers.settings_sources`)."""
-        environ = sources
         self.categories: dict[str, Category] = {}
         owners: dict[str, str] = {}
         for plugin, categories in answers:
             for name, model in (categories or {}).items():
                 self._check(plugin, name, model, owners)
                 owners[name] = plugin
-                self.categories[name] = self._category(name, model, environ)
+                self.categories[name] = self._category(name, model, sources)
         self.categories = dict(sorted(self.categories.items()))
         self.changes = 0  # settings changes this process applied: copies derived from settings compare it
-        self._warn_unknown_variables(environ)
+        self._warn_unknown_variables(sources)
 
     @staticmethod
     def _check(plugin: str, name: str, model: Any, owners: dict[str, str]) -> None:
@@ -189,24 +189,24 @@ class SettingCatalog:
         if not (isinstance(model, type) and issubclass(model, SettingsGroup)):
             raise ConfigError(f"plugin {plugin}: settings category {name!r} must be a flux.api.SettingsGroup")
 
-    def _category(self, name: str, model: type[SettingsGroup], environ: Mapping[str, Any]) -> Category:
+    def _category(self, name: str, model: type[SettingsGroup], sources: Mapping[str, Any]) -> Category:
         leaves = _leaf_paths(model)
         defaults = flatten(model().model_dump(mode="json"))
         base = dict(defaults)
         for path, annotation in leaves.items():
             variable = variable_name(name, path)
-            if variable in environ:
-                base[path] = _from_environment(variable, environ[variable], annotation)
-        category = Category(name, model, leaves, defaults)
+            if variable in sources:
+                base[path] = _from_environment(variable, sources[variable], annotation)
+        category = Category(name, model, leaves, defaults, defaults)
         try:
             base = category.validated(base)
         except ApiError as error:
             raise ConfigError(f"{ENV_PREFIX}{name.upper()}_…: {error.message}") from None
-        return Category(name, model, leaves, base)
+        return Category(name, model, leaves, defaults, base)
 
-    def _warn_unknown_variables(self, environ: Mapping[str, Any]) -> None:
+    def _warn_unknown_variables(self, sources: Mapping[str, Any]) -> None:
         known = {variable_name(name, path) for name, category in self.categories.items() for path in category.leaves}
-        for variable in sorted(name for name in environ if name.startswith(ENV_PREFIX) and name not in known):
+        for variable in sorted(name for name in sources if name.startswith(ENV_PREFIX) and name not in known):
             log.warning("%s names no tenant setting; see `GET /api/v1/admin/settings` for the categories", variable)
 
     def category(self, name: str) -> Category:
@@ -262,13 +262,29 @@ def _store():
     return flux_state().store
 
 
+def _own(stored: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """Category `name`'s stored values out of a tenant's settings, by path within the category."""
+    prefix = f"{name}."
+    return {key.removeprefix(prefix): value for key, value in stored.items() if key.startswith(prefix)}
+
+
 def _stored(tenant_id: str, category: Category) -> dict[str, Any]:
-    found = _store().items_json(namespace(tenant_id), f"{category.name}.")
-    return {key.removeprefix(f"{category.name}."): value for key, value in found.items()}
+    return _own(_store().items_json(namespace(tenant_id), f"{category.name}."), category.name)
+
+
+def stored_by_category(tenant_id: str) -> dict[str, dict[str, Any]]:
+    """Each category's stored values (by path within it), from one read of the tenant's settings."""
+    stored = _store().items_json(namespace(tenant_id))
+    return {name: _own(stored, name) for name in catalog().categories}
 
 
 def _resolved(category: Category, stored: Mapping[str, Any]) -> dict[str, Any]:
     return {**category.base, **{path: value for path, value in stored.items() if path in category.leaves}}
+
+
+def resolved(name: str, stored: Mapping[str, Any]) -> dict[str, Any]:
+    """A category's values, nested, given its stored ones (`stored_by_category`): the rest are the base's."""
+    return unflatten(_resolved(catalog().category(name), stored))
 
 
 def read(name: str, tenant_id: str | None = None) -> dict[str, Any]:
@@ -279,12 +295,7 @@ def read(name: str, tenant_id: str | None = None) -> dict[str, Any]:
 
 def read_all(tenant_id: str) -> dict[str, dict[str, Any]]:
     """Every category's values, from one read of the tenant's stored settings."""
-    stored = _store().items_json(namespace(tenant_id))
-    answer = {}
-    for name, category in catalog().categories.items():
-        mine = {key.removeprefix(f"{name}."): value for key, value in stored.items() if key.startswith(f"{name}.")}
-        answer[name] = unflatten(_resolved(category, mine))
-    return answer
+    return {name: resolved(name, stored) for name, stored in stored_by_category(tenant_id).items()}
 
 
 def server_values(name: str) -> dict[str, Any]:

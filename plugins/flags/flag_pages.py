@@ -35,14 +35,6 @@ pages = Blueprint("flags_pages", __name__, url_prefix="/flags", template_folder=
 KEY = "<string(maxlength=128):key>"
 
 
-def _flags() -> store.Documents:
-    return store.Documents(current_tenant_id(), "flag")
-
-
-def _segments() -> store.Documents:
-    return store.Documents(current_tenant_id(), "segment")
-
-
 def _render(
     status: int = 200, flag_form: FlagForm | None = None, segment_form: SegmentForm | None = None
 ) -> ResponseReturnValue:
@@ -51,8 +43,8 @@ def _render(
         "flags/index.html",
         tenant=current_tenant(),
         declared=declared,
-        flags=[document["definition"] for document in _flags().all()],
-        segments=[document["definition"] for document in _segments().all()],
+        flags=[document["definition"] for document in store.flags().all()],
+        segments=[document["definition"] for document in store.segments().all()],
         flag_form=flag_form or FlagForm.blank(),
         segment_form=segment_form or SegmentForm(formdata=None),
     )
@@ -60,7 +52,7 @@ def _render(
 
 
 def _render_flag(key: str, status: int = 200, form: FlagForm | None = None) -> ResponseReturnValue:
-    document = _flags().get(key)
+    document = store.flags().get(key)
     form = form or FlagForm.showing(document["definition"])
     return render_template("flags/flag.html", key=key, document=document, form=form), status
 
@@ -104,7 +96,7 @@ def switch_declared(key: str, state: str) -> ResponseReturnValue:
 def create_flag() -> ResponseReturnValue:
     form = FlagForm()
     return _outcome(
-        lambda: _flags().create(parse(FlagDefinition, form.definition_input())),
+        lambda: store.flags().create(parse(FlagDefinition, form.definition_input())),
         f"Created the flag “{form.key.data}”.",
         partial(_render, flag_form=form),
         ".flag",
@@ -125,7 +117,7 @@ def replace_flag(key: str) -> ResponseReturnValue:
     """The whole definition as the form holds it (the key is the address's and cannot change)."""
     form = FlagForm()
     return _outcome(
-        lambda: _flags().replace(key, parse(FlagDefinition, {**form.definition_input(), "key": key})),
+        lambda: store.flags().replace(key, parse(FlagDefinition, {**form.definition_input(), "key": key})),
         f"Saved the flag “{key}”.",
         partial(_render_flag, key, form=form),
         ".flag",
@@ -139,18 +131,14 @@ def replace_flag(key: str) -> ResponseReturnValue:
 def enable_flag(key: str, action: str) -> ResponseReturnValue:
     """Turn a custom flag on or off: off, it serves its off variant to everyone."""
 
-    def change() -> None:
-        flags = _flags()
-        current = flags.get(key)["definition"]
-        flags.replace(key, parse(FlagDefinition, {**current, "enabled": action == "enable"}))
-
+    change = partial(store.flags().change, key, {"enabled": action == "enable"})
     return _outcome(change, f"The flag “{key}” is {'on' if action == 'enable' else 'off'}.")
 
 
 @pages.post(f"/custom/{KEY}/delete")
 @require(*ADMIN_ROLES)
 def delete_flag(key: str) -> ResponseReturnValue:
-    return _outcome(lambda: _flags().delete(key), f"Deleted the flag “{key}”.")
+    return _outcome(lambda: store.flags().delete(key), f"Deleted the flag “{key}”.")
 
 
 # --- segments -----------------------------------------------------------------------------------
@@ -161,7 +149,7 @@ def delete_flag(key: str) -> ResponseReturnValue:
 def create_segment() -> ResponseReturnValue:
     form = SegmentForm()
     return _outcome(
-        lambda: _segments().create(parse(Segment, form.definition_input())),
+        lambda: store.segments().create(parse(Segment, form.definition_input())),
         f"Created the segment “{form.key.data}”.",
         partial(_render, segment_form=form),
         form=form,
@@ -172,4 +160,4 @@ def create_segment() -> ResponseReturnValue:
 @require(*ADMIN_ROLES)
 def delete_segment(key: str) -> ResponseReturnValue:
     """Refused (409) while a flag names the segment."""
-    return _outcome(lambda: _segments().delete(key), f"Deleted the segment “{key}”.")
+    return _outcome(lambda: store.segments().delete(key), f"Deleted the segment “{key}”.")

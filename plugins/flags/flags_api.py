@@ -23,7 +23,6 @@ from flux.api import (
     Page,
     Tag,
     answer,
-    current_tenant_id,
     db,
     error_codes,
     list_of,
@@ -60,22 +59,18 @@ class Changes(RootModel[dict[str, JsonValue]]):
     """Fields of the definition to change; the rest stay."""
 
 
+def _out(document: dict[str, Any], model: type[FlagOut] | type[SegmentOut]) -> FlagOut | SegmentOut:
+    """A stored document as its answer: the definition with its `version` and `updated_at`."""
+    return model.model_validate({**document["definition"], **document})
+
+
 def _shown(document: dict[str, Any], model: type[FlagOut] | type[SegmentOut], status: int = 200) -> Response:
-    out = model.model_validate({**document["definition"], **document})
-    return answer(out, status)
+    return answer(_out(document, model), status)
 
 
 def _listed(documents: list[dict[str, Any]], model: type[FlagOut] | type[SegmentOut], page: Page) -> Response:
     shown = documents[page.offset : page.offset + page.limit]
-    return paginated((model.model_validate({**doc["definition"], **doc}) for doc in shown), len(documents))
-
-
-def _flags() -> store.Documents:
-    return store.Documents(current_tenant_id(), "flag")
-
-
-def _segments() -> store.Documents:
-    return store.Documents(current_tenant_id(), "segment")
+    return paginated((_out(document, model) for document in shown), len(documents))
 
 
 def _whole(model: type[FlagDefinition] | type[Segment], path: KeyPath, body: Changes) -> FlagDefinition | Segment:
@@ -96,21 +91,21 @@ def _committed(document: dict[str, Any], model: type[FlagOut] | type[SegmentOut]
 @require(*ADMIN_ROLES, scope=READ)
 def list_flags(query: Page):
     """The tenant's custom flags by key (declared ones: `/settings/feature-flags`)."""
-    return _listed(_flags().all(), FlagOut, query)
+    return _listed(store.flags().all(), FlagOut, query)
 
 
 @flags_api.post("", responses={201: FlagOut})
 @require(*ADMIN_ROLES, scope=WRITE)
 @raises(ALREADY_EXISTS, store.TOO_MANY, *WRITE_CODES)
 def create_flag(body: FlagDefinition):
-    return _committed(_flags().create(body), FlagOut, 201)
+    return _committed(store.flags().create(body), FlagOut, 201)
 
 
 @flags_api.get("/<key>", responses={200: FlagOut})
 @require(*ADMIN_ROLES, scope=READ)
 @raises(NOT_FOUND)
 def get_flag(path: KeyPath):
-    return _shown(_flags().get(path.key), FlagOut)
+    return _shown(store.flags().get(path.key), FlagOut)
 
 
 @flags_api.put("/<key>", responses={200: FlagOut})
@@ -118,7 +113,7 @@ def get_flag(path: KeyPath):
 @raises(*WRITE_CODES)
 def replace_flag(path: KeyPath, body: Changes):
     """The whole definition (its `key`, if given, must be the path's)."""
-    return _committed(_flags().replace(path.key, _whole(FlagDefinition, path, body)), FlagOut)
+    return _committed(store.flags().replace(path.key, _whole(FlagDefinition, path, body)), FlagOut)
 
 
 @flags_api.patch("/<key>", responses={200: FlagOut})
@@ -126,17 +121,14 @@ def replace_flag(path: KeyPath, body: Changes):
 @raises(*WRITE_CODES)
 def change_flag(path: KeyPath, body: Changes):
     """The fields given replace the stored ones (`{"enabled": false}`); the result is checked whole."""
-    flags = _flags()
-    current = flags.get(path.key)["definition"]
-    definition = parse(FlagDefinition, {**current, **body.root, "key": path.key})
-    return _committed(flags.replace(path.key, definition), FlagOut)
+    return _committed(store.flags().change(path.key, body.root), FlagOut)
 
 
 @flags_api.delete("/<key>", responses={204: None})
 @require(*ADMIN_ROLES, scope=WRITE)
 @raises(NOT_FOUND)
 def delete_flag(path: KeyPath):
-    _flags().delete(path.key)
+    store.flags().delete(path.key)
     db.session.commit()
     return "", 204
 
@@ -144,34 +136,34 @@ def delete_flag(path: KeyPath):
 @segments_api.get("", responses={200: list_of(SegmentOut)})
 @require(*ADMIN_ROLES, scope=READ)
 def list_segments(query: Page):
-    return _listed(_segments().all(), SegmentOut, query)
+    return _listed(store.segments().all(), SegmentOut, query)
 
 
 @segments_api.post("", responses={201: SegmentOut})
 @require(*ADMIN_ROLES, scope=WRITE)
 @raises(ALREADY_EXISTS, store.TOO_MANY, *WRITE_CODES)
 def create_segment(body: Segment):
-    return _committed(_segments().create(body), SegmentOut, 201)
+    return _committed(store.segments().create(body), SegmentOut, 201)
 
 
 @segments_api.get("/<key>", responses={200: SegmentOut})
 @require(*ADMIN_ROLES, scope=READ)
 @raises(NOT_FOUND)
 def get_segment(path: KeyPath):
-    return _shown(_segments().get(path.key), SegmentOut)
+    return _shown(store.segments().get(path.key), SegmentOut)
 
 
 @segments_api.put("/<key>", responses={200: SegmentOut})
 @require(*ADMIN_ROLES, scope=WRITE)
 @raises(*WRITE_CODES)
 def replace_segment(path: KeyPath, body: Changes):
-    return _committed(_segments().replace(path.key, _whole(Segment, path, body)), SegmentOut)
+    return _committed(store.segments().replace(path.key, _whole(Segment, path, body)), SegmentOut)
 
 
 @segments_api.delete("/<key>", responses={204: None})
 @require(*ADMIN_ROLES, scope=WRITE)
 @raises(NOT_FOUND, store.SEGMENT_IN_USE)
 def delete_segment(path: KeyPath):
-    _segments().delete(path.key)
+    store.segments().delete(path.key)
     db.session.commit()
     return "", 204

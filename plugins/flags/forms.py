@@ -65,14 +65,13 @@ def setting_fields(
     category: tenant_settings.Category, values: Mapping[str, Any], stored: set[str], typed: MultiDict | None = None
 ) -> list[SettingField]:
     """The category's leaves with their current `values` (flat), or what was `typed` into a refused form."""
-    defaults = tenant_settings.flatten(category.model().model_dump(mode="json"))
     fields = []
     for path, annotation in category.leaves.items():
         kind, choices = leaf_kind(annotation)
         if path in stored:
             source = "stored"
         else:
-            source = "environment" if category.base[path] != defaults[path] else "default"
+            source = "environment" if category.base[path] != category.defaults[path] else "default"
         value = _shown(kind, values[path]) if typed is None else _typed(kind, typed, path)
         fields.append(SettingField(path, kind, value, source, choices))
     return fields

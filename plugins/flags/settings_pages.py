@@ -24,7 +24,6 @@ from flux.api import (
     current_tenant,
     current_tenant_id,
     error_codes,
-    flux_state,
     parse_json,
     refused,
     require,
@@ -39,15 +38,13 @@ CATEGORY = "<string(maxlength=64):name>"  # as the API's `CategoryPath`
 
 def _render(status: int = 200, typed: dict[str, MultiDict] | None = None) -> ResponseReturnValue:
     """Every category with its current values and ETag; `typed` keeps what a refused form held, by category."""
-    tenant_id = current_tenant_id()
-    values = tenant_settings.read_all(tenant_id)
-    stored = set(flux_state().store.items_json(tenant_settings.namespace(tenant_id)))
+    stored = tenant_settings.stored_by_category(current_tenant_id())
     sections = []
     for name, category in tenant_settings.catalog().categories.items():
-        mine = {key.removeprefix(f"{name}.") for key in stored if key.startswith(f"{name}.")}
-        flat = tenant_settings.flatten(values[name])
-        fields = setting_fields(category, flat, mine, (typed or {}).get(name))
-        etag = tenant_settings.etag_of(values[name])
+        values = tenant_settings.resolved(name, stored[name])
+        flat = tenant_settings.flatten(values)
+        fields = setting_fields(category, flat, set(stored[name]), (typed or {}).get(name))
+        etag = tenant_settings.etag_of(values)
         sections.append({"name": name, "description": category.description, "etag": etag, "fields": fields})
     return render_template("flags/tenant_settings.html", tenant=current_tenant(), sections=sections), status
 

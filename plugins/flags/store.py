@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from flask import current_app
@@ -26,8 +27,10 @@ from flux.api import (
     Conflict,
     NotFound,
     audit,
+    current_tenant_id,
     error_codes,
     flux_state,
+    parse,
     tenant_settings,
 )
 from plugins.flags.declared import FeatureFlag
@@ -148,7 +151,15 @@ class Documents:
 
     def replace(self, key: str, definition: FlagDefinition | Segment) -> dict[str, Any]:
         tenant_settings.lock_tenant(self.tenant_id)
+        return self._next_version(self.get(key), definition)
+
+    def change(self, key: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """The fields given over the stored definition (`{"enabled": false}`), checked whole, as a new version."""
+        tenant_settings.lock_tenant(self.tenant_id)
         current = self.get(key)
+        return self._next_version(current, parse(self.model, {**current["definition"], **fields, "key": key}))
+
+    def _next_version(self, current: dict[str, Any], definition: FlagDefinition | Segment) -> dict[str, Any]:
         self._check_segments(definition)
         return self._write(definition, version=current["version"] + 1, action="update")
 
@@ -192,6 +203,16 @@ def kind_of(key: str, document: Any) -> str:
     if ":" in key:
         return "meta"
     return "flag" if "definition" in document else "switch"
+
+
+def flags() -> Documents:
+    """The request's tenant's custom flags."""
+    return Documents(current_tenant_id(), "flag")
+
+
+def segments() -> Documents:
+    """The request's tenant's segments."""
+    return Documents(current_tenant_id(), "segment")
 
 
 def _segments_of(document: dict[str, Any]) -> set[str]:
