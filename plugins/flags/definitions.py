@@ -14,7 +14,7 @@ import re
 from typing import Annotated, Any, Literal
 
 import re2
-from pydantic import AfterValidator, Field, JsonValue, ValidationInfo, field_validator, model_validator
+from pydantic import AfterValidator, Field, JsonValue, StrictBool, ValidationInfo, field_validator, model_validator
 
 from flux.api import ApiModel, Description, error_codes, json_at_most, matching, rule_error
 
@@ -211,7 +211,7 @@ class FlagDefinition(ApiModel):
     type: FlagType = "boolean"
     display_name: Annotated[str, Field(max_length=200)] = ""
     description: Description = ""
-    enabled: bool = True
+    enabled: StrictBool = True  # "yes" or 1 is a 400, as for the declared flags' switch
     variants: (
         Annotated[
             dict[VariantName, Annotated[JsonValue, json_at_most(MAX_VARIANT_BYTES)]],

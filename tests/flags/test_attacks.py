@@ -260,3 +260,23 @@ def test_extreme_but_valid_security_settings_answer_no_500(client, auth, admin_h
     assert (locked.status_code, int(locked.headers["Retry-After"]) > 399 * 86400) == (429, True)
     for too_far in ({"password_policy": {"min_length": 1025}}, {"lockout": {"lockout_duration": 10**20}}):
         assert client.put(f"{V1}/authentication", json=too_far, headers=admin_headers).status_code == 400
+
+
+def test_a_patch_over_http_reaches_no_other_tenant_and_stores_no_bad_value(live_server, live_admin):
+    """Against a running server: the partial change of a custom flag (`PATCH`), as another tenant's key would try it."""
+    admin = {"Authorization": f"Bearer {live_admin['access_token']}"}
+    assert live_server.api("POST", TENANTS, json={"slug": "globex", "name": "Globex"}, headers=admin).status_code == 201
+    made = live_server.api("POST", FLAGS, json={"key": "beta", "enabled": False}, headers=admin)
+    assert made.status_code == 201
+    body = {"name": "globex-key", "scopes": ["flags:write"]}
+    key = live_server.api("POST", "/api/v1/admin/service-keys", json=body, headers={**admin, "X-FB-Tenant": "globex"})
+    globex = {"X-Service-Key": key.json()["key"]}
+    for tenant in ({}, {"X-FB-Tenant": "default"}):
+        reached = live_server.api("PATCH", f"{FLAGS}/beta", json={"enabled": True}, headers={**globex, **tenant})
+        assert reached.status_code in (403, 404), reached.text
+    for bad in ({"enabled": "yes"}, {"default_variant": "nope"}, {"rules": "all"}, ["enabled"]):
+        refused = live_server.api("PATCH", f"{FLAGS}/beta", json=bad, headers=admin)
+        assert refused.status_code == 400, (bad, refused.text)
+        assert refused.json()["code"] in ("INVALID_FIELD", "INVALID_BODY"), refused.text
+    stored = live_server.api("GET", f"{FLAGS}/beta", headers=admin).json()
+    assert (stored["enabled"], stored["version"]) == (False, 1)
