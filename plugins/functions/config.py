@@ -16,8 +16,11 @@ DEFAULTS: dict[str, Any] = {
     "FUNCTIONS_MAX_TIMEOUT_SECONDS": 300,
     "FUNCTIONS_DEFAULT_MEMORY_MB": 128,
     "FUNCTIONS_MAX_MEMORY_MB": 1024,
+    # The warm pool is one per node (the runtime supervisor): idle processes kept in all,
+    # processes per function version, and calls one process serves at once.
     "FUNCTIONS_MAX_WARM_WORKERS": 16,
     "FUNCTIONS_WORKERS_PER_FUNCTION": 4,
+    "FUNCTIONS_WORKER_CONCURRENCY": 16,
     "FUNCTIONS_WORKER_IDLE_SECONDS": 300,
     "FUNCTIONS_WORKER_MAX_CALLS": 1000,
     # Server variables a function's Deno.env shows besides the defaults (comma-separated FLUXBASE_* names).

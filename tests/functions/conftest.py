@@ -37,6 +37,23 @@ def call(client, name: str, headers: dict | None = None, method: str = "POST", *
     return client.open(f"{BASE}/{name}/invoke", method=method, headers=headers or {}, **kwargs)
 
 
-def warm_workers(app) -> int:
+async def started_process(app, code: str, timeout: int = 5, calls: int = 10):
+    """A Deno process of `code` started on this event loop, outside any supervisor: for protocol tests."""
+    from plugins.functions.invoke import runtime
+    from plugins.functions.runtime.base import Permissions
+    from plugins.functions.runtime.process import DenoProcess, Target
+
+    deno = runtime(app)
+    process = DenoProcess(deno.client.settings.sandbox, Target("f", 1, timeout, 128, Permissions()), calls=calls)
+    await process.start(deno.module_for(code))
+    return process
+
+
+def worker_pids(app) -> list[int]:
+    """The node's Deno processes, as its runtime supervisor reports them."""
     runtime = app.extensions["functions"]["runtime"]
-    return 0 if runtime is None else runtime.pool.warm_count()
+    return [] if runtime is None else [process["pid"] for process in runtime.status()["processes"]]
+
+
+def warm_workers(app) -> int:
+    return len(worker_pids(app))

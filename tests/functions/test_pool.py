@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
-from tests.functions.conftest import BASE, HELLO, call, deploy
+from tests.functions.conftest import BASE, HELLO, call, deploy, warm_workers, worker_pids
 
 PID = "async function handler(req) { return Deno.pid }"
 
@@ -67,8 +68,7 @@ def test_the_pool_keeps_at_most_the_configured_workers_least_recently_used_out(p
     a = pids(client, headers, "a", 1)[0]
     b = pids(client, headers, "b", 1)[0]
     pids(client, headers, "c", 1)
-    runtime = app.extensions["functions"]["runtime"]
-    assert runtime.pool.warm_count() == 2
+    assert warm_workers(app) == 2
     assert pids(client, headers, "b", 1)[0] == b  # still warm
     assert pids(client, headers, "a", 1)[0] != a  # evicted as the least recently used
 
@@ -80,8 +80,7 @@ def test_a_new_version_retires_the_old_versions_workers(pooled):
     old = pids(client, headers, "pid", 1)[0]
     client.put(f"{BASE}/pid", json={"code": PID + " // v2"}, headers=headers)
     new = pids(client, headers, "pid", 1)[0]
-    runtime = app.extensions["functions"]["runtime"]
-    assert new != old and runtime.pool.warm_count() == 1
+    assert new != old and worker_pids(app) == [new]
 
 
 def test_close_stops_every_worker(pooled):
@@ -89,26 +88,47 @@ def test_close_stops_every_worker(pooled):
     client, headers = signed_in(app)
     deploy(client, headers, "hello", code=HELLO)
     call(client, "hello", headers)
-    runtime = app.extensions["functions"]["runtime"]
-    [worker] = [worker for group in runtime.pool._idle.values() for worker in group]
-    runtime.close()
-    assert worker.process.poll() is not None and runtime.pool.warm_count() == 0
+    [pid] = worker_pids(app)
+    app.extensions["functions"]["runtime"].close()  # its last connection: the supervisor stops, and its workers
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{pid}").exists()
 
 
 LEFT_RUNNING = """let fired = 0;
+let seen = "nothing";
 async function handler(req) {
   const before = fired;
-  if (req.params.leave) setTimeout(() => { fired += 1; console.log("left over"); }, 0);
-  if (req.params.yield) await new Promise((resolve) => setTimeout(resolve, 20));
-  return { before, after: fired };
+  if (req.params.leave) {
+    setTimeout(() => { fired += 1; console.log("timer"); }, 0);
+    (async () => {  // still going a thousand turns later, when its call has ended
+      for (let i = 0; i < 1000; i++) await null;
+      fired += 10;
+      console.log("left over");
+      seen = typeof secrets.get("k");
+    })();
+  }
+  if (req.params.yield) await new Promise((resolve) => setTimeout(resolve, 200));
+  return { before, after: fired, seen };
 }"""
 
 
-def test_work_left_running_is_frozen_until_a_later_call_yields(client, admin_headers):
-    deploy(client, admin_headers, "frozen", code=LEFT_RUNNING)
-    assert call(client, "frozen", admin_headers, query_string={"leave": 1}).json == {"before": 0, "after": 0}
-    time.sleep(0.2)  # a worker waiting between calls runs nothing
-    assert call(client, "frozen", admin_headers).json == {"before": 0, "after": 0}
-    assert call(client, "frozen", admin_headers, query_string={"yield": 1}).json == {"before": 0, "after": 1}
-    logs = client.get(f"{BASE}/frozen/executions", headers=admin_headers).json
-    assert [[line["message"] for line in execution["logs"]] for execution in logs] == [["left over"], [], []]
+def test_work_left_running_after_its_call_reaches_no_other_call(client, admin_headers):
+    """Its timers are cleared; what else goes on can neither log into nor read for another call."""
+    client.post("/api/v1/secrets", json={"name": "k", "value": "function-secret-1"}, headers=admin_headers)
+    deploy(client, admin_headers, "leaver", code=LEFT_RUNNING)
+    first = call(client, "leaver", admin_headers, query_string={"leave": 1}).json
+    assert first == {"before": 0, "after": 0, "seen": "nothing"}
+    second = call(client, "leaver", admin_headers, query_string={"yield": 1}).json
+    assert second == {"before": 10, "after": 10, "seen": "undefined"}
+    logs = client.get(f"{BASE}/leaver/executions", headers=admin_headers).json
+    assert [execution["logs"] for execution in logs] == [[], []]
+
+
+def test_a_timer_outside_a_call_is_refused(client, admin_headers):
+    deploy(client, admin_headers, "eager", code="setTimeout(() => {}, 10);\nasync function handler(req) { return 1 }")
+    response = call(client, "eager", admin_headers)
+    assert response.status_code == 500 and "Function failed to load" in response.json["error"]
+    execution = client.get(f"{BASE}/eager/executions", headers=admin_headers).json[0]
+    assert "Timers belong to a call" in execution["error"]

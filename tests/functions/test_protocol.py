@@ -2,42 +2,51 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
 
-from plugins.functions.invoke import runtime
-from plugins.functions.runtime.base import ERROR, FunctionSpec, Invocation, Permissions
-from plugins.functions.runtime.worker import MAX_BODY_BYTES, MAX_LOG_BYTES, Worker, WorkerFailed
-from tests.functions.conftest import BASE, HELLO, call, deploy
+from plugins.functions.runtime.base import ERROR
+from plugins.functions.runtime.process import MAX_BODY_BYTES, MAX_LOG_BYTES
+from tests.functions.conftest import BASE, call, deploy, started_process
 
 REQUEST = {"method": "POST", "url": "http://127.0.0.1/", "headers": {}, "body": "{}", "params": {}}
+SLOW = "async function handler(req) { await new Promise((resolve) => setTimeout(resolve, 5000)); return 1 }"
 
 
-def frame(body: str) -> bytes:
+def frame(call_id: int, body: str) -> bytes:
     """A result frame as the worker writes one, here one the worker itself did not check."""
     response = {"status": 200, "headers": {}, "body": body}
-    return json.dumps({"type": "result", "ok": True, "response": response, "logs": [], "cpu": 0}).encode() + b"\n"
+    result = {"type": "result", "id": call_id, "ok": True, "response": response, "logs": [], "cpu": 0}
+    return json.dumps(result).encode() + b"\n"
 
 
-@pytest.fixture
-def worker(app):
-    worker = Worker(runtime(app), FunctionSpec("hello", 1, HELLO, 5, 128, Permissions()), calls=10)
-    yield worker
-    worker.kill()
+async def forged(app, frames: bytes):
+    """A call of a slow function answered first by `frames`, as if they had arrived on the worker's pipe."""
+    process = await started_process(app, SLOW)
+    try:
+        process.inflight = 1
+        pending = asyncio.ensure_future(process.call(REQUEST, asyncio.get_running_loop().time() + 5, None))
+        await asyncio.sleep(0.05)
+        process._frames += frames
+        process._consume()
+        return await pending, process.alive
+    finally:
+        process.kill()
 
 
-def test_a_body_over_the_limit_is_refused_by_the_server(worker):
-    worker._frames += frame("x" * (MAX_BODY_BYTES + 1))  # as if it had arrived on the worker's pipe
-    outcome = worker.call(Invocation(REQUEST), 5)
+def test_a_body_over_the_limit_is_refused_by_the_server(app):
+    outcome, alive = asyncio.run(forged(app, frame(1, "x" * (MAX_BODY_BYTES + 1))))
+    assert alive
     assert (outcome.status, outcome.http_status) == (ERROR, 502) and "limit is 6291456 bytes" in outcome.error
 
 
-def test_data_after_a_result_stops_the_worker(worker):
-    worker._frames += frame("first") + frame("for the next caller")
-    with pytest.raises(WorkerFailed, match="unexpected answer") as failed:
-        worker.call(Invocation(REQUEST), 5)
-    assert failed.value.http_status == 502
+@pytest.mark.parametrize("second", [1, 2], ids=["the same call again", "a call never made"])
+def test_a_result_no_call_waits_for_stops_the_worker(app, second):
+    outcome, alive = asyncio.run(forged(app, frame(1, "first") + frame(second, "for the next caller")))
+    assert (outcome.status, outcome.response["body"]) == ("success", "first")
+    assert not alive
 
 
 # A function that plants `toJSON` on the prototypes changes how the worker serializes its frame.

@@ -19,7 +19,7 @@ import pytest
 from flux.config import ConfigError
 from plugins.functions.runtime.egress import DENIED_NETWORKS
 from tests.conftest import AuthActions
-from tests.functions.conftest import BASE, HELLO, call, deploy, warm_workers
+from tests.functions.conftest import BASE, HELLO, call, deploy, warm_workers, worker_pids
 
 ATTEMPT = """async function handler(req) {
   try {
@@ -318,9 +318,8 @@ def test_worker_command_and_environment(app, client, admin_headers, monkeypatch)
     monkeypatch.setenv("FLUXBASE_AUTH_JWT_SECRET", "never-in-a-child")
     deploy(client, admin_headers, "f", permissions={"net": True, "read": True, "write": True})
     assert call(client, "f", admin_headers).status_code == 200
-    runtime = app.extensions["functions"]["runtime"]
-    [worker] = [worker for group in runtime.pool._idle.values() for worker in group]
-    command = Path(f"/proc/{worker.process.pid}/cmdline").read_bytes().decode().split("\0")
+    [pid] = worker_pids(app)
+    command = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
     assert {"--no-prompt", "--no-remote", "--no-npm", "--cached-only"} <= set(command)
     assert not [
         flag for flag in command if flag.startswith(("--allow-run", "--allow-ffi", "--allow-sys", "--allow-all"))
@@ -330,14 +329,15 @@ def test_worker_command_and_environment(app, client, admin_headers, monkeypatch)
     [writable] = [
         flag.removeprefix("--allow-write=").split(",") for flag in command if flag.startswith("--allow-write=")
     ]
-    assert len(readable) == 3 and "/modules/" in readable[0] and "/scratch/" in readable[1]
+    assert len(readable) == 4 and "/modules/" in readable[0] and "/scratch/" in readable[1]
     assert len(writable) == 2 and "/scratch/" in writable[0]
-    channel = [Path(readable[2]), Path(writable[1])]  # the protocol's FIFOs: gone once the worker holds them
-    assert [path.name for path in channel] == ["input", "output"] and not any(path.exists() for path in channel)
+    channel = [Path(readable[2]), Path(readable[3]), Path(writable[1])]  # the protocol's FIFOs: gone once held
+    assert [path.name for path in channel] == ["input", "answers", "output"]
+    assert not any(path.exists() for path in channel)
     [denied] = [flag for flag in command if flag.startswith("--deny-net=")]
     assert set(denied.removeprefix("--deny-net=").split(",")) == set(DENIED_NETWORKS)
     assert {"169.254.0.0/16", "127.0.0.0/8", "10.0.0.0/8"} <= set(DENIED_NETWORKS)
-    environment = Path(f"/proc/{worker.process.pid}/environ").read_bytes().decode().split("\0")
+    environment = Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0")
     names = {entry.split("=", 1)[0] for entry in environment if entry}
     assert names == {"DENO_DIR", "DENO_NO_UPDATE_CHECK", "DENO_TLS_CA_STORE", "NO_COLOR", "HOME"}
 
@@ -468,7 +468,7 @@ def test_nothing_a_call_started_burns_cpu_after_it(app, client, admin_headers):
     }"""
     deploy(client, admin_headers, "leaver", code=code, timeout=2, memory=512)
     assert call(client, "leaver", admin_headers).json == "returned"
-    [pid] = app.extensions["functions"]["runtime"].pool.pids()
+    [pid] = worker_pids(app)
     before = cpu_seconds(pid)
     time.sleep(1.5)
     assert cpu_seconds(pid) - before < 0.3

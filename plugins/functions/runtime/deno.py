@@ -1,33 +1,35 @@
-"""The Deno runtime: warm, sandboxed Deno processes that each run one version of one function.
+"""The Deno runtime: warm, sandboxed Deno processes, one pool per node behind a supervisor.
 
 Why warm processes: a fresh `deno run` costs ~20 ms of start-up per call, a warm one
-~0.2 ms; the processes and their pool are in `worker.py`. A function with
-`isolation: "per-invocation"` gets a fresh process per call instead.
+~0.2 ms; a warm process serves several calls of its function version at once. The
+processes and their pool live in the node's supervisor (`supervisor.py`,
+`process.py`), which every server process and thread reaches over a Unix socket
+(`client.py`). A function with `isolation: "per-invocation"` gets a fresh process per call.
 
 The sandbox, from the outside in: the child's environment holds only what Deno itself
 needs; the flags never grant run, ffi or sys, allow reading only the function's own
 module (and a scratch folder when granted), and with `net` reach public IPv4 only
-(`egress.py`); memory, time and CPU limits come from outside (`worker.py`); a worker
-dies with the server thread that started it (`setpriv --pdeathsig`). The protocol
-runs on two FIFOs that the function cannot reach (`worker.js`). The type check runs
-confined (`typecheck.py`). Written by hand because no library drives Deno this way.
+(`egress.py`); memory, time and CPU limits come from outside (`process.py`); a worker
+dies with the supervisor (`setpriv --pdeathsig`), which stops once no server is
+connected. The protocol runs on FIFOs that the function cannot reach (`worker.js`).
+The type check runs confined (`typecheck.py`). Written by hand because no library
+drives Deno this way.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
-from plugins.functions.runtime import egress
-from plugins.functions.runtime.base import ERROR, TIMEOUT, FunctionSpec, Invocation, Outcome, RuntimeUnavailable
+from plugins.functions.runtime.base import ERROR, FunctionSpec, Invocation, Outcome, RuntimeUnavailable
+from plugins.functions.runtime.client import SupervisorClient
+from plugins.functions.runtime.process import Sandbox, Target
+from plugins.functions.runtime.supervisor import PoolLimits, Settings
 from plugins.functions.runtime.typecheck import GLOBALS, TypeChecker, sandbox_tools, write_once
-from plugins.functions.runtime.worker import WORKER_SCRIPT, Worker, WorkerFailed, WorkerPool, WorkerTimedOut
 
 # Appended to the function's code so the worker finds a handler that is declared but not exported.
 ENTRY_SUFFIX = '\n;export const __fluxbase_entry = typeof handler === "function" ? handler : undefined;\n'
@@ -64,16 +66,14 @@ class DenoRuntime:
         check_config.write_text(json.dumps(compiler))
         self.checker = TypeChecker(self.binary, work_dir, checks, check_cache, check_config)
         self._tools: dict[str, str] | None = None
-        # Workers are started from this one long-lived thread: their parent-death signal
-        # fires when the thread that started them ends, and request threads come and go.
-        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deno-spawner")
-        self.pool = WorkerPool(
-            self,
+        self.limits = PoolLimits(
             max_warm=config["FUNCTIONS_MAX_WARM_WORKERS"],
             per_function=config["FUNCTIONS_WORKERS_PER_FUNCTION"],
+            concurrency=config["FUNCTIONS_WORKER_CONCURRENCY"],
             idle_seconds=config["FUNCTIONS_WORKER_IDLE_SECONDS"],
             max_calls=config["FUNCTIONS_WORKER_MAX_CALLS"],
         )
+        self._client: SupervisorClient | None = None
 
     @property
     def tools(self) -> dict[str, str]:
@@ -82,15 +82,25 @@ class DenoRuntime:
             self._tools = sandbox_tools()
         return self._tools
 
-    def child_environment(self) -> dict[str, str]:
-        """All a Deno child gets: none of the server's variables, so none of its secrets."""
-        return {
-            "DENO_DIR": str(self.deno_dir),
-            "DENO_NO_UPDATE_CHECK": "1",
-            "DENO_TLS_CA_STORE": "system",
-            "NO_COLOR": "1",
-            "HOME": str(self.scratch),
-        }
+    @property
+    def client(self) -> SupervisorClient:
+        """The supervisor's client, built once the sandbox tools are known to be there."""
+        if self._client is None:
+            sandbox = Sandbox(
+                binary=self.binary,
+                setpriv=self.tools["setpriv"],
+                deno_dir=str(self.deno_dir),
+                scratch=str(self.scratch),
+                pipes=str(self.pipes),
+            )
+            settings = Settings(
+                socket=str(self.work_dir / "supervisor.sock"),
+                lock=str(self.work_dir / "supervisor.lock"),
+                sandbox=sandbox,
+                limits=self.limits,
+            )
+            self._client = SupervisorClient(settings, self.work_dir / "supervisor.json")
+        return self._client
 
     def module_for(self, code: str) -> Path:
         """The function's code as a module file that also exports its handler."""
@@ -104,71 +114,21 @@ class DenoRuntime:
         """Type-check the code confined (`typecheck.py`); the compiler's message, or None."""
         return self.checker.check(code, self.tools)
 
-    def spawn(self, command: list[str], **options: Any) -> subprocess.Popen:
-        """Start a worker process from the spawner thread, dying with it (parent-death signal)."""
-        try:
-            command = [self.tools["setpriv"], "--pdeathsig", "KILL", "--", *command]
-        except RuntimeUnavailable as unavailable:
-            raise WorkerFailed(str(unavailable), 503) from None
-        return self._spawner.submit(subprocess.Popen, command, **options).result()
-
-    def command(self, spec: FunctionSpec, module: Path, channel: tuple[Path, Path] | None = None) -> list[str]:
-        """The `deno run` command line of a worker for `spec`: its permissions as Deno flags.
-
-        `channel` is the worker's (input, output) FIFO pair, readable and writable only
-        until the worker has opened them (it revokes both before the function loads).
-        """
-        scratch = self.scratch / spec.function_id
-        readable, writable = [str(module)], []
-        flags = [
-            self.binary,
-            "run",
-            "--no-prompt",
-            "--no-remote",
-            "--no-npm",
-            "--no-config",
-            "--no-lock",
-            "--cached-only",
-            f"--v8-flags=--max-old-space-size={spec.memory_mb}",
-        ]
-        if spec.permissions.read or spec.permissions.write:
-            scratch.mkdir(exist_ok=True, mode=0o700)
-        if spec.permissions.read:
-            readable.append(str(scratch))
-        if spec.permissions.write:
-            writable.append(str(scratch))
-        if channel is not None:
-            readable.append(str(channel[0]))
-            writable.append(str(channel[1]))
-        if writable:
-            flags.append("--allow-write=" + ",".join(writable))
-        if spec.permissions.net:
-            flags += egress.net_flags()
-        flags.append("--allow-read=" + ",".join(readable))
-        return [*flags, str(WORKER_SCRIPT), *(str(path) for path in channel or ())]
-
     def invoke(self, spec: FunctionSpec, invocation: Invocation) -> Outcome:
-        """Run one call in a pooled worker (or a fresh one for per-invocation isolation)."""
-        fresh = spec.isolation == "per-invocation"
+        """Run one call in the node's warm pool (or a fresh process for per-invocation isolation)."""
         try:
-            worker = Worker(self, spec, calls=1) if fresh else self.pool.acquire(spec)
-        except WorkerFailed as failure:
-            return Outcome(ERROR, failure.http_status, error=str(failure), stack=failure.stack)
-        healthy = False
-        try:
-            outcome = worker.call(invocation, spec.timeout_seconds)
-            healthy = True
-            return outcome
-        except WorkerTimedOut:
-            return Outcome(TIMEOUT, 504, error=f"Function timed out after {spec.timeout_seconds} s", logs=worker.stray)
-        except WorkerFailed as failure:
-            return Outcome(ERROR, failure.http_status, error=str(failure), stack=failure.stack, logs=worker.stray)
-        finally:
-            if fresh or not healthy:
-                worker.kill()
-            else:
-                self.pool.release(spec, worker)
+            client = self.client
+        except RuntimeUnavailable as unavailable:
+            return Outcome(ERROR, 503, error=str(unavailable))
+        target = Target(
+            spec.function_id, spec.version, spec.timeout_seconds, spec.memory_mb, spec.permissions, spec.isolation
+        )
+        return client.call(target, invocation, lambda: self.module_for(spec.code))
+
+    def status(self) -> dict[str, Any]:
+        """The node's Deno processes, as the supervisor reports them."""
+        return self.client.status()
 
     def close(self) -> None:
-        self.pool.close()
-        self._spawner.shutdown(wait=False)
+        if self._client is not None:
+            self._client.close()

@@ -1,15 +1,22 @@
-// The Fluxbase function worker: runs one version of one function, one invocation at a time.
+// The Fluxbase function worker: runs one version of one function, several invocations at once.
 //
-// Wire protocol (written by the Python side, plugins/functions/runtime/deno.py): two
-// FIFOs whose paths are this script's arguments, `input` and `output`, each carrying
-// one JSON message per line. The server sends `init` {module, permissions, limits},
-// then per call `invoke` {request}; this worker answers "started" (before init),
-// `ready`, then per call `result`, and before it at most one `disclose` when the
-// function first reads Deno.env or a secret; the server answers that with {env,
-// secrets}, and only then do they enter this process. Likewise at most one `flags`
-// when it first touches `flags`, answered with {flags} evaluated for this call's caller.
+// Wire protocol (the other side is plugins/functions/runtime/process.py): three FIFOs
+// whose paths are this script's arguments, `input`, `output` and `answers`, each
+// carrying one JSON message per line. The server sends `init` {module, permissions,
+// limits}, then per call `invoke` {id, request}; this worker answers "started" (before
+// init), `ready`, then per call `result` {id, …}. While a call runs it may `ask` {id,
+// kind, …} for what it reads from outside (its environment and secrets, its feature
+// flags), each when first read; the server writes the answer on `answers`. An ask is
+// synchronous (`Deno.env.get` and `secrets.get` are), so at most one is ever pending
+// and `answers` needs no call id. Only then do such values enter this process.
 //
-// The function cannot reach the protocol: both FIFOs are opened here, then the read
+// Calls run concurrently: while one awaits (fetch, a timer), the others go on. Each
+// call's logs, secrets and flags belong to its own `Call`, found through an
+// AsyncLocalStorage that follows the call across awaits, timers and callbacks; work a
+// handler leaves running after its call ended finds that call closed and can neither
+// log nor read a secret.
+//
+// The function cannot reach the protocol: the FIFOs are opened here, then the read
 // and write permissions for their paths are revoked (and the server unlinks them)
 // before the function's code loads; Deno's internals (whose ops write to any open
 // resource) are removed; and every built-in this script calls per message is captured
@@ -18,11 +25,14 @@
 // with a dynamic import of a non-literal path, so it is never part of the static
 // module graph, and can read nothing but its own file (and a scratch folder when granted).
 
+import { AsyncLocalStorage } from "node:async_hooks";
+
 const uncurry = Function.prototype.call.bind(Function.prototype.bind, Function.prototype.call);
 const encodeText = uncurry(TextEncoder.prototype.encode);
 const decodeText = uncurry(TextDecoder.prototype.decode);
 const subarray = uncurry(Uint8Array.prototype.subarray);
 const readSync = uncurry(Deno.FsFile.prototype.readSync);
+const readAsync = uncurry(Deno.FsFile.prototype.read);
 const writeSync = uncurry(Deno.FsFile.prototype.writeSync);
 const closeSync = uncurry(Deno.FsFile.prototype.close);
 const indexOf = uncurry(String.prototype.indexOf);
@@ -32,11 +42,19 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const realExit = Deno.exit;
 const cpuUsage = Deno.cpuUsage;
+const calls = new AsyncLocalStorage();
+const { setTimeout: startTimeout, setInterval: startInterval, clearTimeout: stopTimer } = globalThis;
+const addToSet = uncurry(Set.prototype.add);
+const deleteFromSet = uncurry(Set.prototype.delete);
+const callOf = uncurry(AsyncLocalStorage.prototype.getStore);
+const runIn = uncurry(AsyncLocalStorage.prototype.run);
 
-const [inputPath, outputPath] = Deno.args;
+const [inputPath, outputPath, answersPath] = Deno.args;
 const input = Deno.openSync(inputPath, { read: true });
 const output = Deno.openSync(outputPath, { write: true });
+const answers = Deno.openSync(answersPath, { read: true });
 Deno.permissions.revokeSync({ name: "read", path: inputPath });
+Deno.permissions.revokeSync({ name: "read", path: answersPath });
 Deno.permissions.revokeSync({ name: "write", path: outputPath });
 delete Deno[Deno.internal];
 
@@ -63,8 +81,46 @@ Object.defineProperty(Deno, "addSignalListener", {
   },
 });
 
-let current = null; // the invocation in flight
 let limits = { logBytes: 65536, bodyBytes: 6 * 1024 * 1024 };
+
+// One invocation: its id, its log so far, and what it was told (asked on first read).
+// `open` turns false when its result is sent: whatever it left running is then cut off.
+class Call {
+  constructor(id) {
+    this.id = id;
+    this.open = true;
+    this.logs = [];
+    this.logSize = 0;
+    this.truncated = false;
+    this.disclosure = null;
+    this.flags = null;
+    this.timers = new Set();
+  }
+}
+
+// The call whose code is running now, or null when it has ended (or for code no call started).
+function currentCall() {
+  const call = callOf(calls);
+  return call !== undefined && call.open ? call : null;
+}
+
+// Timers belong to the call that set them and are cleared when it ends: nothing it
+// leaves behind runs (or burns CPU) while other calls share this process.
+function timing(start, once) {
+  return function (callback, delay, ...args) {
+    const call = currentCall();
+    if (call === null) throw new Error("Timers belong to a call: set them in the handler, they end with its call");
+    if (typeof callback !== "function") throw new TypeError("A timer's callback must be a function");
+    const id = start(once ? (...values) => {
+      deleteFromSet(call.timers, id);
+      return callback(...values);
+    } : callback, delay, ...args);
+    addToSet(call.timers, id);
+    return id;
+  };
+}
+globalThis.setTimeout = timing(startTimeout, true);
+globalThis.setInterval = timing(startInterval, false);
 
 function describe(value) {
   if (typeof value === "string") return value;
@@ -76,15 +132,16 @@ function describe(value) {
 }
 
 function capture(level, args) {
-  if (current === null) return;
+  const call = currentCall();
+  if (call === null) return;
   const message = args.map(describe).join(" ");
   const size = encodeText(encoder, message).length;
-  if (current.logSize + size > limits.logBytes) {
-    current.truncated = true;
+  if (call.logSize + size > limits.logBytes) {
+    call.truncated = true;
     return;
   }
-  current.logSize += size;
-  current.logs.push({ timestamp: new Date().toISOString(), level, message });
+  call.logSize += size;
+  call.logs.push({ timestamp: new Date().toISOString(), level, message });
 }
 
 for (const [method, level] of [["log", "info"], ["info", "info"], ["debug", "debug"], ["warn", "warn"], ["error", "error"], ["trace", "debug"]]) {
@@ -107,26 +164,45 @@ function writeAll(bytes) {
   while (written < bytes.length) written += writeSync(output, subarray(bytes, written));
 }
 
-// Reads block, between calls too: waiting in Deno's event loop (an asynchronous read)
-// cost this process about 60 of its 90 µs of CPU per call (measured). So, as on AWS
-// Lambda, whatever a handler left running (a timer, an unawaited promise) is frozen
-// until a later call yields to the event loop, and what it logs then is that call's
-// output. A read returns the next message, or null at EOF.
-const chunk = new Uint8Array(1 << 16);
-let pending = "";
-function nextMessage() {
-  while (true) {
+// A line reader over one FIFO: `next()` blocks (for `answers`, read only while a call
+// waits on its ask), `nextAsync()` waits in the event loop (for `input`, so that calls
+// awaiting a timer or fetch go on meanwhile). Both return the next message, or null at EOF.
+function lineReader(file) {
+  const chunk = new Uint8Array(1 << 16);
+  let pending = "";
+  const take = () => {
     const newline = indexOf(pending, "\n");
-    if (newline >= 0) {
-      const line = sliceText(pending, 0, newline);
-      pending = sliceText(pending, newline + 1);
-      return parseJson(line);
-    }
-    const read = readSync(input, chunk);
-    if (read === null) return null;
+    if (newline < 0) return undefined;
+    const line = sliceText(pending, 0, newline);
+    pending = sliceText(pending, newline + 1);
+    return parseJson(line);
+  };
+  const add = (read) => {
     pending += decodeText(decoder, subarray(chunk, 0, read), { stream: true });
-  }
+  };
+  return {
+    next() {
+      while (true) {
+        const message = take();
+        if (message !== undefined) return message;
+        const read = readSync(file, chunk);
+        if (read === null) return null;
+        add(read);
+      }
+    },
+    async nextAsync() {
+      while (true) {
+        const message = take();
+        if (message !== undefined) return message;
+        const read = await readAsync(file, chunk);
+        if (read === null) return null;
+        add(read);
+      }
+    },
+  };
 }
+const inbox = lineReader(input);
+const answerbox = lineReader(answers);
 
 // A frame is a null-prototype object, so a `toJSON` planted on Object.prototype cannot
 // replace it; JSON text has no raw newline, so a frame is always exactly one line. Each
@@ -157,14 +233,23 @@ let envAllowed = false;
 const refuse = (what) => {
   throw new Deno.errors.NotCapable(`Requires env access${what}: grant the function the "env" permission`);
 };
+// Ask the server for something the running call reads; its answer, or null outside a call.
+// Blocking: every call waits meanwhile, as they would for any synchronous work.
+function ask(kind, fields) {
+  const call = currentCall();
+  if (call === null) return null;
+  send({ type: "ask", id: call.id, kind, ...fields });
+  const answer = answerbox.next() ?? realExit(1); // null: the server is gone
+  if (answer.error) throw new Error(answer.error);
+  return answer;
+}
+
 // The call's environment and secrets, asked of the server on first use.
 function disclosed() {
-  if (current === null) return null;
-  if (current.disclosure === null) {
-    send({ type: "disclose" });
-    current.disclosure = nextMessage() ?? realExit(1); // null: the server is gone
-  }
-  return current.disclosure;
+  const call = currentCall();
+  if (call === null) return null;
+  if (call.disclosure === null) call.disclosure = ask("disclose", {});
+  return call.disclosure;
 }
 const envView = () => disclosed()?.env ?? {};
 Object.defineProperty(Deno, "env", {
@@ -198,12 +283,10 @@ Object.defineProperty(globalThis, "secrets", {
 // The call's feature flags, evaluated for its caller: asked of the server on first use
 // and kept for this call only, since the next call has its own caller.
 function callFlags() {
-  if (current === null) return {};
-  if (current.flags === null) {
-    send({ type: "flags" });
-    current.flags = (nextMessage() ?? realExit(1)).flags;
-  }
-  return current.flags;
+  const call = currentCall();
+  if (call === null) return {};
+  if (call.flags === null) call.flags = ask("flags", {}).flags;
+  return call.flags;
 }
 Object.defineProperty(globalThis, "flags", {
   value: Object.freeze({
@@ -214,7 +297,7 @@ Object.defineProperty(globalThis, "flags", {
 
 // Before any user code exists: the server now sets the limits and unlinks the FIFOs, then sends init.
 writeAll(encodeText(encoder, "started\n"));
-const init = nextMessage();
+const init = inbox.next();
 envAllowed = init.permissions.env === true;
 limits = init.limits;
 
@@ -247,13 +330,10 @@ async function toResponse(value) {
   return { status: 200, headers: { "content-type": "application/json" }, body: JSON.stringify(value ?? null) };
 }
 
-while (true) {
-  const message = nextMessage();
-  if (message === null) break;
-  current = { logs: [], logSize: 0, truncated: false, disclosure: null, flags: null };
+async function run(call, request) {
   let answer;
   try {
-    const response = await toResponse(await entry(message.request));
+    const response = await toResponse(await entry(request));
     const size = encodeText(encoder, String(response.body)).length;
     answer = size > limits.bodyBytes
       ? { ok: false, kind: "too_large", size }
@@ -263,10 +343,18 @@ while (true) {
       ? { ok: false, kind: "memory" } // the data limit: the server replaces this process
       : { ok: false, kind: "thrown", message: String(error?.message ?? error), stack: String(error?.stack ?? error) };
   }
-  const { logs, truncated } = current;
-  current = null;
-  send({ type: "result", ...answer, logs, truncated });
+  call.open = false;
+  for (const id of call.timers) stopTimer(id);
+  send({ type: "result", id: call.id, ...answer, logs: call.logs, truncated: call.truncated });
+}
+
+while (true) {
+  const message = await inbox.nextAsync();
+  if (message === null) break;
+  const call = new Call(message.id);
+  runIn(calls, call, run, call, message.request);
 }
 closeSync(input);
+closeSync(answers);
 closeSync(output);
 realExit(0); // the server is gone: nothing a function left behind runs on

@@ -1,0 +1,181 @@
+"""A server thread's side of the runtime supervisor (`supervisor.py`): start it if none runs, call through it.
+
+Each thread keeps one connection (a call at a time, as a thread makes them) and
+answers the supervisor's asks for the call it made: the module file, the caller's
+environment and secrets, its feature flags. Those need the request's context (the
+database session, the caller), which only this thread has.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from plugins.functions.runtime.base import ERROR, Invocation, Outcome
+from plugins.functions.runtime.process import START_TIMEOUT_S, Target
+from plugins.functions.runtime.supervisor import Settings
+
+# The supervisor imports this package alone, as `runtime`, from the plugin's folder: none of the server.
+PLUGIN_FOLDER = Path(__file__).resolve().parents[1]
+CONNECT_TIMEOUT_S = 10.0
+ANSWER_MARGIN_S = START_TIMEOUT_S + 10  # beyond a call's own timeout, before the supervisor counts as hung
+UNAVAILABLE = "The functions runtime stopped during this call; retry it"
+
+
+class SupervisorGone(Exception):
+    """The connection ended before the call's outcome arrived."""
+
+
+class Connection:
+    """One thread's connection to the supervisor."""
+
+    def __init__(self, path: str) -> None:
+        self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self.socket.connect(path)
+        except OSError:
+            self.socket.close()
+            raise
+        self.reader = self.socket.makefile("rb")
+
+    def stale(self) -> bool:
+        """Whether the supervisor closed this connection (it stopped since the last call)."""
+        readable, _, _ = select.select([self.socket], [], [], 0)
+        return bool(readable)
+
+    def send(self, message: dict[str, Any]) -> None:
+        try:
+            self.socket.sendall(json.dumps(message).encode() + b"\n")
+        except OSError:
+            raise SupervisorGone() from None
+
+    def receive(self, timeout: float) -> dict[str, Any]:
+        self.socket.settimeout(timeout)
+        try:
+            line = self.reader.readline()
+        except OSError:  # a timeout included: the supervisor hangs
+            raise SupervisorGone() from None
+        if not line:
+            raise SupervisorGone()
+        return json.loads(line)
+
+    def close(self) -> None:
+        self.reader.close()
+        self.socket.close()
+
+
+class SupervisorClient:
+    """Calls through the instance's supervisor, starting it when none answers."""
+
+    def __init__(self, settings: Settings, settings_file: Path) -> None:
+        self.settings = settings
+        self.settings_file = settings_file
+        self._local = threading.local()
+        self._connections: list[Connection] = []
+        self._lock = threading.Lock()
+
+    def call(self, target: Target, invocation: Invocation, module: Callable[[], Path]) -> Outcome:
+        """Run one call; a supervisor that stops meanwhile fails it with a 503 (it is not run twice)."""
+        error: BaseException | None = None
+        connection = None
+        try:
+            connection = self._connection()
+            connection.send({"call": target.as_json(), "request": invocation.request})
+            while True:
+                message = connection.receive(target.timeout_seconds + ANSWER_MARGIN_S)
+                if "outcome" in message:
+                    break
+                try:
+                    answer = self._answer(message["ask"], invocation, module)
+                except Exception as failure:  # noqa: BLE001 - answered, so the call goes on; raised once it ends
+                    error = error or failure
+                    answer = {"error": "The server could not answer this read"}
+                connection.send({"answer": answer})
+        except SupervisorGone:
+            if connection is not None:
+                self._drop(connection)
+            return Outcome(ERROR, 503, error=UNAVAILABLE)
+        if error is not None:
+            raise error
+        return Outcome(**message["outcome"])
+
+    @staticmethod
+    def _answer(kind: str, invocation: Invocation, module: Callable[[], Path]) -> dict[str, Any]:
+        if kind == "module":
+            return {"module": str(module())}
+        if kind == "flags":
+            return {"flags": invocation.flags()}
+        disclosure = invocation.disclose()
+        return {"env": disclosure.env, "secrets": disclosure.secrets}
+
+    def status(self) -> dict[str, Any]:
+        """The supervisor's processes (`Pool.status`)."""
+        connection = self._connection()
+        try:
+            connection.send({"status": True})
+            return connection.receive(CONNECT_TIMEOUT_S)["status"]
+        except SupervisorGone:
+            self._drop(connection)
+            raise
+
+    def _connection(self) -> Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None and connection.stale():
+            self._drop(connection)
+            connection = None
+        if connection is None:
+            connection = self._local.connection = self._connect()
+            with self._lock:
+                self._connections.append(connection)
+        return connection
+
+    def _connect(self) -> Connection:
+        """A connection to the supervisor, started here if none listens (one wins the lock; the rest exit)."""
+        try:
+            return Connection(self.settings.socket)
+        except OSError:
+            self._start()
+        deadline = time.monotonic() + CONNECT_TIMEOUT_S
+        while True:
+            try:
+                return Connection(self.settings.socket)
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SupervisorGone() from None
+                time.sleep(0.01)
+
+    def _start(self) -> None:
+        partial = self.settings_file.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        partial.write_text(self.settings.as_json())
+        partial.replace(self.settings_file)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "runtime", str(self.settings_file)],
+            stdin=subprocess.DEVNULL,
+            cwd=PLUGIN_FOLDER,
+            env={"PATH": os.environ.get("PATH", "")},  # none of the server's variables, so none of its secrets
+        )
+        threading.Thread(target=process.wait, name="supervisor-reaper", daemon=True).start()
+
+    def _drop(self, connection: Connection) -> None:
+        connection.close()
+        if getattr(self._local, "connection", None) is connection:
+            self._local.connection = None
+        with self._lock:
+            if connection in self._connections:
+                self._connections.remove(connection)
+
+    def close(self) -> None:
+        """Close this server's connections: the supervisor stops once no server is connected."""
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            connection.close()
