@@ -450,7 +450,7 @@ def report(outcome: Outcome, args: argparse.Namespace) -> int:
     for name, value, target, meets in targets:
         verdict = "PASS" if meets(value) and not outcome.problems else "FAIL"
         failed |= verdict == "FAIL"
-        print(f"{verdict}  {name}: {value:.3g}, target {target}")
+        print(f"{verdict}  {name}: {value:.4g}, target {target}")
     return 1 if failed else 0
 
 
