@@ -46,6 +46,7 @@ from flux.tenancy import default_tenant_id, tenant_scope
 from plugins.functions import invoke, store
 from plugins.functions.runtime.base import SUCCESS, FunctionSpec, Invocation
 from plugins.functions.runtime.deno import DenoRuntime
+from plugins.functions.runtime.process import Target
 
 HTTP_TARGET, FRESH_TARGET = 0.5, 10.0
 ANSWER = {"message": "Hello Bench!"}
@@ -90,11 +91,12 @@ def fresh_runner(runtime: DenoRuntime, spec: FunctionSpec, folder: Path) -> Call
         f"import {{ __fluxbase_entry as handler }} from {json.dumps(module.as_uri())};\n"
         f"console.log(JSON.stringify(await handler({json.dumps(REQUEST)})));\n"
     )
-    command = [*runtime.command(spec, module)[:-1], str(runner)]
+    sandbox = runtime.client.settings.sandbox
+    command = [*sandbox.command(Target.of(spec), module)[:-1], str(runner)]
 
     def call() -> None:
         done = subprocess.run(
-            command, capture_output=True, text=True, env=runtime.child_environment(), cwd=runtime.scratch, timeout=30
+            command, capture_output=True, text=True, env=sandbox.environment(), cwd=runtime.scratch, timeout=30
         )
         if done.returncode != 0 or json.loads(json.loads(done.stdout)["body"]) != ANSWER:
             raise SystemExit(f"the fresh runner failed ({done.returncode}): {done.stderr[-500:] or done.stdout}")
@@ -187,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
             warm = timed(warm_runtime_call(runtime, spec), args.warm_calls, warmup=50)
             stack = timed(lambda: checked_invoke(client, headers), args.warm_calls // 4, warmup=20)
             cold = cold_starts(client, headers, args.cold)
-            memory = [memory_kb(pid) for pid in runtime.pool.pids()]
+            memory = [memory_kb(process["pid"]) for process in runtime.status()["processes"]]
         finally:
             runtime.close()
         fresh_call = fresh_runner(runtime, spec, Path(instance))

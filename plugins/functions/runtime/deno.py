@@ -120,10 +120,7 @@ class DenoRuntime:
             client = self.client
         except RuntimeUnavailable as unavailable:
             return Outcome(ERROR, 503, error=str(unavailable))
-        target = Target(
-            spec.function_id, spec.version, spec.timeout_seconds, spec.memory_mb, spec.permissions, spec.isolation
-        )
-        return client.call(target, invocation, lambda: self.module_for(spec.code))
+        return client.call(Target.of(spec), invocation, lambda: self.module_for(spec.code))
 
     def status(self) -> dict[str, Any]:
         """The node's Deno processes, as the supervisor reports them."""

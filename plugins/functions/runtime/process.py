@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from . import egress
-from .base import ERROR, SUCCESS, TIMEOUT, Outcome, Permissions
+from .base import ERROR, SUCCESS, TIMEOUT, FunctionSpec, Outcome, Permissions
 
 WORKER_SCRIPT = Path(__file__).resolve().parent / "worker.js"
 START_TIMEOUT_S = 20.0
@@ -93,6 +93,11 @@ class Target:
         # A version's code never changes, so the version stands for it.
         return (self.function_id, self.version, self.permissions, self.memory_mb)
 
+    @classmethod
+    def of(cls, spec: FunctionSpec) -> Target:
+        limits = (spec.timeout_seconds, spec.memory_mb, spec.permissions, spec.isolation)
+        return cls(spec.function_id, spec.version, *limits)
+
     def as_json(self) -> dict[str, Any]:
         return {**self.__dict__, "permissions": self.permissions.as_json()}
 
@@ -121,12 +126,11 @@ class Sandbox:
             "HOME": self.scratch,
         }
 
-    def command(self, target: Target, module: Path, channel: tuple[Path, ...]) -> list[str]:
-        """The command line of a worker for `target`: its permissions as Deno flags, under setpriv.
+    def command(self, target: Target, module: Path, channel: tuple[Path, ...] = ()) -> list[str]:
+        """The `deno run` command line of a worker for `target`: its permissions as Deno flags.
 
         `channel` is the worker's (input, output, answers) FIFOs, readable and writable
         only until the worker has opened them (it revokes all before the function loads).
-        The parent-death signal ties the worker to the supervisor's (only) thread.
         """
         scratch = Path(self.scratch) / target.function_id
         readable, writable = [str(module)], []
@@ -147,14 +151,15 @@ class Sandbox:
             readable.append(str(scratch))
         if target.permissions.write:
             writable.append(str(scratch))
-        readable += [str(channel[0]), str(channel[2])]
-        writable.append(str(channel[1]))
-        flags.append("--allow-write=" + ",".join(writable))
+        if channel:
+            readable += [str(channel[0]), str(channel[2])]
+            writable.append(str(channel[1]))
+        if writable:
+            flags.append("--allow-write=" + ",".join(writable))
         if target.permissions.net:
             flags += egress.net_flags()
         flags.append("--allow-read=" + ",".join(readable))
-        command = [*flags, str(WORKER_SCRIPT), *(str(path) for path in channel)]
-        return [self.setpriv, "--pdeathsig", "KILL", "--", *command]
+        return [*flags, str(WORKER_SCRIPT), *(str(path) for path in channel)]
 
 
 class DenoProcess:
@@ -213,8 +218,10 @@ class DenoProcess:
     async def _start(self, module: Path) -> None:
         # Stacks name the function's file as "function.ts": server paths are none of its business.
         self._paths = ((module.as_uri(), "function.ts"), *self._paths)
+        # The parent-death signal ties the worker to the supervisor's (only) thread.
+        setpriv = [self.sandbox.setpriv, "--pdeathsig", "KILL", "--"]
         self.process = subprocess.Popen(
-            self.sandbox.command(self.target, module, self._fifos),
+            [*setpriv, *self.sandbox.command(self.target, module, self._fifos)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -90,10 +90,18 @@ class Pool:
             return await self._run_fresh(target, request, asker, deadline)
         try:
             process = await self._acquire(target, asker, deadline)
-        except ProcessFailed as failure:
-            return failure.outcome()
         except TimeoutError:
             return Outcome(TIMEOUT, 504, error=f"Function timed out after {target.timeout_seconds} s")
+        try:
+            async with asyncio.timeout_at(deadline):
+                await asyncio.shield(process.ready)  # a new process: it loads the function's code
+        except TimeoutError:
+            await self._release(process)
+            error = f"Function timed out after {target.timeout_seconds} s loading its code"
+            return Outcome(TIMEOUT, 504, error=error)
+        except ProcessFailed as failure:
+            await self._release(process)
+            return failure.outcome()
         try:
             return await process.call(request, deadline, asker)
         finally:
@@ -119,26 +127,25 @@ class Pool:
         return module
 
     async def _acquire(self, target: Target, asker: Asker, deadline: float) -> DenoProcess:
-        """A process for one more call: an idle one, else a new one (up to `per_function`), else the least busy."""
+        """A process for one more call, maybe still starting: the least busy one with room, else a
+        new one (up to `per_function`); else wait for room until `deadline`.
+
+        Filling a process before starting another keeps one process per function version
+        in use, not one per concurrent call: most calls wait on I/O, which one process
+        overlaps; CPU-bound calls get more processes once `concurrency` calls fill one.
+        """
         async with asyncio.timeout_at(deadline):
             while True:
                 self._tidy(target)
                 group = [process for process in self._groups.setdefault(target.key, []) if not process.retiring]
-                chosen = next((process for process in group if process.inflight == 0), None)
+                room = [process for process in group if process.inflight < self.limits.concurrency]
+                chosen = min(room, key=lambda process: process.inflight, default=None)
                 if chosen is None and len(group) < self.limits.per_function:
                     chosen = self._spawn(target, asker)
-                if chosen is None:
-                    open_ = [process for process in group if process.inflight < self.limits.concurrency]
-                    chosen = min(open_, key=lambda process: process.inflight, default=None)
                 if chosen is not None:
                     chosen.inflight += 1
                     chosen.started += 1
                     chosen.retiring = chosen.started >= self.limits.max_calls
-                    try:
-                        await asyncio.shield(chosen.ready)
-                    except BaseException:
-                        await self._release(chosen)
-                        raise
                     return chosen
                 async with self._changed:
                     await self._changed.wait()

@@ -105,16 +105,21 @@ function currentCall() {
 }
 
 // Timers belong to the call that set them and are cleared when it ends: nothing it
-// leaves behind runs (or burns CPU) while other calls share this process.
+// leaves behind runs (or burns CPU) while other calls share this process. What a timer
+// throws is logged here, in its call: the global error event no longer knows the call.
 function timing(start, once) {
   return function (callback, delay, ...args) {
     const call = currentCall();
     if (call === null) throw new Error("Timers belong to a call: set them in the handler, they end with its call");
     if (typeof callback !== "function") throw new TypeError("A timer's callback must be a function");
-    const id = start(once ? (...values) => {
-      deleteFromSet(call.timers, id);
-      return callback(...values);
-    } : callback, delay, ...args);
+    const id = start((...values) => {
+      if (once) deleteFromSet(call.timers, id);
+      try {
+        return callback(...values);
+      } catch (error) {
+        capture("error", ["Uncaught error:", error]);
+      }
+    }, delay, ...args);
     addToSet(call.timers, id);
     return id;
   };
