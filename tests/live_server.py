@@ -32,8 +32,8 @@ class LiveServer:
     url: str
     instance: Path
 
-    def api(self, method: str, path: str, **kwargs) -> requests.Response:
-        return requests.request(method, self.url + path, timeout=10, **kwargs)
+    def api(self, method: str, path: str, timeout: float = 10, **kwargs) -> requests.Response:
+        return requests.request(method, self.url + path, timeout=timeout, **kwargs)
 
     def signup(self, email: str = "user@example.com", password: str = PASSWORD) -> dict:
         """A new app user of the default tenant, signed in: `{user, access_token, refresh_token, expires_in}`."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -13,6 +14,10 @@ from pathlib import Path
 from tests.functions.conftest import BASE, call, deploy, started_process
 
 SPIN = "async function handler(req) { while (true) {} }"
+WAITS = """async function handler(req) {
+  if (!req.params.quick) await new Promise((resolve) => setTimeout(resolve, 20000));
+  return "done";
+}"""
 REQUEST = {"method": "POST", "url": "http://127.0.0.1/", "headers": {}, "body": "", "params": {}}
 # A server process: a runtime whose warm worker is busy with a long call, on a request thread.
 SERVER = f"""
@@ -103,3 +108,29 @@ def test_a_call_nobody_watches_stops_at_its_own_cpu_budget(app):
 
     pid, status = asyncio.run(unwatched())
     assert status in (-signal.SIGXCPU, -signal.SIGKILL) and not alive(pid)
+
+
+def test_a_killed_supervisor_fails_its_calls_with_503_and_the_next_call_starts_another(app, client, admin_headers):
+    deploy(client, admin_headers, "slow", code=WAITS)
+    answers = []
+    thread = threading.Thread(target=lambda: answers.append(call(client, "slow", admin_headers)))
+    thread.start()
+    runtime = app.extensions["functions"]
+    deadline = time.monotonic() + 30
+    while not (runtime["runtime"] and (status := runtime["runtime"].status())["processes"]):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    [worker] = status["processes"]
+    os.kill(status["pid"], signal.SIGKILL)
+    thread.join(timeout=30)
+    [answer] = answers
+    assert (answer.status_code, answer.json) == (
+        503,
+        {"error": "The functions runtime stopped during this call; retry it"},
+    )
+    deadline = time.monotonic() + 5
+    while alive(worker["pid"]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(worker["pid"])  # its parent-death signal
+    again = call(client, "slow", admin_headers, query_string={"quick": 1})
+    assert again.status_code == 200 and runtime["runtime"].status()["pid"] != status["pid"]

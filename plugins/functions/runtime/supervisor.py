@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -209,6 +210,7 @@ class Pool:
     def status(self) -> dict[str, Any]:
         """The processes now running, for monitoring, tests and benchmarks."""
         return {
+            "pid": os.getpid(),
             "processes": [
                 {
                     "pid": process.pid,
