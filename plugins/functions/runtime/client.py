@@ -22,7 +22,7 @@ from typing import Any
 
 from plugins.functions.runtime.base import ERROR, Invocation, Outcome
 from plugins.functions.runtime.process import START_TIMEOUT_S, Target
-from plugins.functions.runtime.supervisor import Settings
+from plugins.functions.runtime.supervisor import Settings, socket_address
 
 # The supervisor imports this package alone, as `runtime`, from the plugin's folder: none of the server.
 PLUGIN_FOLDER = Path(__file__).resolve().parents[1]
@@ -41,7 +41,7 @@ class Connection:
     def __init__(self, path: str) -> None:
         self.socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            self.socket.connect(path)
+            self.socket.connect(socket_address(path))
         except OSError:
             self.socket.close()
             raise

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -93,13 +94,17 @@ class DenoRuntime:
                 scratch=str(self.scratch),
                 pipes=str(self.pipes),
             )
+            # Named by what it runs with: servers given other settings (a deploy with a new
+            # configuration, say) start a supervisor of their own; the old one stops when its
+            # last server has gone.
+            digest = hashlib.sha256(json.dumps([asdict(sandbox), asdict(self.limits)]).encode()).hexdigest()[:12]
             settings = Settings(
-                socket=str(self.work_dir / "supervisor.sock"),
-                lock=str(self.work_dir / "supervisor.lock"),
+                socket=str(self.work_dir / f"supervisor-{digest}.sock"),
+                lock=str(self.work_dir / f"supervisor-{digest}.lock"),
                 sandbox=sandbox,
                 limits=self.limits,
             )
-            self._client = SupervisorClient(settings, self.work_dir / "supervisor.json")
+            self._client = SupervisorClient(settings, self.work_dir / f"supervisor-{digest}.json")
         return self._client
 
     def module_for(self, code: str) -> Path:

@@ -72,6 +72,22 @@ class Settings:
 
 
 Asker = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
+MAX_SOCKET_PATH = 100  # the kernel takes 108 bytes for a Unix socket's path
+_folders: dict[str, int] = {}
+
+
+def socket_address(path: str) -> str:
+    """`path`, or, when too long for a Unix socket, the same file through a descriptor of its folder.
+
+    Instance folders can sit deep (a test's temporary folder, say); the folder's own
+    permissions still apply, which an abstract socket would not have.
+    """
+    if len(path.encode()) <= MAX_SOCKET_PATH:
+        return path
+    folder, name = os.path.split(path)
+    if folder not in _folders:
+        _folders[folder] = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    return f"/proc/self/fd/{_folders[folder]}/{name}"
 
 
 class Pool:
@@ -222,7 +238,7 @@ class Pool:
                 for group in self._groups.values()
                 for process in group
                 if process.alive
-            ]
+            ],
         }
 
     def close(self) -> None:
@@ -245,7 +261,9 @@ class Supervisor:
     async def serve(self) -> None:
         socket_path = Path(self.settings.socket)
         socket_path.unlink(missing_ok=True)
-        server = await asyncio.start_unix_server(self._connection, path=str(socket_path), limit=MAX_LINE_BYTES)
+        server = await asyncio.start_unix_server(
+            self._connection, path=socket_address(str(socket_path)), limit=MAX_LINE_BYTES
+        )
         socket_path.chmod(0o600)
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
