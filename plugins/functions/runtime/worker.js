@@ -4,10 +4,12 @@
 // FIFOs whose paths are this script's arguments, `input` and `output`, each carrying
 // one JSON message per line. The server sends `init` {module, permissions, limits},
 // then per call `invoke` {request}; this worker answers "started" (before init),
-// `ready`, then per call `result`, and before it at most one `disclose` when the
-// function first reads Deno.env or a secret; the server answers that with {env,
-// secrets}, and only then do they enter this process. Likewise at most one `flags`
-// when it first touches `flags`, answered with {flags} evaluated for this call's caller.
+// `ready`, then per call `result`, and before it the call's asks, each answered by
+// the server before anything else happens: `secret` {name} (answered {user?, system?,
+// function?}: that name in each layer that has it), `env` {name} (answered {value?}:
+// Deno.env.get), `env_all` (answered {env}: Deno.env.toObject) and `flags` (answered
+// {flags} evaluated for this call's caller). Each is asked when the function first
+// reads it, at most once per call, and only then does a value enter this process.
 //
 // The function cannot reach the protocol: both FIFOs are opened here, then the read
 // and write permissions for their paths are revoked (and the server unlinks them)
@@ -151,33 +153,45 @@ Object.defineProperty(Deno, "exit", {
   },
 });
 
+// The current call's questions to the server: `ask(kind, payload)` sends one frame and
+// returns the server's answer, which comes before anything else. `answerOf` asks each
+// question once per call (a name read twice, or missing, is asked once) and keeps the
+// answer on the call, so nothing crosses calls; outside a call there is nothing to ask.
+const hasOwn = Object.hasOwn;
+const own = (object, key) => (hasOwn(object, key) ? object[key] : undefined);
+const NOTHING = Object.freeze({ __proto__: null });
+function ask(kind, payload) {
+  send({ type: kind, ...payload });
+  return nextMessage() ?? realExit(1); // null: the server is gone
+}
+function answerOf(key, kind, payload) {
+  if (current === null) return NOTHING;
+  const answers = current.answers;
+  if (!(key in answers)) answers[key] = ask(kind, payload);
+  return answers[key];
+}
+function answerFor(kind, name) {
+  const text = `${name}`; // converted once: a name's toString may answer differently each time
+  return answerOf(`${kind}:${text}`, kind, { name: text });
+}
+
 // Deno.env is this facade: the process itself has no environment to show, and each
 // invocation brings the variables it may see (allowed FLUXBASE_*, secrets, its own env).
 let envAllowed = false;
 const refuse = (what) => {
   throw new Deno.errors.NotCapable(`Requires env access${what}: grant the function the "env" permission`);
 };
-// The call's environment and secrets, asked of the server on first use.
-function disclosed() {
-  if (current === null) return null;
-  if (current.disclosure === null) {
-    send({ type: "disclose" });
-    current.disclosure = nextMessage() ?? realExit(1); // null: the server is gone
-  }
-  return current.disclosure;
-}
-const envView = () => disclosed()?.env ?? {};
 Object.defineProperty(Deno, "env", {
   value: Object.freeze({
-    get: (name) => (envAllowed ? envView()[name] : refuse(` to "${name}"`)),
-    has: (name) => (envAllowed ? Object.hasOwn(envView(), name) : refuse(` to "${name}"`)),
-    toObject: () => (envAllowed ? { ...envView() } : refuse("")),
+    get: (name) => (envAllowed ? own(answerFor("env", name), "value") : refuse(` to "${name}"`)),
+    has: (name) => (envAllowed ? hasOwn(answerFor("env", name), "value") : refuse(` to "${name}"`)),
+    toObject: () => (envAllowed ? { ...own(answerOf("env_all", "env_all", {}), "env") } : refuse("")),
     set: () => refuse(": functions cannot change the environment"),
     delete: () => refuse(": functions cannot change the environment"),
   }),
 });
 
-const layer = (name) => (key) => disclosed()?.secrets[name]?.[key];
+const layer = (name) => (key) => own(answerFor("secret", key), name);
 const userSecret = layer("user");
 const systemSecret = layer("system");
 const functionSecret = layer("function");
@@ -195,16 +209,9 @@ Object.defineProperty(globalThis, "secrets", {
   }),
 });
 
-// The call's feature flags, evaluated for its caller: asked of the server on first use
-// and kept for this call only, since the next call has its own caller.
-function callFlags() {
-  if (current === null) return {};
-  if (current.flags === null) {
-    send({ type: "flags" });
-    current.flags = (nextMessage() ?? realExit(1)).flags;
-  }
-  return current.flags;
-}
+// The call's feature flags, evaluated for its caller: kept for this call only, since
+// the next call has its own caller.
+const callFlags = () => own(answerOf("flags", "flags", {}), "flags") ?? {};
 Object.defineProperty(globalThis, "flags", {
   value: Object.freeze({
     isEnabled: (key) => callFlags()[key] === true,
@@ -250,7 +257,7 @@ async function toResponse(value) {
 while (true) {
   const message = nextMessage();
   if (message === null) break;
-  current = { logs: [], logSize: 0, truncated: false, disclosure: null, flags: null };
+  current = { logs: [], logSize: 0, truncated: false, answers: { __proto__: null } };
   let answer;
   try {
     const response = await toResponse(await entry(message.request));

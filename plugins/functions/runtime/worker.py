@@ -43,6 +43,7 @@ MAX_FRAME_BYTES = MAX_BODY_BYTES * 2 + 4 * MAX_LOG_BYTES  # JSON escaping can do
 MAX_STDERR_BYTES = 64 * 1024
 LOG_LEVELS = {"debug", "info", "warn", "error"}  # those worker.js gives console's methods
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+ASKS = ("secret", "env", "env_all", "flags")  # what a worker may ask in a call, before its result
 TIMESTAMP = re.compile(r"[0-9:.TZ+-]{1,32}")  # an ISO 8601 time, as worker.js writes it
 
 
@@ -189,13 +190,9 @@ class Worker:
         self._limit_cpu(timeout_seconds)
         self._send({"request": invocation.request})
         answer = self._read_frame(deadline)
-        # Its first read of Deno.env or a secret, or of a flag: the worker keeps the answer for this call.
-        while answer.get("type") in ("disclose", "flags"):
-            if answer["type"] == "disclose":
-                disclosure = invocation.disclose()
-                self._send({"env": disclosure.env, "secrets": disclosure.secrets})
-            else:
-                self._send({"flags": invocation.flags()})
+        # Its first read of a name, of the whole env or of its flags: the worker keeps each answer for the call.
+        while answer.get("type") in ASKS:
+            self._send(self._answer(invocation, answer))
             answer = self._read_frame(deadline)
         self.last_used = time.monotonic()
         if answer.get("type") != "result" or self._frames:
@@ -224,6 +221,21 @@ class Worker:
             logs_truncated=truncated,
             thrown=True,
         )
+
+    @staticmethod
+    def _answer(invocation: Invocation, ask: dict[str, Any]) -> dict[str, Any]:
+        """The answer to one of the worker's asks (protocol in `worker.js`)."""
+        kind, name = ask["type"], ask.get("name")
+        if kind == "flags":
+            return {"flags": invocation.flags()}
+        if kind == "env_all":
+            return {"env": invocation.env_all()}
+        if not isinstance(name, str):
+            raise WorkerFailed("Function worker sent an unexpected answer and was stopped", 502)
+        if kind == "secret":
+            return invocation.secret(name)
+        value = invocation.env(name)
+        return {} if value is None else {"value": value}
 
     def _logs(self, answer: dict[str, Any]) -> tuple[list[dict[str, str]], bool]:
         """The call's console output, capped here too (64 KiB), then its stray output.
