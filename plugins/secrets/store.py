@@ -200,10 +200,13 @@ def open_version(version: SecretVersion) -> str:
 
 
 # Built once: the runtime runs these on every invocation that reads a secret. Global
-# rows have the namespace "", so both branches are equalities on the unique index
-# (tenant_id, scope, namespace, env_name); the function's namespace comes first.
+# rows have the namespace "". The IN lists let a lookup by variable probe the unique
+# index (tenant_id, scope, namespace, env_name) (an OR alone made SQLite walk every row
+# of the tenant); the OR then keeps the two real pairs. The namespace's row comes first.
 _SECRETS = FunctionSecret.__table__
 _IN_SCOPE = sa.and_(
+    _SECRETS.c.scope.in_((GLOBAL, NAMESPACE)),
+    _SECRETS.c.namespace.in_(("", sa.bindparam("namespace"))),
     sa.or_(
         sa.and_(_SECRETS.c.scope == GLOBAL, _SECRETS.c.namespace == ""),
         sa.and_(_SECRETS.c.scope == NAMESPACE, _SECRETS.c.namespace == sa.bindparam("namespace")),
