@@ -334,19 +334,37 @@ def test_hook_record_audit_event(app, client, admin_headers):
     assert listed[0]["actor_kind"] == "platform"
 
 
-def test_hook_read_invocation_secret(app):
+class KeepsVariables:
+    """A later plugin that keeps `FLUXBASE_SECRET_*` variables (the `env` layer), by name and in all."""
+
+    @hookimpl
+    def read_invocation_secret(self, namespace, name, layers):
+        if name == "FLUXBASE_SECRET_LATER" and "env" in layers:
+            return {"env": f"env-for-{namespace}"}
+        return {"function": "the-later-plugin-loses"} if name == "MY_PLUGIN_TOKEN" and "function" in layers else None
+
+    @hookimpl
+    def collect_invocation_env(self, namespace):
+        return {"FLUXBASE_SECRET_LATER": f"env-for-{namespace}"}
+
+
+def test_hook_read_invocation_secret(make_app):
+    app = make_app(PLUGINS=[TEST_PLUGIN, KeepsVariables()])
     with app.test_request_context():
         tenant = default_tenant_id()
+        # The first plugin in registration order to answer a layer wins.
         assert invocation_secret(tenant, "billing", None, "MY_PLUGIN_TOKEN") == {"function": "token-for-billing"}
         assert invocation_secret(tenant, "billing", None, "MY_PLUGIN_TOKEN", ("env",)) == {}
-        variable = "FLUXBASE_SECRET_MY_PLUGIN"
+        variable = "FLUXBASE_SECRET_LATER"
         assert invocation_secret(tenant, "billing", None, variable, ("env",)) == {"env": "env-for-billing"}
+        assert invocation_secret(tenant, "billing", None, variable) == {}  # a variable is no secret name
         assert invocation_secret(tenant, "billing", None, "missing") == {}
 
 
-def test_hook_collect_invocation_env(app):
+def test_hook_collect_invocation_env(make_app):
+    app = make_app(PLUGINS=[TEST_PLUGIN, KeepsVariables()])
     with app.test_request_context():
-        assert invocation_env(default_tenant_id(), "billing") == {"FLUXBASE_SECRET_MY_PLUGIN": "env-for-billing"}
+        assert invocation_env(default_tenant_id(), "billing") == {"FLUXBASE_SECRET_LATER": "env-for-billing"}
 
 
 def test_a_plugin_of_the_replaced_gather_all_secrets_hook_stops_start_up(make_app):

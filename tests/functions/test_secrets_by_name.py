@@ -111,7 +111,6 @@ def test_env_to_object_still_shows_every_variable(client, admin_headers, many, m
     assert variables == {
         **{f"FLUXBASE_SECRET_{name}": value for name, value in many.items()},
         "FLUXBASE_SECRET_FROM_SERVER": "server-value",
-        "FLUXBASE_SECRET_MY_PLUGIN": "env-for-default",
     }
     assert shown["REGION"] == "eu-west-1"
     logs = client.get(f"{BASE}/all/logs", headers=admin_headers).json

@@ -229,16 +229,7 @@ def register_feature_flags():
 # The functions plugin's hooks: optional, so this plugin also loads without it.
 @hookimpl(optionalhook=True)
 def read_invocation_secret(tenant_id, namespace, name, layers):
-    if name == "MY_PLUGIN_TOKEN" and "function" in layers:
-        return {"function": f"token-for-{namespace}"}
-    if name == "FLUXBASE_SECRET_MY_PLUGIN" and "env" in layers:
-        return {"env": f"env-for-{namespace}"}
-    return None
-
-
-@hookimpl(optionalhook=True)
-def collect_invocation_env(tenant_id, namespace):
-    return {"FLUXBASE_SECRET_MY_PLUGIN": f"env-for-{namespace}"}
+    return {"function": f"token-for-{namespace}"} if name == "MY_PLUGIN_TOKEN" and "function" in layers else None
 
 
 @hookimpl(optionalhook=True)
