@@ -12,7 +12,6 @@ from pluggy import PluginManager
 
 from flux.api import ConfigError
 
-LAYERS = ("user", "system", "function", "env")
 SECRET_LAYERS = ("user", "system", "function")  # the `secrets` object's, in the order it resolves a name
 REPLACED_HOOKS = {"collect_invocation_secrets": "read_invocation_secret and collect_invocation_env"}
 
