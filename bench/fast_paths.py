@@ -10,7 +10,7 @@ Gain = (off - on) / off; KEEP at 10 % or more, else REMOVE.
 
 No HTTP endpoint answers with a decrypted value, and the hello-world function reads
 none, so the encryptor's memos are timed on what an invocation that reads a secret
-calls: `invocation_secrets` for an app user, in an app context. The invoke rows need
+calls: `invocation_secret` for each of 15 names, for an app user, in an app context. The invoke rows need
 Deno and bubblewrap, as the functions tests do.
 
     .venv/bin/python -m bench.fast_paths [--rounds N] [--requests N] [--only NAME]
@@ -50,7 +50,7 @@ from flux.app import FluxState
 from flux.db import db
 from flux.tenancy import default_tenant_id, tenant_scope
 from plugins.functions import invoke
-from plugins.functions.secret_layers import invocation_secrets
+from plugins.functions.secret_layers import invocation_secret
 
 KEEP_AT = 0.10
 USER = {"email": "bench-user@example.com", "password": run.BENCH_PASSWORD}
@@ -111,13 +111,14 @@ def invoke_hello(bench: Bench) -> Callable[[], None]:
 
 
 def secrets_of_invocation(bench: Bench) -> Callable[[], None]:
-    """What a function's first secret read costs: as in an invocation, the session has committed before."""
+    """What a function's reads of 15 secrets cost: as in an invocation, the session has committed before."""
+    names = [f"bench/secret-{index}" for index in range(5)] + [f"FUNCTION_{index}" for index in range(10)]
 
     def call() -> None:
         db.session.commit()
-        found = invocation_secrets(bench.tenant_id, NAMESPACE, bench.user_id)
-        if len(found["user"]) != 5 or len(found["function"]) != 10:
-            raise SystemExit(f"unexpected secrets: { {layer: len(names) for layer, names in found.items()} }")
+        found = [invocation_secret(bench.tenant_id, NAMESPACE, bench.user_id, name) for name in names]
+        if [len(layers) for layers in found] != [1] * len(names):
+            raise SystemExit(f"unexpected secrets: {[sorted(layers) for layers in found]}")
 
     return call
 
@@ -239,14 +240,14 @@ FAST_PATHS = [
     ),
     FastPath(
         "Encryptor.open_text memo (OPENED_MEMO_SIZE)",
-        "invocation_secrets: 5 user, 10 function secrets",
+        "invocation_secret: 5 user, 10 function secrets by name",
         secrets_of_invocation,
         unmemoized_open_text,
         around=in_tenant,
     ),
     FastPath(
         "derive_user_key lru_cache (open_text memo off in both)",
-        "invocation_secrets: 5 user, 10 function secrets",
+        "invocation_secret: 5 user, 10 function secrets by name",
         secrets_of_invocation,
         underived_keys,
         around=in_tenant,

@@ -17,7 +17,7 @@ from flux.db import db
 from flux.plugins import build_plugin_manager
 from flux.tenancy import default_tenant_id
 from plugins.functions.invocation_flags import invocation_flags
-from plugins.functions.secret_layers import invocation_secrets
+from plugins.functions.secret_layers import invocation_env, invocation_secret
 from tests.conftest import ADMIN_EMAIL, PASSWORD, TEST_PLUGIN, AuthActions, DashboardClient, create_tenant
 from tests.plugins.my_plugin import deleted_tenants, heard_events, notes, tenants_kept
 
@@ -334,11 +334,48 @@ def test_hook_record_audit_event(app, client, admin_headers):
     assert listed[0]["actor_kind"] == "platform"
 
 
-def test_hook_collect_invocation_secrets(app):
+class KeepsVariables:
+    """A later plugin that keeps `FLUXBASE_SECRET_*` variables (the `env` layer), by name and in all."""
+
+    @hookimpl
+    def read_invocation_secret(self, namespace, name, layers):
+        if name == "FLUXBASE_SECRET_LATER" and "env" in layers:
+            return {"env": f"env-for-{namespace}"}
+        return {"function": "the-later-plugin-loses"} if name == "MY_PLUGIN_TOKEN" and "function" in layers else None
+
+    @hookimpl
+    def collect_invocation_env(self, namespace):
+        return {"FLUXBASE_SECRET_LATER": f"env-for-{namespace}"}
+
+
+def test_hook_read_invocation_secret(make_app):
+    app = make_app(PLUGINS=[TEST_PLUGIN, KeepsVariables()])
     with app.test_request_context():
-        layers = invocation_secrets(default_tenant_id(), "billing", None)
-    assert layers["function"]["MY_PLUGIN_TOKEN"] == "token-for-billing"
-    assert set(layers) == {"user", "system", "function", "env"}
+        tenant = default_tenant_id()
+        # The first plugin in registration order to answer a layer wins.
+        assert invocation_secret(tenant, "billing", None, "MY_PLUGIN_TOKEN") == {"function": "token-for-billing"}
+        assert invocation_secret(tenant, "billing", None, "MY_PLUGIN_TOKEN", ("env",)) == {}
+        variable = "FLUXBASE_SECRET_LATER"
+        assert invocation_secret(tenant, "billing", None, variable, ("env",)) == {"env": "env-for-billing"}
+        assert invocation_secret(tenant, "billing", None, variable) == {}  # a variable is no secret name
+        assert invocation_secret(tenant, "billing", None, "missing") == {}
+
+
+def test_hook_collect_invocation_env(make_app):
+    app = make_app(PLUGINS=[TEST_PLUGIN, KeepsVariables()])
+    with app.test_request_context():
+        assert invocation_env(default_tenant_id(), "billing") == {"FLUXBASE_SECRET_LATER": "env-for-billing"}
+
+
+def test_a_plugin_of_the_replaced_gather_all_secrets_hook_stops_start_up(make_app):
+    class GathersAll:
+        @hookimpl(optionalhook=True)
+        def collect_invocation_secrets(self, tenant_id, namespace, user_id):
+            return {"function": {"KEY": "value"}}
+
+    # optionalhook: pluggy alone would say nothing, and these secrets would silently vanish.
+    with pytest.raises(ConfigError, match=r"collect_invocation_secrets, which .* replaced by read_invocation_secret"):
+        make_app(migrated=False, PLUGINS=[TEST_PLUGIN, GathersAll()])
 
 
 def test_hook_collect_invocation_flags(make_app):

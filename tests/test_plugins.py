@@ -251,4 +251,5 @@ def test_secret_keeping_plugins_load_without_the_functions_plugin(make_app):
     app = make_app(DISABLED_PLUGINS=["functions"])  # settings, secrets and the test plugin answer its hooks
     plugins = app.extensions["flux"].plugins
     assert plugins.has_plugin("secrets") and plugins.has_plugin("settings")
-    assert plugins.hook.collect_invocation_secrets.spec is None
+    assert plugins.hook.read_invocation_secret.spec is None
+    assert plugins.hook.collect_invocation_env.spec is None

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from flux.cli import cli
 from flux.tenancy import default_tenant_id
-from plugins.functions.secret_layers import invocation_secrets
+from plugins.functions.secret_layers import invocation_secret
 from tests.conftest import ADMIN_EMAIL, PASSWORD, free_port
 from tests.live_server import FLUXBASE
 
@@ -43,10 +43,10 @@ def assert_never_shown(printed: list[str], config_file: Path, *values: str) -> N
         assert value not in saved
 
 
-def stored_secrets(live_app, user_id: str | None = None, namespace: str = "") -> dict[str, dict[str, str]]:
-    """The values the server holds, by layer, as a function invocation would read them."""
+def stored_secret(live_app, name: str, user_id: str | None = None, namespace: str = "") -> dict[str, str]:
+    """The values the server holds of `name`, by layer, as a function invocation would read them."""
     with live_app.app_context():
-        return invocation_secrets(default_tenant_id(), namespace, user_id)
+        return invocation_secret(default_tenant_id(), namespace, user_id, name)
 
 
 def test_login_prompts_stores_the_session_0600_and_logout_ends_it(fluxbase, live_server, live_admin, config_file):
@@ -88,11 +88,11 @@ def test_system_secrets_set_from_stdin_list_get_delete(admin_terminal, live_app,
     fluxbase = admin_terminal
     result = fluxbase("settings", "secrets", "set", "stripe", "-", input=VALUE + "\n")
     assert (result.exit_code, result.stdout) == (0, "Created system secret 'stripe'.\n")
-    assert stored_secrets(live_app)["system"] == {"stripe": VALUE}  # one trailing newline stripped
+    assert stored_secret(live_app, "stripe") == {"system": VALUE}  # one trailing newline stripped
 
     result = fluxbase("settings", "secrets", "set", "stripe", OTHER_VALUE, "--description", "Stripe live key")
     assert result.stdout == "Updated system secret 'stripe'.\n"
-    assert stored_secrets(live_app)["system"] == {"stripe": OTHER_VALUE}
+    assert stored_secret(live_app, "stripe") == {"system": OTHER_VALUE}
 
     header, row = fluxbase("settings", "secrets", "list").stdout.splitlines()
     assert header.split() == ["KEY", "DESCRIPTION", "UPDATED_AT"]
@@ -109,7 +109,7 @@ def test_system_secrets_set_from_stdin_list_get_delete(admin_terminal, live_app,
     result = fluxbase("settings", "secrets", "get", "stripe")
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr == "Error: secret 'stripe' not found (404 NOT_FOUND)\n"
-    assert stored_secrets(live_app)["system"] == {}
+    assert stored_secret(live_app, "stripe") == {}
     assert_never_shown(fluxbase.printed, config_file)
 
 
@@ -127,7 +127,7 @@ def test_user_secrets_need_an_app_user_signed_in(admin_terminal, live_server, li
     assert json.loads(config_file.read_text())["account"] == "user"
     result = fluxbase("settings", "secrets", "set", "openai", "-", "--user", "--description", "mine", input=VALUE)
     assert result.stdout == "Created your secret 'openai'.\n"
-    assert stored_secrets(live_app, ann["user"]["id"])["user"] == {"openai": VALUE}
+    assert stored_secret(live_app, "openai", ann["user"]["id"]) == {"user": VALUE}
     (listed,) = json.loads(fluxbase("settings", "secrets", "list", "--user", "--json").stdout)
     assert (listed["key"], listed["user_id"], listed["description"]) == ("openai", ann["user"]["id"], "mine")
     assert (
@@ -145,7 +145,7 @@ def test_function_secrets_set_list_get_history_rollback_delete(admin_terminal, l
     fluxbase = admin_terminal
     result = fluxbase("secrets", "set", "API_KEY", "-", "--description", "Payments", input=VALUE + "\n")
     assert (result.exit_code, result.stdout) == (0, "Created secret 'API_KEY' (version 1).\n")
-    assert stored_secrets(live_app)["function"]["API_KEY"] == VALUE
+    assert stored_secret(live_app, "API_KEY") == {"function": VALUE}
 
     result = fluxbase("secrets", "set", "API_KEY", OTHER_VALUE, "--expires", "30d", "--json")
     updated = json.loads(result.stdout)
@@ -181,7 +181,7 @@ def test_function_secrets_set_list_get_history_rollback_delete(admin_terminal, l
     assert (newest.split()[:2], oldest.split()[:2]) == (["2", "yes"], ["1", "no"])
     result = fluxbase("secrets", "rollback", "API_KEY", "1")
     assert result.stdout == "Rolled back secret 'API_KEY' to version 1; it is now version 3.\n"
-    assert stored_secrets(live_app)["function"]["API_KEY"] == VALUE
+    assert stored_secret(live_app, "API_KEY") == {"function": VALUE}
 
     assert fluxbase("secrets", "delete", "API_KEY").stdout == "Deleted secret 'API_KEY'.\n"
     result = fluxbase("secrets", "get", "API_KEY")
@@ -191,7 +191,11 @@ def test_function_secrets_set_list_get_history_rollback_delete(admin_terminal, l
     )
     result = fluxbase("secrets", "delete", "DB_URL", "--namespace", "production")
     assert result.stdout == "Deleted secret 'DB_URL' in namespace 'production'.\n"
-    assert stored_secrets(live_app, namespace="production")["function"].keys() & {"API_KEY", "DB_URL"} == set()
+    assert (
+        stored_secret(live_app, "API_KEY", namespace="production")
+        == stored_secret(live_app, "DB_URL", namespace="production")
+        == {}
+    )
     assert_never_shown(fluxbase.printed, config_file)
 
 
@@ -261,7 +265,7 @@ def test_service_key_login_from_stdin_as_a_real_process(live_server, live_admin,
 
     result = run_fluxbase("settings", "secrets", "set", "smtp", "-", input=VALUE + "\n")
     assert (result.returncode, result.stdout) == (0, "Created system secret 'smtp'.\n")
-    assert stored_secrets(live_app)["system"] == {"smtp": VALUE}
+    assert stored_secret(live_app, "smtp") == {"system": VALUE}
     listed = json.loads(run_fluxbase("settings", "secrets", "list", "--json").stdout)
     assert [row["key"] for row in listed] == ["smtp"]
 

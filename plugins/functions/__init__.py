@@ -19,6 +19,7 @@ from plugins.functions.invoke import runtime_class
 from plugins.functions.models import EdgeFunction, FunctionExecution, FunctionVersion
 from plugins.functions.retention import PruneSchedule
 from plugins.functions.runtime.deno import DenoRuntime
+from plugins.functions.secret_layers import refuse_replaced_hooks
 from plugins.functions.server_variables import allowed_names
 
 # gunicorn's worker timeout beyond the longest call a function may make.
@@ -89,6 +90,7 @@ def register_admin_pages(app):
 @hookimpl
 def startup(app):
     # Pick the runtime and read the allowlist now: a misspelled name stops start-up, not the first call.
+    refuse_replaced_hooks(app.extensions["flux"].plugins)
     state = {
         "runtime_class": runtime_class(app),
         "runtime": None,

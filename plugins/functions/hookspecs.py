@@ -23,18 +23,31 @@ def register_function_runtimes():
 
 
 @hookspec
-def collect_invocation_secrets(tenant_id, namespace, user_id):
-    """Return the secrets one function invocation may read, as layers (a dict, or `None`).
+def read_invocation_secret(tenant_id, namespace, user_id, name, layers):
+    """Return the value of one secret `name` in each of `layers` that has it, as `{layer: plaintext}` (or `None`).
 
-    Called by the functions plugin once per invocation (`secret_layers.invocation_secrets`
-    merges the answers), server-side only. Keys of the returned dict are layers: `"user"`
-    (the caller's own secrets; `user_id` is `None` for anonymous calls), `"system"` (the
-    tenant's system secrets), `"function"` (function secrets of `namespace`, then global)
-    and `"env"` (`FLUXBASE_SECRET_*` variables); each maps names to plaintext strings.
-    Only ever the given tenant's secrets. A stored value that does not open is an error,
-    never a missing secret: raise `flux.errors.unreadable_secret(error)` with the
-    `DecryptionError`.
-    Example: `return {"system": {"stripe_key": decrypt(row)}}`.
+    Called by the functions plugin when a function first reads `name` in a call
+    (`secret_layers.invocation_secret` merges the answers), server-side only; read and
+    decrypt that one name, never the rest. `layers` is what the call asks about:
+    `("user", "system", "function")` for the `secrets` object, `("env",)` for `Deno.env`.
+    Layers: `"user"` (the caller's own secret; `user_id` is `None` for anonymous calls),
+    `"system"` (the tenant's system secret), `"function"` (the function secret of
+    `namespace`, else the global one) and `"env"` (`name` is a `FLUXBASE_SECRET_*`
+    variable). Only ever the given tenant's secrets. A stored value that does not open
+    is an error, never a missing secret: raise `flux.errors.unreadable_secret(error)`
+    with the `DecryptionError`.
+    Example: `return {"system": decrypt(row)} if "system" in layers and (row := find(name)) else None`.
+    """
+
+
+@hookspec
+def collect_invocation_env(tenant_id, namespace):
+    """Return every `FLUXBASE_SECRET_*` variable a function of `namespace` may read, `{variable: plaintext}` or `None`.
+
+    Called by the functions plugin only when a function calls `Deno.env.toObject()`,
+    the one read that needs the whole `env` layer (`secret_layers.invocation_env` merges
+    the answers). Names and errors as for `read_invocation_secret`'s `"env"` layer.
+    Example: `return {row.env_name: decrypt(row) for row in secrets_in_scope(namespace)}`.
     """
 
 

@@ -4,17 +4,20 @@ The function's request object is seed 003's; its `Deno.env` holds the server's
 allowed `FLUXBASE_*` variables, its own `env` and the `FLUXBASE_SECRET_*` of its
 tenant and namespace; its `secrets` object reads the caller's user secrets, the
 tenant's system secrets and the function secrets; its `flags` object reads feature
-flags evaluated for the caller. Environment, secrets and flags are gathered only when
-the function first reads one of them. The database transaction ends before
-the code runs, so a slow function holds no lock; the execution is recorded after.
+flags evaluated for the caller. A secret or variable is fetched when the function
+first reads it, that name only; flags when it first touches one. The database
+transaction ends before the code runs, so a slow function holds no lock; the execution
+is recorded after.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -36,10 +39,10 @@ from flux.api import (
 from plugins.functions import function_env, store
 from plugins.functions.invocation_flags import TooManyFlags, invocation_flags
 from plugins.functions.models import EdgeFunction
-from plugins.functions.runtime.base import ERROR, Disclosure, FunctionRuntime, Invocation, Outcome
+from plugins.functions.runtime.base import ERROR, FunctionRuntime, Invocation, Outcome
 from plugins.functions.schemas import FUNCTION_DISABLED
-from plugins.functions.secret_layers import invocation_secrets
-from plugins.functions.server_variables import server_variables
+from plugins.functions.secret_layers import invocation_env, invocation_secret
+from plugins.functions.server_variables import SECRET_PREFIX, server_variables
 
 # Credentials of the caller are not the function's to reuse; identity comes as user_* fields.
 WITHHELD_HEADERS = {"authorization", "cookie", "x-service-key"}
@@ -100,34 +103,65 @@ def request_object() -> dict[str, Any]:
 
 
 class Disclosed:
-    """The invocation's environment and secrets, gathered when the function first asks, once.
+    """What the invocation has read of its environment and secrets, asked for one name at a time, each once.
 
-    Most calls read neither, and skip the secrets plugins' reads and decryption. Only
-    what was disclosed can appear in the function's output, so only that is masked.
+    Most calls read nothing and skip the secrets plugins' reads and decryption; a call
+    that reads a few names pays for those, however many secrets its tenant keeps. Only
+    what was disclosed can appear in the function's output, so exactly that is masked.
     """
 
     def __init__(self, row: EdgeFunction | sa.Row, env_allowed: bool) -> None:
         actor = current_actor()
         self.row, self.env_allowed = row, env_allowed
         self.tenant_id, self.user_id = current_tenant_id(), actor.id if actor.kind == "user" else None
-        self.layers: dict[str, dict[str, str]] | None = None
-        self.own_env: dict[str, str] = {}
+        self.secrets: dict[str, dict[str, str]] = {}
+        self.variables: dict[str, str | None] = {}
+        self.disclosed: set[str] = set()  # every value handed over that is not a public server setting
+        self._own_env: dict[str, str] | None = None
 
-    def __call__(self) -> Disclosure:
-        row = self.row
-        if self.layers is None:
-            self.layers = invocation_secrets(self.tenant_id, row.namespace, self.user_id)
-            if self.env_allowed:
-                self.own_env = function_env.open_values(row.tenant_id, row.id, row.name, row.env, row.encrypted_env)
-        env = {}
-        if self.env_allowed:
-            allowed = server_variables(current_app.extensions["functions"]["allowed_env"])
-            env = {**allowed, **self.own_env, **self.layers["env"]}
-        return Disclosure(env=env, secrets={layer: self.layers[layer] for layer in ("user", "system", "function")})
+    def secret(self, name: str) -> dict[str, str]:
+        """`name` in the user, system and function layers (absent ones left out)."""
+        if name not in self.secrets:
+            found = invocation_secret(self.tenant_id, self.row.namespace, self.user_id, name)
+            self.secrets[name] = found
+            self.disclosed.update(found.values())
+        return self.secrets[name]
 
-    def masked(self) -> dict[str, dict[str, str]]:
-        """Every value disclosed that is not the server's own public setting: secrets and the function's env."""
-        return {**(self.layers or {}), "own_env": self.own_env}
+    def env(self, name: str) -> str | None:
+        """`Deno.env.get(name)`: a `FLUXBASE_SECRET_*` secret, else the function's own env, else an allowed variable."""
+        if not self.env_allowed:
+            return None
+        if name not in self.variables:
+            value = None
+            if name.startswith(SECRET_PREFIX):
+                value = invocation_secret(self.tenant_id, self.row.namespace, None, name, ("env",)).get("env")
+            if value is None and name in (self.row.env or ()):
+                value = self.own_env().get(name)
+            if value is not None:
+                self.disclosed.add(value)
+            elif name in self.allowed():
+                value = os.environ.get(name)
+            self.variables[name] = value
+        return self.variables[name]
+
+    def env_all(self) -> dict[str, str]:
+        """`Deno.env.toObject()`: every variable the function may see, gathered (the whole `env` layer read)."""
+        if not self.env_allowed:
+            return {}
+        secret = {**self.own_env(), **invocation_env(self.tenant_id, self.row.namespace)}
+        self.disclosed.update(secret.values())
+        return {**server_variables(self.allowed()), **secret}
+
+    def own_env(self) -> dict[str, str]:
+        """The function's own env, one ciphertext, opened at most once per call."""
+        if self._own_env is None:
+            row = self.row
+            self._own_env = function_env.open_values(row.tenant_id, row.id, row.name, row.env, row.encrypted_env)
+        return self._own_env
+
+    @staticmethod
+    def allowed() -> frozenset[str]:
+        return current_app.extensions["functions"]["allowed_env"]
 
 
 class Flags:
@@ -172,13 +206,15 @@ def invoke(row: EdgeFunction | sa.Row, trigger: str = "http") -> Response:
     disclosed = Disclosed(row, spec.permissions.env)
     ran = store.Ran(row.id, row.name, row.namespace, row.version, current_actor().id, trigger, utcnow())
     flags = Flags(row)
-    invocation = Invocation(request=request_object(), disclose=disclosed, flags=flags)
+    invocation = Invocation(
+        request=request_object(), secret=disclosed.secret, env=disclosed.env, env_all=disclosed.env_all, flags=flags
+    )
     if db.session().in_transaction():  # none stays open while the function runs (an empty commit still costs)
         db.session.commit()
     started = time.perf_counter()
     outcome = runtime(current_app).invoke(spec, invocation)
     duration_ms = (time.perf_counter() - started) * 1000
-    mask = masker(disclosed.masked())
+    mask = masker(disclosed.disclosed)
     outcome = replace(
         outcome,
         error=mask(outcome.error),
@@ -193,13 +229,9 @@ def invoke(row: EdgeFunction | sa.Row, trigger: str = "http") -> Response:
     return response
 
 
-def masker(layers: dict[str, dict[str, str]]):
+def masker(disclosed: Iterable[str]) -> Callable[[str | None], str | None]:
     """Replace every secret value the invocation received with `***` (longest first)."""
-    values = sorted(
-        {value for layer in layers.values() for value in layer.values() if len(value) >= MIN_MASKED_LENGTH},
-        key=len,
-        reverse=True,
-    )
+    values = sorted({value for value in disclosed if len(value) >= MIN_MASKED_LENGTH}, key=len, reverse=True)
 
     def mask(text: str | None) -> str | None:
         if not text:

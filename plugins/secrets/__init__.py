@@ -1,7 +1,8 @@
 """The built-in `secrets` plugin: function secrets with scopes, versions, rollback and expiry (seed 001).
 
 Values are sealed with the core cipher (`store.py`); the functions runtime reads them
-through `collect_invocation_secrets` as the `function` and `env` layers.
+one name at a time through `read_invocation_secret` (the `function` and `env` layers),
+and the whole `env` layer through `collect_invocation_env`.
 """
 
 from __future__ import annotations
@@ -49,10 +50,15 @@ def register_scopes():
     }
 
 
-# The functions plugin's hook: optional, so the plugin also loads without it.
+# The functions plugin's hooks: optional, so the plugin also loads without them.
 @hookimpl(optionalhook=True)
-def collect_invocation_secrets(tenant_id, namespace):
-    return store.invocation_function_secrets(tenant_id, namespace)
+def read_invocation_secret(tenant_id, namespace, name, layers):
+    return store.invocation_function_secret(tenant_id, namespace, name, layers)
+
+
+@hookimpl(optionalhook=True)
+def collect_invocation_env(tenant_id, namespace):
+    return store.invocation_env(tenant_id, namespace)
 
 
 @hookimpl

@@ -8,6 +8,7 @@ arguments.
 from __future__ import annotations
 
 import logging
+import os
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -198,52 +199,91 @@ def open_version(version: SecretVersion) -> str:
     )
 
 
-# Built once: the runtime resolves secrets on every invocation that reads one. Global
-# rows come first, so a namespace's rows override them.
+# Built once: the runtime runs these on every invocation that reads a secret. Global
+# rows have the namespace "". The IN lists let a lookup by variable probe the unique
+# index (tenant_id, scope, namespace, env_name) (an OR alone made SQLite walk every row
+# of the tenant); the OR then keeps the two real pairs. The namespace's row comes first.
 _SECRETS = FunctionSecret.__table__
-_RUNTIME_ROWS = (
-    sa.select(_SECRETS.c.name, _SECRETS.c.env_name, _SECRETS.c.scope, _SECRETS.c.namespace, _SECRETS.c.encrypted_value)
-    .where(
-        sa.or_(
-            _SECRETS.c.scope == GLOBAL,
-            sa.and_(_SECRETS.c.scope == NAMESPACE, _SECRETS.c.namespace == sa.bindparam("namespace")),
-        ),
-        sa.or_(_SECRETS.c.expires_at.is_(None), _SECRETS.c.expires_at > sa.bindparam("now")),
-    )
-    .order_by(_SECRETS.c.scope)
+_IN_SCOPE = sa.and_(
+    _SECRETS.c.scope.in_((GLOBAL, NAMESPACE)),
+    _SECRETS.c.namespace.in_(("", sa.bindparam("namespace"))),
+    sa.or_(
+        sa.and_(_SECRETS.c.scope == GLOBAL, _SECRETS.c.namespace == ""),
+        sa.and_(_SECRETS.c.scope == NAMESPACE, _SECRETS.c.namespace == sa.bindparam("namespace")),
+    ),
+    sa.or_(_SECRETS.c.expires_at.is_(None), _SECRETS.c.expires_at > sa.bindparam("now")),
 )
+_RUNTIME_COLUMNS = (_SECRETS.c.name, _SECRETS.c.env_name, _SECRETS.c.scope, _SECRETS.c.namespace)
+_ROWS_OF_VARIABLE = (
+    sa.select(*_RUNTIME_COLUMNS, _SECRETS.c.encrypted_value)
+    .where(_SECRETS.c.env_name == sa.bindparam("variable"), _IN_SCOPE)
+    .order_by(_SECRETS.c.scope.desc())
+)
+_ROWS_IN_SCOPE = sa.select(*_RUNTIME_COLUMNS, _SECRETS.c.encrypted_value).where(_IN_SCOPE).order_by(_SECRETS.c.scope)
 
 
-def invocation_function_secrets(tenant_id: str, namespace: str) -> dict[str, dict[str, str]]:
-    """The unexpired secrets a function of `namespace` in `tenant_id` reads, by name and by variable.
+def invocation_function_secret(tenant_id: str, namespace: str, name: str, layers: tuple[str, ...]) -> dict[str, str]:
+    """One name's value in the `function` layer (a secret name) and the `env` layer (a variable), as asked.
 
-    Returns the `function` layer (secret names; namespace over global) and the `env`
-    layer (`FLUXBASE_SECRET_*`). A server environment variable `FLUXBASE_SECRET_<NAME>`
-    wins over a stored secret of that variable (seed 001). A stored value that does not
-    open fails the invocation (`flux.errors.unreadable_secret`) rather than reading as
-    absent; it is logged by name, never by value.
+    One indexed read of at most two rows (the namespace's, then the global one), and at
+    most one value opened. A server environment variable `FLUXBASE_SECRET_<NAME>` wins
+    over a stored secret of that variable (seed 001), and is the `function` secret
+    `<NAME>` when no stored secret in scope is that variable.
+    """
+    found: dict[str, str] = {}
+    if "function" in layers:
+        variable = env_name(name)
+        rows = _rows_of_variable(tenant_id, namespace, variable)
+        named = next((row for row in rows if row.name == name), None)
+        from_server = _server_variable(variable)
+        if from_server is not None:
+            if named is not None or (not rows and name == variable.removeprefix(ENV_PREFIX)):
+                found["function"] = from_server
+        elif named is not None:
+            found["function"] = _open_for_runtime(tenant_id, named)
+    if "env" in layers and name.startswith(ENV_PREFIX):
+        from_server = _server_variable(name)
+        if from_server is not None:
+            found["env"] = from_server
+        elif rows := _rows_of_variable(tenant_id, namespace, name):
+            found["env"] = _open_for_runtime(tenant_id, rows[0])
+    return found
+
+
+def invocation_env(tenant_id: str, namespace: str) -> dict[str, str]:
+    """Every `FLUXBASE_SECRET_*` variable a function of `namespace` reads: its unexpired secrets, then the server's.
+
+    For `Deno.env.toObject()` only, which shows them all: a namespace's secret
+    overrides the global one of its variable, and the server's environment both.
     """
     with tenant_scope(tenant_id):
-        rows = db.session.execute(_RUNTIME_ROWS, {"namespace": namespace, "now": utcnow()}).all()
-    opened = flux_state().encryptor.open_text
-    by_name: dict[str, str] = {}
-    by_variable: dict[str, str] = {}
-    names_of: dict[str, list[str]] = {}
-    for name, variable, scope, row_namespace, sealed in rows:
-        try:
-            value = opened(sealed, VALUE_PURPOSE, (tenant_id, scope, row_namespace, name))
-        except DecryptionError as error:
-            log.error(
-                "secrets: %r (%s %r) of tenant %s does not open: %s", name, scope, row_namespace, tenant_id, error
-            )
-            raise unreadable_secret(error) from None
-        by_name[name] = by_variable[variable] = value
-        names_of.setdefault(variable, []).append(name)
-    for variable, value in server_environment().items():
-        by_variable[variable] = value
-        for name in names_of.get(variable, [variable.removeprefix(ENV_PREFIX)]):
-            by_name[name] = value
-    return {"function": by_name, "env": by_variable}
+        rows = db.session.execute(_ROWS_IN_SCOPE, {"namespace": namespace, "now": utcnow()}).all()
+    variables = {row.env_name: _open_for_runtime(tenant_id, row) for row in rows}
+    return {**variables, **server_environment()}
+
+
+def _rows_of_variable(tenant_id: str, namespace: str, variable: str) -> list[sa.Row]:
+    with tenant_scope(tenant_id):
+        return db.session.execute(
+            _ROWS_OF_VARIABLE, {"variable": variable, "namespace": namespace, "now": utcnow()}
+        ).all()
+
+
+def _server_variable(variable: str) -> str | None:
+    return os.environ.get(variable) if variable != ENV_PREFIX else None
+
+
+def _open_for_runtime(tenant_id: str, row: sa.Row) -> str:
+    """A secret's current value; one that does not open fails the invocation, logged by name, never by value."""
+    try:
+        return flux_state().encryptor.open_text(
+            row.encrypted_value, VALUE_PURPOSE, (tenant_id, row.scope, row.namespace, row.name)
+        )
+    except DecryptionError as error:
+        log.error(
+            "secrets: %r (%s %r) of tenant %s does not open: %s", row.name, row.scope, row.namespace, tenant_id, error
+        )
+        raise unreadable_secret(error) from None
 
 
 def server_environment() -> dict[str, str]:

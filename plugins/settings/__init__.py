@@ -1,8 +1,8 @@
 """The built-in `settings` plugin: user settings with system fallback, encrypted secrets, app settings.
 
 Settings and secrets live in one tenant-scoped table (`models.py`); `store.py` holds
-the logic the APIs share; the functions runtime reads secrets through
-`collect_invocation_secrets`.
+the logic the APIs share; the functions runtime reads secrets one key at a time
+through `read_invocation_secret`.
 """
 
 from __future__ import annotations
@@ -52,8 +52,8 @@ def register_scopes():
 
 # The functions plugin's hook: optional, so the plugin also loads without it.
 @hookimpl(optionalhook=True)
-def collect_invocation_secrets(tenant_id, user_id):
-    return store.invocation_setting_secrets(tenant_id, user_id)
+def read_invocation_secret(tenant_id, user_id, name, layers):
+    return store.invocation_setting_secret(tenant_id, user_id, name, layers)
 
 
 @hookimpl

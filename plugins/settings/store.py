@@ -219,35 +219,39 @@ def open_setting_secret(row: Setting | sa.Row) -> str:
     return flux_state().encryptor.open_text(row.encrypted_value or "", AAD_PURPOSE, parts, user_id=row.user_id)
 
 
-# Built once: every invocation that reads a secret reads them.
+# Built once: every invocation that reads a secret runs these, one key at a time. Each
+# is an equality lookup on one of the partial unique indexes (system rows, user rows).
 _SECRET_ROWS = sa.select(
     _ENTRIES.c.id, _ENTRIES.c.tenant_id, _ENTRIES.c.user_id, _ENTRIES.c.key, _ENTRIES.c.encrypted_value
-).where(_ENTRIES.c.is_secret.is_(True))
-_SYSTEM_SECRET_ROWS = _SECRET_ROWS.where(_ENTRIES.c.user_id.is_(None))
-_USER_AND_SYSTEM_SECRET_ROWS = _SECRET_ROWS.where(
-    sa.or_(_ENTRIES.c.user_id.is_(None), _ENTRIES.c.user_id == sa.bindparam("user_id"))
-)
+).where(_ENTRIES.c.key == sa.bindparam("key"), _ENTRIES.c.is_secret.is_(True))
+_SYSTEM_SECRET = _SECRET_ROWS.where(_ENTRIES.c.user_id.is_(None))
+_USER_SECRET = _SECRET_ROWS.where(_ENTRIES.c.user_id == sa.bindparam("user_id"))
 
 
-def invocation_setting_secrets(tenant_id: str, user_id: str | None) -> dict[str, dict[str, str]]:
-    """The user's secrets and the tenant's system secrets, decrypted for one function invocation.
+def invocation_setting_secret(tenant_id: str, user_id: str | None, key: str, layers: tuple[str, ...]) -> dict[str, str]:
+    """The user's secret `key` (`user` layer) and the tenant's (`system`), as asked, decrypted for one invocation.
 
     A value that does not open (sealed with a key this server lacks, tampered with, or
     sealed for another row) fails the invocation (`flux.errors.unreadable_secret`)
     rather than reading as absent; it is logged by key and row id, never by value.
     """
-    statement = _SYSTEM_SECRET_ROWS if user_id is None else _USER_AND_SYSTEM_SECRET_ROWS
+    asked = []
+    if "user" in layers and user_id is not None:
+        asked.append(("user", _USER_SECRET))
+    if "system" in layers:
+        asked.append(("system", _SYSTEM_SECRET))
+    found: dict[str, str] = {}
     with tenant_scope(tenant_id):
-        rows = db.session.execute(statement, {"user_id": user_id}).all()
-    layers: dict[str, dict[str, str]] = {"user": {}, "system": {}}
-    for row in rows:
-        try:
-            plaintext = open_setting_secret(row)
-        except DecryptionError as error:
-            log.error("settings: secret %r (row %s) of tenant %s does not open: %s", row.key, row.id, tenant_id, error)
-            raise unreadable_secret(error) from None
-        layers["system" if row.user_id is None else "user"][row.key] = plaintext
-    return layers
+        for layer, statement in asked:
+            row = db.session.execute(statement, {"key": key, "user_id": user_id}).first()
+            if row is None:
+                continue
+            try:
+                found[layer] = open_setting_secret(row)
+            except DecryptionError as error:
+                log.error("settings: secret %r (row %s) of tenant %s does not open: %s", key, row.id, tenant_id, error)
+                raise unreadable_secret(error) from None
+    return found
 
 
 def _is_a_secret(key: str) -> Conflict:

@@ -1,7 +1,7 @@
 """The Secrets page (secrets plugin) in headless Chromium, checked against the database and the runtime's view.
 
 Every step asserts that no secret value is in the page's HTML; values are checked only
-where functions read them (`store.invocation_secrets`) and, sealed, in the tables.
+where functions read them (`store.invocation_function_secret`) and, sealed, in the tables.
 """
 
 from __future__ import annotations
@@ -68,9 +68,12 @@ def stored_text(app) -> str:
 
 
 def runtime_values(app, namespace: str = "billing") -> dict[str, str]:
-    """What a function of `namespace` reads, by secret name."""
+    """What a function of `namespace` reads of the page's secrets, by secret name."""
+    names = ("api-key", "db-password", "old-token", "forged", "bad name!")
     with app.app_context():
-        return store.invocation_function_secrets(default_tenant_id(), namespace)["function"]
+        tenant = default_tenant_id()
+        answers = {name: store.invocation_function_secret(tenant, namespace, name, ("function",)) for name in names}
+    return {name: answer["function"] for name, answer in answers.items() if answer}
 
 
 def expire(app, name: str) -> None:

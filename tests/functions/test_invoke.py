@@ -218,18 +218,19 @@ READS_TWICE = """async function handler(req) {
 }"""
 
 
-def test_secrets_are_gathered_only_when_the_function_reads_one(client, admin_headers, monkeypatch):
-    gathered = []
-    gather = invoke.invocation_secrets
-    monkeypatch.setattr(invoke, "invocation_secrets", lambda *args: gathered.append(args) or gather(*args))
+def test_secrets_are_fetched_only_when_the_function_reads_them_once_per_name(client, admin_headers, monkeypatch):
+    asked = []
+    ask = invoke.invocation_secret
+    monkeypatch.setattr(invoke, "invocation_secret", lambda *args: asked.append(args[3:]) or ask(*args))
     added = client.post("/api/v1/secrets", json={"name": "TOKEN", "value": "token-value"}, headers=admin_headers)
     assert added.status_code == 201
     deploy(client, admin_headers, "plain")
     deploy(client, admin_headers, "reader", code=READS_TWICE, permissions={"env": True})
     assert call(client, "plain", admin_headers).json == {"message": "Hello World!"}
-    assert gathered == []  # nothing read: nothing fetched, opened or sent to the worker
+    assert asked == []  # nothing read: nothing fetched, opened or sent to the worker
     answer = call(client, "reader", admin_headers)
     assert answer.json == {"first": "token-value", "again": "token-value", "env": "token-value"}
-    assert len(gathered) == 1  # once per call, however many reads
+    once = [("TOKEN",), ("FLUXBASE_SECRET_TOKEN", ("env",))]
+    assert asked == once  # a name read twice is fetched once per call
     assert call(client, "reader", admin_headers).json["first"] == "token-value"
-    assert len(gathered) == 2
+    assert asked == once * 2  # and again by the next call: nothing crosses calls

@@ -228,8 +228,8 @@ def register_feature_flags():
 
 # The functions plugin's hooks: optional, so this plugin also loads without it.
 @hookimpl(optionalhook=True)
-def collect_invocation_secrets(tenant_id, namespace, user_id):
-    return {"function": {"MY_PLUGIN_TOKEN": f"token-for-{namespace}"}}
+def read_invocation_secret(tenant_id, namespace, name, layers):
+    return {"function": f"token-for-{namespace}"} if name == "MY_PLUGIN_TOKEN" and "function" in layers else None
 
 
 @hookimpl(optionalhook=True)
@@ -251,7 +251,7 @@ class EchoRuntime:
     def invoke(self, spec, invocation):
         from plugins.functions.runtime.base import SUCCESS, Outcome
 
-        env = sorted(invocation.disclose().env)
+        env = sorted(invocation.env_all())
         echoed = {"version": spec.version, "method": invocation.request["method"], "env": env}
         return Outcome(
             SUCCESS,

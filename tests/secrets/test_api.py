@@ -197,7 +197,7 @@ def runtime_value(app, name: str, namespace: str = "default") -> str | None:
     from plugins.secrets import store
 
     with app.app_context():
-        return store.invocation_function_secrets(default_tenant_id(), namespace)["function"].get(name)
+        return store.invocation_function_secret(default_tenant_id(), namespace, name, ("function",)).get("function")
 
 
 def test_description_and_expiry_changes_keep_the_version(app, client, admin_headers):

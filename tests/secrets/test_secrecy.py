@@ -63,6 +63,10 @@ def test_no_response_body_holds_a_secret(secrets_everywhere):
     assert any("plain-description-visible" in response.get_data(as_text=True) for response in responses)
 
 
+def runtime_value(name: str, namespace: str) -> dict[str, str]:
+    return store.invocation_function_secret(default_tenant_id(), namespace, name, ("function",))
+
+
 def test_no_log_line_holds_a_secret(app, client, admin_headers, caplog):
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="flux")
@@ -73,7 +77,7 @@ def test_no_log_line_holds_a_secret(app, client, admin_headers, caplog):
     client.post(BASE, json={"name": "API_KEY", "value": REFUSED}, headers=admin_headers)
     client.post(BASE, json={"name": "x y", "value": REFUSED}, headers=admin_headers)
     with app.app_context(), pytest.raises(SecretUnreadable):
-        store.invocation_function_secrets(default_tenant_id(), "default")
+        store.invocation_function_secret(default_tenant_id(), "default", "MOVED", ("function",))
     assert "does not open" in caplog.text
     assert [canary for canary in CANARIES if canary in caplog.text] == []
 
@@ -100,10 +104,10 @@ def test_keys_rotate_reencrypts_secrets_and_their_history(
     key_ids = {row["encrypted_value"].split(":")[2] for row in stored(app) + stored(app, "function_secret_versions")}
     assert key_ids == {new_primary}
     with fresh.app_context():
-        assert store.invocation_function_secrets(default_tenant_id(), "prod")["function"] == {"API_KEY": NAMESPACED}
-        assert store.invocation_function_secrets(default_tenant_id(), "default")["function"] == {"API_KEY": FIRST}
+        assert runtime_value("API_KEY", "prod") == {"function": NAMESPACED}
+        assert runtime_value("API_KEY", "default") == {"function": FIRST}
     # History still opens under the new key: rolling back to version 2 brings SECOND back.
     rolled = fresh.test_client().post(f"{BASE}/by-name/API_KEY/rollback/2", headers=admin_headers)
     assert rolled.status_code == 200 and rolled.json["version"] == 4
     with fresh.app_context():
-        assert store.invocation_function_secrets(default_tenant_id(), "default")["function"] == {"API_KEY": SECOND}
+        assert runtime_value("API_KEY", "default") == {"function": SECOND}

@@ -15,7 +15,7 @@ from flux.crypto import DecryptionError
 from flux.db import db
 from flux.errors import SecretUnreadable
 from flux.tenancy import default_tenant_id, find_tenant, tenant_scope
-from plugins.functions.secret_layers import invocation_secrets
+from plugins.functions.secret_layers import invocation_secret
 from plugins.settings import store
 from plugins.settings.models import Setting
 from tests.conftest import create_tenant, stored_bytes
@@ -98,7 +98,7 @@ def test_no_log_line_holds_a_secret(app, client, auth, admin_headers, caplog):
     tamper_copy(app, {"key": "token"}, {"key": "stripe"})
     alice_id = user_id(client, alice)
     with app.app_context(), pytest.raises(SecretUnreadable):
-        invocation_secrets(default_tenant_id(), "default", alice_id)
+        invocation_secret(default_tenant_id(), "default", alice_id, "stripe")
     assert "does not open" in caplog.text
     leaked = [canary for canary in CANARIES if canary in caplog.text]
     assert leaked == []
@@ -118,18 +118,15 @@ def test_hook_returns_the_callers_and_the_tenants_secrets_only(app, client, secr
     alice_id, bob_id = user_id(client, alice), user_id(client, bob)
     with app.app_context():
         default, globex = default_tenant_id(), find_tenant("globex").id
-        for_alice = invocation_secrets(default, "default", alice_id)
-        for_bob = invocation_secrets(default, "default", bob_id)
-        anonymous = invocation_secrets(default, "default", None)
-        in_globex = invocation_secrets(globex, "default", None)
-    assert for_alice["user"] == {"api/token": ALICE_UPDATED}
-    assert for_bob["user"] == {"api/token": BOB_SECRET}
-    assert for_alice["system"] == for_bob["system"] == anonymous["system"] == {"stripe": SYSTEM_SECRET}
-    assert anonymous["user"] == {}
-    assert in_globex["system"] == {"stripe": OTHER_TENANT_SECRET}
-    # Alice's id in another tenant finds nothing of hers.
-    with app.app_context():
-        assert invocation_secrets(globex, "default", alice_id)["user"] == {}
+        assert invocation_secret(default, "default", alice_id, "api/token") == {"user": ALICE_UPDATED}
+        assert invocation_secret(default, "default", bob_id, "api/token") == {"user": BOB_SECRET}
+        assert invocation_secret(default, "default", None, "api/token") == {}
+        for user in (alice_id, bob_id, None):
+            assert invocation_secret(default, "default", user, "stripe") == {"system": SYSTEM_SECRET}
+        assert invocation_secret(globex, "default", None, "stripe") == {"system": OTHER_TENANT_SECRET}
+        assert invocation_secret(default, "default", alice_id, "plain") == {}  # a plain setting is no secret
+        # Alice's id in another tenant finds nothing of hers.
+        assert invocation_secret(globex, "default", alice_id, "api/token") == {}
 
 
 def tamper_copy(app, source: dict, target: dict) -> None:
@@ -153,7 +150,7 @@ def test_a_ciphertext_copied_to_another_users_row_does_not_open(app, client, sec
             with pytest.raises(DecryptionError):
                 store.open_setting_secret(row)
         with pytest.raises(SecretUnreadable) as refused:  # an error, never a secret read as missing
-            invocation_secrets(default_tenant_id(), "default", bob_id)
+            invocation_secret(default_tenant_id(), "default", bob_id, "api/token")
     assert refused.value.status == 500 and ALICE_UPDATED not in refused.value.message
 
 
@@ -165,10 +162,10 @@ def test_a_ciphertext_copied_to_another_key_or_tenant_does_not_open(app, client,
         default, globex = default_tenant_id(), find_tenant("globex").id
     tamper_copy(app, {"key": "stripe", "tenant_id": default}, {"key": "stripe", "tenant_id": globex})
     with app.app_context():
-        assert invocation_secrets(default, "default", None)["system"] == {"stripe": SYSTEM_SECRET}
-        for tenant, user in ((default, alice_id), (globex, None)):
+        assert invocation_secret(default, "default", None, "stripe") == {"system": SYSTEM_SECRET}
+        for tenant, user, key in ((default, alice_id, "other"), (globex, None, "stripe")):
             with pytest.raises(SecretUnreadable):
-                invocation_secrets(tenant, "default", user)
+                invocation_secret(tenant, "default", user, key)
 
 
 def test_keys_rotate_reencrypts_settings_secrets(app, client, secrets_everywhere, alice, monkeypatch, make_app):
@@ -184,5 +181,6 @@ def test_keys_rotate_reencrypts_settings_secrets(app, client, secrets_everywhere
     new_primary = fresh.extensions["flux"].encryptor.keyring.primary.id
     assert key_ids == {new_primary} and new_primary != old_primary
     with fresh.app_context():
-        layers = invocation_secrets(default_tenant_id(), "default", alice_id)
-    assert layers["user"] == {"api/token": ALICE_UPDATED} and layers["system"] == {"stripe": SYSTEM_SECRET}
+        tenant = default_tenant_id()
+        assert invocation_secret(tenant, "default", alice_id, "api/token") == {"user": ALICE_UPDATED}
+        assert invocation_secret(tenant, "default", alice_id, "stripe") == {"system": SYSTEM_SECRET}

@@ -1,8 +1,8 @@
 """What every function runtime takes and gives back, whatever runs the code.
 
 The functions plugin builds a `FunctionSpec` (which code, with which limits) and an
-`Invocation` (the request of one call, and how to get its environment, secrets and
-feature flags); a runtime answers with an `Outcome`. A runtime is picked by name
+`Invocation` (the request of one call, and how to ask for its environment, secrets
+and feature flags); a runtime answers with an `Outcome`. A runtime is picked by name
 (`FLUXBASE_FUNCTIONS_RUNTIME`) among those plugins register, so a deployment can swap
 Deno for another sandbox.
 """
@@ -46,27 +46,33 @@ class FunctionSpec:
     isolation: str = "warm"
 
 
-@dataclass(frozen=True)
-class Disclosure:
-    """What a function sees besides its request: `Deno.env`, and the `secrets` object's layers."""
+def _absent(name: str) -> None:
+    return None
 
-    env: dict[str, str] = field(default_factory=dict)
-    secrets: dict[str, dict[str, str]] = field(default_factory=dict)
+
+def _no_secret(name: str) -> dict[str, str]:
+    return {}
 
 
 @dataclass
 class Invocation:
-    """One call: the request object of seed 003, `disclose` for its environment and secrets, `flags` for its flags.
+    """One call: the request object of seed 003, and how to ask for what it reads besides.
 
-    A runtime calls `disclose` when the function first reads `Deno.env` or a secret, at
-    most once per call. Most calls read neither: then no secret is read from the
-    database, opened, or handed to the function's process. Likewise `flags` (the
-    feature flags evaluated for this call's caller, `{key: value}`), when the function
-    first touches its `flags` object; its answer is this call's only, never the next's.
+    A runtime asks only when the function reads, once per name per call, so a call pays
+    for what it reads, not for how many secrets exist; most calls read nothing, and then
+    no secret is read from the database, opened, or handed to the function's process.
+    `secret(name)` is `name` in the `secrets` object's layers (`{"user": v, "system": v,
+    "function": v}`, absent layers left out; the runtime resolves user, then system, then
+    function); `env(name)` is `Deno.env.get(name)` (`None` when unset); `env_all()` is
+    `Deno.env.toObject()`, the one read that gathers every variable; `flags()` is the
+    feature flags evaluated for this call's caller (`{key: value}`), when the function
+    first touches its `flags` object. Every answer is this call's only, never the next's.
     """
 
     request: dict[str, Any]
-    disclose: Callable[[], Disclosure] = Disclosure
+    secret: Callable[[str], dict[str, str]] = _no_secret
+    env: Callable[[str], str | None] = _absent
+    env_all: Callable[[], dict[str, str]] = dict
     flags: Callable[[], dict[str, Any]] = dict
 
 

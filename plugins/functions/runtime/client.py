@@ -95,7 +95,7 @@ class SupervisorClient:
                 if "outcome" in message:
                     break
                 try:
-                    answer = self._answer(message["ask"], invocation, module)
+                    answer = self._answer(message.pop("ask"), message, invocation, module)
                 except Exception as failure:  # noqa: BLE001 - answered, so the call goes on; raised once it ends
                     error = error or failure
                     answer = {"error": "The server could not answer this read"}
@@ -109,13 +109,23 @@ class SupervisorClient:
         return Outcome(**message["outcome"])
 
     @staticmethod
-    def _answer(kind: str, invocation: Invocation, module: Callable[[], Path]) -> dict[str, Any]:
+    def _answer(
+        kind: str, fields: dict[str, Any], invocation: Invocation, module: Callable[[], Path]
+    ) -> dict[str, Any]:
+        """The answer to one ask (protocol in `worker.js`; `module` is the supervisor's own)."""
         if kind == "module":
             return {"module": str(module())}
         if kind == "flags":
             return {"flags": invocation.flags()}
-        disclosure = invocation.disclose()
-        return {"env": disclosure.env, "secrets": disclosure.secrets}
+        if kind == "env_all":
+            return {"env": invocation.env_all()}
+        name = fields.get("name")
+        if not isinstance(name, str):
+            return {"error": "A read without a name"}
+        if kind == "secret":
+            return invocation.secret(name)
+        value = invocation.env(name)
+        return {} if value is None else {"value": value}
 
     def status(self) -> dict[str, Any]:
         """The supervisor's processes (`Pool.status`)."""

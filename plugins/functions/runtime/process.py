@@ -46,7 +46,7 @@ LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 TIMESTAMP = re.compile(r"[0-9:.TZ+-]{1,32}")  # an ISO 8601 time, as worker.js writes it
 
 # Asks a call's code may make (worker.js), relayed to the server thread that made the call.
-ASKS = {"disclose", "flags"}
+ASKS = {"secret", "env", "env_all", "flags"}
 Asker = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 

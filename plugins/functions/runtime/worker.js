@@ -5,10 +5,13 @@
 // carrying one JSON message per line. The server sends `init` {module, permissions,
 // limits}, then per call `invoke` {id, request}; this worker answers "started" (before
 // init), `ready`, then per call `result` {id, …}. While a call runs it may `ask` {id,
-// kind, …} for what it reads from outside (its environment and secrets, its feature
-// flags), each when first read; the server writes the answer on `answers`. An ask is
-// synchronous (`Deno.env.get` and `secrets.get` are), so at most one is ever pending
-// and `answers` needs no call id. Only then do such values enter this process.
+// kind, …} for what it reads from outside, each when first read and at most once per
+// call: `secret` {name} (answered {user?, system?, function?}: that name in each layer
+// that has it), `env` {name} (answered {value?}: Deno.env.get), `env_all` (answered
+// {env}: Deno.env.toObject) and `flags` (answered {flags} evaluated for the call's
+// caller). The server writes the answer on `answers`; an ask is synchronous
+// (`Deno.env.get` and `secrets.get` are), so at most one is ever pending and
+// `answers` needs no call id. Only then does such a value enter this process.
 //
 // Calls run concurrently: while one awaits (fetch, a timer), the others go on. Each
 // call's logs, secrets and flags belong to its own `Call`, found through an
@@ -83,7 +86,7 @@ Object.defineProperty(Deno, "addSignalListener", {
 
 let limits = { logBytes: 65536, bodyBytes: 6 * 1024 * 1024 };
 
-// One invocation: its id, its log so far, and what it was told (asked on first read).
+// One invocation: its id, its log so far, and the server's answers to what it asked.
 // `open` turns false when its result is sent: whatever it left running is then cut off.
 class Call {
   constructor(id) {
@@ -92,8 +95,7 @@ class Call {
     this.logs = [];
     this.logSize = 0;
     this.truncated = false;
-    this.disclosure = null;
-    this.flags = null;
+    this.answers = { __proto__: null };
     this.timers = new Set();
   }
 }
@@ -238,36 +240,43 @@ let envAllowed = false;
 const refuse = (what) => {
   throw new Deno.errors.NotCapable(`Requires env access${what}: grant the function the "env" permission`);
 };
-// Ask the server for something the running call reads; its answer, or null outside a call.
-// Blocking: every call waits meanwhile, as they would for any synchronous work.
-function ask(kind, fields) {
-  const call = currentCall();
-  if (call === null) return null;
+// The running call's questions to the server: `ask(kind, fields)` sends one frame and
+// blocks until the answer (every call waits meanwhile, as for any synchronous work).
+// `answerOf` asks each question once per call (a name read twice, or missing, is asked
+// once) and keeps the answer on the call, so nothing crosses calls; outside a call, or
+// after it ended, there is nothing to ask.
+const hasOwn = Object.hasOwn;
+const own = (object, key) => (hasOwn(object, key) ? object[key] : undefined);
+const NOTHING = Object.freeze({ __proto__: null });
+function ask(call, kind, fields) {
   send({ type: "ask", id: call.id, kind, ...fields });
   const answer = answerbox.next() ?? realExit(1); // null: the server is gone
-  if (answer.error) throw new Error(answer.error);
+  if (hasOwn(answer, "error")) throw new Error(answer.error);
   return answer;
 }
-
-// The call's environment and secrets, asked of the server on first use.
-function disclosed() {
+function answerOf(key, kind, fields) {
   const call = currentCall();
-  if (call === null) return null;
-  if (call.disclosure === null) call.disclosure = ask("disclose", {});
-  return call.disclosure;
+  if (call === null) return NOTHING;
+  const answers = call.answers;
+  if (!(key in answers)) answers[key] = ask(call, kind, fields);
+  return answers[key];
 }
-const envView = () => disclosed()?.env ?? {};
+function answerFor(kind, name) {
+  const text = `${name}`; // converted once: a name's toString may answer differently each time
+  return answerOf(`${kind}:${text}`, kind, { name: text });
+}
+
 Object.defineProperty(Deno, "env", {
   value: Object.freeze({
-    get: (name) => (envAllowed ? envView()[name] : refuse(` to "${name}"`)),
-    has: (name) => (envAllowed ? Object.hasOwn(envView(), name) : refuse(` to "${name}"`)),
-    toObject: () => (envAllowed ? { ...envView() } : refuse("")),
+    get: (name) => (envAllowed ? own(answerFor("env", name), "value") : refuse(` to "${name}"`)),
+    has: (name) => (envAllowed ? hasOwn(answerFor("env", name), "value") : refuse(` to "${name}"`)),
+    toObject: () => (envAllowed ? { ...own(answerOf("env_all", "env_all", {}), "env") } : refuse("")),
     set: () => refuse(": functions cannot change the environment"),
     delete: () => refuse(": functions cannot change the environment"),
   }),
 });
 
-const layer = (name) => (key) => disclosed()?.secrets[name]?.[key];
+const layer = (name) => (key) => own(answerFor("secret", key), name);
 const userSecret = layer("user");
 const systemSecret = layer("system");
 const functionSecret = layer("function");
@@ -285,14 +294,9 @@ Object.defineProperty(globalThis, "secrets", {
   }),
 });
 
-// The call's feature flags, evaluated for its caller: asked of the server on first use
-// and kept for this call only, since the next call has its own caller.
-function callFlags() {
-  const call = currentCall();
-  if (call === null) return {};
-  if (call.flags === null) call.flags = ask("flags", {}).flags;
-  return call.flags;
-}
+// The call's feature flags, evaluated for its caller: kept for this call only, since
+// the next call has its own caller.
+const callFlags = () => own(answerOf("flags", "flags", {}), "flags") ?? {};
 Object.defineProperty(globalThis, "flags", {
   value: Object.freeze({
     isEnabled: (key) => callFlags()[key] === true,
