@@ -91,7 +91,7 @@ def version() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
-@click.option("--threads", default=16, show_default=True, type=click.IntRange(1, 256), help="Threads per worker.")
+@click.option("--threads", default=32, show_default=True, type=click.IntRange(1, 256), help="Threads per worker.")
 @click.option("--instance", type=click.Path(file_okay=False), help="Instance folder (overrides the global option).")
 @click.option("--dev", is_flag=True, help="Flask's development server with the reloader, instead of gunicorn.")
 @click.option("--access-log/--no-access-log", default=False, show_default=True)
