@@ -15,7 +15,7 @@ instance. Their ratio SQLite/PostgreSQL is what the throughput ratio tends to on
 machine whose CPUs are the limit. Exit status 0 when every row passes, 1 when one
 fails, 2 when it could not run.
 
-    .venv/bin/python bench/postgres.py [--rounds N] [--duration S] [--pg-url URL]
+    .venv/bin/python bench/postgres.py [--rounds N] [--duration S] [--pg-url URL] [--no-commit-flush]
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def populate(context: BenchContext) -> list[Endpoint]:
     ]
 
 
-def measure(settings: Settings, wrk: str, pg_url: str) -> list[Row]:
+def measure(settings: Settings, wrk: str, pg_url: str, options: str) -> list[Row]:
     """Start both instances, fill them, then measure every request on both in turn, round after round."""
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fluxbase-postgres-")))
@@ -152,7 +152,7 @@ def measure(settings: Settings, wrk: str, pg_url: str) -> list[Row]:
         database_cpu = {"sqlite": lambda: 0.0, "postgresql": lambda: backends_cpu_s(admin, pg_name)}
         instances: list[Instance] = []
         requests_of: dict[str, dict[str, Endpoint]] = {}
-        for label, database_url in (("sqlite", ""), ("postgresql", pg_database)):
+        for label, database_url in (("sqlite", ""), ("postgresql", pg_database + options)):
             path = workdir / label
             path.mkdir()
             (path / "config.py").write_text(f"DATABASE_URL = {database_url!r}\n")
@@ -228,6 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=1, help="seconds of unmeasured load before each (default 1)")
     parser.add_argument("--connections", type=int, default=16, help="open connections (default 16)")
     parser.add_argument("--pg-url", default=DEFAULT_PG_URL, help="a PostgreSQL server and a database to connect to")
+    parser.add_argument(
+        "--no-commit-flush",
+        action="store_true",
+        help="PostgreSQL's synchronous_commit off: a commit does not wait for its WAL flush, as SQLite's doesn't",
+    )
     args = parser.parse_args(argv)
     if min(args.rounds, args.duration, args.connections) < 1:
         parser.error("--rounds, --duration and --connections must be at least 1")
@@ -238,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in [name for name in os.environ if name.startswith("FLUXBASE_")]:
         del os.environ[name]
     settings = Settings(args.duration, args.warmup, args.connections, min(2, args.connections), args.rounds)
-    rows = run.measured_or_exit_status(lambda: measure(settings, wrk, args.pg_url))
+    options = "?options=-c%20synchronous_commit%3Doff" if args.no_commit_flush else ""
+    rows = run.measured_or_exit_status(lambda: measure(settings, wrk, args.pg_url, options))
     if isinstance(rows, int):
         return rows
     return 0 if print_rows(rows) else 1
