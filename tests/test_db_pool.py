@@ -1,8 +1,9 @@
-"""The connection pool: no connection goes back inside a transaction, and one the server dropped is replaced unseen.
+"""Connections and transactions: none goes back to the pool inside one, one the server dropped is replaced unseen.
 
-PostgreSQL is not pinged at checkout (`flux.db.engine_options`): reads run outside any
-transaction, a write begins one, and a pooled connection the server ended is replaced
-at checkout without a round trip (`flux.db.closed_by_server`).
+Migrations are all or nothing on both databases. PostgreSQL is not pinged at checkout
+(`flux.db.engine_options`): reads run outside any transaction, a write begins one, and
+a pooled connection the server ended is replaced at checkout without a round trip
+(`flux.db.closed_by_server`).
 """
 
 from __future__ import annotations
