@@ -21,6 +21,8 @@ DEFAULTS: dict[str, Any] = {
     # Empty means SQLite at <instance>/flux.sqlite.
     "DATABASE_URL": "",
     "SQLITE_BUSY_TIMEOUT_MS": 10000,
+    # PostgreSQL: a pooled connection older than this is replaced at its next checkout.
+    "DATABASE_POOL_RECYCLE_SECONDS": 1800,
     "ENCRYPTION_KEY": "",
     "ENCRYPTION_PREVIOUS_KEYS": [],
     "ENCRYPTION_CIPHER": "aes-256-gcm",

@@ -5,21 +5,26 @@ before the first INSERT, UPDATE or DELETE, and we make that BEGIN IMMEDIATE (as 
 `transaction_mode` and Rails 8 do): reads run outside any transaction, so readers never
 queue for the write lock, and a writer waits its turn for the lock instead of failing at
 once with "database is locked", which a deferred transaction that read first and then
-writes does when another connection wrote in between. Both databases therefore read
+writes does when another connection wrote in between. PostgreSQL's connections run in
+autocommit and anything but a plain SELECT begins the transaction (`_configure_postgresql`),
+so there too a read pays no BEGIN and no ROLLBACK. Both databases therefore read
 committed data statement by statement, as PostgreSQL's READ COMMITTED does, and write
-one transaction at a time per row (PostgreSQL) or per database (SQLite).
+one transaction at a time per row (PostgreSQL) or per database (SQLite). A connection
+never goes back to the pool inside a transaction: the pool rolls back one that is.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import select
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from flask import Flask
 from flask_sqlalchemy import SQLAlchemy
@@ -28,6 +33,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase
 
 from flux.errors import Conflict
+
+IDLE = psycopg.pq.TransactionStatus.IDLE  # a PostgreSQL connection between transactions
 
 
 class Model(DeclarativeBase):
@@ -47,10 +54,57 @@ def database_url(config: dict, instance_path: Path) -> str:
     return url
 
 
-def engine_options(url: str) -> dict:
+def engine_options(url: str, recycle_seconds: int) -> dict:
+    """SQLite: the driver's transaction rule above. PostgreSQL: autocommit, no ping, connections renewed.
+
+    On PostgreSQL the driver runs every statement on its own (reads pay no BEGIN before
+    them and no ROLLBACK when their connection goes back) and `_configure_postgresql`
+    begins a transaction for writes. `recycle_seconds` bounds how long a connection
+    lives, so one that a firewall dropped without a word is not kept forever.
+    """
     if url.startswith("sqlite"):
         return {"connect_args": {"check_same_thread": False, "isolation_level": "IMMEDIATE"}}
-    return {"pool_pre_ping": True}
+    return {"pool_recycle": recycle_seconds, "isolation_level": "AUTOCOMMIT"}
+
+
+def _configure_postgresql(engine: sa.Engine) -> None:
+    """Reads outside any transaction, everything else inside one, and dropped connections replaced at checkout."""
+
+    @sa.event.listens_for(engine, "checkout")
+    def replace_if_dropped(dbapi_connection: psycopg.Connection, _record: Any, _proxy: Any) -> None:
+        """A connection the server ended while it sat in the pool is replaced before any statement uses it.
+
+        The pool then connects anew and checks out again (SQLAlchemy's documented
+        "pessimistic" handling, without `pool_pre_ping`'s round trip per checkout).
+        """
+        if closed_by_server(dbapi_connection):
+            raise sa.exc.DisconnectionError("the database server closed this pooled connection")
+
+    @sa.event.listens_for(engine, "before_execute")
+    def begin_unless_reading(connection: sa.Connection, statement: Any, *_arguments: Any) -> None:
+        """Anything but a plain SELECT (a write, FOR UPDATE, raw SQL, DDL) runs in a transaction until commit.
+
+        Driver-level SQL (`exec_driver_sql`, a string) runs as written: the BEGIN below
+        is one. PostgreSQL's READ COMMITTED reads committed data statement by statement
+        inside a transaction too, so a read outside one sees the same rows.
+        """
+        reading = isinstance(statement, sa.sql.expression.GenerativeSelect) and statement._for_update_arg is None
+        if not reading and not isinstance(statement, str):
+            begin_writing(connection)
+
+
+def closed_by_server(dbapi_connection: psycopg.Connection) -> bool:
+    """Whether the server has written to, or hung up on, an idle connection: it does when it ends the session.
+
+    Between statements the server sends nothing unasked (Fluxbase does not LISTEN), so
+    a readable socket means a restart, `pg_terminate_backend` or an idle timeout: the
+    server's last words, then end of file. Asking costs one `poll`, no round trip.
+    """
+    if dbapi_connection.closed or dbapi_connection.broken:
+        return True
+    poller = select.poll()
+    poller.register(dbapi_connection.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def _configure_sqlite(engine: sa.Engine, busy_timeout_ms: int) -> None:
@@ -81,9 +135,15 @@ def _configure_sqlite(engine: sa.Engine, busy_timeout_ms: int) -> None:
 
 
 def begin_writing(connection: sa.Connection) -> None:
-    """Take SQLite's write lock now: DDL (a migration) begins no transaction in its driver, so it joins this one."""
-    if connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
+    """Begin the transaction now unless one is open: on SQLite it takes the write lock.
+
+    Neither driver begins one for DDL (a migration), so it joins this one.
+    """
+    dbapi_connection = connection.connection.dbapi_connection
+    if connection.dialect.name == "sqlite" and not dbapi_connection.in_transaction:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+    elif connection.dialect.name == "postgresql" and dbapi_connection.info.transaction_status == IDLE:
+        connection.exec_driver_sql("BEGIN")
 
 
 @contextlib.contextmanager
@@ -139,11 +199,14 @@ def init_app(app: Flask) -> None:
     if url.startswith("sqlite"):
         private_sqlite_file(url, Path(app.instance_path))
     app.config["SQLALCHEMY_DATABASE_URI"] = url
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(url)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(url, app.config["DATABASE_POOL_RECYCLE_SECONDS"])
     db.init_app(app)
     if url.startswith("sqlite"):
         with app.app_context():
             _configure_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    else:
+        with app.app_context():
+            _configure_postgresql(db.engine)
 
 
 def ping() -> bool:

@@ -10,7 +10,6 @@ import pytest
 import sqlalchemy as sa
 
 from flux.db import db
-from flux.migrate import upgrade
 from flux.tenancy import Tenant
 from tests.conftest import BACKEND
 
@@ -75,21 +74,6 @@ def test_a_writer_that_read_first_waits_for_another_writer_instead_of_failing(ap
             == "changed meanwhile!"
         )
     holder.close()
-
-
-def test_a_failing_migration_leaves_nothing_behind(app, monkeypatch):
-    """Migrations run in one transaction: DDL, which the driver begins none for, joins it."""
-    from alembic import command
-
-    def create_then_fail(config, target):
-        config.attributes["connection"].exec_driver_sql("CREATE TABLE half_done (id INTEGER)")
-        raise RuntimeError("revision failed")
-
-    monkeypatch.setattr(command, "upgrade", create_then_fail)
-    with pytest.raises(RuntimeError, match="revision failed"):
-        upgrade(app)
-    with app.app_context():
-        assert not sa.inspect(db.engine).has_table("half_done")
 
 
 def test_select_for_update_takes_the_write_lock_as_postgresql_locks_the_rows(app):
