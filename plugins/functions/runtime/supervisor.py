@@ -29,13 +29,12 @@ import json
 import os
 import signal
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from .base import TIMEOUT, Outcome
-from .process import ASKS, MAX_FRAME_BYTES, DenoProcess, ProcessFailed, Sandbox, Target
+from .process import ASKS, MAX_FRAME_BYTES, Asker, DenoProcess, ProcessFailed, Sandbox, Target
 
 IDLE_EXIT_S = 2.0  # no server connected this long: stop (a killed server leaves no Deno process behind)
 SWEEP_EVERY_S = 5.0
@@ -71,7 +70,6 @@ class Settings:
         return cls(data["socket"], data["lock"], Sandbox(**data["sandbox"]), PoolLimits(**data["limits"]))
 
 
-Asker = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 MAX_SOCKET_PATH = 100  # the kernel takes 108 bytes for a Unix socket's path
 _folders: dict[str, int] = {}
 
@@ -188,7 +186,7 @@ class Pool:
         process.last_used = time.monotonic()
         if process.inflight == 0 and (process.retiring or not process.alive):
             process.kill()
-        self._trim()
+        self.trim()
         await self._notify()
 
     async def _notify(self) -> None:
@@ -210,7 +208,7 @@ class Pool:
                 del self._groups[key]
                 self._modules.pop(key, None)
 
-    def _trim(self) -> None:
+    def trim(self) -> None:
         """Keep at most `max_warm` idle processes, the least recently used out first."""
         idle = [
             process
@@ -286,7 +284,7 @@ class Supervisor:
             if self._idle_since is not None and now - self._idle_since > IDLE_EXIT_S:
                 self._stop.set()
             if now - last_sweep > SWEEP_EVERY_S:
-                self.pool._trim()
+                self.pool.trim()
                 last_sweep = now
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
