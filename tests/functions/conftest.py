@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import asyncio
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
 
+T = TypeVar("T")
 BASE = "/api/v1/functions"
 HELLO = """async function handler(req) {
   const data = JSON.parse(req.body || '{}')
@@ -35,6 +38,12 @@ def deploy(client, headers: dict, name: str, code: str = HELLO, **fields: Any) -
 
 def call(client, name: str, headers: dict | None = None, method: str = "POST", **kwargs: Any):
     return client.open(f"{BASE}/{name}/invoke", method=method, headers=headers or {}, **kwargs)
+
+
+def run_on_a_loop_of_its_own(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """`asyncio.run` in a thread of its own: Playwright's sync API leaves a loop running in the test thread."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(lambda: asyncio.run(scenario())).result()
 
 
 async def started_process(app, code: str, timeout: int = 5, calls: int = 10):

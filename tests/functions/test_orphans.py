@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -11,7 +10,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.functions.conftest import BASE, call, deploy, started_process
+from tests.functions.conftest import BASE, call, deploy, run_on_a_loop_of_its_own, started_process
 
 SPIN = "async function handler(req) { while (true) {} }"
 WAITS = """async function handler(req) {
@@ -106,7 +105,7 @@ def test_a_call_nobody_watches_stops_at_its_own_cpu_budget(app):
         finally:
             process.kill()
 
-    pid, status = asyncio.run(unwatched())
+    pid, status = run_on_a_loop_of_its_own(unwatched)
     assert status in (-signal.SIGXCPU, -signal.SIGKILL) and not alive(pid)
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from plugins.functions.runtime.base import ERROR
 from plugins.functions.runtime.process import MAX_BODY_BYTES, MAX_LOG_BYTES
-from tests.functions.conftest import BASE, call, deploy, started_process
+from tests.functions.conftest import BASE, call, deploy, run_on_a_loop_of_its_own, started_process
 
 REQUEST = {"method": "POST", "url": "http://127.0.0.1/", "headers": {}, "body": "{}", "params": {}}
 SLOW = "async function handler(req) { await new Promise((resolve) => setTimeout(resolve, 5000)); return 1 }"
@@ -37,14 +37,14 @@ async def forged(app, frames: bytes):
 
 
 def test_a_body_over_the_limit_is_refused_by_the_server(app):
-    outcome, alive = asyncio.run(forged(app, frame(1, "x" * (MAX_BODY_BYTES + 1))))
+    outcome, alive = run_on_a_loop_of_its_own(lambda: forged(app, frame(1, "x" * (MAX_BODY_BYTES + 1))))
     assert alive
     assert (outcome.status, outcome.http_status) == (ERROR, 502) and "limit is 6291456 bytes" in outcome.error
 
 
 @pytest.mark.parametrize("second", [1, 2], ids=["the same call again", "a call never made"])
 def test_a_result_no_call_waits_for_stops_the_worker(app, second):
-    outcome, alive = asyncio.run(forged(app, frame(1, "first") + frame(second, "for the next caller")))
+    outcome, alive = run_on_a_loop_of_its_own(lambda: forged(app, frame(1, "first") + frame(second, "next caller's")))
     assert (outcome.status, outcome.response["body"]) == ("success", "first")
     assert not alive
 
