@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .base import TIMEOUT, Outcome
+from .base import ERROR, TIMEOUT, Outcome
 from .process import ASKS, MAX_FRAME_BYTES, DenoProcess, ProcessFailed, Sandbox, Target
 
 IDLE_EXIT_S = 2.0  # no server connected this long: stop (a killed server leaves no Deno process behind)
@@ -329,7 +329,12 @@ class Supervisor:
                 raise ConnectionError("the server thread is gone")
             return answer
 
-        outcome = await self.pool.run(Target.from_json(message["call"]), message["request"], ask)
+        try:
+            outcome = await self.pool.run(Target.from_json(message["call"]), message["request"], ask)
+        except ConnectionError:
+            return  # the server thread is gone: nobody waits for this outcome
+        except Exception:  # noqa: BLE001 - no FIFO, no fork (a full disk, a missing binary): the call must still end
+            outcome = Outcome(ERROR, 500, error="Function worker did not start")
         try:
             await self._write(writer, {"outcome": asdict(outcome)})
         except ConnectionError:
