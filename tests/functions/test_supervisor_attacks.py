@@ -32,3 +32,23 @@ def test_a_worker_that_cannot_be_created_fails_the_call_at_once(app, client, adm
         assert response.status_code == 500, (name, response.status_code, response.json)
         assert "worker" in response.json["error"]
         assert time.monotonic() - started < 10
+
+
+def test_a_supervisor_still_exiting_when_the_next_call_comes_is_replaced(app, client, admin_headers):
+    """The old supervisor has removed its socket but still holds its lock (it is exiting) as a call comes.
+
+    The supervisor that call starts finds the lock taken and exits; once the old one is
+    gone, another must be started: the call is served, not failed with a 503 ten seconds on.
+    """
+    import fcntl
+    import os
+    import threading
+
+    deploy(client, admin_headers, "hello")
+    settings = supervisor_folder(app).client.settings
+    lock = os.open(settings.lock, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(lock, fcntl.LOCK_EX)  # the exiting supervisor's
+    threading.Timer(1.0, os.close, (lock,)).start()  # ... which is gone a second later
+    response = call(client, "hello", admin_headers)
+    assert response.status_code == 200, response.json
+    assert response.json == {"message": "Hello World!"}

@@ -27,6 +27,7 @@ from plugins.functions.runtime.supervisor import Settings, socket_address
 # The supervisor imports this package alone, as `runtime`, from the plugin's folder: none of the server.
 PLUGIN_FOLDER = Path(__file__).resolve().parents[1]
 CONNECT_TIMEOUT_S = 10.0
+RESTART_AFTER_S = 0.2  # a supervisor that exited at once (the lock was taken) is started again this often
 ANSWER_MARGIN_S = START_TIMEOUT_S + 10  # beyond a call's own timeout, before the supervisor counts as hung
 UNAVAILABLE = "The functions runtime stopped during this call; retry it"
 
@@ -153,17 +154,22 @@ class SupervisorClient:
         try:
             return Connection(self.settings.socket)
         except OSError:
-            self._start()
-        deadline = time.monotonic() + CONNECT_TIMEOUT_S
+            supervisor = self._start()
+        started = time.monotonic()
+        deadline = started + CONNECT_TIMEOUT_S
         while True:
             try:
                 return Connection(self.settings.socket)
             except OSError:
                 if time.monotonic() > deadline:
                     raise SupervisorGone() from None
+                if supervisor.returncode is not None and time.monotonic() - started > RESTART_AFTER_S:
+                    # It exited without serving: another held the lock, one that was stopping
+                    # (its socket already gone). Once that one is gone, this one serves.
+                    supervisor, started = self._start(), time.monotonic()
                 time.sleep(0.01)
 
-    def _start(self) -> None:
+    def _start(self) -> subprocess.Popen:
         partial = self.settings_file.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         partial.write_text(self.settings.as_json())
         partial.replace(self.settings_file)
@@ -174,6 +180,7 @@ class SupervisorClient:
             env={"PATH": os.environ.get("PATH", "")},  # none of the server's variables, so none of its secrets
         )
         threading.Thread(target=process.wait, name="supervisor-reaper", daemon=True).start()
+        return process
 
     def _drop(self, connection: Connection) -> None:
         connection.close()
