@@ -52,3 +52,42 @@ def test_a_supervisor_still_exiting_when_the_next_call_comes_is_replaced(app, cl
     response = call(client, "hello", admin_headers)
     assert response.status_code == 200, response.json
     assert response.json == {"message": "Hello World!"}
+
+
+def test_a_process_still_starting_when_its_version_is_replaced_is_stopped(app):
+    """Its only caller gave up while it started; a new version then retires it: it must not run on, untracked."""
+    import asyncio
+
+    from plugins.functions.runtime.base import Permissions
+    from plugins.functions.runtime.process import Target
+    from plugins.functions.runtime.supervisor import Pool, PoolLimits
+
+    deno = supervisor_folder(app)
+    module = deno.module_for(PID)
+
+    async def asker(kind, fields):
+        return {"module": str(module)}
+
+    async def scenario():
+        pool = Pool(deno.client.settings.sandbox, PoolLimits(8, 4, 16, 60, 1000))
+        loop = asyncio.get_running_loop()
+        old, new = (Target("f", version, 5, 128, Permissions()) for version in (1, 2))
+        process = await pool._acquire(old, asker, loop.time() + 5)
+        while process.process is None:  # Deno is starting
+            await asyncio.sleep(0.001)
+        await pool._release(process)  # its caller timed out while it started
+        assert not process.ready.done()
+        pool._tidy(new)  # a call of version 2 comes
+        try:
+            await process.ready
+        except Exception:  # noqa: BLE001 - stopped while starting: what is wanted
+            pass
+        tracked = [each for group in pool._groups.values() for each in group]
+        alive = process.process is not None and process.process.poll() is None
+        pool.close()
+        process.kill()
+        return tracked, alive
+
+    tracked, alive = asyncio.run(scenario())
+    assert tracked == []
+    assert not alive

@@ -201,10 +201,11 @@ class Pool:
         for key, group in list(self._groups.items()):
             other_version = target is not None and key[0] == target.function_id and key != target.key
             for process in group:
-                if process.inflight == 0 and process.ready.done() and (other_version or process.last_used < cutoff):
-                    process.kill()
-                elif other_version:
+                if other_version:
                     process.retiring = True
+                idle = process.ready.done() and process.last_used < cutoff
+                if process.inflight == 0 and (process.retiring or idle):
+                    process.kill()  # one still starting too: dropped below, nothing would stop it later
             group[:] = [process for process in group if process.inflight or not process.retiring]
             if not group:
                 del self._groups[key]
