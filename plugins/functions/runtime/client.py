@@ -22,7 +22,7 @@ from typing import Any
 
 from plugins.functions.runtime.base import ERROR, Invocation, Outcome
 from plugins.functions.runtime.process import START_TIMEOUT_S, Target
-from plugins.functions.runtime.supervisor import Settings, socket_address
+from plugins.functions.runtime.supervisor import MAX_LINE_BYTES, Settings, socket_address
 
 # The supervisor imports this package alone, as `runtime`, from the plugin's folder: none of the server.
 PLUGIN_FOLDER = Path(__file__).resolve().parents[1]
@@ -30,6 +30,14 @@ CONNECT_TIMEOUT_S = 10.0
 RESTART_AFTER_S = 0.2  # a supervisor that exited at once (the lock was taken) is started again this often
 ANSWER_MARGIN_S = START_TIMEOUT_S + 10  # beyond a call's own timeout, before the supervisor counts as hung
 UNAVAILABLE = "The functions runtime stopped during this call; retry it"
+
+
+def line_of(message: dict[str, Any]) -> bytes:
+    """One JSON line, UTF-8 as is: escaped to ASCII, accented text would take three times its size."""
+    try:
+        return json.dumps(message, ensure_ascii=False).encode() + b"\n"
+    except UnicodeEncodeError:  # a lone surrogate: only its escape is valid JSON text
+        return json.dumps(message).encode() + b"\n"
 
 
 class SupervisorGone(Exception):
@@ -53,9 +61,9 @@ class Connection:
         readable, _, _ = select.select([self.socket], [], [], 0)
         return bool(readable)
 
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: dict[str, Any] | bytes) -> None:
         try:
-            self.socket.sendall(json.dumps(message).encode() + b"\n")
+            self.socket.sendall(message if isinstance(message, bytes) else line_of(message))
         except OSError:
             raise SupervisorGone() from None
 
@@ -88,9 +96,13 @@ class SupervisorClient:
         """Run one call; a supervisor that stops meanwhile fails it with a 503 (it is not run twice)."""
         error: BaseException | None = None
         connection = None
+        line = line_of({"call": target.as_json(), "request": invocation.request})
+        if len(line) > MAX_LINE_BYTES:
+            error = f"The request is {len(line)} bytes; the functions runtime takes {MAX_LINE_BYTES}"
+            return Outcome(ERROR, 413, error=error)
         try:
             connection = self._connection()
-            connection.send({"call": target.as_json(), "request": invocation.request})
+            connection.send(line)
             while True:
                 message = connection.receive(target.timeout_seconds + ANSWER_MARGIN_S)
                 if "outcome" in message:

@@ -35,11 +35,14 @@ from pathlib import Path
 from typing import Any
 
 from .base import ERROR, TIMEOUT, Outcome
-from .process import ASKS, MAX_FRAME_BYTES, DenoProcess, ProcessFailed, Sandbox, Target
+from .process import ASKS, DenoProcess, ProcessFailed, Sandbox, Target
 
 IDLE_EXIT_S = 2.0  # no server connected this long: stop (a killed server leaves no Deno process behind)
 SWEEP_EVERY_S = 5.0
-MAX_LINE_BYTES = MAX_FRAME_BYTES + (1 << 20)  # a request of up to 6 MB, JSON-escaped
+# A request as the server sends it (UTF-8, not ASCII-escaped): the server takes bodies of
+# 10 MB by default, and a control character is six bytes escaped. A longer line is refused
+# by the client with a 413 (`client.py`), never sent to close the connection mid-call.
+MAX_LINE_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
