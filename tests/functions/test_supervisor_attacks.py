@@ -103,3 +103,19 @@ def test_a_request_body_the_server_accepts_reaches_the_function_whatever_its_cha
     assert response.status_code == 200, response.json
     assert response.json == {"length": 3_000_000, "last": "é"}
     assert call(client, "length", admin_headers, data=b"x").json == {"length": 1, "last": "x"}
+
+
+CONTROL = """async function handler(req) {
+  return { status: 200, headers: {}, body: "\\u0001".repeat(Number(req.params.n)) };
+}"""
+
+
+def test_a_body_within_the_limit_is_answered_whatever_its_characters(client, admin_headers):
+    """3 MB of control characters, half the 6 MB limit: JSON-escaped, six bytes each, 18 MB in its frame."""
+    deploy(client, admin_headers, "control", code=CONTROL)
+    response = call(client, "control", admin_headers, query_string={"n": 3_000_000})
+    assert response.status_code == 200, response.data[:200]
+    assert response.data == b"\x01" * 3_000_000
+    over = call(client, "control", admin_headers, query_string={"n": 6 * 1024 * 1024 + 1})
+    assert over.status_code == 502
+    assert "the limit is 6291456 bytes" in over.json["error"]

@@ -39,7 +39,8 @@ CPU_MARGIN_S = 1  # CPU seconds a call may use beyond its timeout before its pro
 MEMORY_HEADROOM_MB = 64  # code, JIT and Deno's own allocations on top of the function's memory
 MAX_BODY_BYTES = 6 * 1024 * 1024
 MAX_LOG_BYTES = 64 * 1024
-MAX_FRAME_BYTES = MAX_BODY_BYTES * 2 + 4 * MAX_LOG_BYTES  # JSON escaping can double a body
+# JSON escaping makes a control character six bytes (`\u0001`): a body or log within its limit still fits.
+MAX_FRAME_BYTES = 6 * (MAX_BODY_BYTES + MAX_LOG_BYTES) + (1 << 20)
 MAX_STDERR_BYTES = 64 * 1024
 LOG_LEVELS = {"debug", "info", "warn", "error"}  # those worker.js gives console's methods
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -180,6 +181,7 @@ class DenoProcess:
         self._askers: dict[int, Asker] = {}
         self._stray: dict[int, list[dict[str, str]]] = {}
         self._frames = bytearray()
+        self._scanned = 0  # bytes of `_frames` known to hold no newline: each chunk is searched once
         self._stdout = bytearray()
         self._stderr = bytearray()
         self._dead: ProcessFailed | None = None
@@ -427,14 +429,16 @@ class DenoProcess:
 
     def _consume(self) -> None:
         """Dispatch each whole frame received; a broken one stops the process and fails its calls."""
-        while (newline := self._frames.find(b"\n")) >= 0:
+        while (newline := self._frames.find(b"\n", self._scanned)) >= 0:
             line = bytes(self._frames[:newline])
             del self._frames[: newline + 1]
+            self._scanned = 0
             try:
                 self._dispatch(line)
             except ProcessFailed as failure:
                 self._fail(failure)
                 return
+        self._scanned = len(self._frames)
         if len(self._frames) > MAX_FRAME_BYTES:
             self._fail(ProcessFailed(f"Function wrote more than {MAX_FRAME_BYTES} bytes in one answer", 502))
 
