@@ -119,3 +119,16 @@ def test_a_body_within_the_limit_is_answered_whatever_its_characters(client, adm
     over = call(client, "control", admin_headers, query_string={"n": 6 * 1024 * 1024 + 1})
     assert over.status_code == 502
     assert "the limit is 6291456 bytes" in over.json["error"]
+
+
+def test_a_server_running_other_runtime_code_starts_a_supervisor_of_its_own(make_app, deno_dir, monkeypatch):
+    """A rolling upgrade: servers of the new release never reach the old release's supervisor (or its workers)."""
+    from plugins.functions.invoke import runtime
+    from plugins.functions.runtime import deno
+
+    old = make_app(FUNCTIONS_DENO_DIR=str(deno_dir))
+    old_socket = runtime(old).client.settings.socket
+    monkeypatch.setattr(deno, "runtime_code", lambda: "the next release")
+    new = make_app(FUNCTIONS_DENO_DIR=str(deno_dir), INSTANCE_PATH=old.instance_path)
+    assert runtime(new).work_dir == runtime(old).work_dir
+    assert runtime(new).client.settings.socket != old_socket

@@ -32,8 +32,22 @@ from plugins.functions.runtime.process import Sandbox, Target
 from plugins.functions.runtime.supervisor import PoolLimits, Settings
 from plugins.functions.runtime.typecheck import GLOBALS, TypeChecker, sandbox_tools, write_once
 
+RUNTIME_FOLDER = Path(__file__).resolve().parent
 # Appended to the function's code so the worker finds a handler that is declared but not exported.
 ENTRY_SUFFIX = '\n;export const __fluxbase_entry = typeof handler === "function" ? handler : undefined;\n'
+
+
+def runtime_code() -> str:
+    """A digest of the supervisor's own code: a server upgraded meanwhile starts a supervisor of its own.
+
+    A supervisor lives as long as any server is connected, so across a rolling restart it
+    would run on with the old code, and start workers from the new `worker.js`.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(RUNTIME_FOLDER.iterdir()):
+        if path.suffix in (".py", ".js"):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def deno_binary() -> str:
@@ -94,10 +108,11 @@ class DenoRuntime:
                 scratch=str(self.scratch),
                 pipes=str(self.pipes),
             )
-            # Named by what it runs with: servers given other settings (a deploy with a new
-            # configuration, say) start a supervisor of their own; the old one stops when its
-            # last server has gone.
-            digest = hashlib.sha256(json.dumps([asdict(sandbox), asdict(self.limits)]).encode()).hexdigest()[:12]
+            # Named by what it runs with and its code: servers given other settings or code (a
+            # deploy with a new configuration or release, say) start a supervisor of their own;
+            # the old one stops when its last server has gone.
+            named = json.dumps([asdict(sandbox), asdict(self.limits), runtime_code()])
+            digest = hashlib.sha256(named.encode()).hexdigest()[:12]
             settings = Settings(
                 socket=str(self.work_dir / f"supervisor-{digest}.sock"),
                 lock=str(self.work_dir / f"supervisor-{digest}.lock"),
