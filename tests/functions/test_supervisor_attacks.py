@@ -132,3 +132,30 @@ def test_a_server_running_other_runtime_code_starts_a_supervisor_of_its_own(make
     new = make_app(FUNCTIONS_DENO_DIR=str(deno_dir), INSTANCE_PATH=old.instance_path)
     assert runtime(new).work_dir == runtime(old).work_dir
     assert runtime(new).client.settings.socket != old_socket
+
+
+# `?late=1` outlives its 2 s timeout by half a second; the other call ends just after that.
+LATE = """let lateReturned = false;
+async function handler(req) {
+  if (req.params.late) {
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    lateReturned = true;
+    return "late";
+  }
+  for (let i = 0; i < 400 && !lateReturned; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  return { sawLate: lateReturned };
+}"""
+
+
+def test_the_late_result_of_a_timed_out_call_spares_the_calls_beside_it(app, client, admin_headers):
+    """A call answered 504 at its timeout still ends in its process: its result must not fail the others there."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    deploy(client, admin_headers, "late", code=LATE, timeout_seconds=2)
+    with ThreadPoolExecutor(2) as threads:
+        late = threads.submit(call, app.test_client(), "late", admin_headers, query_string={"late": 1})
+        time.sleep(1.0)  # the other call starts in the same process, before the late one times out
+        other = call(app.test_client(), "late", admin_headers)
+        assert late.result().status_code == 504
+    assert other.status_code == 200, other.json
+    assert other.json == {"sawLate": True}

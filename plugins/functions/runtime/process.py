@@ -180,6 +180,7 @@ class DenoProcess:
         self._results: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._askers: dict[int, Asker] = {}
         self._stray: dict[int, list[dict[str, str]]] = {}
+        self._timed_out: set[int] = set()  # calls answered 504 whose result may still come, once
         self._frames = bytearray()
         self._scanned = 0  # bytes of `_frames` known to hold no newline: each chunk is searched once
         self._stdout = bytearray()
@@ -332,6 +333,7 @@ class DenoProcess:
                     answer = await result
             except TimeoutError:
                 self.retiring = True  # it may be spinning: the others finish, then it goes
+                self._timed_out.add(call_id)
                 error = f"Function timed out after {self.target.timeout_seconds} s"
                 return Outcome(TIMEOUT, 504, error=error, logs=self._stray[call_id])
             return self._outcome(answer, self._stray[call_id])
@@ -456,12 +458,18 @@ class DenoProcess:
             self._results[0].set_result(frame)
         elif kind == "result" and self._waiting(frame.get("id")):
             self._results[frame["id"]].set_result(frame)
-        elif kind == "ask" and frame.get("kind") in ASKS and frame.get("id") in self._askers:
+        elif kind == "result" and isinstance(frame.get("id"), int) and frame["id"] in self._timed_out:
+            self._timed_out.discard(frame["id"])  # late: its caller had its 504; the calls beside it go on
+        elif kind == "ask" and str(frame.get("kind")) in ASKS and self._asking(frame.get("id")):
             self._loop.create_task(self._relay(frame))
         elif kind == "ask":  # a call that ended: cut off, as worker.js does itself
             self._send({"error": "This call has ended"}, fifo=2)
         else:
             raise ProcessFailed("Function worker sent an unexpected answer and was stopped", 502)
+
+    def _asking(self, call_id: object) -> bool:
+        """Whether `call_id` names a call still running, whose asks its server thread answers."""
+        return isinstance(call_id, int) and call_id in self._askers
 
     def _waiting(self, call_id: object) -> bool:
         """Whether `call_id` names a call still waiting for its result (one result per call, no more)."""
