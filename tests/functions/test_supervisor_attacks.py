@@ -159,3 +159,34 @@ def test_the_late_result_of_a_timed_out_call_spares_the_calls_beside_it(app, cli
         assert late.result().status_code == 504
     assert other.status_code == 200, other.json
     assert other.json == {"sawLate": True}
+
+
+# `?a=1` leaves work behind that `?b=1` sets off: it prints what call a read, after call a ended.
+LEFT_OVER = """let release;
+async function handler(req) {
+  if (req.params.a) {
+    const mine = secrets.get("k") ?? "none";
+    new Promise((resolve) => { release = resolve; }).then(() => {
+      console.dir("dir " + mine);
+      console.table(["table " + mine]);
+      console.assert(false, "assert " + mine);
+      console.log("log " + mine);
+      alert("alert " + mine);
+    });
+    return "a";
+  }
+  release();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  console.dir("b's own");
+  return "b";
+}"""
+
+
+def test_work_left_over_from_a_call_prints_into_no_other_calls_log(client, admin_headers):
+    secret = client.post("/api/v1/secrets", json={"name": "k", "value": "value-of-a"}, headers=admin_headers)
+    assert secret.status_code == 201
+    deploy(client, admin_headers, "left", code=LEFT_OVER)
+    assert call(client, "left", admin_headers, query_string={"a": 1}).json == "a"
+    assert call(client, "left", admin_headers, query_string={"b": 1}).json == "b"
+    executions = client.get(f"{BASE}/left/executions", headers=admin_headers).json
+    assert [[line["message"] for line in execution["logs"]] for execution in executions] == [["b's own"], []]
