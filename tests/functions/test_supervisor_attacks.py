@@ -190,3 +190,33 @@ def test_work_left_over_from_a_call_prints_into_no_other_calls_log(client, admin
     assert call(client, "left", admin_headers, query_string={"b": 1}).json == "b"
     executions = client.get(f"{BASE}/left/executions", headers=admin_headers).json
     assert [[line["message"] for line in execution["logs"]] for execution in executions] == [["b's own"], []]
+
+
+# Prints short lines on the real stdout (console.dir) for 3 s, as fast as it can.
+FLOOD = """async function handler(req) {
+  const started = Date.now();
+  let lines = 0;
+  while (Date.now() - started < 3000) { console.dir(1); lines++; }
+  return { lines };
+}"""
+
+
+def test_a_flood_of_stray_output_stalls_neither_the_supervisor_nor_its_call(app, client, admin_headers):
+    """Its stray lines are kept up to 64 KiB, counted as they come: the node's other functions answer meanwhile."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    deploy(client, admin_headers, "flood", code=FLOOD, timeout_seconds=8)
+    deploy(client, admin_headers, "hello")
+    assert call(client, "hello", admin_headers).status_code == 200
+    with ThreadPoolExecutor(1) as threads:
+        flood = threads.submit(call, app.test_client(), "flood", admin_headers)
+        time.sleep(1)  # flooding now
+        hello = call(client, "hello", admin_headers)
+        assert not flood.done()  # answered while the flood goes on
+        assert hello.status_code == 200
+        flooded = flood.result()
+    assert flooded.status_code == 200, flooded.json
+    assert flooded.json["lines"] > 1000
+    [execution] = client.get(f"{BASE}/flood/executions", headers=admin_headers).json
+    messages = [line["message"] for line in execution["logs"]]
+    assert set(messages) == {"1"} and sum(len(message) + 1 for message in messages) <= 64 * 1024

@@ -180,6 +180,7 @@ class DenoProcess:
         self._results: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._askers: dict[int, Asker] = {}
         self._stray: dict[int, list[dict[str, str]]] = {}
+        self._stray_bytes: dict[int, int] = {}
         self._timed_out: set[int] = set()  # calls answered 504 whose result may still come, once
         self._frames = bytearray()
         self._scanned = 0  # bytes of `_frames` known to hold no newline: each chunk is searched once
@@ -344,6 +345,7 @@ class DenoProcess:
             self._results.pop(call_id, None)
             self._askers.pop(call_id, None)
             self._stray.pop(call_id, None)
+            self._stray_bytes.pop(call_id, None)
 
     def _outcome(self, answer: dict[str, Any], stray: list[dict[str, str]]) -> Outcome:
         if answer.get("kind") == "memory":
@@ -499,11 +501,18 @@ class DenoProcess:
         self._stdout = bytearray(rest[:MAX_LOG_BYTES])
         if len(self._stray) != 1:
             return
-        [stray] = self._stray.values()
+        [(call_id, stray)] = self._stray.items()
+        # Counted as it grows, never summed per line: a flood of short lines cost the whole
+        # node's event loop a minute (quadratic), and each line counts one byte more.
+        size = self._stray_bytes.get(call_id, 0)
         for line in lines:
-            if line.strip() and sum(len(entry["message"]) for entry in stray) < MAX_LOG_BYTES:
-                text = line.decode(errors="replace")[:MAX_LOG_BYTES]
+            if size >= MAX_LOG_BYTES:
+                break
+            if line.strip():
+                text = line.decode(errors="replace")[: MAX_LOG_BYTES - size]
                 stray.append({"timestamp": "", "level": "info", "message": text})
+                size += len(text) + 1
+        self._stray_bytes[call_id] = size
 
     def _on_stderr(self) -> None:
         chunk = self._read_stream(self.process.stderr if self.process else None)
