@@ -220,3 +220,18 @@ def test_a_flood_of_stray_output_stalls_neither_the_supervisor_nor_its_call(app,
     [execution] = client.get(f"{BASE}/flood/executions", headers=admin_headers).json
     messages = [line["message"] for line in execution["logs"]]
     assert set(messages) == {"1"} and sum(len(message) + 1 for message in messages) <= 64 * 1024
+
+
+EMPTY_LINES = """async function handler(req) {
+  for (let i = 0; i < 400000; i++) console.log("");
+  return "done";
+}"""
+
+
+def test_empty_log_lines_are_capped_too(client, admin_headers):
+    """An empty line is no byte of the 64 KiB: 400,000 of them were all stored (24 MB in one execution's row)."""
+    deploy(client, admin_headers, "empty", code=EMPTY_LINES)
+    assert call(client, "empty", admin_headers).json == "done"
+    [execution] = client.get(f"{BASE}/empty/executions", headers=admin_headers).json
+    assert execution["logs_truncated"] is True
+    assert len(execution["logs"]) == 4096

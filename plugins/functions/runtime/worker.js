@@ -84,7 +84,7 @@ Object.defineProperty(Deno, "addSignalListener", {
   },
 });
 
-let limits = { logBytes: 65536, bodyBytes: 6 * 1024 * 1024 };
+let limits = { logBytes: 65536, logLines: 4096, bodyBytes: 6 * 1024 * 1024 };
 
 // One invocation: its id, its log so far, and the server's answers to what it asked.
 // `open` turns false when its result is sent: whatever it left running is then cut off.
@@ -143,7 +143,7 @@ function capture(level, args) {
   if (call === null) return;
   const message = args.map(describe).join(" ");
   const size = encodeText(encoder, message).length;
-  if (call.logSize + size > limits.logBytes) {
+  if (call.logSize + size > limits.logBytes || call.logs.length >= limits.logLines) {
     call.truncated = true;
     return;
   }
