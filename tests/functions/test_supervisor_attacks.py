@@ -235,3 +235,95 @@ def test_empty_log_lines_are_capped_too(client, admin_headers):
     [execution] = client.get(f"{BASE}/empty/executions", headers=admin_headers).json
     assert execution["logs_truncated"] is True
     assert len(execution["logs"]) == 4096
+
+
+# `?spin=1` never yields; the other calls wait for a timer that can then never fire.
+SPINS = """async function handler(req) {
+  if (req.params.spin) while (true) {}
+  if (req.params.wait) await new Promise((resolve) => setTimeout(resolve, 200));
+  return Deno.pid;
+}"""
+
+
+def test_a_spinning_call_takes_its_process_and_the_calls_beside_it_down_but_not_the_next(app, client, admin_headers):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.functions.test_orphans import alive
+
+    deploy(client, admin_headers, "spins", code=SPINS, timeout_seconds=2)
+    pid = call(client, "spins", admin_headers).json
+    with ThreadPoolExecutor(2) as threads:
+        spin = threads.submit(call, app.test_client(), "spins", admin_headers, query_string={"spin": 1})
+        time.sleep(0.5)  # spinning
+        beside = threads.submit(call, app.test_client(), "spins", admin_headers, query_string={"wait": 1})
+        assert [spin.result().status_code, beside.result().status_code] == [504, 504]
+    assert "timed out after 2 s" in beside.result().json["error"]
+    assert not alive(pid)
+    again = call(client, "spins", admin_headers, query_string={"wait": 1})
+    assert again.status_code == 200 and again.json != pid
+    executions = client.get(f"{BASE}/spins/executions", headers=admin_headers).json
+    assert [execution["status"] for execution in executions] == ["success", "timeout", "timeout", "success"]
+
+
+# Reads a secret, then waits until `?release=1` (or 5 s): a call waiting on a slow upstream.
+READ_THEN_WAIT = """let open = false;
+let reading = 0;
+async function handler(req) {
+  if (req.params.release) { open = true; return reading; }
+  if (req.params.count) return reading;
+  const value = secrets.get("k");
+  reading += 1;
+  for (let i = 0; i < 500 && !open; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  return value;
+}"""
+
+
+def test_a_call_that_read_a_secret_holds_no_database_connection_while_it_runs(app, client, admin_headers):
+    """The database pool (5 + 10 on PostgreSQL) would be emptied by 15 such calls, and every request would wait."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from flux.api import db
+
+    secret = client.post("/api/v1/secrets", json={"name": "k", "value": "the-value"}, headers=admin_headers)
+    assert secret.status_code == 201
+    deploy(client, admin_headers, "reads", code=READ_THEN_WAIT, timeout_seconds=10)
+    with ThreadPoolExecutor(4) as threads:
+        calls = [threads.submit(call, app.test_client(), "reads", admin_headers) for _ in range(4)]
+        for _ in range(300):
+            if call(client, "reads", admin_headers, query_string={"count": 1}).json == 4:
+                break
+            time.sleep(0.01)
+        with app.app_context():
+            held = db.engine.pool.checkedout()
+        assert call(client, "reads", admin_headers, query_string={"release": 1}).json == 4
+        assert [each.result().json for each in calls] == ["the-value"] * 4
+    assert held == 0
+
+
+def test_threads_that_make_the_first_calls_at_once_share_one_supervisor_client(app, monkeypatch):
+    """Each client another thread built meanwhile kept its connections open, unclosed, to the supervisor."""
+    import threading
+
+    from plugins.functions.runtime import deno
+
+    tools = deno.sandbox_tools()
+
+    def slow_tools():  # the lookup takes a moment, as on a loaded host
+        time.sleep(0.05)
+        return tools
+
+    monkeypatch.setattr(deno, "sandbox_tools", slow_tools)
+    fresh = deno.DenoRuntime(app)
+    barrier = threading.Barrier(8)
+    clients = []
+
+    def first_call():
+        barrier.wait()
+        clients.append(fresh.client)
+
+    threads = [threading.Thread(target=first_call) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({id(client) for client in clients}) == 1
