@@ -327,3 +327,28 @@ def test_threads_that_make_the_first_calls_at_once_share_one_supervisor_client(a
     for thread in threads:
         thread.join()
     assert len({id(client) for client in clients}) == 1
+
+
+NUL_NAME = """async function handler(req) {
+  const name = "a" + String.fromCharCode(0) + "b";
+  return [String(secrets.get(name)), String(Deno.env.get(name))];
+}"""
+
+
+def test_a_name_holding_a_nul_is_unset_not_a_500(client, admin_headers):
+    """PostgreSQL refuses NUL in text: the read failed, and with it the call, unrecorded (a caller's
+    `secrets.get(req.params.name)` was enough)."""
+    from plugins.functions.runtime.base import Invocation
+    from plugins.functions.runtime.client import SupervisorClient
+
+    def store(name):
+        raise AssertionError(f"asked the store for {name!r}")
+
+    invocation = Invocation({}, secret=store, env=store)
+    for kind in ("secret", "env"):
+        assert SupervisorClient._answer(kind, {"name": "a\0b"}, invocation, lambda: None) == {}
+    deploy(client, admin_headers, "nul", code=NUL_NAME, allow_env=True)
+    response = call(client, "nul", admin_headers)
+    assert (response.status_code, response.json) == (200, ["undefined", "undefined"])
+    [execution] = client.get(f"{BASE}/nul/executions", headers=admin_headers).json
+    assert execution["status"] == "success"
