@@ -352,3 +352,49 @@ def test_a_name_holding_a_nul_is_unset_not_a_500(client, admin_headers):
     assert (response.status_code, response.json) == (200, ["undefined", "undefined"])
     [execution] = client.get(f"{BASE}/nul/executions", headers=admin_headers).json
     assert execution["status"] == "success"
+
+
+def test_a_killed_worker_fails_the_calls_in_it_and_the_next_call_gets_another(app, client, admin_headers):
+    import os
+    import signal
+    from concurrent.futures import ThreadPoolExecutor
+
+    deploy(client, admin_headers, "gated", code=READ_THEN_WAIT.replace('secrets.get("k")', "Deno.pid"))
+    with ThreadPoolExecutor(3) as threads:
+        calls = [threads.submit(call, app.test_client(), "gated", admin_headers) for _ in range(3)]
+        for _ in range(300):
+            if call(client, "gated", admin_headers, query_string={"count": 1}).json == 3:
+                break
+            time.sleep(0.01)
+        [process] = supervisor_folder(app).status()["processes"]
+        assert process["inflight"] == 3
+        os.kill(process["pid"], signal.SIGKILL)
+        answers = [each.result() for each in calls]
+    assert [answer.status_code for answer in answers] == [500] * 3
+    assert {answer.json["error"] for answer in answers} <= {
+        "Function used more CPU time than its timeout allows and was stopped",  # SIGKILL: also the hard CPU limit
+        "Function worker exited unexpectedly (exit status -9)",
+    }
+    again = call(client, "gated", admin_headers, query_string={"count": 1})
+    assert (again.status_code, again.json) == (200, 0)
+    assert supervisor_folder(app).status()["processes"][0]["pid"] != process["pid"]
+
+
+def test_stopping_a_worker_whose_fifos_already_closed_unwatches_them(app):
+    """The worker died; asyncio's writer saw its FIFO close before the supervisor read EOF on `output`."""
+    import asyncio
+    import os
+    import signal
+
+    from tests.functions.conftest import started_process
+
+    async def scenario():
+        process = await started_process(app, PID)
+        os.kill(process.pid, signal.SIGKILL)
+        for transport in process._writers:
+            transport.close()  # as asyncio does itself when the reading end goes
+        await asyncio.sleep(0.05)
+        process.kill()
+        return process._fds, process.alive
+
+    assert asyncio.run(scenario()) == ([-1, -1, -1], False)

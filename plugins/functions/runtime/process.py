@@ -529,7 +529,7 @@ class DenoProcess:
             return None
         try:
             chunk = os.read(stream.fileno(), 1 << 16)
-        except (BlockingIOError, OSError):
+        except (BlockingIOError, OSError, ValueError):  # ValueError: closed by `kill` already
             return None
         if not chunk:
             self._loop.remove_reader(stream.fileno())
@@ -581,7 +581,11 @@ class DenoProcess:
                     pass
                 self.process.wait()
         for transport in self._writers:
-            transport.abort()
+            # One that saw the worker's end of its FIFO close is closed already: aborted again,
+            # asyncio raised, and this method stopped before unwatching `output`, whose EOF then
+            # woke the supervisor's loop at once, forever (13,000 tracebacks a second).
+            if not transport.is_closing():
+                transport.abort()
         self._writers = []
         for fd in self._fds:
             if fd >= 0:
