@@ -398,3 +398,42 @@ def test_stopping_a_worker_whose_fifos_already_closed_unwatches_them(app):
         return process._fds, process.alive
 
     assert asyncio.run(scenario()) == ([-1, -1, -1], False)
+
+
+# Reads a secret, waits 300 ms, reads another: what each read answered comes back.
+TWO_READS = """async function handler(req) {
+  const first = secrets.get("first");
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  return { first, second: secrets.get("second"), request: req.body };
+}"""
+
+
+def test_a_call_left_mid_way_leaves_nothing_for_the_threads_next_call(app):
+    """An exception no answer catches (BaseException) leaves the call running in the supervisor: its asks
+    and outcome must not reach the next call this thread makes, nor that call's answers reach it."""
+    from plugins.functions.invoke import runtime
+    from plugins.functions.runtime.base import FunctionSpec, Invocation, Permissions
+
+    class Left(BaseException):
+        pass
+
+    def leave(name):
+        if name == "second":
+            raise Left()
+        return {"system": f"{name} of call 1"}
+
+    deno = runtime(app)
+    spec = FunctionSpec("two-reads", 1, TWO_READS, 5, 128, Permissions())
+    request = {"method": "POST", "url": "http://x/", "headers": {}, "body": "call 1", "params": {}}
+    try:
+        deno.invoke(spec, Invocation(request, secret=leave))
+    except Left:
+        pass
+    else:
+        raise AssertionError("the exception was swallowed")
+    other = FunctionSpec("other", 1, TWO_READS, 5, 128, Permissions())
+    outcome = deno.invoke(
+        other, Invocation({**request, "body": "call 2"}, secret=lambda name: {"system": f"{name} of call 2"})
+    )
+    assert (outcome.status, outcome.http_status) == ("success", 200), outcome
+    assert outcome.response["body"] == '{"first":"first of call 2","second":"second of call 2","request":"call 2"}'

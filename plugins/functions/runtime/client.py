@@ -117,6 +117,12 @@ class SupervisorClient:
             if connection is not None:
                 self._drop(connection)
             return Outcome(ERROR, 503, error=UNAVAILABLE)
+        except BaseException:
+            # Left mid-call (an exception no answer catches): the call's later asks and outcome
+            # would come to this thread's next call, which would answer them and take them for its own.
+            if connection is not None:
+                self._drop(connection)
+            raise
         if error is not None:
             raise error
         return Outcome(**message["outcome"])
