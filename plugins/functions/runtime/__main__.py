@@ -15,6 +15,7 @@ from .supervisor import Settings, Supervisor
 
 
 def main(argv: list[str]) -> int:
+    os.umask(0o077)  # the socket is only ever the server's: no window before its chmod
     settings = Settings.from_json(Path(argv[0]).read_text())
     lock = os.open(settings.lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:

@@ -22,13 +22,22 @@ from typing import Any
 
 from plugins.functions.runtime.base import ERROR, Invocation, Outcome
 from plugins.functions.runtime.process import START_TIMEOUT_S, Target
-from plugins.functions.runtime.supervisor import Settings, socket_address
+from plugins.functions.runtime.supervisor import MAX_LINE_BYTES, Settings, socket_address
 
 # The supervisor imports this package alone, as `runtime`, from the plugin's folder: none of the server.
 PLUGIN_FOLDER = Path(__file__).resolve().parents[1]
 CONNECT_TIMEOUT_S = 10.0
+RESTART_AFTER_S = 0.2  # a supervisor that exited at once (the lock was taken) is started again this often
 ANSWER_MARGIN_S = START_TIMEOUT_S + 10  # beyond a call's own timeout, before the supervisor counts as hung
 UNAVAILABLE = "The functions runtime stopped during this call; retry it"
+
+
+def line_of(message: dict[str, Any]) -> bytes:
+    """One JSON line, UTF-8 as is: escaped to ASCII, accented text would take three times its size."""
+    try:
+        return json.dumps(message, ensure_ascii=False).encode() + b"\n"
+    except UnicodeEncodeError:  # a lone surrogate: only its escape is valid JSON text
+        return json.dumps(message).encode() + b"\n"
 
 
 class SupervisorGone(Exception):
@@ -52,9 +61,9 @@ class Connection:
         readable, _, _ = select.select([self.socket], [], [], 0)
         return bool(readable)
 
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: dict[str, Any] | bytes) -> None:
         try:
-            self.socket.sendall(json.dumps(message).encode() + b"\n")
+            self.socket.sendall(message if isinstance(message, bytes) else line_of(message))
         except OSError:
             raise SupervisorGone() from None
 
@@ -87,9 +96,13 @@ class SupervisorClient:
         """Run one call; a supervisor that stops meanwhile fails it with a 503 (it is not run twice)."""
         error: BaseException | None = None
         connection = None
+        line = line_of({"call": target.as_json(), "request": invocation.request})
+        if len(line) > MAX_LINE_BYTES:
+            error = f"The request is {len(line)} bytes; the functions runtime takes {MAX_LINE_BYTES}"
+            return Outcome(ERROR, 413, error=error)
         try:
             connection = self._connection()
-            connection.send({"call": target.as_json(), "request": invocation.request})
+            connection.send(line)
             while True:
                 message = connection.receive(target.timeout_seconds + ANSWER_MARGIN_S)
                 if "outcome" in message:
@@ -104,6 +117,12 @@ class SupervisorClient:
             if connection is not None:
                 self._drop(connection)
             return Outcome(ERROR, 503, error=UNAVAILABLE)
+        except BaseException:
+            # Left mid-call (an exception no answer catches): the call's later asks and outcome
+            # would come to this thread's next call, which would answer them and take them for its own.
+            if connection is not None:
+                self._drop(connection)
+            raise
         if error is not None:
             raise error
         return Outcome(**message["outcome"])
@@ -122,6 +141,8 @@ class SupervisorClient:
         name = fields.get("name")
         if not isinstance(name, str):
             return {"error": "A read without a name"}
+        if "\0" in name:  # no secret or variable has one, and PostgreSQL fails the read (the call was a 500)
+            return {}
         if kind == "secret":
             return invocation.secret(name)
         value = invocation.env(name)
@@ -153,17 +174,22 @@ class SupervisorClient:
         try:
             return Connection(self.settings.socket)
         except OSError:
-            self._start()
-        deadline = time.monotonic() + CONNECT_TIMEOUT_S
+            supervisor = self._start()
+        started = time.monotonic()
+        deadline = started + CONNECT_TIMEOUT_S
         while True:
             try:
                 return Connection(self.settings.socket)
             except OSError:
                 if time.monotonic() > deadline:
                     raise SupervisorGone() from None
+                if supervisor.returncode is not None and time.monotonic() - started > RESTART_AFTER_S:
+                    # It exited without serving: another held the lock, one that was stopping
+                    # (its socket already gone). Once that one is gone, this one serves.
+                    supervisor, started = self._start(), time.monotonic()
                 time.sleep(0.01)
 
-    def _start(self) -> None:
+    def _start(self) -> subprocess.Popen:
         partial = self.settings_file.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         partial.write_text(self.settings.as_json())
         partial.replace(self.settings_file)
@@ -174,6 +200,7 @@ class SupervisorClient:
             env={"PATH": os.environ.get("PATH", "")},  # none of the server's variables, so none of its secrets
         )
         threading.Thread(target=process.wait, name="supervisor-reaper", daemon=True).start()
+        return process
 
     def _drop(self, connection: Connection) -> None:
         connection.close()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,22 @@ from plugins.functions.runtime.process import Sandbox, Target
 from plugins.functions.runtime.supervisor import PoolLimits, Settings
 from plugins.functions.runtime.typecheck import GLOBALS, TypeChecker, sandbox_tools, write_once
 
+RUNTIME_FOLDER = Path(__file__).resolve().parent
 # Appended to the function's code so the worker finds a handler that is declared but not exported.
 ENTRY_SUFFIX = '\n;export const __fluxbase_entry = typeof handler === "function" ? handler : undefined;\n'
+
+
+def runtime_code() -> str:
+    """A digest of the supervisor's own code: a server upgraded meanwhile starts a supervisor of its own.
+
+    A supervisor lives as long as any server is connected, so across a rolling restart it
+    would run on with the old code, and start workers from the new `worker.js`.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(RUNTIME_FOLDER.iterdir()):
+        if path.suffix in (".py", ".js"):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def deno_binary() -> str:
@@ -75,6 +90,7 @@ class DenoRuntime:
             max_calls=config["FUNCTIONS_WORKER_MAX_CALLS"],
         )
         self._client: SupervisorClient | None = None
+        self._client_lock = threading.Lock()
 
     @property
     def tools(self) -> dict[str, str]:
@@ -86,26 +102,31 @@ class DenoRuntime:
     @property
     def client(self) -> SupervisorClient:
         """The supervisor's client, built once the sandbox tools are known to be there."""
-        if self._client is None:
-            sandbox = Sandbox(
-                binary=self.binary,
-                setpriv=self.tools["setpriv"],
-                deno_dir=str(self.deno_dir),
-                scratch=str(self.scratch),
-                pipes=str(self.pipes),
-            )
-            # Named by what it runs with: servers given other settings (a deploy with a new
-            # configuration, say) start a supervisor of their own; the old one stops when its
-            # last server has gone.
-            digest = hashlib.sha256(json.dumps([asdict(sandbox), asdict(self.limits)]).encode()).hexdigest()[:12]
-            settings = Settings(
-                socket=str(self.work_dir / f"supervisor-{digest}.sock"),
-                lock=str(self.work_dir / f"supervisor-{digest}.lock"),
-                sandbox=sandbox,
-                limits=self.limits,
-            )
-            self._client = SupervisorClient(settings, self.work_dir / f"supervisor-{digest}.json")
+        with self._client_lock:  # once: a client another thread built meanwhile would leak its connections
+            if self._client is None:
+                self._client = self._new_client()
         return self._client
+
+    def _new_client(self) -> SupervisorClient:
+        sandbox = Sandbox(
+            binary=self.binary,
+            setpriv=self.tools["setpriv"],
+            deno_dir=str(self.deno_dir),
+            scratch=str(self.scratch),
+            pipes=str(self.pipes),
+        )
+        # Named by what it runs with and its code: servers given other settings or code (a
+        # deploy with a new configuration or release, say) start a supervisor of their own;
+        # the old one stops when its last server has gone.
+        named = json.dumps([asdict(sandbox), asdict(self.limits), runtime_code()])
+        digest = hashlib.sha256(named.encode()).hexdigest()[:12]
+        settings = Settings(
+            socket=str(self.work_dir / f"supervisor-{digest}.sock"),
+            lock=str(self.work_dir / f"supervisor-{digest}.lock"),
+            sandbox=sandbox,
+            limits=self.limits,
+        )
+        return SupervisorClient(settings, self.work_dir / f"supervisor-{digest}.json")
 
     def module_for(self, code: str) -> Path:
         """The function's code as a module file that also exports its handler."""

@@ -39,7 +39,9 @@ CPU_MARGIN_S = 1  # CPU seconds a call may use beyond its timeout before its pro
 MEMORY_HEADROOM_MB = 64  # code, JIT and Deno's own allocations on top of the function's memory
 MAX_BODY_BYTES = 6 * 1024 * 1024
 MAX_LOG_BYTES = 64 * 1024
-MAX_FRAME_BYTES = MAX_BODY_BYTES * 2 + 4 * MAX_LOG_BYTES  # JSON escaping can double a body
+MAX_LOG_LINES = 4096  # empty lines count no byte: without this, one call stored 400,000 of them (24 MB)
+# JSON escaping makes a control character six bytes (`\u0001`): a body or log within its limit still fits.
+MAX_FRAME_BYTES = 6 * (MAX_BODY_BYTES + MAX_LOG_BYTES) + (1 << 20)
 MAX_STDERR_BYTES = 64 * 1024
 LOG_LEVELS = {"debug", "info", "warn", "error"}  # those worker.js gives console's methods
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -179,7 +181,10 @@ class DenoProcess:
         self._results: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._askers: dict[int, Asker] = {}
         self._stray: dict[int, list[dict[str, str]]] = {}
+        self._stray_bytes: dict[int, int] = {}
+        self._timed_out: set[int] = set()  # calls answered 504 whose result may still come, once
         self._frames = bytearray()
+        self._scanned = 0  # bytes of `_frames` known to hold no newline: each chunk is searched once
         self._stdout = bytearray()
         self._stderr = bytearray()
         self._dead: ProcessFailed | None = None
@@ -253,7 +258,7 @@ class DenoProcess:
             {
                 "module": module.as_uri(),
                 "permissions": self.target.permissions.as_json(),
-                "limits": {"logBytes": MAX_LOG_BYTES, "bodyBytes": MAX_BODY_BYTES},
+                "limits": {"logBytes": MAX_LOG_BYTES, "logLines": MAX_LOG_LINES, "bodyBytes": MAX_BODY_BYTES},
             }
         )
         try:
@@ -330,6 +335,7 @@ class DenoProcess:
                     answer = await result
             except TimeoutError:
                 self.retiring = True  # it may be spinning: the others finish, then it goes
+                self._timed_out.add(call_id)
                 error = f"Function timed out after {self.target.timeout_seconds} s"
                 return Outcome(TIMEOUT, 504, error=error, logs=self._stray[call_id])
             return self._outcome(answer, self._stray[call_id])
@@ -340,6 +346,7 @@ class DenoProcess:
             self._results.pop(call_id, None)
             self._askers.pop(call_id, None)
             self._stray.pop(call_id, None)
+            self._stray_bytes.pop(call_id, None)
 
     def _outcome(self, answer: dict[str, Any], stray: list[dict[str, str]]) -> Outcome:
         if answer.get("kind") == "memory":
@@ -377,6 +384,9 @@ class DenoProcess:
         entries = answer.get("logs")
         logs, size, truncated = [], 0, bool(answer.get("truncated"))
         for entry in entries if isinstance(entries, list) else []:
+            if len(logs) >= MAX_LOG_LINES:
+                truncated = True
+                break
             if isinstance(entry, dict):
                 message = self._clean(str(entry.get("message", "")))
                 timestamp = entry.get("timestamp")
@@ -387,7 +397,7 @@ class DenoProcess:
                     truncated = True
                     break
                 logs.append({"timestamp": timestamp, "level": level, "message": message})
-        return logs + stray, truncated
+        return logs + stray[: MAX_LOG_LINES - len(logs)], truncated
 
     @staticmethod
     def _too_large(size: object, logs: list[dict[str, str]], truncated: bool) -> Outcome:
@@ -427,14 +437,16 @@ class DenoProcess:
 
     def _consume(self) -> None:
         """Dispatch each whole frame received; a broken one stops the process and fails its calls."""
-        while (newline := self._frames.find(b"\n")) >= 0:
+        while (newline := self._frames.find(b"\n", self._scanned)) >= 0:
             line = bytes(self._frames[:newline])
             del self._frames[: newline + 1]
+            self._scanned = 0
             try:
                 self._dispatch(line)
             except ProcessFailed as failure:
                 self._fail(failure)
                 return
+        self._scanned = len(self._frames)
         if len(self._frames) > MAX_FRAME_BYTES:
             self._fail(ProcessFailed(f"Function wrote more than {MAX_FRAME_BYTES} bytes in one answer", 502))
 
@@ -452,12 +464,18 @@ class DenoProcess:
             self._results[0].set_result(frame)
         elif kind == "result" and self._waiting(frame.get("id")):
             self._results[frame["id"]].set_result(frame)
-        elif kind == "ask" and frame.get("kind") in ASKS and frame.get("id") in self._askers:
+        elif kind == "result" and isinstance(frame.get("id"), int) and frame["id"] in self._timed_out:
+            self._timed_out.discard(frame["id"])  # late: its caller had its 504; the calls beside it go on
+        elif kind == "ask" and str(frame.get("kind")) in ASKS and self._asking(frame.get("id")):
             self._loop.create_task(self._relay(frame))
         elif kind == "ask":  # a call that ended: cut off, as worker.js does itself
             self._send({"error": "This call has ended"}, fifo=2)
         else:
             raise ProcessFailed("Function worker sent an unexpected answer and was stopped", 502)
+
+    def _asking(self, call_id: object) -> bool:
+        """Whether `call_id` names a call still running, whose asks its server thread answers."""
+        return isinstance(call_id, int) and call_id in self._askers
 
     def _waiting(self, call_id: object) -> bool:
         """Whether `call_id` names a call still waiting for its result (one result per call, no more)."""
@@ -466,7 +484,7 @@ class DenoProcess:
     async def _relay(self, frame: dict[str, Any]) -> None:
         """Ask the call's server thread, answer the worker; every other call in it waits meanwhile."""
         asker = self._askers[frame["id"]]
-        fields = {key: value for key, value in frame.items() if key not in ("type", "id", "kind", "cpu")}
+        fields = {"name": frame["name"]} if "name" in frame else {}  # nothing else reaches the server thread
         try:
             answer = await asker(frame["kind"], fields)
         except (OSError, ValueError, KeyError, ProcessFailed):  # its server thread is gone: the worker must not wait
@@ -487,11 +505,18 @@ class DenoProcess:
         self._stdout = bytearray(rest[:MAX_LOG_BYTES])
         if len(self._stray) != 1:
             return
-        [stray] = self._stray.values()
+        [(call_id, stray)] = self._stray.items()
+        # Counted as it grows, never summed per line: a flood of short lines cost the whole
+        # node's event loop a minute (quadratic), and each line counts one byte more.
+        size = self._stray_bytes.get(call_id, 0)
         for line in lines:
-            if line.strip() and sum(len(entry["message"]) for entry in stray) < MAX_LOG_BYTES:
-                text = line.decode(errors="replace")[:MAX_LOG_BYTES]
+            if size >= MAX_LOG_BYTES:
+                break
+            if line.strip():
+                text = line.decode(errors="replace")[: MAX_LOG_BYTES - size]
                 stray.append({"timestamp": "", "level": "info", "message": text})
+                size += len(text) + 1
+        self._stray_bytes[call_id] = size
 
     def _on_stderr(self) -> None:
         chunk = self._read_stream(self.process.stderr if self.process else None)
@@ -504,7 +529,7 @@ class DenoProcess:
             return None
         try:
             chunk = os.read(stream.fileno(), 1 << 16)
-        except (BlockingIOError, OSError):
+        except (BlockingIOError, OSError, ValueError):  # ValueError: closed by `kill` already
             return None
         if not chunk:
             self._loop.remove_reader(stream.fileno())
@@ -556,7 +581,11 @@ class DenoProcess:
                     pass
                 self.process.wait()
         for transport in self._writers:
-            transport.abort()
+            # One that saw the worker's end of its FIFO close is closed already: aborted again,
+            # asyncio raised, and this method stopped before unwatching `output`, whose EOF then
+            # woke the supervisor's loop at once, forever (13,000 tracebacks a second).
+            if not transport.is_closing():
+                transport.abort()
         self._writers = []
         for fd in self._fds:
             if fd >= 0:

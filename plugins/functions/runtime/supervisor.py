@@ -29,16 +29,20 @@ import json
 import os
 import signal
 import time
+import traceback
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .base import TIMEOUT, Outcome
-from .process import ASKS, MAX_FRAME_BYTES, Asker, DenoProcess, ProcessFailed, Sandbox, Target
+from .base import ERROR, TIMEOUT, Outcome
+from .process import ASKS, Asker, DenoProcess, ProcessFailed, Sandbox, Target
 
 IDLE_EXIT_S = 2.0  # no server connected this long: stop (a killed server leaves no Deno process behind)
 SWEEP_EVERY_S = 5.0
-MAX_LINE_BYTES = MAX_FRAME_BYTES + (1 << 20)  # a request of up to 6 MB, JSON-escaped
+# A request as the server sends it (UTF-8, not ASCII-escaped): the server takes bodies of
+# 10 MB by default, and a control character is six bytes escaped. A longer line is refused
+# by the client with a 413 (`client.py`), never sent to close the connection mid-call.
+MAX_LINE_BYTES = 64 << 20
 
 
 @dataclass(frozen=True)
@@ -199,10 +203,11 @@ class Pool:
         for key, group in list(self._groups.items()):
             other_version = target is not None and key[0] == target.function_id and key != target.key
             for process in group:
-                if process.inflight == 0 and process.ready.done() and (other_version or process.last_used < cutoff):
-                    process.kill()
-                elif other_version:
+                if other_version:
                     process.retiring = True
+                idle = process.ready.done() and process.last_used < cutoff
+                if process.inflight == 0 and (process.retiring or idle):
+                    process.kill()  # one still starting too: dropped below, nothing would stop it later
             group[:] = [process for process in group if process.inflight or not process.retiring]
             if not group:
                 del self._groups[key]
@@ -327,7 +332,13 @@ class Supervisor:
                 raise ConnectionError("the server thread is gone")
             return answer
 
-        outcome = await self.pool.run(Target.from_json(message["call"]), message["request"], ask)
+        try:
+            outcome = await self.pool.run(Target.from_json(message["call"]), message["request"], ask)
+        except ConnectionError:
+            return  # the server thread is gone: nobody waits for this outcome
+        except Exception:  # noqa: BLE001 - no FIFO, no fork (a full disk, a missing binary): the call must still end
+            traceback.print_exc()  # for the operator, on the server's error log
+            outcome = Outcome(ERROR, 500, error="Function worker did not start")
         try:
             await self._write(writer, {"outcome": asdict(outcome)})
         except ConnectionError:

@@ -84,7 +84,7 @@ Object.defineProperty(Deno, "addSignalListener", {
   },
 });
 
-let limits = { logBytes: 65536, bodyBytes: 6 * 1024 * 1024 };
+let limits = { logBytes: 65536, logLines: 4096, bodyBytes: 6 * 1024 * 1024 };
 
 // One invocation: its id, its log so far, and the server's answers to what it asked.
 // `open` turns false when its result is sent: whatever it left running is then cut off.
@@ -143,7 +143,7 @@ function capture(level, args) {
   if (call === null) return;
   const message = args.map(describe).join(" ");
   const size = encodeText(encoder, message).length;
-  if (call.logSize + size > limits.logBytes) {
+  if (call.logSize + size > limits.logBytes || call.logs.length >= limits.logLines) {
     call.truncated = true;
     return;
   }
@@ -151,8 +151,21 @@ function capture(level, args) {
   call.logs.push({ timestamp: new Date().toISOString(), level, message });
 }
 
-for (const [method, level] of [["log", "info"], ["info", "info"], ["debug", "debug"], ["warn", "warn"], ["error", "error"], ["trace", "debug"]]) {
+const captured = [["log", "info"], ["info", "info"], ["debug", "debug"], ["warn", "warn"], ["error", "error"], ["trace", "debug"]];
+for (const [method, level] of captured) {
   console[method] = (...args) => capture(level, args);
+}
+// The rest (dir, table, assert, group, time…) and alert/confirm/prompt print on the real
+// stdout, which the server gives to the one call running: work left over from a call that
+// ended would print into another call's log. Only code of a running call may use them.
+const stillRunning = (original, nothing) => (...args) => (currentCall() === null ? nothing : original(...args));
+for (const method of Object.keys(console)) {
+  if (typeof console[method] === "function" && !captured.some(([name]) => name === method)) {
+    console[method] = stillRunning(console[method], undefined);
+  }
+}
+for (const [name, nothing] of [["alert", undefined], ["confirm", false], ["prompt", null]]) {
+  if (typeof globalThis[name] === "function") globalThis[name] = stillRunning(globalThis[name], nothing);
 }
 globalThis.addEventListener("unhandledrejection", (event) => {
   event.preventDefault();
