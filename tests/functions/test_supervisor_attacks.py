@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import time
 
-from tests.functions.conftest import BASE, HELLO, call, deploy
+from tests.functions.conftest import BASE, HELLO, call, deploy, run_on_a_loop_of_its_own
 
 PID = "async function handler(req) { return Deno.pid }"
 
@@ -88,7 +88,7 @@ def test_a_process_still_starting_when_its_version_is_replaced_is_stopped(app):
         process.kill()
         return tracked, alive
 
-    tracked, alive = asyncio.run(scenario())
+    tracked, alive = run_on_a_loop_of_its_own(scenario)
     assert tracked == []
     assert not alive
 
@@ -397,7 +397,7 @@ def test_stopping_a_worker_whose_fifos_already_closed_unwatches_them(app):
         process.kill()
         return process._fds, process.alive
 
-    assert asyncio.run(scenario()) == ([-1, -1, -1], False)
+    assert run_on_a_loop_of_its_own(scenario) == ([-1, -1, -1], False)
 
 
 # Reads a secret, waits 300 ms, reads another: what each read answered comes back.
