@@ -278,6 +278,14 @@ async function handler(req) {
 }"""
 
 
+def waiting(client, name: str, headers: dict, expected: int) -> None:
+    """Until `expected` calls of a READ_THEN_WAIT function wait at once (or 3 s have passed)."""
+    for _ in range(300):
+        if call(client, name, headers, query_string={"count": 1}).json == expected:
+            return
+        time.sleep(0.01)
+
+
 def test_a_call_that_read_a_secret_holds_no_database_connection_while_it_runs(app, client, admin_headers):
     """The database pool (5 + 10 on PostgreSQL) would be emptied by 15 such calls, and every request would wait."""
     from concurrent.futures import ThreadPoolExecutor
@@ -289,10 +297,7 @@ def test_a_call_that_read_a_secret_holds_no_database_connection_while_it_runs(ap
     deploy(client, admin_headers, "reads", code=READ_THEN_WAIT, timeout_seconds=10)
     with ThreadPoolExecutor(4) as threads:
         calls = [threads.submit(call, app.test_client(), "reads", admin_headers) for _ in range(4)]
-        for _ in range(300):
-            if call(client, "reads", admin_headers, query_string={"count": 1}).json == 4:
-                break
-            time.sleep(0.01)
+        waiting(client, "reads", admin_headers, 4)
         with app.app_context():
             held = db.engine.pool.checkedout()
         assert call(client, "reads", admin_headers, query_string={"release": 1}).json == 4
@@ -362,10 +367,7 @@ def test_a_killed_worker_fails_the_calls_in_it_and_the_next_call_gets_another(ap
     deploy(client, admin_headers, "gated", code=READ_THEN_WAIT.replace('secrets.get("k")', "Deno.pid"))
     with ThreadPoolExecutor(3) as threads:
         calls = [threads.submit(call, app.test_client(), "gated", admin_headers) for _ in range(3)]
-        for _ in range(300):
-            if call(client, "gated", admin_headers, query_string={"count": 1}).json == 3:
-                break
-            time.sleep(0.01)
+        waiting(client, "gated", admin_headers, 3)
         [process] = supervisor_folder(app).status()["processes"]
         assert process["inflight"] == 3
         os.kill(process["pid"], signal.SIGKILL)

@@ -415,11 +415,9 @@ class DenoProcess:
         return "\n".join(line for line in text.split("\n") if "fluxbase:worker" not in line)
 
     def _send(self, message: dict[str, Any], fifo: int = 0) -> None:
-        data = json.dumps(message).encode() + b"\n"
+        """A frame to the worker's `input` (0) or `answers` (2); sent only once connected, never after it stopped."""
         if self._writers:
-            self._writers[0 if fifo == 0 else 1].write(data)
-        else:  # before the worker is connected: only `init`'s predecessor, never large
-            os.write(self._fds[fifo], data)
+            self._writers[0 if fifo == 0 else 1].write(json.dumps(message).encode() + b"\n")
 
     def _on_output(self) -> None:
         """Frames from the worker: results, asks, and the start-up lines."""
