@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -144,6 +145,21 @@ def begin_writing(connection: sa.Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
     elif connection.dialect.name == "postgresql" and dbapi_connection.info.transaction_status == IDLE:
         connection.exec_driver_sql("BEGIN")
+
+
+# Written by hand: SQLite's busy handler polls with sleeps of up to 100 ms, so threads of
+# one process that write at once are served in no order, and some wait a second
+# (bench/README.md, "Writers of one process take turns").
+_SQLITE_WRITERS = threading.Lock()
+
+
+def writer_turn(engine: sa.Engine) -> contextlib.AbstractContextManager[Any]:
+    """Hold around a short write transaction: on SQLite this process's writers queue for it in order.
+
+    Only for a transaction that runs no other code (no caller's work, no second write):
+    a thread waiting here holds nothing another needs.
+    """
+    return _SQLITE_WRITERS if engine.dialect.name == "sqlite" else contextlib.nullcontext()
 
 
 @contextlib.contextmanager

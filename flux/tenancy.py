@@ -39,7 +39,7 @@ from flask import g, has_request_context
 from sqlalchemy import event, orm
 from sqlalchemy.orm import Mapped, mapped_column
 
-from flux.db import UtcDateTime, db, new_id, utcnow
+from flux.db import UtcDateTime, db, new_id, utcnow, writer_turn
 
 DEFAULT_TENANT_SLUG = "default"
 
@@ -309,7 +309,7 @@ def write_rows(statement: sa.Executable, parameters: dict[str, Any]) -> int:
     then needs no session at all (`bench/fast_paths.py`). Returns the rows it changed.
     """
     scoped, parameters = _apart(statement, parameters)
-    with db.engine.begin() as connection:
+    with writer_turn(db.engine), db.engine.begin() as connection:
         return connection.execute(scoped, parameters).rowcount
 
 

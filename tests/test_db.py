@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from flux.db import db
-from flux.tenancy import Tenant
+from flux.tenancy import Tenant, write_rows
 from tests.conftest import BACKEND
 
 RAW = {"all_tenants": True}  # raw SQL on the tenants table, which no tenant owns
@@ -94,3 +94,28 @@ def test_a_write_that_starts_with_a_cte_is_rolled_back_with_its_transaction(app)
         assert not write_lock_is_free(app)
         db.session.rollback()
         assert db.session.scalar(sa.select(Tenant.name).where(Tenant.slug == "default")) != "renamed in a CTE"
+
+
+def test_writers_of_one_process_take_turns_without_polling_for_the_lock(make_app):
+    """With no busy timeout at all, 16 threads writing at once never meet a locked database: they queue."""
+    app = make_app(SQLITE_BUSY_TIMEOUT_MS=0)
+    rename = Tenant.__table__.update().where(Tenant.__table__.c.slug == "default")
+    failures: list[Exception] = []
+
+    def write(number: int) -> None:
+        with app.app_context():
+            for turn in range(20):
+                try:
+                    write_rows(rename.values(name=f"writer {number} turn {turn}"), {})
+                except sa.exc.OperationalError as error:
+                    failures.append(error)
+
+    writers = [threading.Thread(target=write, args=(number,)) for number in range(16)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    assert failures == []
+    with app.app_context():
+        name = db.session.scalar(sa.text("SELECT name FROM tenants WHERE slug = 'default'"), execution_options=RAW)
+    assert name.startswith("writer ") and name.endswith(" turn 19")
