@@ -25,6 +25,7 @@ from flux.cli import pass_app
 from flux.client import FluxClient, omit_none, path_segment, update_or_create
 from flux.config import ConfigError, environment_variables
 from flux.context import Actor, current_actor, current_tenant, current_tenant_id, public
+from flux.cors import own_cors
 from flux.crypto import Cipher, DecryptionError, EncryptedColumn, KeyNotInRing, associated_data
 from flux.db import (
     UtcDateTime,
@@ -44,6 +45,7 @@ from flux.errors import (
     NotFound,
     PayloadTooLarge,
     ServiceUnavailable,
+    TooManyRequests,
     Unauthorized,
     database_fault,
     log_unexpected,
@@ -55,6 +57,7 @@ from flux.hookspecs import hookimpl, hookspec
 from flux.http import parse_json
 from flux.migrate import schema_heads
 from flux.openapi import SECURITY, ApiBlueprint, raises
+from flux.ratelimit import Window
 from flux.registry import collect_named, pick
 from flux.remote_cli import ExpiresIn, json_option, pass_client, read_value, report, show_record, show_table
 from flux.schemas import (
@@ -141,11 +144,13 @@ __all__ = [
     "TenantMembership",
     "TenantScoped",
     "Timestamp",
+    "TooManyRequests",
     "TtlCache",
     "Unauthorized",
     "UtcDateTime",
     "Version",
     "VersionInPath",
+    "Window",
     "__version__",
     "answer",
     "associated_data",
@@ -186,6 +191,7 @@ __all__ = [
     "new_id",
     "omit_none",
     "open_session",
+    "own_cors",
     "page_of",
     "paginated",
     "parse",

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from typing import Any
 
 from flask import Flask, Response, current_app, request
 from sqlalchemy.exc import SQLAlchemyError
@@ -34,6 +35,20 @@ ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE"
 ALLOWED_HEADERS = "Authorization, Content-Type, If-Match, If-None-Match, X-FB-Tenant, X-Service-Key, X-Request-Id"
 EXPOSED_HEADERS = "ETag, Retry-After, X-Request-Id, X-Total-Count"
 PREFLIGHT_MAX_AGE = "600"
+
+
+def own_cors(view: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a view that answers CORS itself (its preflights and its headers): the tenant's origins do not apply.
+
+    Invoke routes are such views: each function has its own allowed origins. Put it below the route decorator.
+    """
+    view.flux_own_cors = True  # type: ignore[attr-defined]
+    return view
+
+
+def _own_cors_view() -> bool:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return getattr(view, "flux_own_cors", False)
 
 
 def allows(origins: Collection[str], origin: str) -> bool:
@@ -82,7 +97,7 @@ def answer_preflight() -> Response | None:
     origin = request.headers.get("Origin")
     if request.method != "OPTIONS" or not origin or "Access-Control-Request-Method" not in request.headers:
         return None
-    if not request.path.startswith(API_PREFIXES):
+    if not request.path.startswith(API_PREFIXES) or _own_cors_view():
         return None
     response = current_app.response_class(status=204)
     response.vary.add("Origin")
@@ -98,6 +113,8 @@ def allow_origin(response: Response) -> Response:
     """Name the request's origin in the answer when the request's tenant allows it."""
     origin = request.headers.get("Origin")
     if not origin or not request.path.startswith(API_PREFIXES) or "Access-Control-Allow-Origin" in response.headers:
+        return response
+    if _own_cors_view():
         return response
     response.vary.add("Origin")
     if allows(_allowed_for_request(), origin):

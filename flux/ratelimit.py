@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import math
 import time
+from dataclasses import dataclass
 
 from limits import RateLimitItem, parse, storage, strategies
 
@@ -42,8 +43,33 @@ def require_redis_package(storage_url: str) -> None:
         ) from None
 
 
+@dataclass(frozen=True)
+class Window:
+    """Where a caller stands in a fixed window after one request: its `X-RateLimit-*` headers."""
+
+    allowed: bool
+    limit: int
+    remaining: int
+    resets: float  # unix time
+
+    @property
+    def reset_at(self) -> int:
+        return math.ceil(self.resets)
+
+    @property
+    def retry_after(self) -> int:
+        return max(1, math.ceil(self.resets - time.time()))
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(self.remaining),
+            "X-RateLimit-Reset": str(self.reset_at),
+        }
+
+
 class RateLimiter:
-    """A moving-window limiter over named identifiers (an IP, an e-mail, a key id)."""
+    """A moving-window limiter over named identifiers (an IP, an e-mail, a key id), and fixed windows for quotas."""
 
     def __init__(self, storage_url: str) -> None:
         require_redis_package(storage_url)
@@ -52,6 +78,8 @@ class RateLimiter:
         except Exception as error:
             raise ConfigError(f"FLUXBASE_RATE_LIMIT_STORAGE_URL {storage_url!r} is not usable: {error}") from error
         self._limiter = strategies.MovingWindowRateLimiter(backend)
+        # Quotas such as 10000/day: a counter per window, where a moving window keeps every hit.
+        self._windows = strategies.FixedWindowRateLimiter(backend)
 
     def retry_after(self, limit: str, *identifiers: str) -> int | None:
         """Seconds to wait when the limit is used up, else None; does not count a hit."""
@@ -64,3 +92,10 @@ class RateLimiter:
     def hit(self, limit: str, *identifiers: str) -> bool:
         """Count one event; False when it went over the limit."""
         return self._limiter.hit(parse_limit(limit), *identifiers)
+
+    def take(self, limit: str, *identifiers: str) -> Window:
+        """Count one request against a fixed-window quota (`"100/minute"`), over it or not, and say where it stands."""
+        item = parse_limit(limit)
+        allowed = self._windows.hit(item, *identifiers)
+        reset_at, remaining = self._windows.get_window_stats(item, *identifiers)
+        return Window(allowed, item.amount, max(0, remaining), reset_at)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import sqlalchemy as sa
+from alembic import command
 
 from flux import migrate
 from flux.cli import cli
-from flux.db import db
+from flux.db import begin_writing, db
 
 
 def table_names(app) -> set[str]:
@@ -21,7 +24,7 @@ def test_upgrade_on_empty_database(make_app):
     assert {"alembic_version", "flux_kv", "my_plugin_notes"} <= table_names(app)
     with app.app_context(), db.engine.connect() as connection:
         applied = set(connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars())
-    assert applied == {"core_0003", "storage_0001", "my_plugin_0001", "secrets_0001", "settings_0001", "functions_0003"}
+    assert applied == {"core_0003", "storage_0001", "my_plugin_0001", "secrets_0001", "settings_0001", "functions_0004"}
 
 
 def test_upgrade_is_idempotent(app):
@@ -47,3 +50,42 @@ def test_sqlite_runs_in_wal_mode_with_busy_timeout(app):
     with app.app_context(), db.engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10000
+
+
+def test_settings_the_api_gave_move_into_api_settings_and_code_is_not_read(make_app):
+    """Before functions_0004 only the API could set these; a directive in old code must not open a function."""
+    app = make_app(migrated=False)
+    migrate.upgrade(app)
+    config = migrate.alembic_config(app)
+    with app.app_context(), db.engine.begin() as connection:
+        begin_writing(connection)
+        config.attributes["connection"] = connection
+        command.downgrade(config, "functions_0003")
+    columns = "id, tenant_id, name, namespace, description, code, version, enabled, timeout_seconds, memory_mb"
+    columns += ", env, permissions, allow_unauthenticated, is_public, isolation, created_at, updated_at"
+    with app.app_context(), db.engine.begin() as connection:
+        tenant_id = connection.execute(sa.text("SELECT id FROM tenants")).scalar_one()
+        for name, anonymous, public in (("open", True, True), ("hidden", False, False), ("plain", False, True)):
+            connection.execute(
+                sa.text(
+                    f"INSERT INTO functions ({columns}) VALUES (:name, :tenant, :name, 'default', '', "
+                    "'// @fluxbase:allow-unauthenticated', 1, true, 60, 128, '[]', '{}', :anonymous, :public, "
+                    "'warm', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+                ),
+                {"name": name, "tenant": tenant_id, "anonymous": anonymous, "public": public},
+            )
+    migrate.upgrade(app)
+    with app.app_context(), db.engine.connect() as connection:
+        rows = connection.execute(
+            sa.text("SELECT name, api_settings, annotations, allow_unauthenticated FROM functions ORDER BY name")
+        ).all()
+
+    def decoded_json(value):  # SQLite's driver gives JSON columns as text, psycopg as objects
+        return json.loads(value) if isinstance(value, str) else value
+
+    decoded = {name: (decoded_json(api), decoded_json(found), bool(anonymous)) for name, api, found, anonymous in rows}
+    assert decoded == {
+        "hidden": ({"is_public": False}, {}, False),
+        "open": ({"allow_unauthenticated": True}, {}, True),
+        "plain": ({}, {}, False),
+    }

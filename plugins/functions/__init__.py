@@ -12,7 +12,7 @@ import atexit
 from pathlib import Path
 
 from flux.api import AdminPage, EncryptedColumn, delete_tenant_rows, hookimpl
-from plugins.functions import dashboard, function_env, hookspecs
+from plugins.functions import dashboard, directives, function_env, hookspecs
 from plugins.functions.api import functions_api
 from plugins.functions.config import DEFAULTS
 from plugins.functions.invoke import runtime_class
@@ -91,6 +91,7 @@ def register_admin_pages(app):
 def startup(app):
     # Pick the runtime and read the allowlist now: a misspelled name stops start-up, not the first call.
     refuse_replaced_hooks(app.extensions["flux"].plugins)
+    directives.check_defaults(app.config)
     state = {
         "runtime_class": runtime_class(app),
         "runtime": None,

@@ -26,13 +26,14 @@ from flux.api import (
     db,
     error_codes,
     list_of,
+    own_cors,
     page_of,
     paginated,
     public,
     raises,
     require,
 )
-from plugins.functions import invoke, store
+from plugins.functions import cors, directives, invoke, store
 from plugins.functions.runtime.base import Permissions, RuntimeUnavailable
 from plugins.functions.schemas import (
     CODE_INVALID,
@@ -60,6 +61,8 @@ from plugins.functions.schemas import (
 
 READ, WRITE = "functions:read", "functions:write"
 functions_api = ApiBlueprint("functions", __name__, url_prefix="/api/v1/functions", abp_tags=[Tag(name="functions")])
+functions_api.before_request(cors.answer_preflight)
+functions_api.after_request(cors.allow_origin)
 # What a change may be refused for besides its input: the code's check, the sandbox, a concurrent writer.
 CODE_CHECK = (CODE_INVALID, SANDBOX_UNAVAILABLE, error_codes.CONCURRENT_CHANGE)
 # Open views that read a credential when there is one: what they show depends on it.
@@ -150,7 +153,7 @@ def get_function(path: FunctionPath, query: FunctionNamespaceQuery):
 def update_function(path: FunctionPath, query: FunctionNamespaceQuery, body: FunctionChange):
     stored_code = store.get_callable(path.name, query.namespace).code  # read without taking a lock
     if not body.model_fields_set:
-        fields = ", ".join(store.SETTINGS)
+        fields = ", ".join((*store.SETTINGS, *directives.SETTINGS))
         raise BadRequest(f"give one of code, isolation, {fields}", code=error_codes.NOTHING_TO_UPDATE)
     if body.code is not None and body.code != stored_code:
         _checked(body.code)  # code stored meanwhile by another request was checked by that one
@@ -221,6 +224,7 @@ INVOKE_CODES = (
     SANDBOX_UNAVAILABLE,
     error_codes.KEY_MISMATCH,
     error_codes.SECRET_UNREADABLE,
+    error_codes.RATE_LIMITED,
 )
 
 
@@ -269,8 +273,10 @@ INVOKE_OPTIONS = {
 @functions_api.get("/<path:reference>/invoke", operation_id="functions.invoke_function_get", **INVOKE_OPTIONS)
 @functions_api.post("/<path:reference>/invoke", **INVOKE_OPTIONS)
 @public
+@own_cors  # each function's own origins (`cors.py`), preflights answered before the view
 @raises(*INVOKE_CODES)
 def invoke_function(path: FunctionInvokePath, query: FunctionNamespaceQuery):
     """Run the function's current version with this request (seed 003's `req`: method, url, headers, body, params)."""
     row = store.get_callable(path.name, path.namespace or query.namespace)
+    cors.remember(row)
     return invoke.invoke(row)

@@ -32,4 +32,18 @@ DEFAULTS: dict[str, Any] = {
     "FUNCTIONS_EXECUTION_RETENTION_DAYS": 7,
     "FUNCTIONS_EXECUTION_RETENTION_MAX_ROWS": 1000,
     "FUNCTIONS_EXECUTION_PRUNE_EVERY": 100,
+    # CORS of invoke routes where neither the API nor the code's `@fluxbase:cors-*` directives say
+    # (`directives.py`); comma-separated lists, `*` for any origin or header.
+    "CORS_ALLOWED_ORIGINS": ["*"],
+    "CORS_ALLOWED_METHODS": ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+    "CORS_ALLOWED_HEADERS": [
+        "Authorization",
+        "Content-Type",
+        "apikey",
+        "X-Client-Info",
+        "X-FB-Tenant",
+        "X-Service-Key",
+    ],
+    "CORS_ALLOW_CREDENTIALS": False,
+    "CORS_MAX_AGE": 3600,
 }

@@ -36,7 +36,7 @@ from flux.api import (
     pick,
     utcnow,
 )
-from plugins.functions import function_env, store
+from plugins.functions import function_env, rate_limits, store
 from plugins.functions.invocation_flags import TooManyFlags, invocation_flags
 from plugins.functions.models import EdgeFunction
 from plugins.functions.runtime.base import ERROR, FunctionRuntime, Invocation, Outcome
@@ -202,6 +202,7 @@ class Flags:
 def invoke(row: EdgeFunction | sa.Row, trigger: str = "http") -> Response:
     """Run the function's current version for this request and record the execution."""
     check_caller(row)
+    window = rate_limits.take(row)
     spec = store.spec_of(row)
     disclosed = Disclosed(row, spec.permissions.env)
     ran = store.Ran(row.id, row.name, row.namespace, row.version, current_actor().id, trigger, utcnow())
@@ -230,6 +231,8 @@ def invoke(row: EdgeFunction | sa.Row, trigger: str = "http") -> Response:
     if problem is not None:  # it ran, but answered something that cannot be passed on
         outcome = replace(outcome, status=ERROR, error=problem)
     response.headers["X-Fluxbase-Execution-Id"] = store.record_execution(ran, outcome, duration_ms)
+    if window is not None:
+        response.headers.update(window.headers())
     return response
 
 

@@ -13,8 +13,21 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from flux.api import TenantScoped, UtcDateTime, db, new_id, utcnow
+from plugins.functions import directives
 
 MAX_NAME_LENGTH = 64
+
+
+class Effective:
+    """A setting's winning value, from the API, the code's directive or the default (`directives.py`)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, row: object, owner: type | None = None) -> object:
+        if row is None:
+            return self
+        return directives.resolved(row.api_settings, row.annotations)[self.name][0]
 
 
 class EdgeFunction(TenantScoped, db.Model):
@@ -36,6 +49,10 @@ class EdgeFunction(TenantScoped, db.Model):
     env: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
     encrypted_env: Mapped[str | None] = mapped_column(sa.Text, default=None)
     permissions: Mapped[dict[str, bool]] = mapped_column(sa.JSON, default=dict)
+    # What the API and the code's `@fluxbase:` directives set (`directives.py`); the two
+    # columns below hold their outcome, as listing and invoking filter on them.
+    api_settings: Mapped[dict[str, object]] = mapped_column(sa.JSON, default=dict, server_default="{}")
+    annotations: Mapped[dict[str, object]] = mapped_column(sa.JSON, default=dict, server_default="{}")
     allow_unauthenticated: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     is_public: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     isolation: Mapped[str] = mapped_column(sa.String(20), default="warm")
@@ -43,6 +60,17 @@ class EdgeFunction(TenantScoped, db.Model):
     updated_by: Mapped[str | None] = mapped_column(sa.String(36), default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    cors_origins = Effective()
+    cors_methods = Effective()
+    cors_headers = Effective()
+    cors_credentials = Effective()
+    cors_max_age = Effective()
+    rate_limit = Effective()
+
+    @property
+    def settings_sources(self) -> dict[str, str]:
+        return directives.sources(self)
 
 
 class FunctionVersion(TenantScoped, db.Model):

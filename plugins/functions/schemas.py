@@ -24,6 +24,8 @@ from pydantic import (
 )
 
 from flux.api import ApiModel, Description, Page, Timestamp, VersionInPath, error_codes, rule_error
+from plugins.functions import directives
+from plugins.functions.directives import ANNOTATION_INVALID, AnnotationError
 from plugins.functions.models import MAX_NAME_LENGTH
 from plugins.functions.runtime.base import Permissions
 
@@ -67,7 +69,23 @@ def _code(value: str) -> str:
     size = len(value.encode())
     if size > MAX_CODE_BYTES:
         raise rule_error(CODE_TOO_LARGE, f"is {size} bytes; at most {MAX_CODE_BYTES} (1 MB) are allowed")
+    try:
+        directives.read(value)
+    except AnnotationError as error:
+        raise rule_error(ANNOTATION_INVALID, str(error)) from None
     return value
+
+
+def _setting(parse: Any) -> AfterValidator:
+    """A setting read as its `@fluxbase:` directive reads it, so the API and the code agree on what is valid."""
+
+    def check(value: Any) -> Any:
+        try:
+            return parse(value)
+        except ValueError as error:
+            raise rule_error(error_codes.INVALID_FIELD, str(error)) from None
+
+    return AfterValidator(check)
 
 
 def _at_most(setting: str) -> Any:
@@ -102,6 +120,14 @@ Code = Annotated[str, AfterValidator(_code)]
 Timeout = Annotated[StrictInt, Field(ge=1, description="Seconds"), _at_most("FUNCTIONS_MAX_TIMEOUT_SECONDS")]
 Memory = Annotated[StrictInt, Field(ge=MIN_MEMORY_MB, description="MB"), _at_most("FUNCTIONS_MAX_MEMORY_MB")]
 Env = Annotated[dict[str, str], Field(max_length=MAX_ENV_VARIABLES), AfterValidator(_env)]
+# Lists take an array or comma-separated text, as the directives and `FLUXBASE_CORS_*` do.
+Listed = list[str] | str
+Origins = Annotated[Listed, _setting(directives.origins), Field(description="`*` or scheme://host[:port]")]
+Methods = Annotated[Listed, _setting(directives.methods)]
+Headers = Annotated[Listed, _setting(directives.headers)]
+MaxAge = Annotated[StrictInt, _setting(directives.max_age), Field(description="Seconds, 0 to 86400")]
+RateLimit = Annotated[str, _setting(directives.rate_limit), Field(description="`N/min`, `N/hour` or `N/day`")]
+NULL_CLEARS = " (null: no API value, the code's directive or the default applies)"
 
 
 class FunctionPath(ApiModel):
@@ -181,8 +207,14 @@ class FunctionChange(ApiModel):
     memory: Memory | None = None
     env: Env | None = Field(None, description="Replaces every variable; values are write-only")
     permissions: FunctionPermissions | None = None
-    allow_unauthenticated: StrictBool | None = None
-    is_public: StrictBool | None = None
+    allow_unauthenticated: StrictBool | None = Field(None, description="Callable without a credential" + NULL_CLEARS)
+    is_public: StrictBool | None = Field(None, description="Listed to anyone" + NULL_CLEARS)
+    cors_origins: Origins | None = Field(None, description="Origins allowed to call it from a browser" + NULL_CLEARS)
+    cors_methods: Methods | None = Field(None, description="Methods a preflight allows" + NULL_CLEARS)
+    cors_headers: Headers | None = Field(None, description="Request headers a preflight allows" + NULL_CLEARS)
+    cors_credentials: StrictBool | None = Field(None, description="Cookies allowed cross-origin" + NULL_CLEARS)
+    cors_max_age: MaxAge | None = Field(None, description="Seconds a preflight is cached" + NULL_CLEARS)
+    rate_limit: RateLimit | None = Field(None, description="Calls per user or IP" + NULL_CLEARS)
     isolation: Literal["warm", "per-invocation"] | None = None
     timeout_seconds: Timeout | None = Field(None, description="The reference SDK's name for `timeout`")
     memory_limit_mb: Memory | None = Field(None, description="The reference SDK's name for `memory`")
@@ -219,9 +251,12 @@ class FunctionChange(ApiModel):
             "memory": self.memory,
             "env": self.env,
             "permissions": self.permissions.over(current) if self.permissions else None,
-            "allow_unauthenticated": self.allow_unauthenticated,
-            "is_public": self.is_public,
+            "explicit": self.explicit(),
         }
+
+    def explicit(self) -> dict[str, Any]:
+        """The directive-backed settings given: a value, or None to drop the API's value."""
+        return {name: getattr(self, name) for name in directives.SETTINGS if name in self.model_fields_set}
 
 
 class FunctionCreate(FunctionChange):
@@ -244,6 +279,15 @@ class PublicFunction(ApiModel):
     permissions: dict[str, bool]
     allow_unauthenticated: bool
     is_public: bool
+    cors_origins: list[str]
+    cors_methods: list[str]
+    cors_headers: list[str]
+    cors_credentials: bool
+    cors_max_age: int
+    rate_limit: str | None
+    settings_sources: dict[str, Literal["api", "annotation", "default"]] = Field(
+        description="Where each of the settings above came from: the API, an `@fluxbase:` directive, or the default"
+    )
     isolation: str
     created_by: str | None
     updated_by: str | None

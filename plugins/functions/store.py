@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from flux.api import (
+    BadRequest,
     Conflict,
     NotFound,
     Page,
@@ -29,7 +30,7 @@ from flux.api import (
     utcnow,
     write_rows,
 )
-from plugins.functions import function_env, retention
+from plugins.functions import directives, function_env, retention
 from plugins.functions.models import EdgeFunction, FunctionExecution, FunctionVersion
 from plugins.functions.runtime.base import FunctionSpec, Outcome, Permissions
 
@@ -37,7 +38,7 @@ DEFAULT_NAMESPACE = "default"
 # Seed 003's example and its `deno run --allow-net --allow-env`: network and (the
 # filtered) environment on, the file system off.
 DEFAULT_PERMISSIONS = Permissions(net=True, env=True, read=False, write=False)
-SETTINGS = ("description", "enabled", "timeout", "memory", "env", "permissions", "allow_unauthenticated", "is_public")
+SETTINGS = ("description", "enabled", "timeout", "memory", "env", "permissions")
 COLUMNS = {"timeout": "timeout_seconds", "memory": "memory_mb"}
 
 
@@ -91,6 +92,8 @@ _CALLABLE = sa.select(
             "permissions",
             "allow_unauthenticated",
             "isolation",
+            "api_settings",
+            "annotations",
         )
     )
 ).where(_FUNCTIONS.c.name == sa.bindparam("name"), _FUNCTIONS.c.namespace == sa.bindparam("namespace"))
@@ -146,8 +149,8 @@ def create(name: str, namespace: str, code: str, isolation: str | None, settings
         env=[],
         encrypted_env=None,
         permissions=DEFAULT_PERMISSIONS.as_json(),
-        allow_unauthenticated=False,
-        is_public=True,
+        api_settings={},
+        annotations=_directives(code),
         isolation=isolation or "warm",
         created_by=actor_id,
         updated_by=actor_id,
@@ -155,6 +158,8 @@ def create(name: str, namespace: str, code: str, isolation: str | None, settings
         updated_at=now,
     )
     _apply(row, settings)
+    _apply_explicit(row, settings.get("explicit", {}))
+    _settle(row)
     db.session.add(row)
     db.session.add(_version_row(row))
     _flush(row)
@@ -164,7 +169,7 @@ def create(name: str, namespace: str, code: str, isolation: str | None, settings
 
 def update(row: EdgeFunction, code: str | None, isolation: str | None, settings: dict[str, Any]) -> EdgeFunction:
     """Change what is given; new code (only when it differs) makes a new version."""
-    changed = _apply(row, settings)
+    changed = _apply(row, settings) + _apply_explicit(row, settings.get("explicit", {}))
     if isolation is not None and isolation != row.isolation:
         row.isolation = isolation
         changed.append("isolation")
@@ -173,6 +178,7 @@ def update(row: EdgeFunction, code: str | None, isolation: str | None, settings:
         changed.append("code")
     if not changed:
         return row
+    _settle(row)
     row.updated_by, row.updated_at = current_actor().id, utcnow()
     _flush(row)
     audit.record("functions.updated", f"{row.namespace}/{row.name}", version=row.version, fields=changed)
@@ -206,6 +212,7 @@ def rollback(row: EdgeFunction, version: int) -> EdgeFunction:
     if old is None:
         raise NotFound(f"function {row.name!r} has no version {version}", code=error_codes.NOT_FOUND)
     _new_version(row, old.code)
+    _settle(row)
     row.updated_by, row.updated_at = current_actor().id, utcnow()
     _flush(row)
     audit.record("functions.rolled_back", f"{row.namespace}/{row.name}", version=row.version, from_version=version)
@@ -331,6 +338,34 @@ def _apply(row: EdgeFunction, settings: dict[str, Any]) -> list[str]:
     return changed
 
 
+def _apply_explicit(row: EdgeFunction, given: dict[str, Any]) -> list[str]:
+    """The API's values of directive-backed settings (None drops one); the names that changed."""
+    merged = dict(row.api_settings or {})
+    for name, value in given.items():
+        if value is None:
+            merged.pop(name, None)
+        else:
+            merged[name] = value
+    changed = [name for name in given if (row.api_settings or {}).get(name) != merged.get(name)]
+    if changed:
+        row.api_settings = merged
+    return changed
+
+
+def _settle(row: EdgeFunction) -> None:
+    """The columns that listing and invoking filter on, from the API's values, the directives and the defaults."""
+    values = directives.effective(row)
+    row.allow_unauthenticated, row.is_public = values["allow_unauthenticated"], values["is_public"]
+
+
+def _directives(code: str) -> dict[str, Any]:
+    """The code's directive settings; a 400 for code stored before directives were checked (a rollback to it)."""
+    try:
+        return directives.read(code)
+    except directives.AnnotationError as error:
+        raise BadRequest(f"the code's directives: {error}", code=directives.ANNOTATION_INVALID) from None
+
+
 def _replace_env(row: EdgeFunction, values: dict[str, str]) -> bool:
     """Seal `values` as the function's env, unless they are what it holds; whether it changed."""
     try:
@@ -343,6 +378,7 @@ def _replace_env(row: EdgeFunction, values: dict[str, str]) -> bool:
 
 
 def _new_version(row: EdgeFunction, code: str) -> None:
+    row.annotations = _directives(code)
     row.version += 1
     row.code = code
     db.session.add(_version_row(row))

@@ -89,7 +89,11 @@ def version_numbers(page: Page) -> list[str]:
 def test_list_settings_code_and_executions_with_logs_in_the_browser(signed_in_page: Page, api: Api):
     deploy(api, "hello", HELLO, description="Says hi", env={"API_TOKEN": ENV_VALUE})
     billing = {"timeout": 5, "memory": 64, "permissions": {"net": False}, "isolation": "per-invocation"}
-    deploy(api, "charge", THROWS, namespace="billing", allow_unauthenticated=True, is_public=False, **billing)
+    directives = "// @fluxbase:cors-origins https://shop.example\n// @fluxbase:cors-methods POST\n"
+    directives += "// @fluxbase:cors-headers Content-Type\n// @fluxbase:cors-credentials\n"
+    directives += "// @fluxbase:cors-max-age 60\n"
+    billing |= {"allow_unauthenticated": True, "is_public": False, "rate_limit": "30/hour"}
+    deploy(api, "charge", directives + THROWS, namespace="billing", **billing)
     deploy(api, "idle", SECOND, enabled=False)
     assert api("POST", "/hello/invoke").text == "hi"
     failed = api("POST", "/billing/charge/invoke")
@@ -125,6 +129,11 @@ def test_list_settings_code_and_executions_with_logs_in_the_browser(signed_in_pa
         "Permissions": "env: allowed, net: allowed, read: denied, write: denied",
         "Callers": "signed-in users and service keys only",
         "Listed publicly": "yes",
+        "CORS origins": "* (default)",
+        "CORS methods and headers": "GET, POST, PUT, PATCH, DELETE, OPTIONS; "
+        "Authorization, Content-Type, apikey, X-Client-Info, X-FB-Tenant, X-Service-Key",
+        "CORS credentials, max age": "not allowed, 3600 s",
+        "Rate limit": "none (default)",
         "Environment variables": "API_TOKEN (values are not shown)",
     }
     assert ENV_VALUE not in page.content()
@@ -155,6 +164,10 @@ def test_list_settings_code_and_executions_with_logs_in_the_browser(signed_in_pa
         "Permissions": "env: allowed, net: denied, read: denied, write: denied",
         "Callers": "anyone, also without credentials",
         "Listed publicly": "no, administrators only",
+        "CORS origins": "https://shop.example (annotation)",
+        "CORS methods and headers": "POST; Content-Type",
+        "CORS credentials, max age": "allowed, 60 s",
+        "Rate limit": "30/hour (api)",
         "Environment variables": "none",
     }
     (execution,) = page.locator("#executions tbody tr").all()
