@@ -16,7 +16,13 @@ from plugins.functions import dashboard, directives, function_env, hookspecs
 from plugins.functions.api import functions_api
 from plugins.functions.config import DEFAULTS
 from plugins.functions.invoke import runtime_class
-from plugins.functions.models import EdgeFunction, FunctionExecution, FunctionVersion
+from plugins.functions.models import (
+    EdgeFunction,
+    FunctionExecution,
+    FunctionVersion,
+    SharedModule,
+    SharedModuleVersion,
+)
 from plugins.functions.retention import PruneSchedule
 from plugins.functions.runtime.deno import DenoRuntime
 from plugins.functions.secret_layers import refuse_replaced_hooks
@@ -69,7 +75,7 @@ def register_encrypted_columns(app):
 @hookimpl
 def delete_tenant_data(tenant_id):
     """Rows only: a warm worker of a deleted function idles out, and stored modules are shared by content."""
-    delete_tenant_rows(tenant_id, FunctionExecution, FunctionVersion, EdgeFunction)
+    delete_tenant_rows(tenant_id, FunctionExecution, FunctionVersion, EdgeFunction, SharedModuleVersion, SharedModule)
 
 
 @hookimpl

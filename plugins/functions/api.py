@@ -19,6 +19,7 @@ from flux.api import (
     ApiError,
     BadRequest,
     Forbidden,
+    Page,
     Tag,
     Unauthorized,
     answer,
@@ -33,7 +34,7 @@ from flux.api import (
     raises,
     require,
 )
-from plugins.functions import cors, directives, invoke, store
+from plugins.functions import cors, directives, invoke, shared_modules, store
 from plugins.functions.runtime.base import Permissions, RuntimeUnavailable
 from plugins.functions.schemas import (
     CODE_INVALID,
@@ -57,6 +58,12 @@ from plugins.functions.schemas import (
     FunctionVersionOut,
     FunctionVersionWithCode,
     PublicFunction,
+    SharedModuleChange,
+    SharedModuleCreate,
+    SharedModuleOut,
+    SharedModulePath,
+    SharedModuleQuery,
+    SharedModuleSummary,
 )
 
 READ, WRITE = "functions:read", "functions:write"
@@ -131,6 +138,58 @@ def create_function(body: FunctionCreate):
     row = store.create(body.name, body.namespace or store.DEFAULT_NAMESPACE, checked, body.isolation, settings)
     db.session.commit()
     return answer(FunctionOut.model_validate(row), 201)
+
+
+# Shared modules (seed 003's `_shared/`): `/functions/shared`, so no function may be named `shared`.
+@functions_api.get("/shared", responses={200: list_of(SharedModuleSummary)})
+@require(*ADMIN_ROLES, scope=READ)
+def list_shared_modules(query: Page):
+    modules, total = page_of(shared_modules.modules_query(), query)
+    return paginated((SharedModuleSummary.model_validate(module) for module in modules), total)
+
+
+@functions_api.post("/shared", responses={201: SharedModuleOut})
+@require(*ADMIN_ROLES, scope=WRITE)
+@raises(error_codes.ALREADY_EXISTS)
+def create_shared_module(body: SharedModuleCreate):
+    module = shared_modules.create(body.module_path, body.content, body.description)
+    db.session.commit()
+    return answer(SharedModuleOut.model_validate(module), 201)
+
+
+@functions_api.get("/shared/<path:module_path>", responses={200: SharedModuleOut})
+@require(*ADMIN_ROLES, scope=READ)
+@raises(error_codes.NOT_FOUND)
+def get_shared_module(path: SharedModulePath, query: SharedModuleQuery):
+    """The module at its current version, or `?version=N`'s content with that number."""
+    module = shared_modules.get(path.module_path)
+    shown = SharedModuleOut.model_validate(module)
+    if query.version is not None:
+        shown = shown.model_copy(
+            update={"version": query.version, "content": shared_modules.content_of(module, query.version)}
+        )
+    return answer(shown)
+
+
+@functions_api.put("/shared/<path:module_path>", responses={200: SharedModuleOut})
+@require(*ADMIN_ROLES, scope=WRITE)
+@raises(error_codes.NOT_FOUND, error_codes.NOTHING_TO_UPDATE, error_codes.CONCURRENT_CHANGE)
+def update_shared_module(path: SharedModulePath, body: SharedModuleChange):
+    if not body.model_fields_set:
+        raise BadRequest("give content or description", code=error_codes.NOTHING_TO_UPDATE)
+    module = shared_modules.get(path.module_path, for_update=True)
+    shared_modules.update(module, body.content, body.description)
+    db.session.commit()
+    return answer(SharedModuleOut.model_validate(module))
+
+
+@functions_api.delete("/shared/<path:module_path>", responses={204: None})
+@require(*ADMIN_ROLES, scope=WRITE)
+@raises(error_codes.NOT_FOUND)
+def delete_shared_module(path: SharedModulePath):
+    shared_modules.delete(shared_modules.get(path.module_path, for_update=True))
+    db.session.commit()
+    return "", 204
 
 
 @functions_api.get("/<name>", responses={200: AnyFunction}, security=OPTIONAL_CREDENTIALS)

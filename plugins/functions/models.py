@@ -16,6 +16,7 @@ from flux.api import TenantScoped, UtcDateTime, db, new_id, utcnow
 from plugins.functions import directives
 
 MAX_NAME_LENGTH = 64
+MAX_MODULE_PATH_LENGTH = 255
 
 
 class Effective:
@@ -112,3 +113,34 @@ class FunctionExecution(TenantScoped, db.Model):
 # A function's latest execution, and its newest N, are read off this index without a sort
 # (lists show each function's last status; retention keeps the newest N).
 sa.Index("ix_function_executions_latest", FunctionExecution.function_id, FunctionExecution.started_at.desc())
+
+
+class SharedModule(TenantScoped, db.Model):
+    """A module functions import as `_shared/…` (seed 003), at its current version."""
+
+    __tablename__ = "function_shared_modules"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "module_path", name="ux_function_shared_modules_path"),)
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    module_path: Mapped[str] = mapped_column(sa.String(MAX_MODULE_PATH_LENGTH))
+    description: Mapped[str] = mapped_column(sa.Text, default="")
+    content: Mapped[str] = mapped_column(sa.Text)
+    version: Mapped[int] = mapped_column(sa.Integer, default=1)
+    created_by: Mapped[str | None] = mapped_column(sa.String(36), default=None)
+    updated_by: Mapped[str | None] = mapped_column(sa.String(36), default=None)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class SharedModuleVersion(TenantScoped, db.Model):
+    """The content of one version of a shared module, so a function can name the versions it was built with."""
+
+    __tablename__ = "function_shared_module_versions"
+    __table_args__ = (sa.UniqueConstraint("module_id", "version", name="ux_function_shared_module_versions"),)
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True, default=new_id)
+    module_id: Mapped[str] = mapped_column(sa.ForeignKey("function_shared_modules.id", ondelete="CASCADE"), index=True)
+    version: Mapped[int] = mapped_column(sa.Integer)
+    content: Mapped[str] = mapped_column(sa.Text)
+    created_by: Mapped[str | None] = mapped_column(sa.String(36), default=None)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -26,7 +26,7 @@ from pydantic import (
 from flux.api import ApiModel, Description, Page, Timestamp, VersionInPath, error_codes, rule_error
 from plugins.functions import directives
 from plugins.functions.directives import ANNOTATION_INVALID, AnnotationError
-from plugins.functions.models import MAX_NAME_LENGTH
+from plugins.functions.models import MAX_MODULE_PATH_LENGTH, MAX_NAME_LENGTH
 from plugins.functions.runtime.base import Permissions
 
 OWNER = "functions"
@@ -42,6 +42,12 @@ SANDBOX_UNAVAILABLE = error_codes.register(
 )
 
 NAME = re.compile(rf"[a-zA-Z0-9_-]{{1,{MAX_NAME_LENGTH}}}")
+RESERVED_NAME = "shared"
+# `_shared/` (optional in a path: `cors.ts` is `_shared/cors.ts`), folders, a file name with a module's extension;
+# no segment starts with a dot, so none is `.` or `..`.
+SEGMENT = r"[A-Za-z0-9_-][A-Za-z0-9_.-]*"
+MODULE_PATH = re.compile(rf"(?:_shared/)?(?:{SEGMENT}/)*{SEGMENT}\.(?:ts|js|mts|mjs|tsx|jsx)")
+MODULE_PATH_RULE = "a path such as _shared/cors.ts or _shared/utils/date.ts (.ts, .js, .mts, .mjs, .tsx or .jsx)"
 NAME_RULE = f"1 to {MAX_NAME_LENGTH} letters, digits, '_' or '-'"
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 MAX_CODE_BYTES = 1024 * 1024
@@ -63,16 +69,36 @@ def _blank_is_absent(value: Any) -> Any:
     return value or None
 
 
-def _code(value: str) -> str:
+def _source(value: str) -> str:
+    """JavaScript or TypeScript source: not blank, at most 1 MB."""
     if not value.strip():
-        raise rule_error(error_codes.FIELD_REQUIRED, "must hold the function's JavaScript or TypeScript source")
+        raise rule_error(error_codes.FIELD_REQUIRED, "must hold JavaScript or TypeScript source")
     size = len(value.encode())
     if size > MAX_CODE_BYTES:
         raise rule_error(CODE_TOO_LARGE, f"is {size} bytes; at most {MAX_CODE_BYTES} (1 MB) are allowed")
+    return value
+
+
+def _code(value: str) -> str:
+    """A function's source, whose `@fluxbase:` directives must read."""
+    _source(value)
     try:
         directives.read(value)
     except AnnotationError as error:
         raise rule_error(ANNOTATION_INVALID, str(error)) from None
+    return value
+
+
+def _function_name(value: str) -> str:
+    if value == RESERVED_NAME:
+        message = f"{RESERVED_NAME!r} is reserved: /functions/shared are the shared modules"
+        raise rule_error(error_codes.INVALID_FIELD, message)
+    return value
+
+
+def _module_path(value: str) -> str:
+    if len(value) > MAX_MODULE_PATH_LENGTH or not MODULE_PATH.fullmatch(value):
+        raise rule_error(error_codes.INVALID_FIELD, f"must be {MODULE_PATH_RULE}")
     return value
 
 
@@ -260,7 +286,7 @@ class FunctionChange(ApiModel):
 
 
 class FunctionCreate(FunctionChange):
-    name: Name
+    name: Annotated[Name, AfterValidator(_function_name)]
     namespace: Namespace = Field(None, description="`default` when not given")
     code: Code
 
@@ -363,3 +389,49 @@ class FunctionLogLine(FunctionLogEntry):
 
     execution_id: str
     version: int
+
+
+ModulePath = Annotated[
+    str,
+    Field(description=MODULE_PATH_RULE, json_schema_extra={"example": "_shared/cors.ts"}),
+    AfterValidator(_module_path),
+]
+ModuleContent = Annotated[str, AfterValidator(_source)]
+
+
+class SharedModulePath(ApiModel):
+    module_path: ModulePath
+
+
+class SharedModuleQuery(ApiModel):
+    version: int | None = Field(None, ge=1, description="An earlier version's content; the current one if not given")
+
+
+class SharedModuleCreate(ApiModel):
+    module_path: ModulePath
+    content: ModuleContent
+    description: Description = ""
+
+
+class SharedModuleChange(ApiModel):
+    """What is given changes; new content is a new version (functions keep theirs until saved again)."""
+
+    content: ModuleContent | None = None
+    description: Description | None = None
+
+
+class SharedModuleSummary(ApiModel):
+    """A shared module in a list: no content (its GET has it)."""
+
+    id: str
+    module_path: str
+    description: str
+    version: int
+    created_by: str | None
+    updated_by: str | None
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class SharedModuleOut(SharedModuleSummary):
+    content: str
