@@ -10,13 +10,10 @@ the namespace (default `default`); invoke also takes `namespace/name`.
 
 from __future__ import annotations
 
-from flask import current_app
-
 from flux.api import (
     ADMIN_ROLES,
     SECURITY,
     ApiBlueprint,
-    ApiError,
     BadRequest,
     Forbidden,
     Page,
@@ -34,9 +31,10 @@ from flux.api import (
     raises,
     require,
 )
-from plugins.functions import cors, directives, invoke, shared_modules, store
-from plugins.functions.runtime.base import Permissions, RuntimeUnavailable
+from plugins.functions import builds, cors, directives, invoke, shared_modules, store
+from plugins.functions.runtime.base import Permissions
 from plugins.functions.schemas import (
+    BUNDLE_FAILED,
     CODE_INVALID,
     FUNCTION_DISABLED,
     SANDBOX_UNAVAILABLE,
@@ -58,6 +56,9 @@ from plugins.functions.schemas import (
     FunctionVersionOut,
     FunctionVersionWithCode,
     PublicFunction,
+    RebundleAnswer,
+    RebundledFunction,
+    RebundleRequest,
     SharedModuleChange,
     SharedModuleCreate,
     SharedModuleOut,
@@ -89,26 +90,6 @@ def _may_manage() -> bool:
     return True
 
 
-def _checked(code: str) -> str:
-    """Code that compiles; 400 with the compiler's message otherwise (checked once, not per call).
-
-    Called before the request's write transaction begins, and it ends the session's
-    transaction of the authentication reads: on SQLite a transaction of an unsafe
-    request holds the database's write lock (`flux.db`), and every other writer would
-    wait out the check (1-5 s) and then its busy timeout. 503 when the runtime cannot
-    check code confined (a sandbox tool is missing): it never checks unconfined.
-    """
-    if db.session().in_transaction():
-        db.session.commit()
-    try:
-        problem = invoke.runtime(current_app).check(code)
-    except RuntimeUnavailable as unavailable:
-        raise ApiError(str(unavailable), code=SANDBOX_UNAVAILABLE, status=503) from None
-    if problem is not None:
-        raise BadRequest(f"the code does not compile:\n{problem}", code=CODE_INVALID)
-    return code
-
-
 # Anyone may list and read functions: the view decides what the caller sees (public
 # functions only, without env, unless `_may_manage`). As on every public view, a
 # credential that does not verify counts as none.
@@ -133,9 +114,9 @@ def list_functions(query: FunctionListQuery):
 @require(*ADMIN_ROLES, scope=WRITE)
 @raises(error_codes.ALREADY_EXISTS, *CODE_CHECK)
 def create_function(body: FunctionCreate):
-    checked = _checked(body.code)
+    built = builds.build(body.code)
     settings = body.settings(store.DEFAULT_PERMISSIONS)
-    row = store.create(body.name, body.namespace or store.DEFAULT_NAMESPACE, checked, body.isolation, settings)
+    row = store.create(body.name, body.namespace or store.DEFAULT_NAMESPACE, body.code, body.isolation, settings, built)
     db.session.commit()
     return answer(FunctionOut.model_validate(row), 201)
 
@@ -155,6 +136,25 @@ def create_shared_module(body: SharedModuleCreate):
     module = shared_modules.create(body.module_path, body.content, body.description)
     db.session.commit()
     return answer(SharedModuleOut.model_validate(module), 201)
+
+
+@functions_api.post("/shared/rebundle", responses={200: RebundleAnswer})
+@require(*ADMIN_ROLES, scope=WRITE)
+@raises(*CODE_CHECK)
+def rebundle(body: RebundleRequest):
+    """Bundle again every function built with the module (or with any): it then runs the modules' current versions."""
+    path = shared_modules.full_path(body.module_path) if body.module_path else None
+    # Built before the write transaction, one function at a time; each is then stored as built.
+    planned = [(row.id, row.code, builds.build(row.code)) for row in store.bundled_with(path)]
+    answers = []
+    for function_id, code, built in planned:
+        row = store.get_by_id(function_id, for_update=True)
+        if row is None or row.code != code:  # deleted or changed meanwhile: that change bundled it
+            continue
+        changed = store.rebundle(row, built)
+        answers.append(RebundledFunction.model_validate({**vars(row), "changed": changed}))
+    db.session.commit()
+    return answer(RebundleAnswer(rebundled=answers))
 
 
 @functions_api.get("/shared/<path:module_path>", responses={200: SharedModuleOut})
@@ -214,10 +214,13 @@ def update_function(path: FunctionPath, query: FunctionNamespaceQuery, body: Fun
     if not body.model_fields_set:
         fields = ", ".join((*store.SETTINGS, *directives.SETTINGS))
         raise BadRequest(f"give one of code, isolation, {fields}", code=error_codes.NOTHING_TO_UPDATE)
-    if body.code is not None and body.code != stored_code:
-        _checked(body.code)  # code stored meanwhile by another request was checked by that one
+    built = None
+    # Code stored meanwhile by another request was checked by that one; code that imports
+    # shared modules is bundled again even when unchanged (the seed's "re-save").
+    if body.code is not None and (body.code != stored_code or builds.imports_shared(body.code)):
+        built = builds.build(body.code)
     row = store.get(path.name, query.namespace, for_update=True)
-    store.update(row, body.code, body.isolation, body.settings(Permissions(**row.permissions)))
+    store.update(row, body.code, body.isolation, body.settings(Permissions(**row.permissions)), built)
     db.session.commit()
     return answer(FunctionOut.model_validate(row))
 
@@ -248,10 +251,13 @@ def list_versions(path: FunctionPath, query: FunctionVersionListQuery):
 
 @functions_api.post("/<name>/rollback/<version>", responses={200: FunctionOut})
 @require(*ADMIN_ROLES, scope=WRITE)
-@raises(error_codes.NOT_FOUND, error_codes.CONCURRENT_CHANGE)
+@raises(error_codes.NOT_FOUND, *CODE_CHECK)
 def rollback(path: FunctionRollbackPath, query: FunctionNamespaceQuery):
+    """The old code comes back bundled with today's shared modules (their old versions may be gone)."""
+    old_code = store.version_code(store.get(path.name, query.namespace), path.version)
+    built = builds.build(old_code) if builds.imports_shared(old_code) else store.Build()
     row = store.get(path.name, query.namespace, for_update=True)
-    store.rollback(row, path.version)
+    store.rollback(row, path.version, built)
     db.session.commit()
     return answer(FunctionOut.model_validate(row))
 
@@ -284,6 +290,7 @@ INVOKE_CODES = (
     error_codes.KEY_MISMATCH,
     error_codes.SECRET_UNREADABLE,
     error_codes.RATE_LIMITED,
+    BUNDLE_FAILED,
 )
 
 
@@ -330,6 +337,9 @@ INVOKE_OPTIONS = {
 
 
 @functions_api.get("/<path:reference>/invoke", operation_id="functions.invoke_function_get", **INVOKE_OPTIONS)
+@functions_api.put("/<path:reference>/invoke", operation_id="functions.invoke_function_put", **INVOKE_OPTIONS)
+@functions_api.patch("/<path:reference>/invoke", operation_id="functions.invoke_function_patch", **INVOKE_OPTIONS)
+@functions_api.delete("/<path:reference>/invoke", operation_id="functions.invoke_function_delete", **INVOKE_OPTIONS)
 @functions_api.post("/<path:reference>/invoke", **INVOKE_OPTIONS)
 @public
 @own_cors  # each function's own origins (`cors.py`), preflights answered before the view

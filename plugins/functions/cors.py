@@ -15,10 +15,12 @@ from typing import Any
 
 from flask import Response, current_app, g, request
 
-from flux.api import ApiError
 from plugins.functions import directives, store
 
-INVOKE_ENDPOINTS = frozenset({"functions.invoke_function", "functions.invoke_function_get"})
+INVOKE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+INVOKE_ENDPOINTS = frozenset(
+    {"functions.invoke_function", *(f"functions.invoke_function_{method.lower()}" for method in INVOKE_METHODS)}
+)
 EXPOSED = ", ".join(
     (
         "X-Fluxbase-Execution-Id",
@@ -39,23 +41,32 @@ def remember(row: Any) -> None:
 def _settings() -> dict[str, Any]:
     """The invoked function's effective settings; the defaults for one not (yet) found."""
     row = g.get("functions_invoked")
-    if row is not None:
-        return directives.effective(row)
-    return {name: value for name, (value, _source) in directives.resolved({}, {}).items()}
+    return directives.effective(row) if row is not None else directives.defaults()
 
 
 def _allowed(settings: dict[str, Any], origin: str) -> bool:
     return "*" in settings["cors_origins"] or origin in settings["cors_origins"]
 
 
-def _find_for_preflight() -> None:
-    """A preflight carries no credential: the function is looked up as for an anonymous caller."""
+def _preflight_settings(origin: str) -> dict[str, Any] | None:
+    """The settings that answer a preflight; None when functions of that name exist and none allows the origin.
+
+    A preflight carries neither credentials nor `X-FB-Tenant`'s value, so its tenant
+    cannot be known: as the core does for the rest of the API, it passes when a live
+    tenant's function of that name allows the origin (that function's settings answer),
+    and the real request is still checked against its own tenant's function. With no
+    such function anywhere, the defaults answer (the real request gets its 404).
+    """
     reference = (request.view_args or {}).get("reference", "")
     namespace, _, name = reference.rpartition("/")
-    try:
-        remember(store.get_callable(name, namespace or request.args.get("namespace")))
-    except ApiError:
-        pass  # unknown: the defaults answer, and the real request gets its 404
+    candidates = store.callable_in_every_tenant(name, namespace or request.args.get("namespace"))
+    if not candidates:
+        return directives.defaults()
+    for row in candidates:
+        settings = directives.effective(row)
+        if _allowed(settings, origin):
+            return settings
+    return None
 
 
 def answer_preflight() -> Response | None:
@@ -65,15 +76,14 @@ def answer_preflight() -> Response | None:
         return None
     if not origin or "Access-Control-Request-Method" not in request.headers:
         return None
-    _find_for_preflight()
-    settings = _settings()
+    settings = _preflight_settings(origin)
     response = current_app.response_class(status=204)
     response.vary.add("Origin")
-    if not _allowed(settings, origin):
+    if settings is None or not _allowed(settings, origin):
         return response
     allowed_headers = settings["cors_headers"]
-    if "*" in allowed_headers and settings["cors_credentials"]:
-        # With credentials a browser reads `*` as a header named "*": name what it asked for.
+    if "*" in allowed_headers:
+        # `*` never covers `Authorization`, and with credentials it is a header named "*": name what was asked.
         allowed_headers = [request.headers.get("Access-Control-Request-Headers", "")]
     response.headers["Access-Control-Allow-Origin"] = origin
     response.headers["Access-Control-Allow-Methods"] = ", ".join(settings["cors_methods"])
@@ -90,10 +100,10 @@ def allow_origin(response: Response) -> Response:
         return response
     for name in {name for name in response.headers.keys() if name.lower().startswith("access-control-")}:
         del response.headers[name]
+    response.vary.add("Origin")  # also without one: a cache must not hand this answer to a browser's request
     origin = request.headers.get("Origin")
     if not origin:
         return response
-    response.vary.add("Origin")
     settings = _settings()
     if _allowed(settings, origin):
         response.headers["Access-Control-Allow-Origin"] = origin

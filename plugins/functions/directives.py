@@ -15,9 +15,11 @@ changes what its directives decide and never what the API set; what a function d
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import current_app
 
@@ -45,8 +47,12 @@ class AnnotationError(ValueError):
     """A directive that cannot be read; the message starts with its line (`ANNOTATION_INVALID`)."""
 
 
-# A directive at the start of a comment line: after `//`, `/*`, `/**` or a block's leading `*`.
-DIRECTIVE = re.compile(r"^\s*(?://+|/\*+|\*+)\s*@fluxbase:([A-Za-z0-9_-]*)(.*)$")
+# A directive at the start of a comment's line (the comment's text, after a block's leading `*`s).
+DIRECTIVE = re.compile(r"[ \t]*[*/!]*[ \t]*@fluxbase:([A-Za-z0-9_-]*)(.*)")
+JS_LINE_BREAK = re.compile(r"\r\n|[\n\r\u2028\u2029]")
+# After these, a `/` starts a regular expression, not a division.
+REGEX_AFTER = set("(,=:[!&|?{};+-*%<>~^") | {""}
+REGEX_AFTER_WORDS = ("return", "typeof", "case", "do", "else", "in", "of", "void", "yield", "await")
 
 
 def _flag(text: str) -> bool:
@@ -71,8 +77,29 @@ def _items(text: str | list[str], pattern: re.Pattern[str], what: str) -> list[s
 
 
 def origins(text: str | list[str]) -> list[str]:
-    """Origins as browsers send them (`https://app.example.com`, with a port when not the default), or `*`."""
-    return [item if item == "*" else item.rstrip("/") for item in _items(text, ORIGIN, "origin (scheme://host[:port])")]
+    """Origins as browsers send them (`https://app.example.com`: lower case, punycode, no default port), or `*`."""
+    return list(dict.fromkeys(_origin(item) for item in _items(text, ORIGIN, "origin (scheme://host[:port])")))
+
+
+def _origin(text: str) -> str:
+    """One origin in the form a browser serialises it; a ValueError for one no browser could send."""
+    if text == "*":
+        return text
+    parts = urlsplit(text)
+    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
+        raise ValueError(f"{text[:60]!r} is not an origin: it has more than scheme://host[:port]")
+    try:
+        port = parts.port
+        host = (parts.hostname or "").encode("idna").decode("ascii")
+    except (ValueError, UnicodeError):
+        raise ValueError(f"{text[:60]!r} is not a valid origin (scheme://host[:port])") from None
+    if not host or parts.path not in ("", "/"):
+        raise ValueError(f"{text[:60]!r} is not a valid origin (scheme://host[:port])")
+    scheme = parts.scheme.lower()
+    if ":" in host:  # IPv6
+        host = f"[{host}]"
+    default = {"http": 80, "https": 443}.get(scheme)
+    return f"{scheme}://{host}" + (f":{port}" if port is not None and port != default else "")
 
 
 def methods(text: str | list[str]) -> list[str]:
@@ -125,30 +152,124 @@ CONFIG_DEFAULTS = {
 }
 
 
+def comments(code: str) -> Iterator[tuple[int, str]]:
+    """Each comment of the code, with the line it starts on; strings, templates and regular expressions skipped.
+
+    Written by hand: a directive must come from a comment, never from a string that
+    mentions one (a template of another function's source, say), and no library reads
+    JavaScript's comments in Python. Lines end where JavaScript's do (not at a form
+    feed or U+0085, as Python's `splitlines` would have it).
+    """
+    breaks = [match.end() for match in JS_LINE_BREAK.finditer(code)]
+    index, length, previous = 0, len(code), ""
+    templates: list[int] = []  # per template expression being read (`${ … }`), its open braces
+    while index < length:
+        char, pair = code[index], code[index : index + 2]
+        if pair == "//":
+            end = _line_end(code, index)
+            yield bisect.bisect_right(breaks, index) + 1, code[index + 2 : end]
+            index = end
+        elif pair == "/*":
+            end = code.find("*/", index + 2)
+            end = length if end < 0 else end
+            yield bisect.bisect_right(breaks, index) + 1, code[index + 2 : end]
+            index = end + 2
+        elif char in "'\"":
+            index, previous = _skip_string(code, index), char
+        elif char == "`" or (char == "}" and templates and templates[-1] == 0):
+            if char == "}":
+                templates.pop()
+            index = _skip_template(code, index + 1, templates)
+            previous = "`"
+        elif char == "/" and (
+            previous in REGEX_AFTER or code[max(0, index - 12) : index].rstrip().endswith(REGEX_AFTER_WORDS)
+        ):
+            index, previous = _skip_regex(code, index), "/"
+        else:
+            if templates and char in "{}":
+                templates[-1] += 1 if char == "{" else -1
+            if not char.isspace():
+                previous = char
+            index += 1
+
+
+def _line_end(code: str, index: int) -> int:
+    found = JS_LINE_BREAK.search(code, index)
+    return found.start() if found else len(code)
+
+
+def _skip_string(code: str, index: int) -> int:
+    """Past the quoted string starting at `index` (or its line's end, for one left open)."""
+    quote, index = code[index], index + 1
+    while index < len(code) and code[index] != quote:
+        if code[index] == "\\":
+            index += 1
+        elif JS_LINE_BREAK.match(code, index):
+            return index
+        index += 1
+    return index + 1
+
+
+def _skip_template(code: str, index: int, templates: list[int]) -> int:
+    """Past a template literal's text from `index`: to its end, or into a `${` expression (pushed)."""
+    while index < len(code):
+        if code[index] == "\\":
+            index += 2
+        elif code[index] == "`":
+            return index + 1
+        elif code.startswith("${", index):
+            templates.append(0)
+            return index + 2
+        else:
+            index += 1
+    return index
+
+
+def _skip_regex(code: str, index: int) -> int:
+    """Past the regular expression literal starting at `index`, classes (`[/]`) included."""
+    index, in_class = index + 1, False
+    while index < len(code) and not JS_LINE_BREAK.match(code, index):
+        char = code[index]
+        if char == "\\":
+            index += 1
+        elif char == "[":
+            in_class = True
+        elif char == "]":
+            in_class = False
+        elif char == "/" and not in_class:
+            return index + 1
+        index += 1
+    return index
+
+
 def read(code: str) -> dict[str, Any]:
-    """The settings the code's directives give; `AnnotationError` naming the line of a bad one."""
+    """The settings the code's directives give; `AnnotationError` naming the line of a bad one.
+
+    A directive starts a line of a comment (after the comment's `//`, `/*` or a block's
+    leading `*`); several one-line comments on a line each hold one.
+    """
     found: dict[str, Any] = {}
     seen: dict[str, int] = {}
-    for number, line in enumerate(code.splitlines(), start=1):
-        if "@fluxbase:" not in line:
-            continue
-        match = DIRECTIVE.match(line)
-        if not match:
-            continue
-        name, text = match.group(1), match.group(2)
-        text = text.split("*/", 1)[0]
-        if name not in DIRECTIVES:
-            known = ", ".join(sorted(DIRECTIVES))
-            raise AnnotationError(f"line {number}: unknown directive @fluxbase:{name[:40]}; known: {known}")
-        if name in seen:
-            raise AnnotationError(f"line {number}: @fluxbase:{name} is already given on line {seen[name]}")
-        setting, parse = DIRECTIVES[name]
-        try:
-            found[setting] = parse(text)
-        except ValueError as error:
-            raise AnnotationError(f"line {number}: @fluxbase:{name} {error}") from None
-        seen[name] = number
+    for first_line, text in comments(code):
+        for offset, line in enumerate(JS_LINE_BREAK.split(text)):
+            match = DIRECTIVE.match(line)
+            if match:
+                _take(found, seen, first_line + offset, match.group(1), match.group(2))
     return found
+
+
+def _take(found: dict[str, Any], seen: dict[str, int], number: int, name: str, text: str) -> None:
+    if name not in DIRECTIVES:
+        known = ", ".join(sorted(DIRECTIVES))
+        raise AnnotationError(f"line {number}: unknown directive @fluxbase:{name[:40]}; known: {known}")
+    if name in seen:
+        raise AnnotationError(f"line {number}: @fluxbase:{name} is already given on line {seen[name]}")
+    setting, parse = DIRECTIVES[name]
+    try:
+        found[setting] = parse(text)
+    except ValueError as error:
+        raise AnnotationError(f"line {number}: @fluxbase:{name} {error}") from None
+    seen[name] = number
 
 
 def check_defaults(config: dict[str, Any]) -> None:
@@ -156,7 +277,11 @@ def check_defaults(config: dict[str, Any]) -> None:
     parsers = dict(DIRECTIVES.values())
     for setting, name in CONFIG_DEFAULTS.items():
         value = config[name]
-        if isinstance(value, bool):
+        flag = setting == "cors_credentials"
+        if isinstance(value, bool) != flag or not isinstance(value, (bool, int, str, list)):
+            wanted = "true or false" if flag else "a number of seconds" if setting == "cors_max_age" else "a list"
+            raise ConfigError(f"FLUXBASE_{name} must be {wanted}, not {value!r}")
+        if flag:
             continue
         try:
             config[name] = parsers[setting](value)
@@ -182,6 +307,11 @@ def resolved(api: Mapping[str, Any] | None, directives: Mapping[str, Any] | None
         else:
             answer[setting] = (default(setting), DEFAULT)
     return answer
+
+
+def defaults() -> dict[str, Any]:
+    """What a function with neither API values nor directives does."""
+    return {setting: value for setting, (value, _source) in resolved({}, {}).items()}
 
 
 def effective(row: Any) -> dict[str, Any]:

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from flask import Flask, Response, current_app, request
 
 from flux.api import (
+    ApiError,
     Forbidden,
     Unauthorized,
     collect_named,
@@ -40,7 +41,7 @@ from plugins.functions import function_env, rate_limits, store
 from plugins.functions.invocation_flags import TooManyFlags, invocation_flags
 from plugins.functions.models import EdgeFunction
 from plugins.functions.runtime.base import ERROR, FunctionRuntime, Invocation, Outcome
-from plugins.functions.schemas import FUNCTION_DISABLED
+from plugins.functions.schemas import BUNDLE_FAILED, FUNCTION_DISABLED
 from plugins.functions.secret_layers import invocation_env, invocation_secret
 from plugins.functions.server_variables import SECRET_PREFIX, server_variables
 
@@ -203,6 +204,8 @@ def invoke(row: EdgeFunction | sa.Row, trigger: str = "http") -> Response:
     """Run the function's current version for this request and record the execution."""
     check_caller(row)
     window = rate_limits.take(row)
+    if row.bundle_error:
+        raise ApiError(f"Function bundling failed: {row.bundle_error}", code=BUNDLE_FAILED, status=500)
     spec = store.spec_of(row)
     disclosed = Disclosed(row, spec.permissions.env)
     ran = store.Ran(row.id, row.name, row.namespace, row.version, current_actor().id, trigger, utcnow())

@@ -57,6 +57,12 @@ class EdgeFunction(TenantScoped, db.Model):
     allow_unauthenticated: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     is_public: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     isolation: Mapped[str] = mapped_column(sa.String(20), default="warm")
+    # The code with the shared modules it imports, as one module (`runtime/bundler.py`), and the
+    # versions of those modules; none for code that imports nothing.
+    bundle: Mapped[str | None] = mapped_column(sa.Text, default=None)
+    is_bundled: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
+    bundle_error: Mapped[str | None] = mapped_column(sa.Text, default=None)
+    bundled_modules: Mapped[dict[str, int]] = mapped_column(sa.JSON, default=dict, server_default="{}")
     created_by: Mapped[str | None] = mapped_column(sa.String(36), default=None)
     updated_by: Mapped[str | None] = mapped_column(sa.String(36), default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -37,6 +37,12 @@ CODE_TOO_LARGE = error_codes.register("CODE_TOO_LARGE", 413, "The function's cod
 FUNCTION_DISABLED = error_codes.register(
     "FUNCTION_DISABLED", 403, "The function is turned off; enable it to call it again.", OWNER
 )
+BUNDLE_FAILED = error_codes.register(
+    "BUNDLE_FAILED",
+    500,
+    "The function could not be bundled when it was saved; the message names why. Save it again.",
+    OWNER,
+)
 SANDBOX_UNAVAILABLE = error_codes.register(
     "SANDBOX_UNAVAILABLE", 503, "The server cannot run or check code confined: a sandbox tool is missing.", OWNER
 )
@@ -322,9 +328,12 @@ class PublicFunction(ApiModel):
 
 
 class ManagedFunction(PublicFunction):
-    """What those who manage functions see besides: the names of its env."""
+    """What those who manage functions see besides: the names of its env, and how its code was bundled."""
 
     env: Annotated[list[str], AfterValidator(sorted)] = Field(description="Names only: values are write-only")
+    is_bundled: bool = Field(description="Runs as one module with the shared modules it imports")
+    bundle_error: str | None = Field(description="Why bundling failed; its invocations answer 500 until saved again")
+    bundled_modules: dict[str, int] = Field(description="The shared modules in the bundle, with their versions")
 
 
 class FunctionSummary(ManagedFunction):
@@ -435,3 +444,23 @@ class SharedModuleSummary(ApiModel):
 
 class SharedModuleOut(SharedModuleSummary):
     content: str
+
+
+class RebundleRequest(ApiModel):
+    module_path: ModulePath | None = Field(
+        None, description="Only the functions bundled with this module; all when not given"
+    )
+
+
+class RebundledFunction(ApiModel):
+    name: str
+    namespace: str
+    version: int
+    changed: bool = Field(description="Whether its bundle changed (a module it imports has a new version)")
+    is_bundled: bool
+    bundle_error: str | None
+    bundled_modules: dict[str, int]
+
+
+class RebundleAnswer(ApiModel):
+    rebundled: list[RebundledFunction]

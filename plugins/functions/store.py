@@ -7,7 +7,7 @@ arguments.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ from flux.api import (
     Conflict,
     NotFound,
     Page,
+    Tenant,
     audit,
     current_actor,
     current_tenant_id,
@@ -40,6 +41,15 @@ DEFAULT_NAMESPACE = "default"
 DEFAULT_PERMISSIONS = Permissions(net=True, env=True, read=False, write=False)
 SETTINGS = ("description", "enabled", "timeout", "memory", "env", "permissions")
 COLUMNS = {"timeout": "timeout_seconds", "memory": "memory_mb"}
+
+
+@dataclass(frozen=True)
+class Build:
+    """A saved function's runnable form (`builds.py`): its bundle, or why none could be made, and the modules in it."""
+
+    bundle: str | None = None
+    error: str | None = None
+    modules: dict[str, int] = field(default_factory=dict)
 
 
 def functions_query(namespace: str | None = None, public_only: bool = False) -> sa.Select:
@@ -71,6 +81,11 @@ def get(name: str, namespace: str | None, for_update: bool = False) -> EdgeFunct
     return row
 
 
+def get_by_id(function_id: str, for_update: bool = False) -> EdgeFunction | None:
+    query = sa.select(EdgeFunction).where(EdgeFunction.id == function_id)
+    return db.session.scalar(query.with_for_update() if for_update else query)
+
+
 # What an invocation reads, built once: loading the whole row as an object cost more
 # than a warm worker's round trip.
 _FUNCTIONS = EdgeFunction.__table__
@@ -94,6 +109,8 @@ _CALLABLE = sa.select(
             "isolation",
             "api_settings",
             "annotations",
+            "bundle",
+            "bundle_error",
         )
     )
 ).where(_FUNCTIONS.c.name == sa.bindparam("name"), _FUNCTIONS.c.namespace == sa.bindparam("namespace"))
@@ -106,6 +123,18 @@ def get_callable(name: str, namespace: str | None) -> sa.Row:
     if not rows:
         raise not_found(name, namespace)
     return rows[0]
+
+
+def callable_in_every_tenant(name: str, namespace: str | None) -> list[sa.Row]:
+    """The function of that name in each live tenant (for a preflight, whose tenant cannot be known)."""
+    query = (
+        _CALLABLE.where(EdgeFunction.tenant_id.in_(sa.select(Tenant.id).where(Tenant.deleted_at.is_(None))))
+        .order_by(EdgeFunction.tenant_id)
+        .execution_options(all_tenants=True)
+    )
+    found = db.session.execute(query, {"name": name, "namespace": namespace or DEFAULT_NAMESPACE}).all()
+    db.session.commit()  # a read: no transaction stays open
+    return list(found)
 
 
 def last_statuses(function_ids: list[str]) -> dict[str, str]:
@@ -127,7 +156,9 @@ def last_statuses(function_ids: list[str]) -> dict[str, str]:
     return {function_id: status for function_id, status in db.session.execute(query) if status is not None}
 
 
-def create(name: str, namespace: str, code: str, isolation: str | None, settings: dict[str, Any]) -> EdgeFunction:
+def create(
+    name: str, namespace: str, code: str, isolation: str | None, settings: dict[str, Any], built: Build
+) -> EdgeFunction:
     """A new function at version 1; 409 when the namespace already has one of that name."""
     exists = db.session.scalar(
         sa.select(EdgeFunction.id).where(EdgeFunction.name == name, EdgeFunction.namespace == namespace)
@@ -160,6 +191,7 @@ def create(name: str, namespace: str, code: str, isolation: str | None, settings
     _apply(row, settings)
     _apply_explicit(row, settings.get("explicit", {}))
     _settle(row)
+    _apply_build(row, built)
     db.session.add(row)
     db.session.add(_version_row(row))
     _flush(row)
@@ -167,15 +199,24 @@ def create(name: str, namespace: str, code: str, isolation: str | None, settings
     return row
 
 
-def update(row: EdgeFunction, code: str | None, isolation: str | None, settings: dict[str, Any]) -> EdgeFunction:
-    """Change what is given; new code (only when it differs) makes a new version."""
+def update(
+    row: EdgeFunction, code: str | None, isolation: str | None, settings: dict[str, Any], built: Build | None = None
+) -> EdgeFunction:
+    """Change what is given; new code (only when it differs) makes a new version, `built` its bundle."""
     changed = _apply(row, settings) + _apply_explicit(row, settings.get("explicit", {}))
     if isolation is not None and isolation != row.isolation:
         row.isolation = isolation
         changed.append("isolation")
     if code is not None and code != row.code:
+        if built is None:  # checked as the code stored when the request began, which another one replaced
+            raise Conflict(
+                f"function {row.name!r} was just changed by another request; try again",
+                code=error_codes.CONCURRENT_CHANGE,
+            )
         _new_version(row, code)
         changed.append("code")
+    if built is not None and _apply_build(row, built):
+        changed.append("bundle")
     if not changed:
         return row
     _settle(row)
@@ -204,19 +245,42 @@ def versions(row: EdgeFunction) -> list[FunctionVersion]:
     return list(db.session.scalars(versions_query(row)))
 
 
-def rollback(row: EdgeFunction, version: int) -> EdgeFunction:
-    """Make `version`'s code current again, as a new version (history only grows)."""
-    old = db.session.scalar(
-        sa.select(FunctionVersion).where(FunctionVersion.function_id == row.id, FunctionVersion.version == version)
+def version_code(row: EdgeFunction, version: int) -> str:
+    """The code of one of the function's versions; 404 for a version it never had."""
+    code = db.session.scalar(
+        sa.select(FunctionVersion.code).where(FunctionVersion.function_id == row.id, FunctionVersion.version == version)
     )
-    if old is None:
+    if code is None:
         raise NotFound(f"function {row.name!r} has no version {version}", code=error_codes.NOT_FOUND)
-    _new_version(row, old.code)
+    return code
+
+
+def rollback(row: EdgeFunction, version: int, built: Build) -> EdgeFunction:
+    """Make `version`'s code current again, as a new version (history only grows), bundled as `built`."""
+    _new_version(row, version_code(row, version))
+    _apply_build(row, built)
     _settle(row)
     row.updated_by, row.updated_at = current_actor().id, utcnow()
     _flush(row)
     audit.record("functions.rolled_back", f"{row.namespace}/{row.name}", version=row.version, from_version=version)
     return row
+
+
+def bundled_with(module_path: str | None) -> list[EdgeFunction]:
+    """The tenant's functions bundled with `module_path` (with any shared module when None), locked for a change."""
+    query = sa.select(EdgeFunction).where(EdgeFunction.is_bundled.is_(True) | EdgeFunction.bundle_error.is_not(None))
+    rows = db.session.scalars(query.order_by(EdgeFunction.namespace, EdgeFunction.name))
+    return [row for row in rows if module_path is None or module_path in (row.bundled_modules or {})]
+
+
+def rebundle(row: EdgeFunction, built: Build) -> bool:
+    """A new bundle of the function's current code (no new version: the code is the same); whether it changed."""
+    if not _apply_build(row, built):
+        return False
+    row.updated_by, row.updated_at = current_actor().id, utcnow()
+    _flush(row)
+    audit.record("functions.rebundled", f"{row.namespace}/{row.name}", version=row.version, modules=row.bundled_modules)
+    return True
 
 
 def spec_of(row: EdgeFunction | sa.Row) -> FunctionSpec:
@@ -229,6 +293,7 @@ def spec_of(row: EdgeFunction | sa.Row) -> FunctionSpec:
         memory_mb=row.memory_mb,
         permissions=Permissions(**row.permissions),
         isolation=row.isolation,
+        bundle=row.bundle,
     )
 
 
@@ -349,6 +414,20 @@ def _apply_explicit(row: EdgeFunction, given: dict[str, Any]) -> list[str]:
     changed = [name for name in given if (row.api_settings or {}).get(name) != merged.get(name)]
     if changed:
         row.api_settings = merged
+    return changed
+
+
+def _apply_build(row: EdgeFunction, built: Build) -> bool:
+    """The function's bundle, its error and the modules in it; whether any of them changed."""
+    values = {
+        "bundle": built.bundle,
+        "is_bundled": built.bundle is not None,
+        "bundle_error": built.error,
+        "bundled_modules": built.modules,
+    }
+    changed = any(getattr(row, name) != value for name, value in values.items())
+    for name, value in values.items():
+        setattr(row, name, value)
     return changed
 
 

@@ -47,7 +47,7 @@ def test_checks_hold_no_lock_so_a_concurrent_settings_put_succeeds(app, client, 
     real_check = runtime.check
     during_checks: list[tuple[int, bool]] = []
 
-    def check_beside_another_writer(code: str) -> str | None:
+    def check_beside_another_writer(code: str, modules=None) -> str | None:
         """While the request checks code: a settings PUT of another client, in another thread."""
         answers = []
         writer = threading.Thread(
@@ -58,7 +58,7 @@ def test_checks_hold_no_lock_so_a_concurrent_settings_put_succeeds(app, client, 
         writer.start()
         writer.join()
         during_checks.append((answers[0].status_code, function_row_is_free(app)))
-        return real_check(code)
+        return real_check(code, modules)
 
     monkeypatch.setattr(runtime, "check", check_beside_another_writer)
     created = client.post(BASE, json={"name": "other", "code": HELLO}, headers=admin_headers)

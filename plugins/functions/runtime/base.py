@@ -9,7 +9,7 @@ Deno for another sandbox.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -44,6 +44,7 @@ class FunctionSpec:
     memory_mb: int
     permissions: Permissions
     isolation: str = "warm"
+    bundle: str | None = None  # the code with what it imports, when it imports anything (`bundler.py`)
 
 
 def _absent(name: str) -> None:
@@ -95,8 +96,14 @@ class FunctionRuntime(Protocol):
 
     name: str
 
-    def check(self, code: str) -> str | None:
-        """The compiler's message when `code` does not compile, else `None`; `RuntimeUnavailable` if it cannot check."""
+    def check(self, code: str, modules: Mapping[str, str] | None = None) -> str | None:
+        """The compiler's message when `code` does not compile, else `None`; `RuntimeUnavailable` if it cannot check.
+
+        `modules` are the shared modules the code may import, by path (`_shared/cors.ts`).
+        """
+
+    def bundle(self, code: str, modules: Mapping[str, str]) -> Any:
+        """`code` with the `modules` it imports as one module (`.code`), or why not (`.error`)."""
 
     def invoke(self, spec: FunctionSpec, invocation: Invocation) -> Outcome:
         """Run one call; never raises for anything the function does."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -28,10 +29,11 @@ from typing import Any
 from flask import Flask
 
 from plugins.functions.runtime.base import ERROR, FunctionSpec, Invocation, Outcome, RuntimeUnavailable
+from plugins.functions.runtime.bundler import Bundle, Bundler
 from plugins.functions.runtime.client import SupervisorClient
 from plugins.functions.runtime.process import Sandbox, Target
 from plugins.functions.runtime.supervisor import PoolLimits, Settings
-from plugins.functions.runtime.typecheck import GLOBALS, TypeChecker, sandbox_tools, write_once
+from plugins.functions.runtime.typecheck import GLOBALS, Confinement, TypeChecker, sandbox_tools, write_once
 
 RUNTIME_FOLDER = Path(__file__).resolve().parent
 # Appended to the function's code so the worker finds a handler that is declared but not exported.
@@ -75,12 +77,14 @@ class DenoRuntime:
         self.deno_dir = Path(config["FUNCTIONS_DENO_DIR"] or work_dir / "deno_dir")
         # The check's own cache: the workers' cache holds every function's transpiled code.
         check_cache = self.deno_dir / "typecheck"
-        for folder in (self.modules, self.scratch, self.pipes, checks, self.deno_dir, check_cache):
+        for folder in (self.modules, self.scratch, self.pipes, checks, work_dir / "builds", self.deno_dir, check_cache):
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         check_config = work_dir / "check.json"
         compiler = {"compilerOptions": {"strict": False, "noImplicitAny": False, "types": [str(GLOBALS)]}}
         check_config.write_text(json.dumps(compiler))
-        self.checker = TypeChecker(self.binary, work_dir, checks, check_cache, check_config)
+        confinement = Confinement(self.binary, check_cache, [str(check_config), str(GLOBALS)])
+        self.checker = TypeChecker(confinement, work_dir, checks, check_config)
+        self.bundler = Bundler(confinement, work_dir, work_dir / "builds")
         self._tools: dict[str, str] | None = None
         self.limits = PoolLimits(
             max_warm=config["FUNCTIONS_MAX_WARM_WORKERS"],
@@ -130,15 +134,25 @@ class DenoRuntime:
 
     def module_for(self, code: str) -> Path:
         """The function's code as a module file that also exports its handler."""
-        return self._write(code + ENTRY_SUFFIX)
+        return self._write(code + ENTRY_SUFFIX, ".ts")
 
-    def _write(self, source: str) -> Path:
+    def runnable(self, spec: FunctionSpec) -> Path:
+        """What runs: the function's bundle (which exports its handler), else its code."""
+        if spec.bundle is not None:
+            return self._write(spec.bundle, ".js")
+        return self.module_for(spec.code)
+
+    def _write(self, source: str, suffix: str) -> Path:
         """A module file holding `source`, written once per distinct source (content-addressed)."""
-        return write_once(self.modules / f"{hashlib.sha256(source.encode()).hexdigest()}.ts", source)
+        return write_once(self.modules / f"{hashlib.sha256(source.encode()).hexdigest()}{suffix}", source)
 
-    def check(self, code: str) -> str | None:
-        """Type-check the code confined (`typecheck.py`); the compiler's message, or None."""
-        return self.checker.check(code, self.tools)
+    def check(self, code: str, modules: Mapping[str, str] | None = None) -> str | None:
+        """Type-check the code confined (`typecheck.py`), with the shared modules it imports; the message, or None."""
+        return self.checker.check(code, self.tools, modules)
+
+    def bundle(self, code: str, modules: Mapping[str, str]) -> Bundle:
+        """The code and the shared modules it imports as one module file (`bundler.py`)."""
+        return self.bundler.bundle(code + ENTRY_SUFFIX, modules, self.tools)
 
     def invoke(self, spec: FunctionSpec, invocation: Invocation) -> Outcome:
         """Run one call in the node's warm pool (or a fresh process for per-invocation isolation)."""
@@ -146,7 +160,7 @@ class DenoRuntime:
             client = self.client
         except RuntimeUnavailable as unavailable:
             return Outcome(ERROR, 503, error=str(unavailable))
-        return client.call(Target.of(spec), invocation, lambda: self.module_for(spec.code))
+        return client.call(Target.of(spec), invocation, lambda: self.runnable(spec))
 
     def status(self) -> dict[str, Any]:
         """The node's Deno processes, as the supervisor reports them."""

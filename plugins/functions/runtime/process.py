@@ -14,6 +14,7 @@ outlive its calls. Written by hand because no library drives Deno this way.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import json
 import math
@@ -89,16 +90,18 @@ class Target:
     memory_mb: int
     permissions: Permissions
     isolation: str = "warm"
+    build: str = ""  # a digest of the version's bundle: shared modules rebundled change what runs, not the version
 
     @property
-    def key(self) -> tuple[str, int, Permissions, int]:
-        # A version's code never changes, so the version stands for it.
-        return (self.function_id, self.version, self.permissions, self.memory_mb)
+    def key(self) -> tuple[str, int, str, Permissions, int]:
+        # A version's code never changes, so the version (with its bundle's digest) stands for it.
+        return (self.function_id, self.version, self.build, self.permissions, self.memory_mb)
 
     @classmethod
     def of(cls, spec: FunctionSpec) -> Target:
         limits = (spec.timeout_seconds, spec.memory_mb, spec.permissions, spec.isolation)
-        return cls(spec.function_id, spec.version, *limits)
+        build = hashlib.sha256(spec.bundle.encode()).hexdigest()[:16] if spec.bundle is not None else ""
+        return cls(spec.function_id, spec.version, *limits, build)
 
     def as_json(self) -> dict[str, Any]:
         return {**self.__dict__, "permissions": self.permissions.as_json()}

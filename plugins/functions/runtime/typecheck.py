@@ -11,11 +11,13 @@ its own (no /etc, /proc, /dev, network), under a data, CPU-time and wall-clock l
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
 import subprocess
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -69,7 +71,7 @@ def write_once(path: Path, text: str) -> Path:
 
 
 def outside_imports(output: str, module: Path, private: Path) -> list[str]:
-    """What the code imports besides itself, by the URLs in Deno's output.
+    """What the code imports besides itself and its shared modules, by the URLs in Deno's output.
 
     Paths in the server's own folder (`private`) are named relative to the code, as an
     import would reach them: the server's layout is none of the author's business.
@@ -77,9 +79,9 @@ def outside_imports(output: str, module: Path, private: Path) -> list[str]:
     names = []
     for url in LOCAL_URL.findall(output):
         url = POSITION.sub("", url.rstrip(".,;)"))
-        if url == module.as_uri():
-            continue
         path = unquote(url.removeprefix("file://"))
+        if path == str(module) or Path(path).is_relative_to(module.parent / "_shared"):  # its own code and modules
+            continue
         if Path(path).is_relative_to(private):
             path = os.path.relpath(path, module.parent)
             path = path if path.startswith("../") else f"./{path}"
@@ -88,34 +90,49 @@ def outside_imports(output: str, module: Path, private: Path) -> list[str]:
     return names
 
 
-class TypeChecker:
-    """Checks code in `checks/<sha256 of the code>/` with the compiler options in `config`."""
+IMPORT_MAP = {"imports": {"_shared/": "./_shared/"}}  # `_shared/cors.ts` is the build folder's module
 
-    def __init__(self, binary: str, work_dir: Path, checks: Path, cache: Path, config: Path) -> None:
+
+def build_folder(root: Path, code: str, modules: Mapping[str, str]) -> tuple[Path, Path]:
+    """A folder per distinct code and modules, holding `function.ts`, `_shared/…` and their import map.
+
+    Per content, so the same build checks and bundles once (Deno's cache is by path).
+    Returns the folder and the function's file.
+    """
+    digest = hashlib.sha256(code.encode())
+    for path in sorted(modules):
+        digest.update(b"\0" + path.encode() + b"\0" + modules[path].encode())
+    folder = root / digest.hexdigest()
+    folder.mkdir(mode=0o700, exist_ok=True)
+    for path, content in modules.items():
+        target = folder / path
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_once(target, content)
+    write_once(folder / "import_map.json", json.dumps(IMPORT_MAP))
+    return folder, write_once(folder / "function.ts", code)
+
+
+class Confinement:
+    """How a Deno tool runs on users' code: bubblewrap sees Deno, its libraries, the build folder and a cache.
+
+    No /etc, /proc, /dev or network; a data, CPU-time and wall-clock limit (prlimit).
+    """
+
+    def __init__(self, binary: str, cache: Path, readable: list[str]) -> None:
         self.binary = binary
-        self.work_dir = work_dir
-        self.checks = checks
         self.cache = cache
-        self.config = config
+        self.readable = readable
         self._libraries: list[str] | None = None
 
-    def check(self, code: str, tools: dict[str, str]) -> str | None:
-        """Type-check the code with `deno check`, confined; the compiler's message, or None.
-
-        The check sees the code in a folder of its own, Deno, its libraries, the compiler
-        options and its cache, nothing else (bubblewrap: no /etc, /proc, /dev, network),
-        under a data, CPU-time and wall-clock limit. An import of anything else fails as
-        not found, and the message names the import, never what a file holds. The code
-        is checked as written, so messages point at the author's own lines.
-        """
+    def command(self, tools: dict[str, str], folder: Path, deno_arguments: list[str]) -> list[str]:
         if self._libraries is None:
             self._libraries = shared_libraries(self.binary)
-        # A folder per distinct code, so the same code checks once (Deno's cache is by path).
-        folder = self.checks / hashlib.sha256(code.encode()).hexdigest()
-        folder.mkdir(mode=0o700, exist_ok=True)
-        module = write_once(folder / "function.ts", code)
-        readable = [*self._libraries, self.binary, str(self.config), str(GLOBALS)]
-        command = [
+        readable = [*self._libraries, self.binary, *self.readable]
+        limits = [f"--data={CHECK_MEMORY_MB * 1024 * 1024}", f"--cpu={CHECK_TIMEOUT_S:.0f}", "--core=0"]
+        return [
+            tools["prlimit"],
+            *limits,
+            "--",
             tools["bwrap"],
             *(arg for path in readable for arg in ("--ro-bind", path, path)),
             *("--bind", str(self.cache), str(self.cache)),
@@ -131,32 +148,61 @@ class TypeChecker:
             *("--setenv", "HOME", str(folder)),
             "--",
             self.binary,
-            "check",
-            "--quiet",
-            "--no-remote",
-            "--no-npm",  # npm imports come with bundling (part 2); until then they would fail at load
-            "--no-lock",
-            f"--config={self.config}",
-            str(module),
+            *deno_arguments,
         ]
-        limits = [f"--data={CHECK_MEMORY_MB * 1024 * 1024}", f"--cpu={CHECK_TIMEOUT_S:.0f}", "--core=0"]
+
+    def run(self, tools: dict[str, str], folder: Path, deno_arguments: list[str]) -> subprocess.CompletedProcess | None:
+        """The tool's run, or None when it took longer than the limit; `RuntimeUnavailable` if the sandbox failed."""
         try:
             done = subprocess.run(
-                [tools["prlimit"], *limits, "--", *command], capture_output=True, text=True, timeout=CHECK_TIMEOUT_S
+                self.command(tools, folder, deno_arguments), capture_output=True, text=True, timeout=CHECK_TIMEOUT_S
             )
         except subprocess.TimeoutExpired:
-            return f"type checking took longer than {CHECK_TIMEOUT_S:.0f} s"
-        if done.returncode == 0:
             return None
         output = ANSI.sub("", done.stderr + done.stdout)
-        if SANDBOX_FAILED.match(output):  # the sandbox itself did not start: nothing was checked
-            raise RuntimeUnavailable(f"The type-check sandbox could not start: {output.splitlines()[0]}")
-        outside = outside_imports(output, module, self.work_dir.parent)
-        if outside:
-            names = ", ".join(f'"{name}"' for name in outside)
-            return f"the code imports {names}: a function can import only its own code, not local files"
-        if "out of memory" in output.lower():
-            return f"type checking ran out of memory (limit {CHECK_MEMORY_MB} MB)"
-        output = output.replace(module.as_uri(), "function.ts")
-        lines = [line for line in output.splitlines() if line.strip() and not line.startswith("error: Type checking")]
-        return "\n".join(lines).strip() or "the code does not compile"
+        if done.returncode != 0 and SANDBOX_FAILED.match(output):  # the sandbox itself did not start
+            raise RuntimeUnavailable(f"The code sandbox could not start: {output.splitlines()[0]}")
+        return done
+
+
+def messages(done: subprocess.CompletedProcess, module: Path, private: Path) -> str | None:
+    """What went wrong in a confined run, in the author's terms, or None when it went well."""
+    if done.returncode == 0:
+        return None
+    output = ANSI.sub("", done.stderr + done.stdout)
+    outside = outside_imports(output, module, private)
+    if outside:
+        names = ", ".join(f'"{name}"' for name in outside)
+        return f"the code imports {names}: a function can import only its own code and shared modules, not local files"
+    if "out of memory" in output.lower():
+        return f"it ran out of memory (limit {CHECK_MEMORY_MB} MB)"
+    output = output.replace(module.parent.as_uri() + "/", "")  # function.ts, _shared/cors.ts
+    lines = [line for line in output.splitlines() if line.strip() and not line.startswith("error: Type checking")]
+    return "\n".join(lines).strip() or "the code does not compile"
+
+
+class TypeChecker:
+    """Checks code in `checks/<digest of the code and its modules>/` with the compiler options in `config`."""
+
+    def __init__(self, confinement: Confinement, work_dir: Path, checks: Path, config: Path) -> None:
+        self.confinement = confinement
+        self.work_dir = work_dir
+        self.checks = checks
+        self.config = config
+
+    def check(self, code: str, tools: dict[str, str], modules: Mapping[str, str] | None = None) -> str | None:
+        """Type-check the code with `deno check`, confined; the compiler's message, or None.
+
+        The check sees the code and the shared modules it may import (`modules`, by
+        `_shared/…` path), Deno, its libraries, the compiler options and its cache,
+        nothing else. An import of anything else fails as not found, and the message
+        names the import, never what a file holds. The code is checked as written, so
+        messages point at the author's own lines.
+        """
+        folder, module = build_folder(self.checks, code, modules or {})
+        arguments = ["check", "--quiet", "--no-remote", "--no-npm", "--no-lock", f"--config={self.config}"]
+        done = self.confinement.run(tools, folder, [*arguments, "--import-map=import_map.json", str(module)])
+        if done is None:
+            return f"type checking took longer than {CHECK_TIMEOUT_S:.0f} s"
+        problem = messages(done, module, self.work_dir.parent)
+        return problem and problem.replace("it ran out of memory", "type checking ran out of memory")

@@ -1,0 +1,119 @@
+"""Bundling: a function's code and the shared modules it imports (`_shared/…`) as one module file.
+
+Run at create and update, outside any database transaction, never per call: the
+bundle is stored with the function, so an invocation reads no module but its own and
+fetches nothing. `deno bundle` (esbuild) runs confined as the type check does
+(`typecheck.Confinement`): it sees the build folder (the code, the shared modules,
+their import map) and nothing else, so it cannot inline a file outside the function's
+own code. Written by hand because no library drives Deno's bundler this way.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from plugins.functions.runtime.typecheck import ANSI, CHECK_TIMEOUT_S, Confinement, build_folder, messages, write_once
+
+MAX_BUNDLE_BYTES = 5 * 1024 * 1024  # seed 003: "Bundle too large - Limit is 5MB after bundling"
+FETCH_TIMEOUT_S = 300.0
+# What reaching the npm registry may need of the server's environment: its CA bundle, a proxy, a mirror.
+NETWORK_VARIABLES = (
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "DENO_CERT",
+    "DENO_TLS_CA_STORE",
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "NO_PROXY",
+    "https_proxy",
+    "http_proxy",
+    "no_proxy",
+    "NPM_CONFIG_REGISTRY",
+)
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """The bundled module (`code`), or why there is none (`error`)."""
+
+    code: str | None = None
+    error: str | None = None
+
+
+class Bundler:
+    def __init__(self, confinement: Confinement, work_dir: Path, builds: Path) -> None:
+        self.confinement = confinement
+        self.work_dir = work_dir
+        self.builds = builds
+        self._bundler_fetched = False
+        self._fetching = threading.Lock()
+
+    def fetch_bundler(self) -> str | None:
+        """Deno bundles with esbuild, which it fetches from the npm registry on first use; fetched here, once.
+
+        Unconfined, with network, on a module of our own (never a user's): the confined
+        runs have no network and find esbuild in the cache. Why it failed, or None.
+        """
+        with self._fetching:
+            if self._bundler_fetched:
+                return None
+            folder = self.builds / "fetch-bundler"
+            folder.mkdir(mode=0o700, exist_ok=True)
+            probe = write_once(folder / "probe.ts", "export const ready = true;\n")
+            environment = {
+                "DENO_TLS_CA_STORE": "mozilla,system",  # the host's own CAs too (a company proxy's)
+                **{name: os.environ[name] for name in NETWORK_VARIABLES if name in os.environ},
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "DENO_DIR": str(self.confinement.cache),
+                "DENO_NO_UPDATE_CHECK": "1",
+                "NO_COLOR": "1",
+                "HOME": str(folder),
+            }
+            command = [
+                self.confinement.binary,
+                "bundle",
+                "--quiet",
+                "--no-lock",
+                "-o",
+                str(folder / "out.js"),
+                str(probe),
+            ]
+            try:
+                done = subprocess.run(
+                    command, capture_output=True, text=True, timeout=FETCH_TIMEOUT_S, env=environment, cwd=folder
+                )
+            except subprocess.TimeoutExpired:
+                return (
+                    f"fetching Deno's bundler (esbuild) from the npm registry took longer than {FETCH_TIMEOUT_S:.0f} s"
+                )
+            if done.returncode != 0:
+                reason = ANSI.sub("", done.stderr + done.stdout).strip().splitlines()
+                return "Deno's bundler (esbuild) could not be fetched from the npm registry: " + " ".join(reason[:3])
+            self._bundler_fetched = True
+            return None
+
+    def bundle(self, entry: str, modules: Mapping[str, str], tools: dict[str, str]) -> Bundle:
+        """`entry` (the code, exporting its handler) with `modules` inlined, as ES module JavaScript."""
+        unavailable = self.fetch_bundler()
+        if unavailable is not None:
+            return Bundle(error=unavailable)
+        folder, module = build_folder(self.builds, entry, modules)
+        output = folder / "bundle.js"
+        arguments = ["bundle", "--quiet", "--no-check", "--no-remote", "--no-npm", "--no-lock", "--platform=deno"]
+        done = self.confinement.run(
+            tools, folder, [*arguments, "--import-map=import_map.json", "-o", str(output), str(module)]
+        )
+        if done is None:
+            return Bundle(error=f"bundling took longer than {CHECK_TIMEOUT_S:.0f} s")
+        problem = messages(done, module, self.work_dir.parent)
+        if problem is not None:
+            return Bundle(error=problem)
+        size = output.stat().st_size
+        if size > MAX_BUNDLE_BYTES:
+            return Bundle(error=f"the bundle is {size} bytes; at most {MAX_BUNDLE_BYTES} (5 MB) are allowed")
+        return Bundle(code=output.read_text())
