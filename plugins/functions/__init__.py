@@ -13,6 +13,7 @@ from pathlib import Path
 
 from flux.api import AdminPage, EncryptedColumn, delete_tenant_rows, hookimpl
 from plugins.functions import dashboard, directives, function_env, hookspecs
+from plugins.functions.admin_api import admin_functions_api
 from plugins.functions.api import functions_api
 from plugins.functions.config import DEFAULTS
 from plugins.functions.invoke import runtime_class
@@ -53,7 +54,7 @@ def register_scopes():
 
 @hookimpl
 def register_blueprints(app):
-    return [functions_api]
+    return [functions_api, admin_functions_api]
 
 
 @hookimpl

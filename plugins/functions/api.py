@@ -37,6 +37,7 @@ from plugins.functions.schemas import (
     BUNDLE_FAILED,
     CODE_INVALID,
     FUNCTION_DISABLED,
+    IMPORT_BLOCKED,
     SANDBOX_UNAVAILABLE,
     AnyFunction,
     FunctionChange,
@@ -72,7 +73,7 @@ functions_api = ApiBlueprint("functions", __name__, url_prefix="/api/v1/function
 functions_api.before_request(cors.answer_preflight)
 functions_api.after_request(cors.allow_origin)
 # What a change may be refused for besides its input: the code's check, the sandbox, a concurrent writer.
-CODE_CHECK = (CODE_INVALID, SANDBOX_UNAVAILABLE, error_codes.CONCURRENT_CHANGE)
+CODE_CHECK = (CODE_INVALID, IMPORT_BLOCKED, SANDBOX_UNAVAILABLE, error_codes.CONCURRENT_CHANGE)
 # Open views that read a credential when there is one: what they show depends on it.
 OPTIONAL_CREDENTIALS = [*SECURITY, {}]
 
@@ -217,7 +218,7 @@ def update_function(path: FunctionPath, query: FunctionNamespaceQuery, body: Fun
     built = None
     # Code stored meanwhile by another request was checked by that one; code that imports
     # shared modules is bundled again even when unchanged (the seed's "re-save").
-    if body.code is not None and (body.code != stored_code or builds.imports_shared(body.code)):
+    if body.code is not None and (body.code != stored_code or builds.needs_bundle(body.code)):
         built = builds.build(body.code)
     row = store.get(path.name, query.namespace, for_update=True)
     store.update(row, body.code, body.isolation, body.settings(Permissions(**row.permissions)), built)
@@ -255,7 +256,7 @@ def list_versions(path: FunctionPath, query: FunctionVersionListQuery):
 def rollback(path: FunctionRollbackPath, query: FunctionNamespaceQuery):
     """The old code comes back bundled with today's shared modules (their old versions may be gone)."""
     old_code = store.version_code(store.get(path.name, query.namespace), path.version)
-    built = builds.build(old_code) if builds.imports_shared(old_code) else store.Build()
+    built = builds.build(old_code) if builds.needs_bundle(old_code) else store.Build()
     row = store.get(path.name, query.namespace, for_update=True)
     store.rollback(row, path.version, built)
     db.session.commit()

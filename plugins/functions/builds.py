@@ -1,11 +1,17 @@
-"""What a function's code becomes when it is saved: checked, and bundled with the shared modules it imports.
+"""What a function's code becomes when it is saved: checked, and bundled with what it imports.
 
 Runs before the request's write transaction (a check or a bundle takes a second or
-two, and on SQLite a write transaction holds the database's lock). Code that does not
-mention `_shared/` is checked alone and runs as written. Code that does is checked and
-bundled with every shared module of the tenant beside it (Deno keeps what is imported),
-and the function records which modules, at which versions, it was built with: those
-reachable by its imports, read off the sources.
+two, and on SQLite a write transaction holds the database's lock). Code that imports
+neither shared modules (`_shared/…`) nor packages (`npm:`, `jsr:`) is checked alone and
+runs as written. Code that imports shared modules is checked and bundled with every
+shared module of the tenant beside it (Deno keeps what is imported), and the function
+records which modules, at which versions, it was built with: those reachable by its
+imports, read off the sources. Packages are fetched and bundled first: a package that
+cannot be had (not found, registry unreachable) leaves the function stored with the
+error and unbundled, as seed 003 says, rather than refused.
+
+Node's `child_process`, `vm`, `fs` and `process` are refused (400 `IMPORT_BLOCKED`), in
+the code, a shared module, or anything a package pulls in (read off the bundle).
 """
 
 from __future__ import annotations
@@ -20,16 +26,39 @@ from flux.api import ApiError, BadRequest, db
 from plugins.functions.invoke import runtime
 from plugins.functions.models import SharedModule
 from plugins.functions.runtime.base import RuntimeUnavailable
-from plugins.functions.schemas import CODE_INVALID, SANDBOX_UNAVAILABLE
+from plugins.functions.schemas import CODE_INVALID, IMPORT_BLOCKED, SANDBOX_UNAVAILABLE
 from plugins.functions.shared_modules import PREFIX
 from plugins.functions.store import Build
 
 # A module specifier in an import, export or dynamic import.
 SPECIFIER = re.compile(r"""(?:\bfrom|\bimport)\s*\(?\s*["']([^"'\n]+)["']""")
+BLOCKED_MODULES = ("child_process", "vm", "fs", "process")
+# An import, dynamic import or require (esbuild's `__require` too) of a blocked Node module, `node:` or not,
+# or of one of its subpaths.
+BLOCKED = re.compile(
+    r"""(?:\bfrom|\bimport|require)\s*\(?\s*["']((?:node:)?(?:"""
+    + "|".join(BLOCKED_MODULES)
+    + r""")(?:/[^"']*)?)["']"""
+)
+PACKAGE = re.compile(r"""["'](?:npm|jsr):""")
 
 
 def imports_shared(code: str) -> bool:
     return PREFIX in code
+
+
+def needs_bundle(code: str) -> bool:
+    """Whether the code imports anything to bundle (read again at every save: modules and packages change)."""
+    return imports_shared(code) or PACKAGE.search(code) is not None
+
+
+def refuse_blocked(source: str, who: str) -> None:
+    """400 `IMPORT_BLOCKED` when `source` imports a blocked module; `who` ("the code imports") names the culprit."""
+    found = BLOCKED.search(source)
+    if found:
+        blocked = ", ".join(BLOCKED_MODULES)
+        message = f"{who} {found.group(1)!r}: functions may not use {blocked} (with or without node:)"
+        raise BadRequest(message, code=IMPORT_BLOCKED)
 
 
 def reachable(code: str, sources: dict[str, str]) -> list[str]:
@@ -52,31 +81,45 @@ def reachable(code: str, sources: dict[str, str]) -> list[str]:
 
 
 def build(code: str) -> Build:
-    """Check the code (400 `CODE_INVALID` with the compiler's message) and bundle it when it imports modules.
+    """Check the code (400 `CODE_INVALID` with the compiler's message) and bundle what it imports.
 
     Ends the session's transaction first (see above). A bundle that fails once the
-    code checked (one over 5 MB) is not refused: the function is stored with the
-    error, which its invocations answer.
+    code checked (one over 5 MB, a package not to be had) is not refused: the function
+    is stored with the error, which its invocations answer.
     """
     if db.session().in_transaction():
         db.session.commit()
+    refuse_blocked(code, "the code imports")
+    remote = [specifier for specifier in SPECIFIER.findall(code) if specifier.startswith(("http:", "https:"))]
+    if remote:
+        message = f"the code imports {remote[0]!r}: a remote specifier is never fetched; import npm: or jsr: packages"
+        raise BadRequest(message, code=CODE_INVALID)
     modules = {}
     if imports_shared(code):
         modules = {module.module_path: module for module in db.session.scalars(sa.select(SharedModule))}
         db.session.commit()
     sources = {path: module.content for path, module in modules.items()}
+    used = {path: modules[path].version for path in reachable(code, sources)}
+    for path in used:
+        refuse_blocked(sources[path], f"the shared module {path} imports")
     backend = runtime(current_app)
-    if sources and not hasattr(backend, "bundle"):
-        message = f"the functions runtime {backend.name!r} cannot import shared modules (_shared/…)"
+    if needs_bundle(code) and not hasattr(backend, "bundle"):
+        message = f"the functions runtime {backend.name!r} cannot import shared modules or packages"
         raise BadRequest(message, code=CODE_INVALID)
     try:
-        problem = backend.check(code, sources) if sources else backend.check(code)  # older runtimes take code only
+        bundle = None
+        if PACKAGE.search(code) or any(PACKAGE.search(sources[path]) for path in used):
+            bundle = backend.bundle(code, sources)  # fetches the packages the check then reads
+            if bundle.error is not None:
+                return Build(error=bundle.error, modules=used)
+            refuse_blocked(bundle.code, "a package the code imports reaches")
+        problem = backend.check(code, sources) if sources or bundle else backend.check(code)  # older runtimes: code
         if problem is not None:
             raise BadRequest(f"the code does not compile:\n{problem}", code=CODE_INVALID)
-        if not sources:
-            return Build()
-        bundle = backend.bundle(code, sources)
+        if bundle is None and sources:
+            bundle = backend.bundle(code, sources)
     except RuntimeUnavailable as unavailable:
         raise ApiError(str(unavailable), code=SANDBOX_UNAVAILABLE, status=503) from None
-    used = {path: modules[path].version for path in reachable(code, sources)}
+    if bundle is None:
+        return Build()
     return Build(bundle=bundle.code, error=bundle.error, modules=used)

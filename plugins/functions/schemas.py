@@ -37,6 +37,12 @@ CODE_TOO_LARGE = error_codes.register("CODE_TOO_LARGE", 413, "The function's cod
 FUNCTION_DISABLED = error_codes.register(
     "FUNCTION_DISABLED", 403, "The function is turned off; enable it to call it again.", OWNER
 )
+IMPORT_BLOCKED = error_codes.register(
+    "IMPORT_BLOCKED",
+    400,
+    "The code, a shared module or a package it imports uses child_process, vm, fs or process; the message names it.",
+    OWNER,
+)
 BUNDLE_FAILED = error_codes.register(
     "BUNDLE_FAILED",
     500,
@@ -464,3 +470,56 @@ class RebundledFunction(ApiModel):
 
 class RebundleAnswer(ApiModel):
     rebundled: list[RebundledFunction]
+
+
+MAX_SYNCED_FUNCTIONS = 1000
+
+
+class SyncedFunction(FunctionChange):
+    """One function of a sync: its name and code, and any setting a create or update takes."""
+
+    name: Annotated[Name, AfterValidator(_function_name)]
+    code: Code
+
+
+def _distinct_names(functions: list[SyncedFunction]) -> list[SyncedFunction]:
+    seen: set[str] = set()
+    for function in functions:
+        if function.name in seen:
+            raise rule_error(error_codes.INVALID_FIELD, f"names {function.name!r} twice")
+        seen.add(function.name)
+    return functions
+
+
+class FunctionSync(ApiModel):
+    """`POST /admin/functions/sync`: make the namespace hold these functions (seed 003's bulk deployment)."""
+
+    namespace: Namespace = Field(None, description="`default` when not given")
+    functions: Annotated[list[SyncedFunction], Field(max_length=MAX_SYNCED_FUNCTIONS), AfterValidator(_distinct_names)]
+    delete_missing: StrictBool = Field(False, description="Delete the namespace's functions the list leaves out")
+    dry_run: StrictBool = Field(False, description="Say what would change, and change nothing")
+
+
+class SyncSummary(ApiModel):
+    created: int
+    updated: int
+    deleted: int
+    unchanged: int
+
+
+class SyncDetails(ApiModel):
+    created: list[str]
+    updated: list[str]
+    deleted: list[str]
+    unchanged: list[str]
+
+
+class FunctionSyncAnswer(ApiModel):
+    namespace: str
+    summary: SyncSummary
+    details: SyncDetails
+    dry_run: bool
+
+
+class NamespaceList(ApiModel):
+    namespaces: list[str]

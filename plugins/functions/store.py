@@ -66,19 +66,29 @@ def list_functions(namespace: str | None = None) -> list[EdgeFunction]:
     return list(db.session.scalars(functions_query(namespace)))
 
 
+def namespaces() -> list[str]:
+    """The tenant's namespaces that hold a function."""
+    return list(db.session.scalars(sa.select(EdgeFunction.namespace).distinct().order_by(EdgeFunction.namespace)))
+
+
 def not_found(name: str, namespace: str) -> NotFound:
     return NotFound(f"function {name!r} not found in namespace {namespace!r}", code=error_codes.NOT_FOUND)
 
 
 def get(name: str, namespace: str | None, for_update: bool = False) -> EdgeFunction:
-    namespace = namespace or DEFAULT_NAMESPACE
-    query = sa.select(EdgeFunction).where(EdgeFunction.name == name, EdgeFunction.namespace == namespace)
+    row = find(name, namespace, for_update)
+    if row is None:
+        raise not_found(name, namespace or DEFAULT_NAMESPACE)
+    return row
+
+
+def find(name: str, namespace: str | None, for_update: bool = False) -> EdgeFunction | None:
+    query = sa.select(EdgeFunction).where(
+        EdgeFunction.name == name, EdgeFunction.namespace == (namespace or DEFAULT_NAMESPACE)
+    )
     if for_update:
         query = query.with_for_update()  # concurrent writers of one function take turns
-    row = db.session.scalar(query)
-    if row is None:
-        raise not_found(name, namespace)
-    return row
+    return db.session.scalar(query)
 
 
 def get_by_id(function_id: str, for_update: bool = False) -> EdgeFunction | None:
@@ -201,8 +211,11 @@ def create(
 
 def update(
     row: EdgeFunction, code: str | None, isolation: str | None, settings: dict[str, Any], built: Build | None = None
-) -> EdgeFunction:
-    """Change what is given; new code (only when it differs) makes a new version, `built` its bundle."""
+) -> list[str]:
+    """Change what is given; new code (only when it differs) makes a new version, `built` its bundle.
+
+    Returns what changed (none: nothing was written).
+    """
     changed = _apply(row, settings) + _apply_explicit(row, settings.get("explicit", {}))
     if isolation is not None and isolation != row.isolation:
         row.isolation = isolation
@@ -218,12 +231,12 @@ def update(
     if built is not None and _apply_build(row, built):
         changed.append("bundle")
     if not changed:
-        return row
+        return changed
     _settle(row)
     row.updated_by, row.updated_at = current_actor().id, utcnow()
     _flush(row)
     audit.record("functions.updated", f"{row.namespace}/{row.name}", version=row.version, fields=changed)
-    return row
+    return changed
 
 
 def delete(row: EdgeFunction) -> None:

@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 
 import pytest
 
+from plugins.functions.invoke import runtime
+
 T = TypeVar("T")
 BASE = "/api/v1/functions"
 HELLO = """async function handler(req) {
@@ -28,6 +30,14 @@ def app(make_app, deno_dir) -> Iterator:
     runtime = app.extensions["functions"]["runtime"]
     if runtime is not None:
         runtime.close()
+
+
+@pytest.fixture
+def npm_reachable(app) -> None:
+    """Bundling fetches Deno's bundler (esbuild), and packages, from the npm registry: skip where it cannot be had."""
+    problem = runtime(app).bundler.fetch_bundler()
+    if problem is not None:
+        pytest.skip(f"the npm registry is unreachable from here: {problem}")
 
 
 def deploy(client, headers: dict, name: str, code: str = HELLO, **fields: Any) -> dict:

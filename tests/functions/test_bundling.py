@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from plugins.functions.invoke import runtime
 from plugins.functions.runtime import bundler
 from tests.conftest import create_tenant
 from tests.functions.conftest import BASE, HELLO, call, deploy
@@ -25,12 +24,7 @@ async function handler(req) {
 }"""
 
 
-@pytest.fixture(autouse=True)
-def bundler_fetched(app):
-    """Deno fetches its bundler from the npm registry once; without the registry there is nothing to test."""
-    problem = runtime(app).bundler.fetch_bundler()
-    if problem is not None:
-        pytest.skip(f"the npm registry is unreachable from here: {problem}")
+pytestmark = pytest.mark.usefixtures("npm_reachable")
 
 
 @pytest.fixture

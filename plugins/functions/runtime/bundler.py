@@ -11,30 +11,33 @@ own code. Written by hand because no library drives Deno's bundler this way.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from plugins.functions.runtime.typecheck import ANSI, CHECK_TIMEOUT_S, Confinement, build_folder, messages, write_once
+from plugins.functions.runtime.typecheck import (
+    ANSI,
+    CHECK_TIMEOUT_S,
+    Confinement,
+    build_folder,
+    messages,
+    network_environment,
+    write_once,
+)
 
 MAX_BUNDLE_BYTES = 5 * 1024 * 1024  # seed 003: "Bundle too large - Limit is 5MB after bundling"
 FETCH_TIMEOUT_S = 300.0
-# What reaching the npm registry may need of the server's environment: its CA bundle, a proxy, a mirror.
-NETWORK_VARIABLES = (
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "DENO_CERT",
-    "DENO_TLS_CA_STORE",
-    "HTTPS_PROXY",
-    "HTTP_PROXY",
-    "NO_PROXY",
-    "https_proxy",
-    "http_proxy",
-    "no_proxy",
-    "NPM_CONFIG_REGISTRY",
-)
+
+
+# An `npm:` or `jsr:` module specifier.
+PACKAGE = re.compile(r"""["'](?:npm|jsr):""")
+
+
+def uses_packages(code: str, modules: Mapping[str, str]) -> bool:
+    return any(PACKAGE.search(source) for source in (code, *modules.values()))
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,25 @@ class Bundle:
 
     code: str | None = None
     error: str | None = None
+
+
+# Deno's words for a package it could not fetch, and ours.
+UNFETCHED = (
+    (
+        re.compile(r"Could not find constraint '([^']+)' in the list of packages\."),
+        r"npm package \1 could not be had: it does not exist, or the npm registry cannot be reached from the server.",
+    ),
+    (
+        re.compile(r"Do not know how to load path: deno:(jsr:\S+)"),
+        r"package \1 could not be had: it does not exist, or the jsr registry cannot be reached from the server.",
+    ),
+)
+
+
+def _plainly(problem: str) -> str:
+    for pattern, plain in UNFETCHED:
+        problem = pattern.sub(plain, problem)
+    return problem
 
 
 class Bundler:
@@ -66,8 +88,7 @@ class Bundler:
             folder.mkdir(mode=0o700, exist_ok=True)
             probe = write_once(folder / "probe.ts", "export const ready = true;\n")
             environment = {
-                "DENO_TLS_CA_STORE": "mozilla,system",  # the host's own CAs too (a company proxy's)
-                **{name: os.environ[name] for name in NETWORK_VARIABLES if name in os.environ},
+                **network_environment(),
                 "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
                 "DENO_DIR": str(self.confinement.cache),
                 "DENO_NO_UPDATE_CHECK": "1",
@@ -97,22 +118,27 @@ class Bundler:
             self._bundler_fetched = True
             return None
 
-    def bundle(self, entry: str, modules: Mapping[str, str], tools: dict[str, str]) -> Bundle:
-        """`entry` (the code, exporting its handler) with `modules` inlined, as ES module JavaScript."""
+    def bundle(self, entry: str, modules: Mapping[str, str], tools: dict[str, str], packages: bool = False) -> Bundle:
+        """`entry` (the code, exporting its handler) with `modules` inlined, as ES module JavaScript.
+
+        With `packages`, its `npm:` and `jsr:` imports are fetched (the sandbox then has
+        the network, and Deno's cache keeps what it fetched for the next build) and
+        inlined too; any other remote import stays refused.
+        """
         unavailable = self.fetch_bundler()
         if unavailable is not None:
             return Bundle(error=unavailable)
         folder, module = build_folder(self.builds, entry, modules)
         output = folder / "bundle.js"
-        arguments = ["bundle", "--quiet", "--no-check", "--no-remote", "--no-npm", "--no-lock", "--platform=deno"]
-        done = self.confinement.run(
-            tools, folder, [*arguments, "--import-map=import_map.json", "-o", str(output), str(module)]
-        )
+        arguments = ["bundle", "--quiet", "--no-check", "--no-remote", "--no-lock", "--platform=deno"]
+        arguments += [] if packages else ["--no-npm"]
+        arguments += ["--import-map=import_map.json", "-o", str(output), str(module)]
+        done = self.confinement.run(tools, folder, arguments, network=packages)
         if done is None:
             return Bundle(error=f"bundling took longer than {CHECK_TIMEOUT_S:.0f} s")
         problem = messages(done, module, self.work_dir.parent)
         if problem is not None:
-            return Bundle(error=problem)
+            return Bundle(error=_plainly(problem))
         size = output.stat().st_size
         if size > MAX_BUNDLE_BYTES:
             return Bundle(error=f"the bundle is {size} bytes; at most {MAX_BUNDLE_BYTES} (5 MB) are allowed")

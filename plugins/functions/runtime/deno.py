@@ -29,7 +29,7 @@ from typing import Any
 from flask import Flask
 
 from plugins.functions.runtime.base import ERROR, FunctionSpec, Invocation, Outcome, RuntimeUnavailable
-from plugins.functions.runtime.bundler import Bundle, Bundler
+from plugins.functions.runtime.bundler import Bundle, Bundler, uses_packages
 from plugins.functions.runtime.client import SupervisorClient
 from plugins.functions.runtime.process import Sandbox, Target
 from plugins.functions.runtime.supervisor import PoolLimits, Settings
@@ -148,11 +148,11 @@ class DenoRuntime:
 
     def check(self, code: str, modules: Mapping[str, str] | None = None) -> str | None:
         """Type-check the code confined (`typecheck.py`), with the shared modules it imports; the message, or None."""
-        return self.checker.check(code, self.tools, modules)
+        return self.checker.check(code, self.tools, modules, uses_packages(code, modules or {}))
 
     def bundle(self, code: str, modules: Mapping[str, str]) -> Bundle:
-        """The code and the shared modules it imports as one module file (`bundler.py`)."""
-        return self.bundler.bundle(code + ENTRY_SUFFIX, modules, self.tools)
+        """The code, the shared modules and the npm and jsr packages it imports, as one module (`bundler.py`)."""
+        return self.bundler.bundle(code + ENTRY_SUFFIX, modules, self.tools, uses_packages(code, modules))
 
     def invoke(self, spec: FunctionSpec, invocation: Invocation) -> Outcome:
         """Run one call in the node's warm pool (or a fresh process for per-invocation isolation)."""

@@ -90,6 +90,31 @@ def outside_imports(output: str, module: Path, private: Path) -> list[str]:
     return names
 
 
+# What fetching npm and jsr packages needs of the host: its resolver, its CAs; and of the environment.
+NETWORK_FILES = ("/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/ssl/certs", "/usr/share/ca-certificates")
+NETWORK_VARIABLES = (
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "DENO_CERT",
+    "DENO_TLS_CA_STORE",
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "NO_PROXY",
+    "https_proxy",
+    "http_proxy",
+    "no_proxy",
+    "NPM_CONFIG_REGISTRY",
+)
+
+
+def network_environment() -> dict[str, str]:
+    """The host's CA store besides Deno's own (a company proxy's CA), and the operator's proxy and registry."""
+    return {
+        "DENO_TLS_CA_STORE": "mozilla,system",
+        **{name: os.environ[name] for name in NETWORK_VARIABLES if name in os.environ},
+    }
+
+
 IMPORT_MAP = {"imports": {"_shared/": "./_shared/"}}  # `_shared/cors.ts` is the build folder's module
 
 
@@ -124,10 +149,19 @@ class Confinement:
         self.readable = readable
         self._libraries: list[str] | None = None
 
-    def command(self, tools: dict[str, str], folder: Path, deno_arguments: list[str]) -> list[str]:
+    def command(
+        self, tools: dict[str, str], folder: Path, deno_arguments: list[str], network: bool = False
+    ) -> list[str]:
+        """With `network`, the host's network too, and what reaching a registry needs of /etc (npm imports)."""
         if self._libraries is None:
             self._libraries = shared_libraries(self.binary)
         readable = [*self._libraries, self.binary, *self.readable]
+        reach, reach_environment = [], []
+        if network:
+            reach = ["--share-net", *(arg for path in NETWORK_FILES for arg in ("--ro-bind-try", path, path))]
+            reach_environment = [
+                arg for name, value in network_environment().items() for arg in ("--setenv", name, value)
+            ]
         limits = [f"--data={CHECK_MEMORY_MB * 1024 * 1024}", f"--cpu={CHECK_TIMEOUT_S:.0f}", "--core=0"]
         return [
             tools["prlimit"],
@@ -139,9 +173,11 @@ class Confinement:
             *("--bind", str(folder), str(folder)),
             *("--chdir", str(folder)),
             "--unshare-all",
+            *reach,
             "--die-with-parent",
             "--new-session",
             "--clearenv",
+            *reach_environment,
             *("--setenv", "DENO_DIR", str(self.cache)),
             *("--setenv", "DENO_NO_UPDATE_CHECK", "1"),
             *("--setenv", "NO_COLOR", "1"),
@@ -151,12 +187,13 @@ class Confinement:
             *deno_arguments,
         ]
 
-    def run(self, tools: dict[str, str], folder: Path, deno_arguments: list[str]) -> subprocess.CompletedProcess | None:
+    def run(
+        self, tools: dict[str, str], folder: Path, deno_arguments: list[str], network: bool = False
+    ) -> subprocess.CompletedProcess | None:
         """The tool's run, or None when it took longer than the limit; `RuntimeUnavailable` if the sandbox failed."""
+        command = self.command(tools, folder, deno_arguments, network)
         try:
-            done = subprocess.run(
-                self.command(tools, folder, deno_arguments), capture_output=True, text=True, timeout=CHECK_TIMEOUT_S
-            )
+            done = subprocess.run(command, capture_output=True, text=True, timeout=CHECK_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             return None
         output = ANSI.sub("", done.stderr + done.stdout)
@@ -190,18 +227,23 @@ class TypeChecker:
         self.checks = checks
         self.config = config
 
-    def check(self, code: str, tools: dict[str, str], modules: Mapping[str, str] | None = None) -> str | None:
+    def check(
+        self, code: str, tools: dict[str, str], modules: Mapping[str, str] | None = None, packages: bool = False
+    ) -> str | None:
         """Type-check the code with `deno check`, confined; the compiler's message, or None.
 
         The check sees the code and the shared modules it may import (`modules`, by
         `_shared/…` path), Deno, its libraries, the compiler options and its cache,
         nothing else. An import of anything else fails as not found, and the message
         names the import, never what a file holds. The code is checked as written, so
-        messages point at the author's own lines.
+        messages point at the author's own lines. With `packages`, `npm:` and `jsr:` imports
+        are resolved (from Deno's cache, filled by the bundle, or the registry).
         """
         folder, module = build_folder(self.checks, code, modules or {})
-        arguments = ["check", "--quiet", "--no-remote", "--no-npm", "--no-lock", f"--config={self.config}"]
-        done = self.confinement.run(tools, folder, [*arguments, "--import-map=import_map.json", str(module)])
+        arguments = ["check", "--quiet", "--no-remote", "--no-lock", f"--config={self.config}"]
+        arguments += [] if packages else ["--no-npm"]
+        arguments += ["--import-map=import_map.json", str(module)]
+        done = self.confinement.run(tools, folder, arguments, network=packages)
         if done is None:
             return f"type checking took longer than {CHECK_TIMEOUT_S:.0f} s"
         problem = messages(done, module, self.work_dir.parent)
