@@ -10,10 +10,13 @@ the namespace (default `default`); invoke also takes `namespace/name`.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flux.api import (
     ADMIN_ROLES,
     SECURITY,
     ApiBlueprint,
+    ApiError,
     BadRequest,
     Forbidden,
     Page,
@@ -139,6 +142,11 @@ def create_shared_module(body: SharedModuleCreate):
     return answer(SharedModuleOut.model_validate(module), 201)
 
 
+def _rebundled(row: Any, changed: bool, error: str | None = None) -> RebundledFunction:
+    fields = ("name", "namespace", "version", "is_bundled", "bundle_error", "bundled_modules")
+    return RebundledFunction(**{name: getattr(row, name) for name in fields}, changed=changed, error=error)
+
+
 @functions_api.post("/shared/rebundle", responses={200: RebundleAnswer})
 @require(*ADMIN_ROLES, scope=WRITE)
 @raises(*CODE_CHECK)
@@ -146,14 +154,18 @@ def rebundle(body: RebundleRequest):
     """Bundle again every function built with the module (or with any): it then runs the modules' current versions."""
     path = shared_modules.full_path(body.module_path) if body.module_path else None
     # Built before the write transaction, one function at a time; each is then stored as built.
-    planned = [(row.id, row.code, builds.build(row.code)) for row in store.bundled_with(path)]
-    answers = []
+    planned, answers = [], []
+    for row in store.bundled_with(path):
+        try:
+            planned.append((row.id, row.code, builds.build(row.code)))
+        except ApiError as refused:  # its code no longer builds (a module it imports is gone): the others go on
+            answers.append(_rebundled(row, changed=False, error=refused.message))
     for function_id, code, built in planned:
         row = store.get_by_id(function_id, for_update=True)
         if row is None or row.code != code:  # deleted or changed meanwhile: that change bundled it
             continue
-        changed = store.rebundle(row, built)
-        answers.append(RebundledFunction.model_validate({**vars(row), "changed": changed}))
+        answers.append(_rebundled(row, changed=store.rebundle(row, built)))
+    answers.sort(key=lambda answer: (answer.namespace, answer.name))
     db.session.commit()
     return answer(RebundleAnswer(rebundled=answers))
 

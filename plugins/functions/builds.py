@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
@@ -35,10 +36,15 @@ SPECIFIER = re.compile(r"""(?:\bfrom|\bimport)\s*\(?\s*["']([^"'\n]+)["']""")
 BLOCKED_MODULES = ("child_process", "vm", "fs", "process")
 # An import, dynamic import or require (esbuild's `__require` too) of a blocked Node module, `node:` or not,
 # or of one of its subpaths.
+COMMENTS = r"(?:/\*[\s\S]*?\*/\s*)*"  # `from /* … */ "node:fs"` is the same import
 BLOCKED = re.compile(
-    r"""(?:\bfrom|\bimport|require)\s*\(?\s*["']((?:node:)?(?:"""
+    r"""(?:\bfrom|\bimport|require)\s*"""
+    + COMMENTS
+    + r"""\(?\s*"""
+    + COMMENTS
+    + r"""["'`]((?:node:)?(?:"""
     + "|".join(BLOCKED_MODULES)
-    + r""")(?:/[^"']*)?)["']"""
+    + r""")(?:/[^"'`]*)?)["'`]"""
 )
 PACKAGE = re.compile(r"""["'](?:npm|jsr):""")
 
@@ -80,6 +86,16 @@ def reachable(code: str, sources: dict[str, str]) -> list[str]:
     return sorted(found)
 
 
+def _bundled(backend: Any, code: str, sources: dict[str, str]) -> Any:
+    """The runtime's bundle; a 400 for a file it may not inline, or a blocked module anything in it imports."""
+    bundle = backend.bundle(code, sources)
+    if getattr(bundle, "refused", None):
+        raise BadRequest(bundle.refused, code=CODE_INVALID)
+    if bundle.code is not None:
+        refuse_blocked(bundle.code, "the bundle (a module or package the code imports) reaches")
+    return bundle
+
+
 def build(code: str) -> Build:
     """Check the code (400 `CODE_INVALID` with the compiler's message) and bundle what it imports.
 
@@ -108,18 +124,19 @@ def build(code: str) -> Build:
         raise BadRequest(message, code=CODE_INVALID)
     try:
         bundle = None
-        if PACKAGE.search(code) or any(PACKAGE.search(sources[path]) for path in used):
-            bundle = backend.bundle(code, sources)  # fetches the packages the check then reads
+        if PACKAGE.search(code) or any(PACKAGE.search(source) for source in sources.values()):
+            bundle = _bundled(backend, code, sources)  # fetches the packages the check then reads
             if bundle.error is not None:
                 return Build(error=bundle.error, modules=used)
-            refuse_blocked(bundle.code, "a package the code imports reaches")
         problem = backend.check(code, sources) if sources or bundle else backend.check(code)  # older runtimes: code
         if problem is not None:
             raise BadRequest(f"the code does not compile:\n{problem}", code=CODE_INVALID)
         if bundle is None and sources:
-            bundle = backend.bundle(code, sources)
+            bundle = _bundled(backend, code, sources)
     except RuntimeUnavailable as unavailable:
         raise ApiError(str(unavailable), code=SANDBOX_UNAVAILABLE, status=503) from None
     if bundle is None:
         return Build()
+    if bundle.code is not None:  # what is in the bundle, as the bundler names it (imports the regex misses too)
+        used = {path: modules[path].version for path in getattr(bundle, "inlined", ()) if path in modules} or used
     return Build(bundle=bundle.code, error=bundle.error, modules=used)

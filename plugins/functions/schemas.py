@@ -109,7 +109,8 @@ def _function_name(value: str) -> str:
 
 
 def _module_path(value: str) -> str:
-    if len(value) > MAX_MODULE_PATH_LENGTH or not MODULE_PATH.fullmatch(value):
+    stored = value if value.startswith("_shared/") else "_shared/" + value
+    if len(stored) > MAX_MODULE_PATH_LENGTH or not MODULE_PATH.fullmatch(value):
         raise rule_error(error_codes.INVALID_FIELD, f"must be {MODULE_PATH_RULE}")
     return value
 
@@ -463,6 +464,7 @@ class RebundledFunction(ApiModel):
     namespace: str
     version: int
     changed: bool = Field(description="Whether its bundle changed (a module it imports has a new version)")
+    error: str | None = Field(None, description="Why its code no longer builds (it runs its last bundle meanwhile)")
     is_bundled: bool
     bundle_error: str | None
     bundled_modules: dict[str, int]

@@ -62,6 +62,17 @@ def create(path: str, content: str, description: str) -> SharedModule:
     path = full_path(path)
     if db.session.scalar(sa.select(SharedModule.id).where(SharedModule.module_path == path)) is not None:
         raise Conflict(f"shared module {path!r} already exists", code=error_codes.ALREADY_EXISTS)
+    # A module's path is a file; none may also be a folder of another (`a.ts` and `a.ts/b.ts`).
+    folders = [path[:index] for index, char in enumerate(path) if char == "/"][1:]
+    clash = db.session.scalar(
+        sa.select(SharedModule.module_path).where(
+            SharedModule.module_path.in_(folders) | SharedModule.module_path.startswith(path + "/", autoescape=True)
+        )
+    )
+    if clash is not None:
+        raise Conflict(
+            f"shared module {path!r} would be a file and a folder with {clash!r}", code=error_codes.ALREADY_EXISTS
+        )
     actor_id, now = current_actor().id, utcnow()
     module = SharedModule(
         tenant_id=current_tenant_id(),

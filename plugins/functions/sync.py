@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flux.api import ApiError, audit, db
+from flux.api import ApiError, Conflict, audit, db, error_codes
 from plugins.functions import builds, store
 from plugins.functions.runtime.base import Permissions
 from plugins.functions.schemas import FunctionSync
@@ -50,6 +50,11 @@ def sync(request: FunctionSync) -> tuple[str, SyncOutcome]:
     outcome = SyncOutcome()
     for function in request.functions:
         row = store.find(function.name, namespace, for_update=True)
+        if row is None and function.name not in built:  # deleted since its code was compared, so never built
+            raise Conflict(
+                f"function {function.name!r} was deleted during the sync; sync again",
+                code=error_codes.CONCURRENT_CHANGE,
+            )
         if row is None:
             settings = function.settings(store.DEFAULT_PERMISSIONS)
             store.create(function.name, namespace, function.code, function.isolation, settings, built[function.name])

@@ -35,7 +35,7 @@ def app(make_app, deno_dir) -> Iterator:
 @pytest.fixture
 def npm_reachable(app) -> None:
     """Bundling fetches Deno's bundler (esbuild), and packages, from the npm registry: skip where it cannot be had."""
-    problem = runtime(app).bundler.fetch_bundler()
+    problem = runtime(app).fetch_bundler()
     if problem is not None:
         pytest.skip(f"the npm registry is unreachable from here: {problem}")
 

@@ -63,6 +63,7 @@ def test_a_module_update_reaches_a_function_only_when_it_is_bundled_again(client
                 "namespace": "default",
                 "version": 1,
                 "changed": True,
+                "error": None,
                 "is_bundled": True,
                 "bundle_error": None,
                 "bundled_modules": {"_shared/cors.ts": 1, "_shared/utils/pad.ts": 2},

@@ -66,7 +66,7 @@ def test_a_blocked_module_reached_through_a_package_is_refused(client, admin_hea
     code = 'import fse from "npm:fs-extra@11";\nasync function handler() { return { status: 200, body: typeof fse } }'
     refused = client.post(BASE, json={"name": "f", "code": code}, headers=admin_headers)
     assert refused.status_code == 400 and refused.json["code"] == "IMPORT_BLOCKED"
-    assert refused.json["error"].startswith("a package the code imports reaches 'node:")
+    assert refused.json["error"].startswith("the bundle (a module or package the code imports) reaches 'node:")
 
 
 def test_a_blocked_module_in_a_shared_module_is_refused(client, admin_headers):

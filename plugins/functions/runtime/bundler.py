@@ -10,21 +10,19 @@ own code. Written by hand because no library drives Deno's bundler this way.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from plugins.functions.runtime.typecheck import (
     ANSI,
     CHECK_TIMEOUT_S,
+    PRIVATE_CACHE,
     Confinement,
     build_folder,
     messages,
-    network_environment,
     write_once,
 )
 
@@ -42,10 +40,28 @@ def uses_packages(code: str, modules: Mapping[str, str]) -> bool:
 
 @dataclass(frozen=True)
 class Bundle:
-    """The bundled module (`code`), or why there is none (`error`)."""
+    """The bundled module (`code`) and the files in it, or why there is none (`error`), or what is refused."""
 
     code: str | None = None
     error: str | None = None
+    refused: str | None = None  # the code imports a file it may not (a 400, not a stored error)
+    inlined: list[str] = field(default_factory=list)
+
+
+# esbuild names each file it inlines in a line comment, relative to the build folder:
+# `// _shared/cors.ts`, `// .deno/npm/registry.npmjs.org/is-number/7.0.0/index.js`. (The
+# code's own line comments do not survive bundling.)
+INLINED = re.compile(r"^// (\S.*)$", re.MULTILINE)
+OWN = ("_shared/", PRIVATE_CACHE + "/npm/", PRIVATE_CACHE + "/remote/")
+
+
+def inlined(code: str) -> list[str]:
+    return INLINED.findall(code)
+
+
+def _own(path: str) -> bool:
+    """A file of the function's own: its code, a shared module, a package (never one outside, nor Deno's cache)."""
+    return path in ("function.ts", "import_map.json") or path.startswith(OWN)
 
 
 # Deno's words for a package it could not fetch, and ours.
@@ -75,11 +91,11 @@ class Bundler:
         self._bundler_fetched = False
         self._fetching = threading.Lock()
 
-    def fetch_bundler(self) -> str | None:
+    def fetch_bundler(self, tools: dict[str, str]) -> str | None:
         """Deno bundles with esbuild, which it fetches from the npm registry on first use; fetched here, once.
 
-        Unconfined, with network, on a module of our own (never a user's): the confined
-        runs have no network and find esbuild in the cache. Why it failed, or None.
+        Confined, with network, on a module of our own: esbuild lands in the shared `dl`
+        cache, which every other run sees read-only. Why it failed, or None.
         """
         with self._fetching:
             if self._bundler_fetched:
@@ -87,30 +103,11 @@ class Bundler:
             folder = self.builds / "fetch-bundler"
             folder.mkdir(mode=0o700, exist_ok=True)
             probe = write_once(folder / "probe.ts", "export const ready = true;\n")
-            environment = {
-                **network_environment(),
-                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                "DENO_DIR": str(self.confinement.cache),
-                "DENO_NO_UPDATE_CHECK": "1",
-                "NO_COLOR": "1",
-                "HOME": str(folder),
-            }
-            command = [
-                self.confinement.binary,
-                "bundle",
-                "--quiet",
-                "--no-lock",
-                "-o",
-                str(folder / "out.js"),
-                str(probe),
-            ]
-            try:
-                done = subprocess.run(
-                    command, capture_output=True, text=True, timeout=FETCH_TIMEOUT_S, env=environment, cwd=folder
-                )
-            except subprocess.TimeoutExpired:
+            arguments = ["bundle", "--quiet", "--no-lock", "-o", str(folder / "out.js"), str(probe)]
+            done = self.confinement.run(tools, folder, arguments, network=True, fetching=True)
+            if done is None:
                 return (
-                    f"fetching Deno's bundler (esbuild) from the npm registry took longer than {FETCH_TIMEOUT_S:.0f} s"
+                    f"fetching Deno's bundler (esbuild) from the npm registry took longer than {CHECK_TIMEOUT_S:.0f} s"
                 )
             if done.returncode != 0:
                 reason = ANSI.sub("", done.stderr + done.stdout).strip().splitlines()
@@ -125,7 +122,7 @@ class Bundler:
         the network, and Deno's cache keeps what it fetched for the next build) and
         inlined too; any other remote import stays refused.
         """
-        unavailable = self.fetch_bundler()
+        unavailable = self.fetch_bundler(tools)
         if unavailable is not None:
             return Bundle(error=unavailable)
         folder, module = build_folder(self.builds, entry, modules)
@@ -142,4 +139,9 @@ class Bundler:
         size = output.stat().st_size
         if size > MAX_BUNDLE_BYTES:
             return Bundle(error=f"the bundle is {size} bytes; at most {MAX_BUNDLE_BYTES} (5 MB) are allowed")
-        return Bundle(code=output.read_text())
+        code = output.read_text()
+        outside = [path for path in inlined(code) if not _own(path)]
+        if outside:
+            allowed = "a function can import only its own code, shared modules and packages"
+            return Bundle(refused=f"the code imports {outside[0]!r}: {allowed}")
+        return Bundle(code=code, inlined=inlined(code))

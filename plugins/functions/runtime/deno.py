@@ -150,6 +150,10 @@ class DenoRuntime:
         """Type-check the code confined (`typecheck.py`), with the shared modules it imports; the message, or None."""
         return self.checker.check(code, self.tools, modules, uses_packages(code, modules or {}))
 
+    def fetch_bundler(self) -> str | None:
+        """Fetch Deno's bundler now (`bundler.py`); why it could not be, or None."""
+        return self.bundler.fetch_bundler(self.tools)
+
     def bundle(self, code: str, modules: Mapping[str, str]) -> Bundle:
         """The code, the shared modules and the npm and jsr packages it imports, as one module (`bundler.py`)."""
         return self.bundler.bundle(code + ENTRY_SUFFIX, modules, self.tools, uses_packages(code, modules))

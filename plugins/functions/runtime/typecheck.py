@@ -115,6 +115,9 @@ def network_environment() -> dict[str, str]:
     }
 
 
+PRIVATE_CACHE = ".deno"  # in the build folder
+BUNDLER_CACHE = "dl"  # where Deno keeps esbuild
+SHARED_CACHES = ("npm", "remote", BUNDLER_CACHE)
 IMPORT_MAP = {"imports": {"_shared/": "./_shared/"}}  # `_shared/cors.ts` is the build folder's module
 
 
@@ -138,9 +141,14 @@ def build_folder(root: Path, code: str, modules: Mapping[str, str]) -> tuple[Pat
 
 
 class Confinement:
-    """How a Deno tool runs on users' code: bubblewrap sees Deno, its libraries, the build folder and a cache.
+    """How a Deno tool runs on users' code: bubblewrap sees Deno, its libraries and the build folder.
 
     No /etc, /proc, /dev or network; a data, CPU-time and wall-clock limit (prlimit).
+    Deno's cache is the build folder's own (`.deno`): what Deno writes there (the
+    transpiled code, the module graph) names and holds that build's code only, so no
+    build can import another's, a tenant's neighbour's above all. Only the package
+    caches are shared (`SHARED_CACHES`, public code from the registries), so a package
+    is fetched once; Deno's bundler (in `dl`) is read-only but while it is fetched.
     """
 
     def __init__(self, binary: str, cache: Path, readable: list[str]) -> None:
@@ -150,7 +158,12 @@ class Confinement:
         self._libraries: list[str] | None = None
 
     def command(
-        self, tools: dict[str, str], folder: Path, deno_arguments: list[str], network: bool = False
+        self,
+        tools: dict[str, str],
+        folder: Path,
+        deno_arguments: list[str],
+        network: bool = False,
+        fetching: bool = False,
     ) -> list[str]:
         """With `network`, the host's network too, and what reaching a registry needs of /etc (npm imports)."""
         if self._libraries is None:
@@ -162,6 +175,13 @@ class Confinement:
             reach_environment = [
                 arg for name, value in network_environment().items() for arg in ("--setenv", name, value)
             ]
+        private = folder / PRIVATE_CACHE
+        shared = []
+        for name in SHARED_CACHES:
+            for place in (self.cache / name, private / name):
+                place.mkdir(mode=0o700, parents=True, exist_ok=True)
+            mode = "--ro-bind" if name == BUNDLER_CACHE and not fetching else "--bind"
+            shared += [mode, str(self.cache / name), str(private / name)]
         limits = [f"--data={CHECK_MEMORY_MB * 1024 * 1024}", f"--cpu={CHECK_TIMEOUT_S:.0f}", "--core=0"]
         return [
             tools["prlimit"],
@@ -169,8 +189,8 @@ class Confinement:
             "--",
             tools["bwrap"],
             *(arg for path in readable for arg in ("--ro-bind", path, path)),
-            *("--bind", str(self.cache), str(self.cache)),
             *("--bind", str(folder), str(folder)),
+            *shared,
             *("--chdir", str(folder)),
             "--unshare-all",
             *reach,
@@ -178,7 +198,7 @@ class Confinement:
             "--new-session",
             "--clearenv",
             *reach_environment,
-            *("--setenv", "DENO_DIR", str(self.cache)),
+            *("--setenv", "DENO_DIR", str(private)),
             *("--setenv", "DENO_NO_UPDATE_CHECK", "1"),
             *("--setenv", "NO_COLOR", "1"),
             *("--setenv", "HOME", str(folder)),
@@ -188,10 +208,13 @@ class Confinement:
         ]
 
     def run(
-        self, tools: dict[str, str], folder: Path, deno_arguments: list[str], network: bool = False
+        self, tools: dict[str, str], folder: Path, deno_arguments: list[str], **access: bool
     ) -> subprocess.CompletedProcess | None:
-        """The tool's run, or None when it took longer than the limit; `RuntimeUnavailable` if the sandbox failed."""
-        command = self.command(tools, folder, deno_arguments, network)
+        """The tool's run (`access` as `command` takes it), or None when it took longer than the limit.
+
+        `RuntimeUnavailable` when the sandbox itself failed to start.
+        """
+        command = self.command(tools, folder, deno_arguments, **access)
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=CHECK_TIMEOUT_S)
         except subprocess.TimeoutExpired:
