@@ -267,8 +267,7 @@ def list_versions(path: FunctionPath, query: FunctionVersionListQuery):
 @raises(error_codes.NOT_FOUND, *CODE_CHECK)
 def rollback(path: FunctionRollbackPath, query: FunctionNamespaceQuery):
     """The old code comes back bundled with today's shared modules (their old versions may be gone)."""
-    old_code = store.version_code(store.get(path.name, query.namespace), path.version)
-    built = builds.build(old_code) if builds.needs_bundle(old_code) else store.Build()
+    built = builds.of_version(path.name, query.namespace, path.version)
     row = store.get(path.name, query.namespace, for_update=True)
     store.rollback(row, path.version, built)
     db.session.commit()

@@ -24,6 +24,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from flux.api import ApiError, BadRequest, db
+from plugins.functions import store
 from plugins.functions.invoke import runtime
 from plugins.functions.models import SharedModule
 from plugins.functions.runtime.base import RuntimeUnavailable
@@ -84,6 +85,12 @@ def reachable(code: str, sources: dict[str, str]) -> list[str]:
                 found.append(path)
                 pending.append((path, sources[path]))
     return sorted(found)
+
+
+def of_version(name: str, namespace: str | None, version: int) -> Build:
+    """A rollback's build: the old version's code bundled with today's modules (their old versions may be gone)."""
+    code = store.version_code(store.get(name, namespace), version)
+    return build(code) if needs_bundle(code) else Build()
 
 
 def _bundled(backend: Any, code: str, sources: dict[str, str]) -> Any:

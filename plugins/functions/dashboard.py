@@ -16,7 +16,7 @@ from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 
 from flux.api import ADMIN_ROLES, ApiError, current_tenant, parse, refused, require, saved
-from plugins.functions import store
+from plugins.functions import builds, store
 from plugins.functions.models import MAX_NAME_LENGTH, EdgeFunction
 from plugins.functions.schemas import FunctionVersionNumber
 
@@ -112,10 +112,16 @@ def detail(namespace: str, name: str) -> ResponseReturnValue:
 @require(*ADMIN_ROLES)
 def rollback(namespace: str, name: str, version: str) -> ResponseReturnValue:
     """Make an older version's code current again, as a new version; running workers pick it up on the next call."""
+    try:
+        number = parse(FunctionVersionNumber, {"version": version}).version  # the API's rule for a version
+        built = builds.of_version(name, namespace, number)  # before the row is locked: a build takes seconds
+    except ApiError as error:
+        if store.find(name, namespace) is None:  # the function itself is gone: the list, as `_changed` shows
+            return refused(error, _render_index)
+        return refused(error, lambda status: _render_detail(namespace, name, status))
 
     def roll_back(row: EdgeFunction) -> str:
-        number = parse(FunctionVersionNumber, {"version": version}).version  # the API's rule for a version
-        store.rollback(row, number)
+        store.rollback(row, number, built)
         return f"Rolled {_label(row)} back to version {number}; that code is version {row.version} now."
 
     return _changed(namespace, name, roll_back)

@@ -164,6 +164,8 @@ def populate(app, client, auth: AuthActions, admin: dict, slug: str) -> Side:
     )
     ok(client.put(f"{FUNCTIONS}/{name}", json={"description": f"{slug} report"}, headers=as_admin))
     ok(call(client, name, user, json={}))
+    # A function in a namespace named after the tenant (the namespaces list shows it).
+    deploy(client, as_admin, "tool", code=REPORT, namespace=slug)
     # A shared module in a second version.
     module = {"module_path": f"_shared/{slug}.ts", "content": f"export const owner = '{slug}-v1'"}
     ok(client.post(f"{FUNCTIONS}/shared", json=module, headers=as_admin), 201)
