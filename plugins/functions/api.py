@@ -227,11 +227,8 @@ def update_function(path: FunctionPath, query: FunctionNamespaceQuery, body: Fun
     if not body.model_fields_set:
         fields = ", ".join((*store.SETTINGS, *directives.SETTINGS))
         raise BadRequest(f"give one of code, isolation, {fields}", code=error_codes.NOTHING_TO_UPDATE)
-    built = None
-    # Code stored meanwhile by another request was checked by that one; code that imports
-    # shared modules is bundled again even when unchanged (the seed's "re-save").
-    if body.code is not None and (body.code != stored_code or builds.needs_bundle(body.code)):
-        built = builds.build(body.code)
+    # Code stored meanwhile by another request was checked by that one.
+    built = builds.for_save(body.code, stored_code) if body.code is not None else None
     row = store.get(path.name, query.namespace, for_update=True)
     store.update(row, body.code, body.isolation, body.settings(Permissions(**row.permissions)), built)
     db.session.commit()

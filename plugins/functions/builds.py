@@ -28,6 +28,7 @@ from plugins.functions import store
 from plugins.functions.invoke import runtime
 from plugins.functions.models import SharedModule
 from plugins.functions.runtime.base import RuntimeUnavailable
+from plugins.functions.runtime.bundler import uses_packages
 from plugins.functions.schemas import CODE_INVALID, IMPORT_BLOCKED, SANDBOX_UNAVAILABLE
 from plugins.functions.shared_modules import PREFIX
 from plugins.functions.store import Build
@@ -47,7 +48,6 @@ BLOCKED = re.compile(
     + "|".join(BLOCKED_MODULES)
     + r""")(?:/[^"'`]*)?)["'`]"""
 )
-PACKAGE = re.compile(r"""["'](?:npm|jsr):""")
 
 
 def imports_shared(code: str) -> bool:
@@ -56,7 +56,7 @@ def imports_shared(code: str) -> bool:
 
 def needs_bundle(code: str) -> bool:
     """Whether the code imports anything to bundle (read again at every save: modules and packages change)."""
-    return imports_shared(code) or PACKAGE.search(code) is not None
+    return imports_shared(code) or uses_packages(code, {})
 
 
 def refuse_blocked(source: str, who: str) -> None:
@@ -85,6 +85,17 @@ def reachable(code: str, sources: dict[str, str]) -> list[str]:
                 found.append(path)
                 pending.append((path, sources[path]))
     return sorted(found)
+
+
+def for_save(code: str, stored_code: str | None) -> Build | None:
+    """The build of code being saved over `stored_code` (None: a new function); None when nothing needs one.
+
+    Code already stored was checked when it was; code that imports modules or packages
+    is bundled again even unchanged (the seed's "re-save"), as they may have changed.
+    """
+    if code == stored_code and not needs_bundle(code):
+        return None
+    return build(code)
 
 
 def of_version(name: str, namespace: str | None, version: int) -> Build:
@@ -131,7 +142,7 @@ def build(code: str) -> Build:
         raise BadRequest(message, code=CODE_INVALID)
     try:
         bundle = None
-        if PACKAGE.search(code) or any(PACKAGE.search(source) for source in sources.values()):
+        if uses_packages(code, sources):
             bundle = _bundled(backend, code, sources)  # fetches the packages the check then reads
             if bundle.error is not None:
                 return Build(error=bundle.error, modules=used)

@@ -34,7 +34,7 @@ ANNOTATION_INVALID = error_codes.register(
 )
 
 API, ANNOTATION, DEFAULT = "api", "annotation", "default"
-UNITS = {"min": "minute", "hour": "hour", "day": "day"}
+UNITS = {"min": "minute", "hour": "hour", "day": "day"}  # as people and the `limits` library name them
 RATE_LIMIT = re.compile(r"([1-9][0-9]{0,8})/(min|minute|hour|day)")
 ORIGIN = re.compile(r"\*|[a-zA-Z][a-zA-Z0-9+.-]*://[^/\s,?#]+/?")
 METHOD = re.compile(r"[A-Za-z]{1,20}")

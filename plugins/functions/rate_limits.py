@@ -16,7 +16,6 @@ from flux.api import TooManyRequests, Window, current_actor, flux_state
 from plugins.functions import directives
 
 log = logging.getLogger("plugins.functions.rate_limits")
-LIMITS_UNITS = {"min": "minute", "hour": "hour", "day": "day"}  # as the `limits` library names them
 
 
 def caller() -> str:
@@ -38,7 +37,7 @@ def take(row: Any) -> Window | None:
         return None
     count, unit = limit.split("/")
     try:
-        window = flux_state().limiter.take(f"{count}/{LIMITS_UNITS[unit]}", "function", row.id, caller())
+        window = flux_state().limiter.take(f"{count}/{directives.UNITS[unit]}", "function", row.id, caller())
     except Exception:  # the storage's own errors: redis, memcached and others differ
         log.exception("rate limit of function %s not applied: its counter storage failed", row.id)
         return None

@@ -30,17 +30,13 @@ def _built(request: FunctionSync, namespace: str) -> dict[str, store.Build]:
     stored = {row.name: row.code for row in store.list_functions(namespace)}
     built = {}
     for index, function in enumerate(request.functions):
-        if (
-            function.name in stored
-            and function.code == stored[function.name]
-            and not builds.needs_bundle(function.code)
-        ):
-            continue
         try:
-            built[function.name] = builds.build(function.code)
+            found = builds.for_save(function.code, stored.get(function.name))
         except ApiError as error:
             error.message = f"functions[{index}] ({function.name}): {error.message}"
             raise
+        if found is not None:
+            built[function.name] = found
     return built
 
 
