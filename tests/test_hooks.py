@@ -204,7 +204,7 @@ def test_hook_register_migrations(make_app):
     assert ROOT / "tests" / "plugins" / "migrations" in folders
     assert set(migrate.pending_heads(app)) == {
         "core_0003",
-        "functions_0006",
+        "functions_0007",
         "my_plugin_0001",
         "secrets_0001",
         "settings_0001",

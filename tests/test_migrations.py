@@ -24,7 +24,7 @@ def test_upgrade_on_empty_database(make_app):
     assert {"alembic_version", "flux_kv", "my_plugin_notes"} <= table_names(app)
     with app.app_context(), db.engine.connect() as connection:
         applied = set(connection.execute(sa.text("SELECT version_num FROM alembic_version")).scalars())
-    assert applied == {"core_0003", "storage_0001", "my_plugin_0001", "secrets_0001", "settings_0001", "functions_0006"}
+    assert applied == {"core_0003", "storage_0001", "my_plugin_0001", "secrets_0001", "settings_0001", "functions_0007"}
 
 
 def test_upgrade_is_idempotent(app):

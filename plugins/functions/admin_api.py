@@ -28,11 +28,10 @@ def list_namespaces():
 def sync_functions(body: FunctionSync):
     """Create, update (and with `delete_missing`, delete) the namespace's functions to match the list."""
     namespace, outcome = sync.sync(body)
-    counts = {kind: len(names) for kind, names in vars(outcome).items()}
     return answer(
         FunctionSyncAnswer(
             namespace=namespace,
-            summary=SyncSummary(**counts),
+            summary=SyncSummary(**outcome.counts()),
             details=SyncDetails(**vars(outcome)),
             dry_run=body.dry_run,
         )

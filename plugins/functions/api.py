@@ -118,9 +118,10 @@ def list_functions(query: FunctionListQuery):
 @require(*ADMIN_ROLES, scope=WRITE)
 @raises(error_codes.ALREADY_EXISTS, *CODE_CHECK)
 def create_function(body: FunctionCreate):
-    built = builds.build(body.code)
+    built = builds.build(body.code, body.files)
     settings = body.settings(store.DEFAULT_PERMISSIONS)
-    row = store.create(body.name, body.namespace or store.DEFAULT_NAMESPACE, body.code, body.isolation, settings, built)
+    namespace = body.namespace or store.DEFAULT_NAMESPACE
+    row = store.create(body.name, namespace, body.code, body.isolation, settings, built, body.files)
     db.session.commit()
     return answer(FunctionOut.model_validate(row), 201)
 
@@ -157,12 +158,12 @@ def rebundle(body: RebundleRequest):
     planned, answers = [], []
     for row in store.bundled_with(path):
         try:
-            planned.append((row.id, row.code, builds.build(row.code)))
+            planned.append((row.id, (row.code, row.files), builds.build(row.code, row.files)))
         except ApiError as refused:  # its code no longer builds (a module it imports is gone): the others go on
             answers.append(_rebundled(row, changed=False, error=refused.message))
-    for function_id, code, built in planned:
+    for function_id, source, built in planned:
         row = store.get_by_id(function_id, for_update=True)
-        if row is None or row.code != code:  # deleted or changed meanwhile: that change bundled it
+        if row is None or (row.code, row.files) != source:  # deleted or changed meanwhile: that change bundled it
             continue
         answers.append(_rebundled(row, changed=store.rebundle(row, built)))
     answers.sort(key=lambda answer: (answer.namespace, answer.name))
@@ -223,14 +224,15 @@ def get_function(path: FunctionPath, query: FunctionNamespaceQuery):
 @require(*ADMIN_ROLES, scope=WRITE)
 @raises(error_codes.NOT_FOUND, error_codes.NOTHING_TO_UPDATE, error_codes.KEY_MISMATCH, *CODE_CHECK)
 def update_function(path: FunctionPath, query: FunctionNamespaceQuery, body: FunctionChange):
-    stored_code = store.get_callable(path.name, query.namespace).code  # read without taking a lock
+    stored = store.get(path.name, query.namespace)  # read without taking a lock
     if not body.model_fields_set:
         fields = ", ".join((*store.SETTINGS, *directives.SETTINGS))
-        raise BadRequest(f"give one of code, isolation, {fields}", code=error_codes.NOTHING_TO_UPDATE)
+        raise BadRequest(f"give one of code, files, isolation, {fields}", code=error_codes.NOTHING_TO_UPDATE)
     # Code stored meanwhile by another request was checked by that one.
-    built = builds.for_save(body.code, stored_code) if body.code is not None else None
+    built = builds.for_save(body.code, body.files, stored)
     row = store.get(path.name, query.namespace, for_update=True)
-    store.update(row, body.code, body.isolation, body.settings(Permissions(**row.permissions)), built)
+    settings = body.settings(Permissions(**row.permissions))
+    store.update(row, body.code, body.isolation, settings, built, body.files)
     db.session.commit()
     return answer(FunctionOut.model_validate(row))
 

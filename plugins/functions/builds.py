@@ -8,7 +8,9 @@ shared module of the tenant beside it (Deno keeps what is imported), and the fun
 records which modules, at which versions, it was built with: those reachable by its
 imports, read off the sources. Packages are fetched and bundled first: a package that
 cannot be had (not found, registry unreachable) leaves the function stored with the
-error and unbundled, as seed 003 says, rather than refused.
+error and unbundled, as seed 003 says, rather than refused. A directory function's
+other files (`files`, imported as `./helpers.ts`) sit beside its code, so it is always
+bundled.
 
 Node's `child_process`, `vm`, `fs` and `process` are refused (400 `IMPORT_BLOCKED`), in
 the code, a shared module, or anything a package pulls in (read off the bundle).
@@ -50,13 +52,13 @@ BLOCKED = re.compile(
 )
 
 
-def imports_shared(code: str) -> bool:
-    return PREFIX in code
+def imports_shared(code: str, files: dict[str, str]) -> bool:
+    return any(PREFIX in source for source in (code, *files.values()))
 
 
-def needs_bundle(code: str) -> bool:
+def needs_bundle(code: str, files: dict[str, str]) -> bool:
     """Whether the code imports anything to bundle (read again at every save: modules and packages change)."""
-    return imports_shared(code) or uses_packages(code, {})
+    return bool(files) or imports_shared(code, files) or uses_packages(code, files)
 
 
 def refuse_blocked(source: str, who: str) -> None:
@@ -77,8 +79,8 @@ def reachable(code: str, sources: dict[str, str]) -> list[str]:
         for specifier in SPECIFIER.findall(source):
             if specifier.startswith(PREFIX):
                 path = specifier
-            elif importer is not None and specifier.startswith("."):
-                path = posixpath.normpath(posixpath.join(posixpath.dirname(importer), specifier))
+            elif specifier.startswith("."):  # beside its importer (the code's own files, then a module's)
+                path = posixpath.normpath(posixpath.join(posixpath.dirname(importer or ""), specifier))
             else:
                 continue
             if path in sources and path not in found:
@@ -87,21 +89,28 @@ def reachable(code: str, sources: dict[str, str]) -> list[str]:
     return sorted(found)
 
 
-def for_save(code: str, stored_code: str | None) -> Build | None:
-    """The build of code being saved over `stored_code` (None: a new function); None when nothing needs one.
+def for_save(code: str | None, files: dict[str, str] | None, stored: Any | None) -> Build | None:
+    """The build of a save of `code` and `files` (None: as stored) over the `stored` function (None: a new one).
 
-    Code already stored was checked when it was; code that imports modules or packages
-    is bundled again even unchanged (the seed's "re-save"), as they may have changed.
+    None when nothing needs one: neither is given, or code already stored, which was
+    checked when it was. Code that imports modules or packages, or has files, is bundled
+    again even unchanged (the seed's "re-save"), as modules and packages may have changed.
     """
-    if code == stored_code and not needs_bundle(code):
+    if stored is None:
+        return build(code or "", files)
+    if code is None and files is None:
         return None
-    return build(code)
+    code = stored.code if code is None else code
+    files = stored.files if files is None else files
+    if (code, files) == (stored.code, stored.files) and not needs_bundle(code, files):
+        return None
+    return build(code, files)
 
 
 def of_version(name: str, namespace: str | None, version: int) -> Build:
     """A rollback's build: the old version's code bundled with today's modules (their old versions may be gone)."""
-    code = store.version_code(store.get(name, namespace), version)
-    return build(code) if needs_bundle(code) else Build()
+    old = store.version_of(store.get(name, namespace), version)
+    return build(old.code, old.files) if needs_bundle(old.code, old.files) else Build()
 
 
 def _bundled(backend: Any, code: str, sources: dict[str, str]) -> Any:
@@ -114,7 +123,7 @@ def _bundled(backend: Any, code: str, sources: dict[str, str]) -> Any:
     return bundle
 
 
-def build(code: str) -> Build:
+def build(code: str, files: dict[str, str] | None = None) -> Build:
     """Check the code (400 `CODE_INVALID` with the compiler's message) and bundle what it imports.
 
     Ends the session's transaction first (see above). A bundle that fails once the
@@ -123,22 +132,24 @@ def build(code: str) -> Build:
     """
     if db.session().in_transaction():
         db.session.commit()
-    refuse_blocked(code, "the code imports")
-    remote = [specifier for specifier in SPECIFIER.findall(code) if specifier.startswith(("http:", "https:"))]
-    if remote:
-        message = f"the code imports {remote[0]!r}: a remote specifier is never fetched; import npm: or jsr: packages"
-        raise BadRequest(message, code=CODE_INVALID)
+    files = files or {}
+    for who, source in (("the code", code), *((f"the file {path}", source) for path, source in files.items())):
+        refuse_blocked(source, f"{who} imports")
+        remote = [specifier for specifier in SPECIFIER.findall(source) if specifier.startswith(("http:", "https:"))]
+        if remote:
+            message = f"{who} imports {remote[0]!r}: a remote specifier is never fetched; import npm: or jsr: packages"
+            raise BadRequest(message, code=CODE_INVALID)
     modules = {}
-    if imports_shared(code):
+    if imports_shared(code, files):
         modules = {module.module_path: module for module in db.session.scalars(sa.select(SharedModule))}
         db.session.commit()
-    sources = {path: module.content for path, module in modules.items()}
-    used = {path: modules[path].version for path in reachable(code, sources)}
+    sources = {**files, **{path: module.content for path, module in modules.items()}}
+    used = {path: modules[path].version for path in reachable(code, sources) if path in modules}
     for path in used:
         refuse_blocked(sources[path], f"the shared module {path} imports")
     backend = runtime(current_app)
-    if needs_bundle(code) and not hasattr(backend, "bundle"):
-        message = f"the functions runtime {backend.name!r} cannot import shared modules or packages"
+    if needs_bundle(code, files) and not hasattr(backend, "bundle"):
+        message = f"the functions runtime {backend.name!r} cannot import files, shared modules or packages"
         raise BadRequest(message, code=CODE_INVALID)
     try:
         bundle = None

@@ -42,6 +42,8 @@ class EdgeFunction(TenantScoped, db.Model):
     namespace: Mapped[str] = mapped_column(sa.String(MAX_NAME_LENGTH), default="default")
     description: Mapped[str] = mapped_column(sa.Text, default="")
     code: Mapped[str] = mapped_column(sa.Text)
+    # A directory function's other files, by path beside its entry (`helpers.ts`); it imports them relatively.
+    files: Mapped[dict[str, str]] = mapped_column(sa.JSON, default=dict, server_default="{}")
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
     enabled: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     timeout_seconds: Mapped[int] = mapped_column(sa.Integer)
@@ -90,6 +92,7 @@ class FunctionVersion(TenantScoped, db.Model):
     function_id: Mapped[str] = mapped_column(sa.ForeignKey("functions.id", ondelete="CASCADE"), index=True)
     version: Mapped[int] = mapped_column(sa.Integer)
     code: Mapped[str] = mapped_column(sa.Text)
+    files: Mapped[dict[str, str]] = mapped_column(sa.JSON, default=dict, server_default="{}")
     created_by: Mapped[str | None] = mapped_column(sa.String(36), default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 

@@ -60,6 +60,12 @@ RESERVED_NAME = "shared"
 SEGMENT = r"[A-Za-z0-9_-][A-Za-z0-9_.-]*"
 MODULE_PATH = re.compile(rf"(?:_shared/)?(?:{SEGMENT}/)*{SEGMENT}\.(?:ts|js|mts|mjs|tsx|jsx)")
 MODULE_PATH_RULE = "a path such as _shared/cors.ts or _shared/utils/date.ts (.ts, .js, .mts, .mjs, .tsx or .jsx)"
+# A directory function's own file, beside its entry: folders and a module file name (not the
+# names the build folder gives the entry, the bundle and the import map, nor `_shared/`).
+FILE_PATH = re.compile(rf"(?:{SEGMENT}/)*{SEGMENT}\.(?:ts|js|mts|mjs|tsx|jsx)")
+BUILD_NAMES = ("function.ts", "bundle.js")
+FILE_PATH_RULE = "a relative path such as helpers.ts or lib/types.ts (.ts, .js, .mts, .mjs, .tsx or .jsx)"
+MAX_FILES = 100
 NAME_RULE = f"1 to {MAX_NAME_LENGTH} letters, digits, '_' or '-'"
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 MAX_CODE_BYTES = 1024 * 1024
@@ -99,6 +105,21 @@ def _code(value: str) -> str:
     except AnnotationError as error:
         raise rule_error(ANNOTATION_INVALID, str(error)) from None
     return value
+
+
+def _files(files: dict[str, str]) -> dict[str, str]:
+    """A directory function's other files: paths it imports as `./path`, and their source (1 MB in all)."""
+    for path, source in files.items():
+        if len(path) > MAX_MODULE_PATH_LENGTH or not FILE_PATH.fullmatch(path) or path.startswith("_shared/"):
+            raise rule_error(error_codes.INVALID_FIELD, f"{path[:64]!r} must be {FILE_PATH_RULE}, not under _shared/")
+        if path in BUILD_NAMES:
+            raise rule_error(error_codes.INVALID_FIELD, f"{path!r} is a name the server builds with; rename the file")
+        if not source.strip():
+            raise rule_error(error_codes.FIELD_REQUIRED, f"{path!r} must hold JavaScript or TypeScript source")
+    size = sum(len(source.encode()) for source in files.values())
+    if size > MAX_CODE_BYTES:
+        raise rule_error(CODE_TOO_LARGE, f"are {size} bytes; at most {MAX_CODE_BYTES} (1 MB) are allowed in all")
+    return files
 
 
 def _function_name(value: str) -> str:
@@ -158,6 +179,7 @@ Namespace = Annotated[Name | None, BeforeValidator(_blank_is_absent)]
 Code = Annotated[str, AfterValidator(_code)]
 Timeout = Annotated[StrictInt, Field(ge=1, description="Seconds"), _at_most("FUNCTIONS_MAX_TIMEOUT_SECONDS")]
 Memory = Annotated[StrictInt, Field(ge=MIN_MEMORY_MB, description="MB"), _at_most("FUNCTIONS_MAX_MEMORY_MB")]
+Files = Annotated[dict[str, str], Field(max_length=MAX_FILES), AfterValidator(_files)]
 Env = Annotated[dict[str, str], Field(max_length=MAX_ENV_VARIABLES), AfterValidator(_env)]
 # Lists take an array or comma-separated text, as the directives and `FLUXBASE_CORS_*` do.
 Listed = list[str] | str
@@ -240,6 +262,9 @@ class FunctionChange(ApiModel):
     error_codes = (CODE_TOO_LARGE, error_codes.VALUE_TOO_LARGE)
 
     code: Code | None = None
+    files: Files | None = Field(
+        None, description="A directory function's other files, by path; its code imports them as `./path`"
+    )
     description: Description | None = None
     enabled: StrictBool | None = None
     timeout: Timeout | None = None
@@ -353,6 +378,7 @@ class FunctionOut(ManagedFunction):
     """A function with its code, as a change answers it."""
 
     code: str
+    files: dict[str, str] = Field(description="A directory function's other files, by path")
 
 
 class FunctionDetail(FunctionOut):
@@ -374,6 +400,7 @@ class FunctionVersionOut(ApiModel):
 
 class FunctionVersionWithCode(FunctionVersionOut):
     code: str
+    files: dict[str, str]
 
 
 class FunctionLogEntry(ApiModel):

@@ -167,9 +167,15 @@ def last_statuses(function_ids: list[str]) -> dict[str, str]:
 
 
 def create(
-    name: str, namespace: str, code: str, isolation: str | None, settings: dict[str, Any], built: Build
+    name: str,
+    namespace: str,
+    code: str,
+    isolation: str | None,
+    settings: dict[str, Any],
+    built: Build,
+    files: dict[str, str] | None = None,
 ) -> EdgeFunction:
-    """A new function at version 1; 409 when the namespace already has one of that name."""
+    """A new function at version 1 (`files`: a directory function's other files); 409 when the name is taken."""
     exists = db.session.scalar(
         sa.select(EdgeFunction.id).where(EdgeFunction.name == name, EdgeFunction.namespace == namespace)
     )
@@ -182,6 +188,7 @@ def create(
         name=name,
         namespace=namespace,
         code=code,
+        files=files or {},
         version=1,
         description="",
         enabled=True,
@@ -210,9 +217,14 @@ def create(
 
 
 def update(
-    row: EdgeFunction, code: str | None, isolation: str | None, settings: dict[str, Any], built: Build | None = None
+    row: EdgeFunction,
+    code: str | None,
+    isolation: str | None,
+    settings: dict[str, Any],
+    built: Build | None = None,
+    files: dict[str, str] | None = None,
 ) -> list[str]:
-    """Change what is given; new code (only when it differs) makes a new version, `built` its bundle.
+    """Change what is given; new code or files (only when they differ) make a new version, `built` its bundle.
 
     Returns what changed (none: nothing was written).
     """
@@ -220,14 +232,16 @@ def update(
     if isolation is not None and isolation != row.isolation:
         row.isolation = isolation
         changed.append("isolation")
-    if code is not None and code != row.code:
+    code = row.code if code is None else code
+    files = row.files if files is None else files
+    if (code, files) != (row.code, row.files):
         if built is None:  # checked as the code stored when the request began, which another one replaced
             raise Conflict(
                 f"function {row.name!r} was just changed by another request; try again",
                 code=error_codes.CONCURRENT_CHANGE,
             )
-        _new_version(row, code)
-        changed.append("code")
+        changed += [name for name, value in (("code", code), ("files", files)) if value != getattr(row, name)]
+        _new_version(row, code, files)
     if built is not None and _apply_build(row, built):
         changed.append("bundle")
     if not changed:
@@ -258,19 +272,20 @@ def versions(row: EdgeFunction) -> list[FunctionVersion]:
     return list(db.session.scalars(versions_query(row)))
 
 
-def version_code(row: EdgeFunction, version: int) -> str:
-    """The code of one of the function's versions; 404 for a version it never had."""
-    code = db.session.scalar(
-        sa.select(FunctionVersion.code).where(FunctionVersion.function_id == row.id, FunctionVersion.version == version)
+def version_of(row: EdgeFunction, version: int) -> FunctionVersion:
+    """One of the function's versions (its code and files); 404 for a version it never had."""
+    found = db.session.scalar(
+        sa.select(FunctionVersion).where(FunctionVersion.function_id == row.id, FunctionVersion.version == version)
     )
-    if code is None:
+    if found is None:
         raise NotFound(f"function {row.name!r} has no version {version}", code=error_codes.NOT_FOUND)
-    return code
+    return found
 
 
 def rollback(row: EdgeFunction, version: int, built: Build) -> EdgeFunction:
     """Make `version`'s code current again, as a new version (history only grows), bundled as `built`."""
-    _new_version(row, version_code(row, version))
+    old = version_of(row, version)
+    _new_version(row, old.code, old.files)
     _apply_build(row, built)
     _settle(row)
     row.updated_by, row.updated_at = current_actor().id, utcnow()
@@ -469,10 +484,10 @@ def _replace_env(row: EdgeFunction, values: dict[str, str]) -> bool:
     return True
 
 
-def _new_version(row: EdgeFunction, code: str) -> None:
+def _new_version(row: EdgeFunction, code: str, files: dict[str, str]) -> None:
     row.annotations = _directives(code)
     row.version += 1
-    row.code = code
+    row.code, row.files = code, files
     db.session.add(_version_row(row))
 
 
@@ -482,6 +497,7 @@ def _version_row(row: EdgeFunction) -> FunctionVersion:
         function_id=row.id,
         version=row.version,
         code=row.code,
+        files=row.files,
         created_by=current_actor().id,
         created_at=utcnow(),
     )

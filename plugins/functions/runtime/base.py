@@ -99,7 +99,8 @@ class FunctionRuntime(Protocol):
     def check(self, code: str, modules: Mapping[str, str] | None = None) -> str | None:
         """The compiler's message when `code` does not compile, else `None`; `RuntimeUnavailable` if it cannot check.
 
-        `modules` are the shared modules the code may import, by path (`_shared/cors.ts`).
+        `modules` are the shared modules the code may import, by path (`_shared/cors.ts`),
+        and its own files (`helpers.ts`, imported as `./helpers.ts`).
         """
 
     def bundle(self, code: str, modules: Mapping[str, str]) -> Any:

@@ -60,7 +60,10 @@ def inlined(code: str) -> list[str]:
 
 
 def _own(path: str) -> bool:
-    """A file of the function's own: its code, a shared module, a package (never one outside, nor Deno's cache)."""
+    """A file of the function's own: its code, a shared module, a package (never one outside, nor Deno's cache).
+
+    Its other files (a directory function's) are those it was bundled with.
+    """
     return path in ("function.ts", "import_map.json") or path.startswith(OWN)
 
 
@@ -133,14 +136,14 @@ class Bundler:
         done = self.confinement.run(tools, folder, arguments, network=packages)
         if done is None:
             return Bundle(error=f"bundling took longer than {CHECK_TIMEOUT_S:.0f} s")
-        problem = messages(done, module, self.work_dir.parent)
+        problem = messages(done, module, self.work_dir.parent, modules)
         if problem is not None:
             return Bundle(error=_plainly(problem))
         size = output.stat().st_size
         if size > MAX_BUNDLE_BYTES:
             return Bundle(error=f"the bundle is {size} bytes; at most {MAX_BUNDLE_BYTES} (5 MB) are allowed")
         code = output.read_text()
-        outside = [path for path in inlined(code) if not _own(path)]
+        outside = [path for path in inlined(code) if not (_own(path) or path in modules)]
         if outside:
             allowed = "a function can import only its own code, shared modules and packages"
             return Bundle(refused=f"the code imports {outside[0]!r}: {allowed}")

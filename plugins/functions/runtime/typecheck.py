@@ -17,7 +17,7 @@ import re
 import shutil
 import subprocess
 import threading
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -70,8 +70,8 @@ def write_once(path: Path, text: str) -> Path:
     return path
 
 
-def outside_imports(output: str, module: Path, private: Path) -> list[str]:
-    """What the code imports besides itself and its shared modules, by the URLs in Deno's output.
+def outside_imports(output: str, module: Path, private: Path, own: Collection[str] = ()) -> list[str]:
+    """What the code imports besides itself, its `own` files and shared modules, by the URLs in Deno's output.
 
     Paths in the server's own folder (`private`) are named relative to the code, as an
     import would reach them: the server's layout is none of the author's business.
@@ -81,6 +81,8 @@ def outside_imports(output: str, module: Path, private: Path) -> list[str]:
         url = POSITION.sub("", url.rstrip(".,;)"))
         path = unquote(url.removeprefix("file://"))
         if path == str(module) or Path(path).is_relative_to(module.parent / "_shared"):  # its own code and modules
+            continue
+        if Path(path).is_relative_to(module.parent) and Path(path).relative_to(module.parent).as_posix() in own:
             continue
         if Path(path).is_relative_to(private):
             path = os.path.relpath(path, module.parent)
@@ -122,7 +124,7 @@ IMPORT_MAP = {"imports": {"_shared/": "./_shared/"}}  # `_shared/cors.ts` is the
 
 
 def build_folder(root: Path, code: str, modules: Mapping[str, str]) -> tuple[Path, Path]:
-    """A folder per distinct code and modules, holding `function.ts`, `_shared/…` and their import map.
+    """A folder per distinct code and modules, holding `function.ts`, its files, `_shared/…` and their import map.
 
     Per content, so the same build checks and bundles once (Deno's cache is by path).
     Returns the folder and the function's file.
@@ -225,12 +227,12 @@ class Confinement:
         return done
 
 
-def messages(done: subprocess.CompletedProcess, module: Path, private: Path) -> str | None:
-    """What went wrong in a confined run, in the author's terms, or None when it went well."""
+def messages(done: subprocess.CompletedProcess, module: Path, private: Path, own: Collection[str] = ()) -> str | None:
+    """What went wrong in a confined run, in the author's terms (`own`: the code's files), or None when it went well."""
     if done.returncode == 0:
         return None
     output = ANSI.sub("", done.stderr + done.stdout)
-    outside = outside_imports(output, module, private)
+    outside = outside_imports(output, module, private, own)
     if outside:
         names = ", ".join(f'"{name}"' for name in outside)
         return f"the code imports {names}: a function can import only its own code and shared modules, not local files"
@@ -269,5 +271,5 @@ class TypeChecker:
         done = self.confinement.run(tools, folder, arguments, network=packages)
         if done is None:
             return f"type checking took longer than {CHECK_TIMEOUT_S:.0f} s"
-        problem = messages(done, module, self.work_dir.parent)
+        problem = messages(done, module, self.work_dir.parent, modules or {})
         return problem and problem.replace("it ran out of memory", "type checking ran out of memory")
