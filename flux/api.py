@@ -24,7 +24,7 @@ from flux.cache import TtlCache
 from flux.cli import pass_app
 from flux.client import FluxClient, omit_none, path_segment, update_or_create
 from flux.config import ConfigError, environment_variables
-from flux.context import Actor, current_actor, current_tenant, current_tenant_id, public
+from flux.context import SERVER, Actor, acting_as_server, current_actor, current_tenant, current_tenant_id, public
 from flux.cors import own_cors
 from flux.crypto import Cipher, DecryptionError, EncryptedColumn, KeyNotInRing, associated_data
 from flux.db import (
@@ -105,6 +105,7 @@ __all__ = [
     "NOTHING_TO_UPDATE",
     "NOT_FOUND",
     "SECURITY",
+    "SERVER",
     "SIGNED_IN",
     "Actor",
     "AdminPage",
@@ -152,6 +153,7 @@ __all__ = [
     "VersionInPath",
     "Window",
     "__version__",
+    "acting_as_server",
     "answer",
     "associated_data",
     "audit",

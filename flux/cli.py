@@ -148,6 +148,9 @@ def _prepare_to_serve(app: Flask) -> Flask:
         migrate.upgrade(app)
     canary.store_if_absent(app)  # a database migrated before the canary existed
     _refuse_mismatched_keys(app)
+    for lines in app.extensions["flux"].plugins.hook.before_serving(app=app):
+        for line in lines or []:
+            click.echo(line)
     return app
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import current_app, g, request
+from flask import Flask, current_app, g, request
 
 from flux.errors import Forbidden, NotFound, Unauthorized
-from flux.tenancy import TenantInfo, membership_role
+from flux.tenancy import DEFAULT_TENANT_SLUG, TenantInfo, membership_role
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class Actor:
 
 
 ANONYMOUS = Actor(kind="anon", role="anon")
+# The server itself, doing work no caller asked for (`before_serving`): audit records name it so.
+SERVER = Actor(kind="server", role="service_role")
 
 
 def public(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -94,6 +97,21 @@ def may_act_in(actor: Actor, tenant_id: str) -> bool:
     if actor.kind == "anon" or actor.role == "instance_admin":
         return True
     return membership_role(actor.id, tenant_id) is not None
+
+
+@contextmanager
+def acting_as_server(app: Flask, tenant: str = DEFAULT_TENANT_SLUG) -> Iterator[TenantInfo]:
+    """A request context of no request, acting as the server (`SERVER`) in `tenant` (a slug or id).
+
+    For work outside requests that goes through the house data path: tenant-scoped
+    queries see that tenant's rows, and audit records name the server as the actor.
+    """
+    with app.test_request_context():
+        found = app.extensions["flux"].tenants.lookup(tenant)
+        if found is None:
+            raise NotFound(f"tenant {tenant!r} not found", code="TENANT_NOT_FOUND")
+        g.flux_actor, g.flux_tenant, g.flux_tenant_id = SERVER, found, found.id
+        yield found
 
 
 def current_tenant_id() -> str:

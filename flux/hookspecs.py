@@ -5,7 +5,7 @@ Three kinds of hook, as in `../shared/DESIGN.md`:
 * collect-all: every plugin contributes and the core uses all the answers
   (`register_config_defaults`, `register_scopes`, `register_setting_categories`, `register_blueprints`,
   `register_admin_pages`, `register_commands`, `register_migrations`,
-  `register_encrypted_columns`, `startup`, `delete_tenant_data`);
+  `register_encrypted_columns`, `startup`, `before_serving`, `delete_tenant_data`);
 * named registries: every plugin registers named implementations and configuration
   picks one by name (`register_ciphers`, `register_storage_backends`); installing a
   plugin never silently changes which one is used;
@@ -157,6 +157,20 @@ def startup(app):
     Use it to check configuration and fail early. It runs in every process that
     creates the app (each gunicorn worker, each CLI command), so keep it quick and
     idempotent. Example: `if not app.config.get("HELLO"): raise ConfigError(...)`.
+    """
+
+
+@hookspec
+def before_serving(app):
+    """Called when a server starts, after migrations, before it answers: one-time work on the database.
+
+    `fluxbase serve` calls it once per node, in the process that starts the workers;
+    `flux.wsgi` (gunicorn run by the operator) in each worker. So several may run at
+    once: make it safe concurrently and cheap to repeat. `flux.api.acting_as_server`
+    gives it a tenant and an actor to work as. A problem it cannot mend should be
+    reported, not raised: the server still starts. Return lines for the operator
+    (`fluxbase serve` prints them, `flux.wsgi` logs them), or None. Example: the
+    functions plugin loads `FLUXBASE_FUNCTIONS_FUNCTIONS_DIR` into the default tenant.
     """
 
 

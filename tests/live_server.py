@@ -115,8 +115,10 @@ def start_live_server(tmp_path: Path, database_url: str) -> Iterator[Callable[..
         return server
 
     yield start
+    for process in processes:  # all at once: servers of one instance share its Deno supervisor (and its output)
+        process.terminate()
     for process in processes:
-        stop(process)
+        process.communicate(timeout=30)
 
 
 @pytest.fixture

@@ -282,6 +282,14 @@ def test_hook_startup(app):
     assert app.config["MY_PLUGIN_STARTED"] is True
 
 
+def test_hook_before_serving(app, capsys):
+    from flux.cli import _prepare_to_serve
+
+    _prepare_to_serve(app)
+    assert app.config["MY_PLUGIN_SERVING_AS"] == ("server", "default", True)
+    assert "my plugin is ready to serve" in capsys.readouterr().out.splitlines()
+
+
 def test_hook_actor_from_request(client):
     assert client.get("/api/v1/admin/plugins").status_code == 401
     response = client.get("/api/v1/admin/plugins", headers={"X-My-Plugin-Actor": "robot"})

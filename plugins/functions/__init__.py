@@ -12,7 +12,7 @@ import atexit
 from pathlib import Path
 
 from flux.api import AdminPage, EncryptedColumn, delete_tenant_rows, hookimpl
-from plugins.functions import dashboard, directives, function_env, hookspecs
+from plugins.functions import dashboard, directives, function_env, hookspecs, loader
 from plugins.functions.admin_api import admin_functions_api
 from plugins.functions.api import functions_api
 from plugins.functions.config import DEFAULTS
@@ -92,6 +92,11 @@ def register_dashboard_blueprints(app):
 @hookimpl
 def register_admin_pages(app):
     return [AdminPage("Functions", "dashboard.functions_pages.index", category="Functions", permission="tenant_admin")]
+
+
+@hookimpl
+def before_serving(app):
+    return loader.load_on_start(app)
 
 
 @hookimpl

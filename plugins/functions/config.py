@@ -32,6 +32,10 @@ DEFAULTS: dict[str, Any] = {
     "FUNCTIONS_EXECUTION_RETENTION_DAYS": 7,
     "FUNCTIONS_EXECUTION_RETENTION_MAX_ROWS": 1000,
     "FUNCTIONS_EXECUTION_PRUNE_EVERY": 100,
+    # A folder of functions (`hello.ts`, `complex/index.ts`, `_shared/…`) loaded into the default
+    # tenant when the server starts (create and update only) and on `POST /admin/functions/reload`.
+    "FUNCTIONS_FUNCTIONS_DIR": "",
+    "FUNCTIONS_AUTO_LOAD_ON_BOOT": True,
     # CORS of invoke routes where neither the API nor the code's `@fluxbase:cors-*` directives say
     # (`directives.py`); comma-separated lists, `*` for any origin or header.
     "CORS_ALLOWED_ORIGINS": ["*"],

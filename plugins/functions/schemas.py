@@ -49,6 +49,12 @@ BUNDLE_FAILED = error_codes.register(
     "The function could not be bundled when it was saved; the message names why. Save it again.",
     OWNER,
 )
+FOLDER_UNAVAILABLE = error_codes.register(
+    "FUNCTIONS_FOLDER_UNAVAILABLE",
+    409,
+    "No functions folder is set (FLUXBASE_FUNCTIONS_FUNCTIONS_DIR), or it cannot be read; the message says which.",
+    OWNER,
+)
 SANDBOX_UNAVAILABLE = error_codes.register(
     "SANDBOX_UNAVAILABLE", 503, "The server cannot run or check code confined: a sandbox tool is missing.", OWNER
 )
@@ -548,6 +554,24 @@ class FunctionSyncAnswer(ApiModel):
     summary: SyncSummary
     details: SyncDetails
     dry_run: bool
+
+
+class SharedModulesLoaded(ApiModel):
+    created: list[str]
+    updated: list[str]
+    unchanged: list[str]
+
+
+class FolderReloadAnswer(ApiModel):
+    folder: str
+    namespace: str
+    summary: SyncSummary
+    details: SyncDetails
+    shared_modules: SharedModulesLoaded
+    errors: dict[str, str] = Field(
+        description="Functions (by name) and shared modules (by path) not loaded, and why: they stay as they were"
+    )
+    skipped: list[str] = Field(description="Entries of the folder that are not functions, and why")
 
 
 class NamespaceList(ApiModel):

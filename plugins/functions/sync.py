@@ -42,6 +42,11 @@ class SyncOutcome:
 Builder = Callable[[str, dict[str, str], Any], Build | None]
 
 
+def take_turn() -> None:
+    """Lock the tenant's row until commit: bulk changes of its functions (syncs, folder loads) take turns."""
+    db.session.execute(sa.select(Tenant.id).where(Tenant.id == current_tenant_id()).with_for_update())
+
+
 def plan(
     namespace: str,
     functions: Sequence[SyncedFunction],
@@ -82,7 +87,7 @@ def apply(
     `kept`: names not in `functions` that `delete_missing` spares (a folder's functions that did not build).
     """
     outcome = SyncOutcome()
-    db.session.execute(sa.select(Tenant.id).where(Tenant.id == current_tenant_id()).with_for_update())
+    take_turn()
     for function in functions:
         row = store.find(function.name, namespace, for_update=True)
         if row is None and function.name not in built:  # deleted since its code was compared, so never built

@@ -16,7 +16,7 @@ from pydantic import Field
 
 from flux import error_codes, hookimpl
 from flux.admin_pages import AdminPage
-from flux.context import Actor, current_actor
+from flux.context import Actor, acting_as_server, current_actor
 from flux.crypto import Cipher, DecryptionError, EncryptedColumn, associated_data
 from flux.db import db
 from flux.errors import Conflict
@@ -161,6 +161,14 @@ def register_encrypted_columns(app):
 @hookimpl
 def startup(app):
     app.config["MY_PLUGIN_STARTED"] = app.extensions["flux"].plugins.has_plugin("tests.plugins.my_plugin")
+
+
+@hookimpl
+def before_serving(app):
+    """Says who and where it works as, and that it ran: once per `fluxbase serve`."""
+    with acting_as_server(app) as tenant:
+        app.config["MY_PLUGIN_SERVING_AS"] = (current_actor().kind, tenant.slug, current_tenant_id() == tenant.id)
+    return ["my plugin is ready to serve"]
 
 
 @hookimpl
