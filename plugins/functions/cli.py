@@ -224,7 +224,8 @@ def functions_deploy(
     size = len(json.dumps(items).encode())
     modules: dict[str, str] = {}
     hidden = not sys.stderr.isatty()
-    with click.progressbar(length=len(contents.modules) + 1, file=sys.stderr, hidden=hidden) as bar:
+    steps = len(contents.modules) + 1
+    with click.progressbar(length=steps, label=f"Deploying {folder}", file=sys.stderr, hidden=hidden) as bar:
         for path, content in contents.modules.items():
             bar.label = f"Shared module {path}"
             modules[path] = functions.put_shared_module(path, content, dry_run)
