@@ -26,6 +26,7 @@ from plugins.functions.schemas import MAX_SYNCED_FUNCTIONS
 FUNCTION_COLUMNS = ("name", "namespace", "version", "enabled", "last_execution_status", "is_bundled", "updated_at")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 MAX_EXECUTIONS = 1000  # the most the executions list answers at once
+DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024  # FLUXBASE_MAX_BODY_BYTES unless the server sets it
 SYNC_KINDS = ("created", "updated", "deleted", "unchanged")
 namespace_option = click.option("--namespace", help="The namespace; `default` when not given.")
 
@@ -59,7 +60,10 @@ def _headers(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
 
 
 def _body(data: str | None, headers: dict[str, str]) -> bytes | None:
-    """`--data` as sent: JSON unless a Content-Type header says otherwise, so a typo is not sent as text."""
+    """`--data` as sent: JSON unless a Content-Type header says otherwise, so a typo is not sent as text.
+
+    Checked JSON gets its Content-Type added to `headers`.
+    """
     if data is None:
         return None
     text = read_value(data)
@@ -148,9 +152,10 @@ def functions_logs(functions: FunctionsClient, name: str, namespace: str | None,
     executions = functions.executions(name, namespace, limit)
     if as_json:
         click.echo(json.dumps(executions, indent=2))
-    elif not executions:
+        return
+    if not executions:
         click.echo("No executions.")
-    for execution in [] if as_json else reversed(executions):
+    for execution in reversed(executions):
         _show_execution(execution)
 
 
@@ -175,10 +180,10 @@ def _read(root: Path) -> FunctionsFolder:
 
 
 def _too_large(error: ClientError, size: int) -> click.ClickException | None:
-    """What to do when the server refuses (413) or drops a sync request because of its size."""
-    if error.status != 413 and not (error.status is None and size > 1024 * 1024):
+    """What to do when the server refuses a sync request for its size (413), or drops one larger than the default."""
+    if error.status != 413 and not (error.status is None and size > DEFAULT_MAX_BODY_BYTES):
         return None
-    why = "the server refused it" if error.status == 413 else f"the connection failed ({error})"
+    why = "the server refused it" if error.status == 413 else f"the server may have refused it ({error})"
     return click.ClickException(
         f"the folder is {size / 1024 / 1024:.1f} MB in one sync request and {why}: the server takes bodies "
         "up to FLUXBASE_MAX_BODY_BYTES (10 MB unless set); raise it on the server, or split the folder "
