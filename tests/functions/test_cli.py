@@ -10,7 +10,9 @@ import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from flux.cli import cli
 from flux.client import FluxClient
 from plugins.functions.client import FunctionsClient
 from tests.conftest import ADMIN_EMAIL, PASSWORD, SETUP_TOKEN
@@ -256,3 +258,11 @@ def test_a_folder_too_large_for_one_request_says_what_to_do(start_live_server, f
     assert (result.exit_code, result.stdout) == (1, "")
     assert result.stderr.startswith("Error: the folder is 0.1 MB in one sync request and the server refused it: ")
     assert "FLUXBASE_MAX_BODY_BYTES" in result.stderr
+
+
+def test_the_commands_go_with_the_plugin(tmp_path):
+    env = {"FLUXBASE_INSTANCE_PATH": str(tmp_path)}
+    assert "  functions " in CliRunner().invoke(cli, ["--help"], env=env).output
+    disabled = CliRunner().invoke(cli, ["functions", "list"], env={**env, "FLUXBASE_DISABLED_PLUGINS": "functions"})
+    assert disabled.exit_code == 2
+    assert "No such command 'functions'" in disabled.output
