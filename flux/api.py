@@ -22,7 +22,7 @@ from flux.auth.sessions import open_session, revoke, session_is_live
 from flux.auth.signin import authenticate
 from flux.cache import TtlCache
 from flux.cli import pass_app
-from flux.client import FluxClient, omit_none, path_segment, update_or_create
+from flux.client import ClientError, FluxClient, omit_none, path_segment, update_or_create
 from flux.config import ConfigError, environment_variables
 from flux.context import SERVER, Actor, acting_as_server, current_actor, current_tenant, current_tenant_id, public
 from flux.cors import own_cors
@@ -116,6 +116,7 @@ __all__ = [
     "AuthSession",
     "BadRequest",
     "Cipher",
+    "ClientError",
     "ConfigError",
     "Conflict",
     "DecryptionError",

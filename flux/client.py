@@ -114,13 +114,15 @@ class FluxClient:
             headers["Authorization"] = f"Bearer {self.access_token}"
         return headers
 
-    def _send(self, method: str, path: str, headers: dict[str, str], **kwargs: Any) -> requests.Response:
+    def _send(
+        self, method: str, path: str, headers: dict[str, str], timeout: float | None, **kwargs: Any
+    ) -> requests.Response:
         where = _without_userinfo(self.url)
-        headers = {**self._headers(), **headers}
+        headers, timeout = {**self._headers(), **headers}, timeout or self.timeout
         try:
-            return requests.request(method, self.url + path, headers=headers, timeout=self.timeout, **kwargs)
+            return requests.request(method, self.url + path, headers=headers, timeout=timeout, **kwargs)
         except requests.Timeout:
-            raise ClientError(f"the Fluxbase server at {where} did not answer within {self.timeout:g} s") from None
+            raise ClientError(f"the Fluxbase server at {where} did not answer within {timeout:g} s") from None
         except requests.RequestException:
             raise ClientError(
                 f"cannot reach the Fluxbase server at {where}: check the URL and that the server is running"
@@ -134,28 +136,53 @@ class FluxClient:
         json: Any = None,
         params: dict[str, Any] | None = None,
         headers: dict[str, str | None] | None = None,
+        timeout: float | None = None,
     ) -> Any:
         """Call `path` (e.g. `/api/v1/secrets`); the decoded JSON answer, `None` for an empty one.
 
         `headers` are sent besides the client's own (`If-Match`); one that is `None` is left out.
-        A 401 for an expired access token is answered by one refresh and one retry.
         """
-        params, headers = omit_none(**(params or {})), omit_none(**(headers or {}))
-        response = self._send(method, path, headers, json=json, params=params)
-        if response.status_code == 401 and self.refresh_token and _error_body(response).get("code") == "INVALID_TOKEN":
-            self.refresh()
-            response = self._send(method, path, headers, json=json, params=params)
-        if not response.ok:
-            body = _error_body(response)
-            if isinstance(body.get("error"), str):
-                raise ClientError(body["error"], response.status_code, body.get("code"))
-            raise self._unexpected(response)
+        response = self.send(method, path, json=json, params=params, headers=headers, timeout=timeout)
+        self.raise_for_error(response)
         if not response.content:
             return None
         try:
             return response.json()
         except ValueError:
             raise self._unexpected(response) from None
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        data: bytes | None = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str | None] | None = None,
+        timeout: float | None = None,
+    ) -> requests.Response:
+        """The answer as it came, whatever its status: for answers that are not Fluxbase's JSON (a function's own).
+
+        A 401 for an expired access token is answered by one refresh and one retry;
+        `timeout` (seconds) replaces the client's for calls known to be slow.
+        """
+        params, headers = omit_none(**(params or {})), omit_none(**(headers or {}))
+        sent = {"json": json, "data": data, "params": params}
+        response = self._send(method, path, headers, timeout, **sent)
+        if response.status_code == 401 and self.refresh_token and _error_body(response).get("code") == "INVALID_TOKEN":
+            self.refresh()
+            response = self._send(method, path, headers, timeout, **sent)
+        return response
+
+    def raise_for_error(self, response: requests.Response) -> None:
+        """A failed answer as `ClientError`: the server's message and code, or "not Fluxbase's JSON"."""
+        if response.ok:
+            return
+        body = _error_body(response)
+        if isinstance(body.get("error"), str):
+            raise ClientError(body["error"], response.status_code, body.get("code"))
+        raise self._unexpected(response)
 
     def list_all(self, path: str, params: dict[str, Any] | None = None) -> list[Any]:
         """Every item of a paginated list, fetched `page_size` at a time (the server's pages hold at most 1000)."""

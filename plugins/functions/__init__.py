@@ -15,6 +15,7 @@ from flux.api import AdminPage, EncryptedColumn, delete_tenant_rows, hookimpl
 from plugins.functions import dashboard, directives, function_env, hookspecs, loader
 from plugins.functions.admin_api import admin_functions_api
 from plugins.functions.api import functions_api
+from plugins.functions.cli import functions_group
 from plugins.functions.config import DEFAULTS
 from plugins.functions.invoke import runtime_class
 from plugins.functions.models import (
@@ -92,6 +93,11 @@ def register_dashboard_blueprints(app):
 @hookimpl
 def register_admin_pages(app):
     return [AdminPage("Functions", "dashboard.functions_pages.index", category="Functions", permission="tenant_admin")]
+
+
+@hookimpl
+def register_commands(cli):
+    cli.add_command(functions_group)
 
 
 @hookimpl
