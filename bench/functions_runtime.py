@@ -38,6 +38,7 @@ from pathlib import Path
 
 import run
 from bare_app import HELLO_CODE
+from flask import Flask
 from flask.testing import FlaskClient
 from timing import Timings, timed
 
@@ -62,6 +63,14 @@ def admin_headers(client: FlaskClient) -> dict[str, str]:
     body = {"email": "bench@example.com", "password": run.BENCH_PASSWORD, "setup_token": run.SETUP_TOKEN}
     tokens = client.post("/api/v1/admin/setup", json=body).json
     return {"Authorization": f"Bearer {tokens['access_token']}", "Content-Type": "application/json"}
+
+
+def fresh_instance(instance: str) -> tuple[Flask, FlaskClient, dict[str, str]]:
+    """A migrated SQLite instance in the folder `instance`, its test client and its first admin's header."""
+    app = create_app({"INSTANCE_PATH": instance, "SECURITY_SETUP_TOKEN": run.SETUP_TOKEN, "DATABASE_URL": ""})
+    migrate.upgrade(app)
+    client = app.test_client()
+    return app, client, admin_headers(client)
 
 
 def create_function(client: FlaskClient, headers: dict[str, str], name: str, code: str) -> None:
@@ -176,10 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds of fresh baseline + HTTP (3)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="fluxbase-bench-") as instance:
-        app = create_app({"INSTANCE_PATH": instance, "SECURITY_SETUP_TOKEN": run.SETUP_TOKEN, "DATABASE_URL": ""})
-        migrate.upgrade(app)
-        client = app.test_client()
-        headers = admin_headers(client)
+        app, client, headers = fresh_instance(instance)
         create_function(client, headers, run.HELLO_NAME, HELLO_CODE)
         with app.app_context(), tenant_scope(default_tenant_id()):
             spec = store.spec_of(store.get(run.HELLO_NAME, None))

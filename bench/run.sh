@@ -18,7 +18,7 @@ fi
 # The HTTP benchmark, then the in-process ones; the worst exit status wins.
 status=0
 .venv/bin/python bench/run.py "$@" || status=$?
-for script in secrets_runtime secrets_by_name functions_runtime functions_scale postgres flags flag_evaluation; do
+for script in secrets_runtime secrets_by_name functions_runtime functions_scale bundle_invoke postgres flags flag_evaluation; do
     rc=0
     .venv/bin/python "bench/$script.py" || rc=$?
     if [ "$rc" -gt "$status" ]; then status=$rc; fi

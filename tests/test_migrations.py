@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import sqlalchemy as sa
@@ -52,15 +53,21 @@ def test_sqlite_runs_in_wal_mode_with_busy_timeout(app):
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10000
 
 
-def test_settings_the_api_gave_move_into_api_settings_and_code_is_not_read(make_app):
-    """Before functions_0004 only the API could set these; a directive in old code must not open a function."""
+def downgraded(make_app, revision: str):
+    """An app whose database is migrated up to date, then down to `revision`."""
     app = make_app(migrated=False)
     migrate.upgrade(app)
     config = migrate.alembic_config(app)
     with app.app_context(), db.engine.begin() as connection:
         begin_writing(connection)
         config.attributes["connection"] = connection
-        command.downgrade(config, "functions_0003")
+        command.downgrade(config, revision)
+    return app
+
+
+def test_settings_the_api_gave_move_into_api_settings_and_code_is_not_read(make_app):
+    """Before functions_0004 only the API could set these; a directive in old code must not open a function."""
+    app = downgraded(make_app, "functions_0003")
     columns = "id, tenant_id, name, namespace, description, code, version, enabled, timeout_seconds, memory_mb"
     columns += ", env, permissions, allow_unauthenticated, is_public, isolation, created_at, updated_at"
     with app.app_context(), db.engine.begin() as connection:
@@ -89,3 +96,39 @@ def test_settings_the_api_gave_move_into_api_settings_and_code_is_not_read(make_
         "open": ({"allow_unauthenticated": True}, {}, True),
         "plain": ({}, {}, False),
     }
+
+
+def test_existing_bundles_move_to_their_table_with_their_digest_and_functions_get_no_files(make_app):
+    """functions_0007: an invocation reads the bundle's digest, never the bundle; old functions are single files."""
+    app = downgraded(make_app, "functions_0006")
+    columns = "id, tenant_id, name, namespace, description, code, version, enabled, timeout_seconds, memory_mb"
+    columns += ", env, permissions, allow_unauthenticated, is_public, isolation, created_at, updated_at, bundle"
+    with app.app_context(), db.engine.begin() as connection:
+        tenant_id = connection.execute(sa.text("SELECT id FROM tenants")).scalar_one()
+        for name, bundle in (("bundled", "export const x = 1;"), ("plain", None)):
+            connection.execute(
+                sa.text(
+                    f"INSERT INTO functions ({columns}) VALUES (:name, :tenant, :name, 'default', '', 'code', 1, "
+                    "true, 60, 128, '[]', '{}', false, true, 'warm', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, :bundle)"
+                ),
+                {"name": name, "tenant": tenant_id, "bundle": bundle},
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO function_versions (id, tenant_id, function_id, version, code, created_at) "
+                    "VALUES (:name, :tenant, :name, 1, 'code', CURRENT_TIMESTAMP)"
+                ),
+                {"name": name, "tenant": tenant_id},
+            )
+    migrate.upgrade(app)
+    with app.app_context(), db.engine.connect() as connection:
+        rows = connection.execute(sa.text("SELECT name, bundle_digest, files FROM functions ORDER BY name")).all()
+        bundles = connection.execute(sa.text("SELECT function_id, digest, bundle FROM function_bundles")).all()
+        versions = connection.execute(sa.text("SELECT function_id FROM function_versions ORDER BY 1")).scalars().all()
+    digest = hashlib.sha256(b"export const x = 1;").hexdigest()
+    assert [(name, found, json.loads(files) if isinstance(files, str) else files) for name, found, files in rows] == [
+        ("bundled", digest, {}),
+        ("plain", None, {}),
+    ]
+    assert [tuple(row) for row in bundles] == [("bundled", digest, "export const x = 1;")]
+    assert versions == ["bundled", "plain"]  # the functions' table changed in place: nothing cascaded

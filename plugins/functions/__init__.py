@@ -20,6 +20,7 @@ from plugins.functions.config import DEFAULTS
 from plugins.functions.invoke import runtime_class
 from plugins.functions.models import (
     EdgeFunction,
+    FunctionBundle,
     FunctionExecution,
     FunctionVersion,
     SharedModule,
@@ -77,7 +78,15 @@ def register_encrypted_columns(app):
 @hookimpl
 def delete_tenant_data(tenant_id):
     """Rows only: a warm worker of a deleted function idles out, and stored modules are shared by content."""
-    delete_tenant_rows(tenant_id, FunctionExecution, FunctionVersion, EdgeFunction, SharedModuleVersion, SharedModule)
+    delete_tenant_rows(
+        tenant_id,
+        FunctionExecution,
+        FunctionVersion,
+        FunctionBundle,
+        EdgeFunction,
+        SharedModuleVersion,
+        SharedModule,
+    )
 
 
 @hookimpl

@@ -59,9 +59,10 @@ class EdgeFunction(TenantScoped, db.Model):
     allow_unauthenticated: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     is_public: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     isolation: Mapped[str] = mapped_column(sa.String(20), default="warm")
-    # The code with the shared modules it imports, as one module (`runtime/bundler.py`), and the
-    # versions of those modules; none for code that imports nothing.
-    bundle: Mapped[str | None] = mapped_column(sa.Text, default=None)
+    # The digest (sha256, hex) of the code bundled with what it imports, as one module
+    # (`runtime/bundler.py`, kept in `function_bundles`), and the versions of the shared
+    # modules in it; none for code that imports nothing.
+    bundle_digest: Mapped[str | None] = mapped_column(sa.String(64), default=None)
     is_bundled: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
     bundle_error: Mapped[str | None] = mapped_column(sa.Text, default=None)
     bundled_modules: Mapped[dict[str, int]] = mapped_column(sa.JSON, default=dict, server_default="{}")
@@ -95,6 +96,20 @@ class FunctionVersion(TenantScoped, db.Model):
     files: Mapped[dict[str, str]] = mapped_column(sa.JSON, default=dict, server_default="{}")
     created_by: Mapped[str | None] = mapped_column(sa.String(36), default=None)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class FunctionBundle(TenantScoped, db.Model):
+    """A function's bundle, apart from its row: up to 5 MB, read only when a node first runs that digest.
+
+    On the row, it would be read with every call (and SQLite walks a long value's
+    overflow pages to reach the columns after it: `bench/bundle_invoke.py`).
+    """
+
+    __tablename__ = "function_bundles"
+
+    function_id: Mapped[str] = mapped_column(sa.ForeignKey("functions.id", ondelete="CASCADE"), primary_key=True)
+    digest: Mapped[str] = mapped_column(sa.String(64))
+    bundle: Mapped[str] = mapped_column(sa.Text)
 
 
 class FunctionExecution(TenantScoped, db.Model):

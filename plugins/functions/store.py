@@ -7,6 +7,8 @@ arguments.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -32,7 +34,7 @@ from flux.api import (
     write_rows,
 )
 from plugins.functions import directives, function_env, retention
-from plugins.functions.models import EdgeFunction, FunctionExecution, FunctionVersion
+from plugins.functions.models import EdgeFunction, FunctionBundle, FunctionExecution, FunctionVersion
 from plugins.functions.runtime.base import FunctionSpec, Outcome, Permissions
 
 DEFAULT_NAMESPACE = "default"
@@ -119,7 +121,7 @@ _CALLABLE = sa.select(
             "isolation",
             "api_settings",
             "annotations",
-            "bundle",
+            "bundle_digest",
             "bundle_error",
         )
     )
@@ -257,6 +259,7 @@ def delete(row: EdgeFunction) -> None:
     """Delete a function with its versions and executions (the database cascades)."""
     audit.record("functions.deleted", f"{row.namespace}/{row.name}", version=row.version)
     db.session.execute(sa.delete(FunctionExecution).where(FunctionExecution.function_id == row.id))
+    db.session.execute(sa.delete(FunctionBundle).where(FunctionBundle.function_id == row.id))
     db.session.execute(sa.delete(FunctionVersion).where(FunctionVersion.function_id == row.id))
     db.session.delete(row)
     db.session.flush()
@@ -321,8 +324,14 @@ def spec_of(row: EdgeFunction | sa.Row) -> FunctionSpec:
         memory_mb=row.memory_mb,
         permissions=Permissions(**row.permissions),
         isolation=row.isolation,
-        bundle=row.bundle,
+        bundle_digest=row.bundle_digest,
+        read_bundle=functools.partial(bundle_of, row.id),
     )
+
+
+def bundle_of(function_id: str) -> str | None:
+    """A function's bundle, read only when a node first starts a process of it (`FunctionSpec.bundle`)."""
+    return db.session.scalar(sa.select(FunctionBundle.bundle).where(FunctionBundle.function_id == function_id))
 
 
 @dataclass(frozen=True)
@@ -447,13 +456,18 @@ def _apply_explicit(row: EdgeFunction, given: dict[str, Any]) -> list[str]:
 
 def _apply_build(row: EdgeFunction, built: Build) -> bool:
     """The function's bundle, its error and the modules in it; whether any of them changed."""
+    digest = None if built.bundle is None else hashlib.sha256(built.bundle.encode()).hexdigest()
     values = {
-        "bundle": built.bundle,
+        "bundle_digest": digest,
         "is_bundled": built.bundle is not None,
         "bundle_error": built.error,
         "bundled_modules": built.modules,
     }
     changed = any(getattr(row, name) != value for name, value in values.items())
+    if digest != row.bundle_digest:
+        db.session.execute(sa.delete(FunctionBundle).where(FunctionBundle.function_id == row.id))
+        if built.bundle is not None:
+            db.session.add(FunctionBundle(function_id=row.id, digest=digest, bundle=built.bundle))
     for name, value in values.items():
         setattr(row, name, value)
     return changed

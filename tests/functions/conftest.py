@@ -8,7 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import pytest
+import sqlalchemy as sa
 
+from flux.db import db
 from plugins.functions.invoke import runtime
 
 T = TypeVar("T")
@@ -44,6 +46,13 @@ def deploy(client, headers: dict, name: str, code: str = HELLO, **fields: Any) -
     response = client.post(BASE, json={"name": name, "code": code, **fields}, headers=headers)
     assert response.status_code == 201, response.json
     return response.json
+
+
+def stored_bundle(app, name: str) -> str | None:
+    """The bundle stored for the function of that name (in any tenant), or None."""
+    query = "SELECT bundle FROM function_bundles JOIN functions ON functions.id = function_id WHERE name = :name"
+    with app.app_context(), db.engine.connect() as connection:
+        return connection.execute(sa.text(query), {"name": name}).scalar()
 
 
 def call(client, name: str, headers: dict | None = None, method: str = "POST", **kwargs: Any):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+from flux.db import db
 from plugins.functions.runtime import bundler
 from tests.conftest import create_tenant
 from tests.functions.conftest import BASE, HELLO, call, deploy
@@ -140,3 +143,26 @@ def test_a_function_imports_only_its_own_tenants_modules(app, client, admin_head
     code = 'import { t } from "_shared/theirs.ts";\n' + HELLO
     refused = client.post(BASE, json={"name": "f", "code": code}, headers=admin_headers)
     assert refused.status_code == 400 and "_shared/theirs.ts" in refused.json["error"]
+
+
+def test_a_call_reads_the_bundles_digest_and_the_bundle_only_when_the_node_lacks_its_module(
+    app, client, admin_headers, modules
+):
+    deploy(client, admin_headers, "api", USES_CORS)
+    statements: list[str] = []
+
+    def record(connection, cursor, statement, *args):
+        statements.append(statement)
+
+    with app.app_context():
+        sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        assert call(client, "api", headers=admin_headers).status_code == 200  # this node has no module of it yet
+        first, statements[:] = list(statements), []
+        assert call(client, "api", headers=admin_headers).status_code == 200
+    finally:
+        with app.app_context():
+            sa.event.remove(db.engine, "before_cursor_execute", record)
+    reads_bundle = re.compile(r"function_bundles\.bundle\b")
+    assert [statement for statement in first if reads_bundle.search(statement)] != []
+    assert [statement for statement in statements if reads_bundle.search(statement)] == []

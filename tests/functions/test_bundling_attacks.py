@@ -20,7 +20,7 @@ from flux.db import db
 from plugins.functions import builds
 from plugins.functions.invoke import runtime
 from tests.conftest import create_tenant
-from tests.functions.conftest import BASE, HELLO, call, deploy
+from tests.functions.conftest import BASE, HELLO, call, deploy, stored_bundle
 from tests.functions.test_shared_modules import SHARED
 from tests.functions.test_shared_modules import create as create_module
 
@@ -29,11 +29,6 @@ PAD_V2 = "export const pad = (t: string) => `<${t}>`;"
 HANDLER = 'async function handler(req) { return { status: 200, body: "ok" } }'
 
 pytestmark = pytest.mark.usefixtures("npm_reachable")
-
-
-def stored_bundle(app, name: str) -> str | None:
-    with app.app_context(), db.engine.connect() as connection:
-        return connection.execute(sa.text("SELECT bundle FROM functions WHERE name = :name"), {"name": name}).scalar()
 
 
 # --- a module path that is both a file and a folder ------------------------------------------------------------
@@ -203,10 +198,10 @@ def test_a_sync_racing_with_a_delete_is_no_500(app, client, admin_headers, monke
     deploy(client, admin_headers, "a", HANDLER)
     build = builds.build
 
-    def deleting_meanwhile(code):
+    def deleting_meanwhile(code, files=None):
         with db.engine.begin() as connection:
             connection.execute(sa.text("DELETE FROM functions WHERE name = 'a'"))
-        return build(code)
+        return build(code, files)
 
     monkeypatch.setattr(builds, "build", deleting_meanwhile)
     answer = client.post(

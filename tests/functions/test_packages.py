@@ -6,10 +6,8 @@ import urllib.error
 import urllib.request
 
 import pytest
-import sqlalchemy as sa
 
-from flux.db import db
-from tests.functions.conftest import BASE, call, deploy
+from tests.functions.conftest import BASE, call, deploy, stored_bundle
 from tests.functions.test_shared_modules import create as create_module
 
 LODASH = """import { camelCase } from "npm:lodash-es@4";
@@ -20,11 +18,6 @@ async function handler(req) {
 
 
 pytestmark = pytest.mark.usefixtures("npm_reachable")
-
-
-def stored_bundle(app, name: str) -> str | None:
-    with app.app_context(), db.engine.connect() as connection:
-        return connection.execute(sa.text("SELECT bundle FROM functions WHERE name = :name"), {"name": name}).scalar()
 
 
 def test_npm_packages_are_bundled_at_save_and_run_from_the_bundle(app, client, admin_headers):

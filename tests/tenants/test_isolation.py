@@ -164,13 +164,13 @@ def populate(app, client, auth: AuthActions, admin: dict, slug: str) -> Side:
     )
     ok(client.put(f"{FUNCTIONS}/{name}", json={"description": f"{slug} report"}, headers=as_admin))
     ok(call(client, name, user, json={}))
-    # A function in a namespace named after the tenant (the namespaces list shows it).
-    deploy(client, as_admin, "tool", code=REPORT, namespace=slug)
     # A shared module in a second version.
     module = {"module_path": f"_shared/{slug}.ts", "content": f"export const owner = '{slug}-v1'"}
     ok(client.post(f"{FUNCTIONS}/shared", json=module, headers=as_admin), 201)
     second = {"content": f"export const owner = '{slug}'"}
     ok(client.put(f"{FUNCTIONS}/shared/_shared/{slug}.ts", json=second, headers=as_admin))
+    # A function in a namespace named after the tenant (the namespaces list shows it), bundled with that module.
+    deploy(client, as_admin, "tool", code=f'import {{ owner }} from "_shared/{slug}.ts";\n{REPORT}', namespace=slug)
     # Tenant settings, in the key-value store (audited in the tenant, as everything above).
     change = {"settings": {"branding.company_name": f"{slug} corp"}}
     ok(client.patch(f"{TENANTS}/{slug}/settings", json=change, headers=as_admin))

@@ -44,7 +44,15 @@ class FunctionSpec:
     memory_mb: int
     permissions: Permissions
     isolation: str = "warm"
-    bundle: str | None = None  # the code with what it imports, when it imports anything (`bundler.py`)
+    # The code with what it imports, when it imports anything (`bundler.py`): its sha256
+    # (hex), and how to read it. A bundle may be megabytes, so a call reads only the digest,
+    # and a runtime reads the bundle (`bundle`) when it has no module of that digest yet.
+    bundle_digest: str | None = None
+    read_bundle: Callable[[], str | None] = field(default=lambda: None, repr=False, compare=False)
+
+    @property
+    def bundle(self) -> str | None:
+        return None if self.bundle_digest is None else self.read_bundle()
 
 
 def _absent(name: str) -> None:

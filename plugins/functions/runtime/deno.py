@@ -137,9 +137,14 @@ class DenoRuntime:
         return self._write(code + ENTRY_SUFFIX, ".ts")
 
     def runnable(self, spec: FunctionSpec) -> Path:
-        """What runs: the function's bundle (which exports its handler), else its code."""
-        if spec.bundle is not None:
-            return self._write(spec.bundle, ".js")
+        """What runs: the function's bundle (which exports its handler), else its code.
+
+        Modules are named by their content's digest, so a bundle is read only the first
+        time this node runs it.
+        """
+        if spec.bundle_digest is not None:
+            written = self.modules / f"{spec.bundle_digest}.js"
+            return written if written.exists() else self._write(spec.bundle or "", ".js")
         return self.module_for(spec.code)
 
     def _write(self, source: str, suffix: str) -> Path:

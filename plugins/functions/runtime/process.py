@@ -14,7 +14,6 @@ outlive its calls. Written by hand because no library drives Deno this way.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import itertools
 import json
 import math
@@ -100,7 +99,7 @@ class Target:
     @classmethod
     def of(cls, spec: FunctionSpec) -> Target:
         limits = (spec.timeout_seconds, spec.memory_mb, spec.permissions, spec.isolation)
-        build = hashlib.sha256(spec.bundle.encode()).hexdigest()[:16] if spec.bundle is not None else ""
+        build = (spec.bundle_digest or "")[:16]
         return cls(spec.function_id, spec.version, *limits, build)
 
     def as_json(self) -> dict[str, Any]:
