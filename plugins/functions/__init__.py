@@ -12,7 +12,7 @@ import atexit
 from pathlib import Path
 
 from flux.api import AdminPage, EncryptedColumn, delete_tenant_rows, hookimpl
-from plugins.functions import dashboard, directives, function_env, hookspecs
+from plugins.functions import dashboard, directives, function_env, hookspecs, shared_pages
 from plugins.functions.admin_api import admin_functions_api
 from plugins.functions.api import functions_api
 from plugins.functions.config import DEFAULTS
@@ -86,12 +86,17 @@ def register_function_runtimes():
 
 @hookimpl
 def register_dashboard_blueprints(app):
-    return [dashboard.pages]
+    return [dashboard.pages, shared_pages.pages]
 
 
 @hookimpl
 def register_admin_pages(app):
-    return [AdminPage("Functions", "dashboard.functions_pages.index", category="Functions", permission="tenant_admin")]
+    return [
+        AdminPage("Functions", "dashboard.functions_pages.index", category="Functions", permission="tenant_admin"),
+        AdminPage(
+            "Shared modules", "dashboard.shared_modules_pages.index", category="Functions", permission="tenant_admin"
+        ),
+    ]
 
 
 @hookimpl

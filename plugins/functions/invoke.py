@@ -200,8 +200,12 @@ class Flags:
         return {key: value for key, value in context.items() if value is not None}
 
 
-def invoke(row: EdgeFunction | sa.Row, trigger: str = "http") -> Response:
-    """Run the function's current version for this request and record the execution."""
+def invoke(row: EdgeFunction | sa.Row, trigger: str = "http", given: dict[str, Any] | None = None) -> Response:
+    """Run the function's current version for this request and record the execution.
+
+    `given` replaces parts of the function's `req` (the dashboard's test call gives the
+    method, headers and body it typed; the caller's identity still comes from the request).
+    """
     check_caller(row)
     window = rate_limits.take(row)
     if row.bundle_error:
@@ -211,7 +215,7 @@ def invoke(row: EdgeFunction | sa.Row, trigger: str = "http") -> Response:
     ran = store.Ran(row.id, row.name, row.namespace, row.version, current_actor().id, trigger, utcnow())
     flags = Flags(row)
     invocation = Invocation(
-        request=request_object(),
+        request=request_object() | (given or {}),
         secret=apart(disclosed.secret),
         env=apart(disclosed.env),
         env_all=apart(disclosed.env_all),
