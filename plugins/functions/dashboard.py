@@ -256,8 +256,9 @@ def save_code(namespace: str, name: str) -> ResponseReturnValue:
 def test_call(namespace: str, name: str) -> ResponseReturnValue:
     """Call the function's current version as the signed-in admin; the page shows its answer and logs.
 
-    It runs as an API call would (access, rate limit, masking) and is recorded with the
-    trigger `dashboard`; the request carries the typed method, Content-Type and body.
+    It runs as an API call would (access, rate limit) and is recorded with the trigger
+    `dashboard`; the request carries the typed method, Content-Type and body. Secret
+    values the function read are masked in its logs and, here only, in its answer.
     """
     form = TestCallForm()
     again = partial(_render_detail, namespace, name, call=form)
@@ -272,7 +273,7 @@ def test_call(namespace: str, name: str) -> ResponseReturnValue:
         "params": {},
     }
     try:
-        response = invoke.invoke(store.get_callable(name, namespace), "dashboard", given)
+        response = invoke.invoke(store.get_callable(name, namespace), "dashboard", given, shown=True)
     except ApiError as error:
         return _shown_refused(namespace, name, error, call=form)
     return again(answer=TestAnswer.of(response))

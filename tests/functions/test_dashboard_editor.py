@@ -27,8 +27,9 @@ HELLO = """async function handler(req) {
   return { status: 201, headers: { "X-Answer": "yes" }, body: `hi ${req.body}` }
 }"""
 LEAKS = """async function handler(req) {
-  console.log("token is", Deno.env.get("API_TOKEN"))
-  return { status: 200, body: "done" }
+  const token = Deno.env.get("API_TOKEN")
+  console.log("token is", token)
+  return { status: 200, headers: { "X-Token": token }, body: `done with ${token}` }
 }"""
 TYPE_ERROR = """async function handler(req) {
   const count: number = "three"
@@ -237,9 +238,12 @@ def test_a_test_call_shows_status_headers_body_and_masked_logs(app, dashboard, h
         assert execution.user_id is not None
 
     leaked = dashboard.post(f"{PAGE}default/leaks/invoke", {"method": "POST"}, f"{PAGE}default/leaks")
-    assert leaked.status_code == 200 and "token is ***" in text(leaked)
+    assert leaked.status_code == 200 and "token is ***" in text(leaked) and "done with ***" in text(leaked)
+    assert "<code>X-Token</code></td><td>***</td>" in text(leaked)
     assert SECRET not in text(leaked) and "API_TOKEN" in text(leaked)
     assert SECRET not in text(dashboard.client.get(f"{PAGE}default/leaks"))
+    called = dashboard.client.post(f"{API}/leaks/invoke", headers=headers)  # the API answers as the function did
+    assert (called.text, called.headers["X-Token"]) == (f"done with {SECRET}", SECRET)
 
 
 def test_a_refused_test_call_shows_the_page_with_the_refusal(app, dashboard, headers):
