@@ -15,6 +15,8 @@ import pytest
 import sqlalchemy as sa
 
 from flux.db import db
+from plugins.functions.code_problems import located
+from plugins.functions.code_problems import marked_lines as marked_lines_of
 from plugins.functions.models import EdgeFunction, FunctionExecution
 from tests.conftest import ADMIN_EMAIL, DashboardClient, login
 from tests.functions.conftest import BASE as API
@@ -307,3 +309,19 @@ def test_shared_modules_are_created_edited_versioned_and_deleted(app, dashboard,
     assert (deleted.status_code, deleted.location) == (302, MODULES)
     assert "Deleted the shared module _shared/util/greet.ts" in text(client.get(MODULES))
     assert client.get(f"{API}/shared", headers=headers).json == []
+
+
+def test_the_lines_a_message_names_are_the_function_codes_only():
+    message = (
+        "the code does not compile:\nTS1005 [ERROR]: '}' expected.\n}\n    at function.ts:3:2\n"
+        "TS1007 [ERROR]:     The parser expected to find a '}' here.\n    {\n    ^\n        at function.ts:1:29\n"
+        "TS2307 [ERROR]: Cannot find name 'x'.\n    at _shared/function.ts:7:1"
+    )
+    found = located(message)
+    assert [(problem.place, problem.text) for problem in found] == [
+        ("Line 3, column 2", "TS1005 [ERROR]: '}' expected."),
+        ("Line 1, column 29", "TS1007 [ERROR]: The parser expected to find a '}' here."),
+    ]
+    assert marked_lines_of(found) == [1, 3]
+    assert [problem.place for problem in located("code: line 4: @fluxbase:public takes true or false")] == ["Line 4"]
+    assert located("function 'x' was just changed by another request; try again") == []
