@@ -12,7 +12,7 @@ import atexit
 from pathlib import Path
 
 from flux.api import AdminPage, EncryptedColumn, delete_tenant_rows, hookimpl
-from plugins.functions import dashboard, directives, function_env, hookspecs, shared_pages
+from plugins.functions import dashboard, directives, function_env, hookspecs
 from plugins.functions.admin_api import admin_functions_api
 from plugins.functions.api import functions_api
 from plugins.functions.config import DEFAULTS
@@ -28,6 +28,7 @@ from plugins.functions.retention import PruneSchedule
 from plugins.functions.runtime.deno import DenoRuntime
 from plugins.functions.secret_layers import refuse_replaced_hooks
 from plugins.functions.server_variables import allowed_names
+from plugins.functions.shared_pages import pages as shared_module_pages
 
 # gunicorn's worker timeout beyond the longest call a function may make.
 WORKER_TIMEOUT_MARGIN_SECONDS = 30
@@ -86,7 +87,7 @@ def register_function_runtimes():
 
 @hookimpl
 def register_dashboard_blueprints(app):
-    return [dashboard.pages, shared_pages.pages]
+    return [dashboard.pages, shared_module_pages]
 
 
 @hookimpl
