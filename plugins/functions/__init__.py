@@ -30,6 +30,7 @@ from plugins.functions.retention import PruneSchedule
 from plugins.functions.runtime.deno import DenoRuntime
 from plugins.functions.secret_layers import refuse_replaced_hooks
 from plugins.functions.server_variables import allowed_names
+from plugins.functions.shared_pages import pages as shared_module_pages
 
 # gunicorn's worker timeout beyond the longest call a function may make.
 WORKER_TIMEOUT_MARGIN_SECONDS = 30
@@ -96,12 +97,17 @@ def register_function_runtimes():
 
 @hookimpl
 def register_dashboard_blueprints(app):
-    return [dashboard.pages]
+    return [dashboard.pages, shared_module_pages]
 
 
 @hookimpl
 def register_admin_pages(app):
-    return [AdminPage("Functions", "dashboard.functions_pages.index", category="Functions", permission="tenant_admin")]
+    return [
+        AdminPage("Functions", "dashboard.functions_pages.index", category="Functions", permission="tenant_admin"),
+        AdminPage(
+            "Shared modules", "dashboard.shared_modules_pages.index", category="Functions", permission="tenant_admin"
+        ),
+    ]
 
 
 @hookimpl

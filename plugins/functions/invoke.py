@@ -200,8 +200,16 @@ class Flags:
         return {key: value for key, value in context.items() if value is not None}
 
 
-def invoke(row: EdgeFunction | sa.Row, trigger: str = "http") -> Response:
-    """Run the function's current version for this request and record the execution."""
+def invoke(
+    row: EdgeFunction | sa.Row, trigger: str = "http", given: dict[str, Any] | None = None, shown: bool = False
+) -> Response:
+    """Run the function's current version for this request and record the execution.
+
+    `given` replaces parts of the function's `req` (the dashboard's test call gives the
+    method, headers and body it typed; the caller's identity still comes from the request).
+    `shown`: the answer goes onto a dashboard page, which never shows a secret value, so
+    its body and headers are masked as the logs are.
+    """
     check_caller(row)
     window = rate_limits.take(row)
     if row.bundle_error:
@@ -211,7 +219,7 @@ def invoke(row: EdgeFunction | sa.Row, trigger: str = "http") -> Response:
     ran = store.Ran(row.id, row.name, row.namespace, row.version, current_actor().id, trigger, utcnow())
     flags = Flags(row)
     invocation = Invocation(
-        request=request_object(),
+        request=request_object() | (given or {}),
         secret=apart(disclosed.secret),
         env=apart(disclosed.env),
         env_all=apart(disclosed.env_all),
@@ -229,6 +237,8 @@ def invoke(row: EdgeFunction | sa.Row, trigger: str = "http") -> Response:
         stack=mask(outcome.stack),
         logs=[*flags.problems, *({**entry, "message": mask(entry.get("message", ""))} for entry in outcome.logs)],
     )
+    if shown and isinstance(outcome.response, dict):
+        outcome = replace(outcome, response=masked_answer(outcome.response, mask))
     response, problem = to_http(outcome)
     outcome = replace(outcome, http_status=response.status_code)
     if problem is not None:  # it ran, but answered something that cannot be passed on
@@ -237,6 +247,16 @@ def invoke(row: EdgeFunction | sa.Row, trigger: str = "http") -> Response:
     if window is not None:
         response.headers.update(window.headers())
     return response
+
+
+def masked_answer(answer: dict[str, Any], mask: Callable[[str | None], str | None]) -> dict[str, Any]:
+    """The function's answer with every disclosed value masked in its text body and header values."""
+    body, headers = answer.get("body"), answer.get("headers")
+    if isinstance(body, str):
+        answer = {**answer, "body": mask(body)}
+    if isinstance(headers, dict):
+        answer = {**answer, "headers": {name: mask(str(value)) for name, value in headers.items()}}
+    return answer
 
 
 def apart(read: Callable[..., Any]) -> Callable[..., Any]:

@@ -44,6 +44,12 @@ def get(path: str, for_update: bool = False) -> SharedModule:
     return module
 
 
+def versions(module: SharedModule) -> list[SharedModuleVersion]:
+    """The module's versions, newest first."""
+    query = sa.select(SharedModuleVersion).where(SharedModuleVersion.module_id == module.id)
+    return list(db.session.scalars(query.order_by(SharedModuleVersion.version.desc())))
+
+
 def content_of(module: SharedModule, version: int) -> str:
     """The content of one of the module's versions; 404 for a version it never had."""
     if version == module.version:

@@ -82,6 +82,12 @@ def settings(page: Page) -> dict[str, str]:
     return shown
 
 
+def in_effect(page: Page) -> dict[str, str]:
+    """The detail page's directives: name to "value (source)"."""
+    rows = page.locator("#directives tbody tr").all()
+    return {row.get_attribute("data-directive"): "{} ({})".format(*cells(row)[1:]) for row in rows}
+
+
 def version_numbers(page: Page) -> list[str]:
     return [cells(row)[0] for row in page.locator("#versions tbody tr").all()]
 
@@ -127,20 +133,22 @@ def test_list_settings_code_and_executions_with_logs_in_the_browser(signed_in_pa
         "Memory": "128 MB",
         "Isolation": "warm",
         "Permissions": "env: allowed, net: allowed, read: denied, write: denied",
-        "Callers": "signed-in users and service keys only",
-        "Listed publicly": "yes",
-        "CORS origins": "* (default)",
-        "CORS methods and headers": "GET, POST, PUT, PATCH, DELETE, OPTIONS; "
-        "Authorization, Content-Type, apikey, X-Client-Info, X-FB-Tenant, X-Service-Key",
-        "CORS credentials, max age": "not allowed, 3600 s",
-        "Rate limit": "none (default)",
         "Environment variables": "API_TOKEN (values are not shown)",
+    }
+    assert in_effect(page) == {
+        "allow-unauthenticated": "false (default)",
+        "public": "true (default)",
+        "cors-origins": "* (default)",
+        "cors-methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS (default)",
+        "cors-headers": "Authorization, Content-Type, apikey, X-Client-Info, X-FB-Tenant, X-Service-Key (default)",
+        "cors-credentials": "false (default)",
+        "cors-max-age": "3600 (default)",
+        "rate-limit": "none (default)",
     }
     assert ENV_VALUE not in page.content()
 
-    code = page.get_by_role("region", name="Source of hello, version 1")
-    assert code.text_content() == HELLO  # the markup in the code is text ...
-    expect(code.locator("script")).to_have_count(0)
+    code = page.get_by_role("textbox", name="Code of version 1")
+    assert code.input_value() == HELLO  # the markup in the code is text ...
     assert page.evaluate("window.injected") is None  # ... and never ran
     assert "&lt;script&gt;window.injected" in page.content()
 
@@ -162,13 +170,17 @@ def test_list_settings_code_and_executions_with_logs_in_the_browser(signed_in_pa
         "Memory": "64 MB",
         "Isolation": "per-invocation",
         "Permissions": "env: allowed, net: denied, read: denied, write: denied",
-        "Callers": "anyone, also without credentials",
-        "Listed publicly": "no, administrators only",
-        "CORS origins": "https://shop.example (annotation)",
-        "CORS methods and headers": "POST; Content-Type",
-        "CORS credentials, max age": "allowed, 60 s",
-        "Rate limit": "30/hour (api)",
         "Environment variables": "none",
+    }
+    assert in_effect(page) == {
+        "allow-unauthenticated": "true (api)",
+        "public": "false (api)",
+        "cors-origins": "https://shop.example (annotation)",
+        "cors-methods": "POST (annotation)",
+        "cors-headers": "Content-Type (annotation)",
+        "cors-credentials": "true (annotation)",
+        "cors-max-age": "60 (annotation)",
+        "rate-limit": "30/hour (api)",
     }
     (execution,) = page.locator("#executions tbody tr").all()
     assert cells(execution)[1:4] == ["1", "error", "500"]
@@ -185,7 +197,7 @@ def test_versions_rollback_and_switching_in_the_browser(signed_in_page: Page, ap
     page.goto(f"{PAGE}default/hello")
     assert version_numbers(page) == ["2", "1"]
     expect(page.locator("#versions tbody tr").first).to_contain_text("current")
-    assert page.get_by_role("region", name="Source of hello, version 2").text_content() == SECOND
+    assert page.get_by_role("textbox", name="Code of version 2").input_value() == SECOND
     assert cells(page.locator("#executions tbody tr").first)[1] == "2"
 
     assert submit(page, page.get_by_role("button", name="Roll back to version 1")) == 302
@@ -195,7 +207,7 @@ def test_versions_rollback_and_switching_in_the_browser(signed_in_page: Page, ap
     )
     assert version_numbers(page) == ["3", "2", "1"]
     expect(page.get_by_role("button", name="Roll back to version 2")).to_be_visible()
-    assert page.get_by_role("region", name="Source of hello, version 3").text_content() == HELLO
+    assert page.get_by_role("textbox", name="Code of version 3").input_value() == HELLO
     current = api("GET", "/hello").json()
     assert (current["version"], current["code"]) == (3, HELLO)
     versions = api("GET", "/hello/versions?code=1").json()
@@ -235,3 +247,105 @@ def test_an_empty_list_and_a_missing_function(dashboard):
     missing = dashboard.client.get(f"{PAGE}default/nope")
     assert (missing.status_code, missing.mimetype) == (404, "text/html")
     assert "function &#39;nope&#39; not found" in missing.get_data(as_text=True)
+
+
+def gutter(page: Page, editor: str = "#code") -> list[str]:
+    """The line numbers beside an editor, and which are marked: `["1", "2!", "3"]`."""
+    spans = page.locator(f".code-editor:has({editor}) .gutter span")
+    return spans.evaluate_all("spans => spans.map(s => s.textContent + (s.className === 'marked' ? '!' : ''))")
+
+
+TYPED = (
+    'async function handler(req) {\n  const count: number = "three"\n  return { status: 200, body: String(count) }\n}'
+)
+
+
+def test_create_and_edit_code_in_the_editor_with_errors_at_their_line(signed_in_page: Page, api: Api):
+    page = signed_in_page
+    page.goto(PAGE)
+    page.get_by_role("link", name="New function").click()
+    page.wait_for_url(f"**{PAGE}new")
+    page.get_by_label("Name", exact=True).fill("typed")
+    page.get_by_label("Namespace").fill("shop")
+    editor = page.get_by_label("Code", exact=True)
+    assert gutter(page) == ["1"]
+    editor.press_sequentially("async function handler(req) {\n  return { status: 200, body: 'one' }\n}")
+    assert gutter(page) == ["1", "2", "3"]  # the numbers follow the text as it is typed
+    assert submit(page, page.get_by_role("button", name="Create function")) == 302
+    page.wait_for_url(f"**{PAGE}shop/typed")
+    expect(page.get_by_role("status")).to_have_text("Created “typed” in namespace shop; its code is version 1.")
+    assert api("POST", "/shop/typed/invoke").text == "one"
+
+    editor = page.get_by_role("textbox", name="Code of version 1")
+    editor.fill(TYPED)
+    assert gutter(page) == ["1", "2", "3", "4"]
+    assert submit(page, page.get_by_role("button", name="Save as a new version")) == 400
+    problem = page.locator("#code-problem")
+    expect(problem).to_contain_text("Line 2, column 9: TS2322 [ERROR]: Type 'string' is not assignable")
+    assert gutter(page) == ["1", "2!", "3", "4"]
+    assert page.get_by_role("textbox", name="Code of version 1").input_value() == TYPED  # the unsaved code is kept
+    problem.get_by_role("link", name="Line 2, column 9").click()
+    assert editor.evaluate("area => [document.activeElement === area, area.selectionStart]") == [True, 30]
+    assert api("GET", "/typed?namespace=shop").json()["version"] == 1
+
+    editor.fill("async function handler(req) {\n  console.log('two')\n  return { status: 200, body: 'two' }\n}")
+    assert submit(page, page.get_by_role("button", name="Save as a new version")) == 302
+    expect(page.get_by_role("status")).to_have_text("Saved the code of “typed” in namespace shop as version 2.")
+    expect(page.locator("#versions tbody tr")).to_have_count(2)  # the page is parsed that far
+    assert version_numbers(page) == ["2", "1"] and gutter(page) == ["1", "2", "3", "4"]
+    assert api("POST", "/shop/typed/invoke").text == "two"
+
+    editor = page.get_by_role("textbox", name="Code of version 2")
+    editor.fill("\n".join(f"// line {number}" for number in range(1, 101)))
+    assert len(gutter(page)) == 100
+    editor.evaluate("area => { area.scrollTop = 400; area.dispatchEvent(new Event('scroll')) }")
+    follows = "area => area.parentElement.querySelector('.gutter').scrollTop === area.scrollTop"
+    assert editor.evaluate(follows) and editor.evaluate("area => area.scrollTop") > 0
+
+
+def test_a_test_call_in_the_browser_shows_status_headers_body_and_logs(signed_in_page: Page, api: Api):
+    deploy(api, "hello", HELLO, env={"API_TOKEN": ENV_VALUE})
+    page = signed_in_page
+    page.goto(f"{PAGE}default/hello")
+    form = page.locator("#test-call")
+    form.get_by_label("Method").select_option("PUT")
+    form.get_by_label("Body").fill('{"name": "Ada"}')
+    assert submit(page, form.get_by_role("button", name="Invoke")) == 200
+    expect(page.locator("#answer-status")).to_have_text("200")
+    expect(page.get_by_role("region", name="Body of the answer")).to_have_text("hi")
+    expect(page.locator("#answer-headers")).to_contain_text("X-Fluxbase-Execution-Id")
+    logs = page.get_by_role("region", name="Logs of the call")
+    expect(logs).to_contain_text("info  hello log")
+    expect(logs).to_contain_text(f"warn  careful {len(MARKUP)}")
+    assert form.get_by_label("Method").input_value() == "PUT"
+    assert form.get_by_label("Body").input_value() == '{"name": "Ada"}'
+    assert ENV_VALUE not in page.content()
+    (execution,) = page.locator("#executions tbody tr").all()
+    assert cells(execution)[1:4] == ["1", "success", "200"]
+
+
+def test_shared_modules_in_the_browser(signed_in_page: Page, api: Api):
+    page = signed_in_page
+    page.get_by_role("navigation").get_by_role("link", name="Shared modules").click()
+    page.wait_for_url("**/dashboard/shared-modules/")
+    form = page.locator("#new-module")
+    form.get_by_label("Path").fill("greet.ts")
+    form.get_by_label("Content").fill("export const greet = (name: string) => `hi ${name}`\n")
+    assert gutter(page, "#module-content") == ["1", "2"]
+    assert submit(page, form.get_by_role("button", name="Create module")) == 302
+    page.wait_for_url("**/dashboard/shared-modules/_shared/greet.ts")
+    code = 'import { greet } from "_shared/greet.ts"\nasync function handler(req) {\n'
+    code += '  return { status: 200, body: greet("x") }\n}'
+    deploy(api, "greeter", code)
+    assert api("POST", "/greeter/invoke").text == "hi x"
+
+    page.get_by_role("textbox", name="Content of version 1").fill(
+        "export const greet = (name: string) => `hello ${name}`\n"
+    )
+    assert submit(page, page.get_by_role("button", name="Save")) == 302
+    expect(page.get_by_role("status")).to_contain_text("Saved _shared/greet.ts as version 2.")
+    expect(page.locator("#versions tbody tr")).to_have_count(2)
+    assert version_numbers(page) == ["2", "1"]
+    page.get_by_role("link", name="Show version 1").click()
+    expect(page.get_by_role("region", name="Content of version 1")).to_contain_text("`hi ${name}`")
+    assert api("POST", "/greeter/invoke").text == "hi x"  # bundled with version 1 until saved again
