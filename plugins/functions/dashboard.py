@@ -238,8 +238,8 @@ def save_code(namespace: str, name: str) -> ResponseReturnValue:
         return invalid(form, again, code=typed, problem="; ".join(form.code.errors) or None)
     code = form.model.code
     try:
-        stored_code = store.get_callable(name, namespace).code  # read without a lock, as the API's update
-        built = builds.for_save(code, stored_code)  # before the row is locked: a build takes seconds
+        stored = store.get(name, namespace)  # read without a lock, as the API's update
+        built = builds.for_save(code, None, stored)  # before the row is locked: a build takes seconds
     except ApiError as error:
         return _shown_refused(namespace, name, error, code=typed, problem=code_problem(error))
 
