@@ -101,7 +101,7 @@ def load(root: Path, delete_missing: bool) -> LoadOutcome:
     built = sync.plan(store.DEFAULT_NAMESPACE, functions, build, failures)
     outcome.errors.update(failures)
     loaded = [function for function in functions if function.name not in failures]
-    kept = [function.name for function in folder.functions if function.name in outcome.errors]
+    kept = [function.name for function in folder.functions if function.name in outcome.errors] + folder.unread
     outcome.functions = sync.apply(store.DEFAULT_NAMESPACE, loaded, built, delete_missing, dry_run=False, kept=kept)
     return outcome
 
