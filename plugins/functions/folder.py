@@ -157,6 +157,8 @@ def read_folder(root: Path) -> FunctionsFolder:
             _read_directory(path, root, flat, folder)
         else:
             folder.skipped.append(f"{shown}: not a function (a .ts or .js file, or a folder with index.ts)")
+    if not root.is_dir():  # gone while it was read: what it seemed to lack, a reload would delete
+        raise FolderError(f"{root} went away while it was read: load it again once it is back")
     folder.functions.sort(key=lambda function: function.name)
     folder.skipped = [_printable(line) for line in folder.skipped]
     return folder

@@ -6,6 +6,7 @@ Each test states what should hold; `# FOUND:` marks one that failed on 5f6fd8d, 
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 
 from plugins.functions import loader
 from plugins.functions.folder import read_folder
+from plugins.functions.invoke import runtime
 from tests.conftest import create_tenant
 from tests.functions.conftest import BASE, HELLO, call, deploy
 from tests.functions.test_api import stored
@@ -90,6 +92,37 @@ async function handler(req) {
     reads = "data:text/javascript,import * as fs from 'node:fs'; export const t = fs.readFileSync('/etc/hostname');"
     answer = call(client, "complex", headers=admin_headers, json={"path": reads})
     assert (answer.status_code, answer.data) == (200, b"refused from a file"), answer.data
+
+
+def test_a_file_cannot_inline_the_servers_compiler_options(app, client, admin_headers):
+    """The check's options are mounted in its sandbox; a file's JSON import of them must not reach the bundle."""
+    target = runtime(app).checker.config
+    helpers = (
+        f'import leaked from "{target}" with {{ type: "json" }};\nexport const greet = () => JSON.stringify(leaked);'
+    )
+    answer = client.post(
+        BASE, json={"name": "complex", "code": ENTRY, "files": {"helpers.ts": helpers}}, headers=admin_headers
+    )
+    assert (answer.status_code, answer.json["code"]) == (400, "CODE_INVALID"), answer.json
+    assert "compilerOptions" not in answer.json["error"]
+    assert stored(app, "functions") == []
+
+
+@pytest.mark.parametrize(
+    ("files", "refused"),
+    [
+        ({f"f{index}.ts": "export const x = 1;" for index in range(101)}, (400, "INVALID_FIELD")),
+        ({"helpers.ts": HELPERS, "big.ts": "// " + "x" * (1024 * 1024)}, (413, "CODE_TOO_LARGE")),
+        ({"helpers.ts": HELPERS, "/".join(["a"] * 200) + ".ts": "export const x = 1;"}, (400, "INVALID_FIELD")),
+        ({"helpers.ts": HELPERS, "caf\u00e9.ts": "export const x = 1;"}, (400, "INVALID_FIELD")),
+        ({"helpers.ts": HELPERS, "HELPERS.TS/../function.ts": "export const x = 1;"}, (400, "INVALID_FIELD")),
+    ],
+    ids=["101-files", "over-1-MB", "deep-path", "unicode", "dot-dot"],
+)
+def test_too_many_too_large_or_strange_files_are_refused_before_any_build(app, client, admin_headers, files, refused):
+    answer = client.post(BASE, json={"name": "complex", "code": ENTRY, "files": files}, headers=admin_headers)
+    assert (answer.status_code, answer.json["code"]) == refused, answer.json
+    assert stored(app, "functions") == []
 
 
 @pytest.mark.xfail(strict=True, reason="FOUND, not fixed: import.meta.url is the server's path of the bundle")
@@ -187,6 +220,24 @@ def test_reload_does_not_delete_a_function_whose_entry_cannot_be_read(app, clien
     again = client.post(RELOAD, headers=admin_headers)
     assert again.status_code == 200, again.json
     assert again.json["summary"]["deleted"] == 0, again.json
+    assert names(app) == ["complex", "hello"]
+
+
+def test_a_folder_that_goes_away_while_it_is_read_deletes_nothing(app, client, admin_headers, folder, monkeypatch):
+    first = client.post(RELOAD, headers=admin_headers)
+    assert first.status_code == 200 and first.json["summary"]["created"] == 2, first.json
+    listed = Path.iterdir
+
+    def listed_then_gone(path: Path):
+        entries = list(listed(path))
+        if path == folder.resolve():
+            shutil.rmtree(folder)
+        return iter(entries)
+
+    monkeypatch.setattr(Path, "iterdir", listed_then_gone)
+    again = client.post(RELOAD, headers=admin_headers)
+    assert (again.status_code, again.json["code"]) == (409, "FUNCTIONS_FOLDER_UNAVAILABLE"), again.json
+    assert "went away" in again.json["error"]
     assert names(app) == ["complex", "hello"]
 
 
