@@ -1,6 +1,9 @@
 """Attacks on directory functions' own files and on the functions folder (commits ba3faee, 5f6fd8d).
 
-Each test states what should hold; `# FOUND:` marks one that failed on 5f6fd8d, fixed since.
+Each test states what should hold; `# FOUND:` marks one that failed on 5f6fd8d, fixed since, save one
+marked xfail (import.meta.url names the server's folder: low, not fixed). What held: paths out of the build
+folder, server files through a type error or a JSON import, computed dynamic imports at run time, the limits
+on files, reload from another tenant, and reloads, syncs and creates at once (PostgreSQL too).
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ def names(app) -> list[str]:
 # --- file paths that are also the build folder's own names --------------------------------------------------------
 
 
+# FOUND: `a.ts` with `a.ts/b.ts` was a 500 (FileExistsError in build_folder); `function.ts/x.ts` made
+# function.ts a folder, so `deno check` checked nothing and the function was stored unbundled (201), as was
+# `bundle.js/x.ts`. Fixed in schemas._files: a build name as a folder, and a file that is also a folder, are 400.
 @pytest.mark.parametrize(
     "files",
     [
@@ -154,6 +160,8 @@ def read_in_time(root: Path, unblock: list[Path]):
     return blocked, done
 
 
+# FOUND: a FIFO as a directory function's file or a shared module blocked read_folder for ever: the server's
+# start (before_serving) and a reload hung. Fixed in folder._read: opened non-blocking, regular files only.
 @pytest.mark.parametrize("where", ["complex/helpers.ts", "_shared/cors.ts", "complex/index.ts", "hello.ts"])
 def test_a_fifo_in_the_folder_does_not_block_reading_it(tmp_path, where):
     root = write(tmp_path / "functions", {"ok.ts": HELLO, "complex/index.ts": ENTRY, "_shared/a.ts": "x"})
@@ -166,6 +174,8 @@ def test_a_fifo_in_the_folder_does_not_block_reading_it(tmp_path, where):
     assert where not in {f"{function.name}/index.ts" for function in done[0].functions}
 
 
+# FOUND: a link loop raised RuntimeError out of Path.resolve (Python 3.11): a 500 on reload, and out of
+# before_serving, so `fluxbase serve` did not start. Fixed in folder._inside.
 def test_a_symlink_loop_is_skipped_not_raised(tmp_path):
     root = write(tmp_path / "functions", {"ok.ts": HELLO, "complex/index.ts": ENTRY})
     os.symlink("loop.ts", root / "loop.ts")
@@ -176,6 +186,8 @@ def test_a_symlink_loop_is_skipped_not_raised(tmp_path):
     assert folder.functions[0].files == {}
 
 
+# FOUND: every file was read whole (a 64 MB file, sparse or not, into memory at start) before the 1 MB
+# limit refused it. Fixed in folder._read: the size is read first, and at most 1 MB + 1 byte.
 def test_a_huge_file_is_skipped_unread(tmp_path):
     root = write(tmp_path / "functions", {"ok.ts": HELLO, "complex/index.ts": ENTRY})
     for path in (root / "big.ts", root / "complex" / "big.ts"):
@@ -204,6 +216,9 @@ def not_utf8(path: Path) -> None:
     path.write_bytes(path.read_bytes() + b"\n// caf\xe9")
 
 
+# FOUND: a function whose entry could not be read (not UTF-8, unreadable, a directory whose index.ts was
+# renamed) was not in the folder's list, so a reload deleted it, with its versions. Fixed: folder.unread,
+# spared by the loader as one that does not build is.
 @pytest.mark.parametrize(
     "breakage",
     [
@@ -223,6 +238,8 @@ def test_reload_does_not_delete_a_function_whose_entry_cannot_be_read(app, clien
     assert names(app) == ["complex", "hello"]
 
 
+# FOUND: a folder removed while it was read (a deploy replacing it) read as empty: a reload deleted every
+# function. Fixed in read_folder: a folder gone at the end of the read is FUNCTIONS_FOLDER_UNAVAILABLE.
 def test_a_folder_that_goes_away_while_it_is_read_deletes_nothing(app, client, admin_headers, folder, monkeypatch):
     first = client.post(RELOAD, headers=admin_headers)
     assert first.status_code == 200 and first.json["summary"]["created"] == 2, first.json
@@ -241,6 +258,8 @@ def test_a_folder_that_goes_away_while_it_is_read_deletes_nothing(app, client, a
     assert names(app) == ["complex", "hello"]
 
 
+# FOUND: a file name that is not UTF-8 (`caf\xe9.ts`) made the reload's answer a 500 (surrogates in
+# `skipped`). Fixed in read_folder: `skipped` is escaped.
 def test_a_file_name_that_is_not_utf8_is_no_500(app, client, admin_headers, folder):
     (folder / os.fsdecode(b"caf\xe9.ts")).write_text(HELLO)
     (folder / "complex" / os.fsdecode(b"caf\xe9.ts")).write_text(HELPERS)
@@ -259,6 +278,8 @@ def test_reload_from_another_tenant_changes_nothing(app, client, admin_headers, 
     assert stored(app, "functions") == []
 
 
+# FOUND (PostgreSQL): a file holding U+0000 raised DataError out of before_serving (the server did not start,
+# nothing loaded) and was a 500 on reload; the API refuses NUL in every request. Fixed in folder._read.
 def test_on_start_what_cannot_be_read_is_reported_and_the_rest_loads(app, folder):
     """The server still starts: a link loop raised RuntimeError, a name not UTF-8 could not be printed or answered."""
     os.symlink("loop.ts", folder / "complex" / "loop.ts")
