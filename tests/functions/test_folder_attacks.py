@@ -271,11 +271,32 @@ def test_a_file_name_that_is_not_utf8_is_no_500(app, client, admin_headers, fold
     assert len(report) >= 2
 
 
-def test_reload_from_another_tenant_changes_nothing(app, client, admin_headers, folder):
+def test_reload_from_another_tenant_changes_nothing(app, client, admin_headers, folder, service_key):
     create_tenant(app, "acme")
     answer = client.post(RELOAD, headers={**admin_headers, "X-FB-Tenant": "acme"})
     assert (answer.status_code, answer.json["code"]) == (403, "FORBIDDEN")
-    assert stored(app, "functions") == []
+    acme_key = service_key(["functions:write"], **{"X-FB-Tenant": "acme"})  # its tenant is acme, no header needed
+    by_key = client.post(RELOAD, headers=acme_key)
+    assert (by_key.status_code, by_key.json["code"]) == (403, "FORBIDDEN"), by_key.json
+    reader = client.post(RELOAD, headers=service_key(["functions:read", "functions:execute"]))
+    assert reader.status_code == 403, reader.json
+    assert stored(app, "functions") == [] and stored(app, "function_shared_modules") == []
+
+
+def test_two_tenants_with_the_same_function_and_different_files_each_run_their_own(app, client, admin_headers):
+    """Build folders are shared by content: same code, other files, must be another folder, bundle and run."""
+    create_tenant(app, "acme")
+    acme = {**admin_headers, "X-FB-Tenant": "acme"}
+    deploy(client, admin_headers, "complex", ENTRY, files={"helpers.ts": HELPERS})
+    theirs = 'export const greet = (): string => "acme\'s own";'
+    deploy(client, acme, "complex", ENTRY, files={"helpers.ts": theirs})
+    assert call(client, "complex", headers=admin_headers).data == b"from a file"
+    assert call(client, "complex", headers=acme).data == b"acme's own"
+    read = client.get(f"{BASE}/complex", headers=acme).json
+    assert read["files"] == {"helpers.ts": theirs}
+    bundles = {row["tenant_id"]: row["bundle"] for row in stored(app, "functions")}
+    assert len(bundles) == 2 and len(set(bundles.values())) == 2
+    assert all(("acme's own" in bundle) != ("from a file" in bundle) for bundle in bundles.values())
 
 
 # FOUND (PostgreSQL): a file holding U+0000 raised DataError out of before_serving (the server did not start,
