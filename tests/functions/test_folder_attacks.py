@@ -189,6 +189,17 @@ def test_a_symlink_loop_is_skipped_not_raised(tmp_path):
 
 # FOUND: every file was read whole (a 64 MB file, sparse or not, into memory at start) before the 1 MB
 # limit refused it. Fixed in folder._read: the size is read first, and at most 1 MB + 1 byte.
+def test_deep_nesting_is_named_not_raised_and_a_reload_keeps_the_function(app, client, admin_headers, folder):
+    deep = folder / "complex" / Path(*["d"] * 150) / "x.ts"
+    deep.parent.mkdir(parents=True)
+    deep.write_text("export const x = 1;")
+    answer = client.post(RELOAD, headers=admin_headers)
+    assert answer.status_code == 200, answer.json
+    assert list(answer.json["errors"]) == ["complex"] and "must be a relative path" in answer.json["errors"]["complex"]
+    assert answer.json["summary"] == {"created": 1, "updated": 0, "deleted": 0, "unchanged": 0}
+    assert names(app) == ["hello"]
+
+
 def test_a_huge_file_is_skipped_unread(tmp_path):
     root = write(tmp_path / "functions", {"ok.ts": HELLO, "complex/index.ts": ENTRY})
     for path in (root / "big.ts", root / "complex" / "big.ts"):
