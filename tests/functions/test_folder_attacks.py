@@ -406,3 +406,22 @@ def test_a_reload_a_sync_and_a_create_of_the_same_name_at_once_are_no_500(app, a
     hello = next(row for row in rows if row["name"] == "hello")
     versions = [row for row in stored(app, "function_versions") if row["function_id"] == hello["id"]]
     assert sorted(row["version"] for row in versions) == list(range(1, hello["version"] + 1))
+
+
+def test_two_syncs_of_directory_functions_at_once_end_as_one(app, admin_headers):
+    items = [
+        {"name": "complex", "code": ENTRY, "files": {"helpers.ts": HELPERS}},
+        {"name": "hello", "code": HELLO},
+        {"name": "other", "code": ENTRY, "files": {"helpers.ts": HELPERS.replace("from a file", "other")}},
+    ]
+    body = {"functions": items, "delete_missing": True}
+    first, second = at_once(*(lambda: app.test_client().post(SYNC, json=body, headers=admin_headers) for _ in range(2)))
+    assert (first.status_code, second.status_code) == (200, 200), (first.json, second.json)
+    summaries = sorted((answer.json["summary"] for answer in (first, second)), key=lambda summary: summary["created"])
+    assert summaries == [
+        {"created": 0, "updated": 0, "deleted": 0, "unchanged": 3},
+        {"created": 3, "updated": 0, "deleted": 0, "unchanged": 0},
+    ]
+    assert names(app) == ["complex", "hello", "other"]
+    assert len(stored(app, "function_versions")) == 3
+    assert call(app.test_client(), "other", headers=admin_headers).data == b"other"
