@@ -15,11 +15,13 @@ skipped too: the folder's files end up readable through the API.
 
 from __future__ import annotations
 
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from plugins.functions.schemas import MODULE_PATH, NAME, RESERVED_NAME
+from plugins.functions.schemas import MAX_CODE_BYTES, MODULE_PATH, NAME, RESERVED_NAME
 
 SHARED = "_shared"
 ENTRY_SUFFIXES = (".ts", ".js")  # `.ts` first: it wins
@@ -48,6 +50,7 @@ class FunctionsFolder:
     functions: list[FolderFunction] = field(default_factory=list)
     modules: dict[str, str] = field(default_factory=dict)  # `_shared/cors.ts` → its source
     skipped: list[str] = field(default_factory=list)  # `notes.md: …`, one line each
+    unread: list[str] = field(default_factory=list)  # functions the folder has but that could not be read
 
 
 def _hidden(path: Path) -> bool:
@@ -55,21 +58,43 @@ def _hidden(path: Path) -> bool:
 
 
 def _inside(path: Path, root: Path) -> bool:
-    return path.resolve().is_relative_to(root)
+    try:
+        return path.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):  # a link loop (Python before 3.13 raises RuntimeError): read as outside
+        return False
+
+
+def _printable(text: str) -> str:
+    """`text` as JSON and a terminal take it: a file name that is not UTF-8 escaped (it was a 500)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _read(path: Path, root: Path, folder: FunctionsFolder) -> str | None:
-    """The file's text, or None (named in `skipped`) when it is a link out of the folder or is not UTF-8."""
+    """The file's text, or None (named in `skipped`) when it is a link out of the folder, not a regular
+    file (a FIFO would block the read, and the server's start, for ever), too large, not UTF-8, or holds NUL."""
     shown = path.relative_to(root).as_posix()
     if not _inside(path, root):
         folder.skipped.append(f"{shown}: a link to outside the folder")
         return None
     try:
-        return path.read_text(encoding="utf-8")
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with open(descriptor, "rb") as file:
+            found = os.fstat(file.fileno())
+            if not stat.S_ISREG(found.st_mode):
+                folder.skipped.append(f"{shown}: not a regular file")
+                return None
+            if found.st_size > MAX_CODE_BYTES:
+                folder.skipped.append(f"{shown}: {found.st_size} bytes; at most {MAX_CODE_BYTES} (1 MB)")
+                return None
+            text = file.read(MAX_CODE_BYTES + 1).decode("utf-8")
     except UnicodeDecodeError:
         folder.skipped.append(f"{shown}: not UTF-8 text")
     except OSError as error:
         folder.skipped.append(f"{shown}: cannot be read ({error.strerror})")
+    else:
+        if "\x00" not in text:
+            return text
+        folder.skipped.append(f"{shown}: holds NUL characters (U+0000), which no function may")  # PostgreSQL: a 500
     return None
 
 
@@ -126,11 +151,16 @@ def read_folder(root: Path) -> FunctionsFolder:
                 code = _read(path, root, folder)
                 if code is not None:
                     folder.functions.append(FolderFunction(path.stem, code, {}, path.name))
+                else:
+                    folder.unread.append(path.stem)
         elif path.is_dir():
             _read_directory(path, root, flat, folder)
         else:
             folder.skipped.append(f"{shown}: not a function (a .ts or .js file, or a folder with index.ts)")
+    if not root.is_dir():  # gone while it was read: what it seemed to lack, a reload would delete
+        raise FolderError(f"{root} went away while it was read: load it again once it is back")
     folder.functions.sort(key=lambda function: function.name)
+    folder.skipped = [_printable(line) for line in folder.skipped]
     return folder
 
 
@@ -146,6 +176,8 @@ def _read_directory(path: Path, root: Path, flat: set[str], folder: FunctionsFol
     entry = next((path / f"index{suffix}" for suffix in ENTRY_SUFFIXES if (path / f"index{suffix}").is_file()), None)
     if entry is None:
         folder.skipped.append(f"{shown}: a directory function needs an index.ts")
+        if NAME.fullmatch(path.name) and path.name != RESERVED_NAME:  # one stored is kept: its index may be back
+            folder.unread.append(path.name)
         return
     if not _function_name(path.name, shown, folder):
         return
@@ -153,3 +185,5 @@ def _read_directory(path: Path, root: Path, flat: set[str], folder: FunctionsFol
     code = files.pop(entry.name, None)
     if code is not None:
         folder.functions.append(FolderFunction(path.name, code, files, f"{path.name}/{entry.name}"))
+    else:
+        folder.unread.append(path.name)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask
 
 from flux.api import ApiError, NotFound, acting_as_server, db, parse
@@ -101,7 +102,7 @@ def load(root: Path, delete_missing: bool) -> LoadOutcome:
     built = sync.plan(store.DEFAULT_NAMESPACE, functions, build, failures)
     outcome.errors.update(failures)
     loaded = [function for function in functions if function.name not in failures]
-    kept = [function.name for function in folder.functions if function.name in outcome.errors]
+    kept = [function.name for function in folder.functions if function.name in outcome.errors] + folder.unread
     outcome.functions = sync.apply(store.DEFAULT_NAMESPACE, loaded, built, delete_missing, dry_run=False, kept=kept)
     return outcome
 
@@ -111,10 +112,15 @@ def load_on_start(app: Flask) -> list[str]:
     root = app.config["FUNCTIONS_FUNCTIONS_DIR"]
     if not root or not app.config["FUNCTIONS_AUTO_LOAD_ON_BOOT"]:
         return []
+    retry = "restart, or POST /api/v1/admin/functions/reload"
     try:
         with acting_as_server(app):
-            return load(Path(root), delete_missing=False).report()
+            try:
+                return load(Path(root), delete_missing=False).report()
+            except sa.exc.SQLAlchemyError as error:  # outside a request no handler makes it an ApiError
+                db.session.rollback()
+                return [f"functions folder not loaded: the database failed ({type(error).__name__}); {retry}"]
     except FolderError as error:
         return [f"functions folder not loaded: {error}"]
     except ApiError as error:  # the database refused (busy, another loader's delete): the next start retries
-        return [f"functions folder not loaded: {error.message}; restart, or POST /api/v1/admin/functions/reload"]
+        return [f"functions folder not loaded: {error.message}; {retry}"]

@@ -118,8 +118,10 @@ def _files(files: dict[str, str]) -> dict[str, str]:
     for path, source in files.items():
         if len(path) > MAX_MODULE_PATH_LENGTH or not FILE_PATH.fullmatch(path) or path.startswith("_shared/"):
             raise rule_error(error_codes.INVALID_FIELD, f"{path[:64]!r} must be {FILE_PATH_RULE}, not under _shared/")
-        if path in BUILD_NAMES:
+        if path in BUILD_NAMES or path.split("/")[0] in (*BUILD_NAMES, "import_map.json"):
             raise rule_error(error_codes.INVALID_FIELD, f"{path!r} is a name the server builds with; rename the file")
+        if any(other.startswith(path + "/") for other in files):  # the build folder cannot hold both (was a 500)
+            raise rule_error(error_codes.INVALID_FIELD, f"{path!r} is both a file and a folder; rename one")
         if not source.strip():
             raise rule_error(error_codes.FIELD_REQUIRED, f"{path!r} must hold JavaScript or TypeScript source")
     size = sum(len(source.encode()) for source in files.values())
