@@ -225,6 +225,11 @@ def functions_deploy(
     contents = _read(folder)
     if delete_missing and not contents.functions:
         raise click.ClickException(f"{folder} has no functions: --delete-missing would delete the whole namespace")
+    if delete_missing and contents.unread:
+        unread = ", ".join(contents.unread)
+        raise click.ClickException(
+            f"{unread} could not be read (see the warnings): --delete-missing would delete them; mend them first"
+        )
     items = [function.as_sync_item() for function in contents.functions]
     size = len(json.dumps(items).encode())
     modules: dict[str, str] = {}

@@ -148,6 +148,12 @@ def test_deploy_refuses_what_is_not_a_folder_and_an_empty_one_with_delete_missin
     result = fluxbase("functions", "deploy", str(tmp_path / "empty"), "--delete-missing")
     assert result.exit_code == 1
     assert "--delete-missing would delete the whole namespace" in result.stderr
+    write(tmp_path / "empty", {"ok.ts": "async function handler() { return {} }", "half/helpers.ts": "export {}"})
+    (tmp_path / "empty" / "latin.ts").write_bytes(b"// caf\xe9")
+    result = fluxbase("functions", "deploy", str(tmp_path / "empty"), "--delete-missing")
+    assert result.exit_code == 1
+    refused = "Error: half, latin could not be read (see the warnings): --delete-missing would delete them"
+    assert refused in result.stderr
 
 
 def test_invoke_prints_the_answer_and_fails_on_an_error_status(admin_terminal, tmp_path):
