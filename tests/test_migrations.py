@@ -132,3 +132,35 @@ def test_existing_bundles_move_to_their_table_with_their_digest_and_functions_ge
     ]
     assert [tuple(row) for row in bundles] == [("bundled", digest, "export const x = 1;")]
     assert versions == ["bundled", "plain"]  # the functions' table changed in place: nothing cascaded
+
+
+def test_the_functions_downgrades_keep_every_version_and_execution(make_app):
+    """Their column drops are in place: SQLite's batch copy would drop the old table, and that cascades."""
+    app = make_app(migrated=False)
+    migrate.upgrade(app)
+    columns = "id, tenant_id, name, namespace, description, code, version, enabled, timeout_seconds, memory_mb"
+    columns += ", env, permissions, allow_unauthenticated, is_public, isolation, created_at, updated_at"
+    with app.app_context(), db.engine.begin() as connection:
+        tenant_id = connection.execute(sa.text("SELECT id FROM tenants")).scalar_one()
+        values = {"tenant": tenant_id}
+        connection.execute(
+            sa.text(
+                f"INSERT INTO functions ({columns}) VALUES ('f', :tenant, 'f', 'default', '', 'code', 1, true, 60, "
+                "128, '[]', '{}', false, true, 'warm', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ),
+            values,
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO function_versions (id, tenant_id, function_id, version, code, created_at) "
+                "VALUES ('v', :tenant, 'f', 1, 'code', CURRENT_TIMESTAMP)"
+            ),
+            values,
+        )
+    config = migrate.alembic_config(app)
+    with app.app_context(), db.engine.begin() as connection:
+        begin_writing(connection)
+        config.attributes["connection"] = connection
+        command.downgrade(config, "functions_0001")
+    with app.app_context(), db.engine.connect() as connection:
+        assert connection.execute(sa.text("SELECT id FROM function_versions")).scalars().all() == ["v"]

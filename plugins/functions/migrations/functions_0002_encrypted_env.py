@@ -56,5 +56,5 @@ def downgrade() -> None:
         names = row.env or []
         values = json.loads(encryptor.decrypt_text(row.encrypted_env, aad=_aad(row, names))) if names else {}
         connection.execute(sa.update(FUNCTIONS).where(FUNCTIONS.c.id == row.id).values(env=values))
-    with op.batch_alter_table("functions") as batch:
-        batch.drop_column("encrypted_env")
+    # In place: a batch copy's drop of the old table would cascade to every version and execution.
+    op.drop_column("functions", "encrypted_env")

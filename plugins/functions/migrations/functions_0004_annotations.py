@@ -45,6 +45,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("functions") as batch:
-        batch.drop_column("annotations")
-        batch.drop_column("api_settings")
+    # In place: a batch copy's drop of the old table would cascade to every version and execution.
+    for column in ("annotations", "api_settings"):
+        op.drop_column("functions", column)

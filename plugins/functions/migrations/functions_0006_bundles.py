@@ -24,6 +24,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("functions") as batch:
-        for column in ("bundled_modules", "bundle_error", "is_bundled", "bundle"):
-            batch.drop_column(column)
+    # In place: a batch copy's drop of the old table would cascade to every version and execution.
+    for column in ("bundled_modules", "bundle_error", "is_bundled", "bundle"):
+        op.drop_column("functions", column)

@@ -57,8 +57,7 @@ def downgrade() -> None:
     op.add_column("functions", sa.Column("bundle", sa.Text))
     op.execute("UPDATE functions SET bundle = (SELECT bundle FROM function_bundles WHERE function_id = functions.id)")
     op.drop_table("function_bundles")
-    with op.batch_alter_table("functions") as batch:
-        batch.drop_column("bundle_digest")
+    # In place: a batch copy's drop of the old table would cascade to every version and execution.
+    op.drop_column("functions", "bundle_digest")
     for table in TABLES:
-        with op.batch_alter_table(table) as batch:
-            batch.drop_column("files")
+        op.drop_column(table, "files")
