@@ -306,7 +306,7 @@ def test_two_tenants_with_the_same_function_and_different_files_each_run_their_o
     assert call(client, "complex", headers=acme).data == b"acme's own"
     read = client.get(f"{BASE}/complex", headers=acme).json
     assert read["files"] == {"helpers.ts": theirs}
-    bundles = {row["tenant_id"]: row["bundle"] for row in stored(app, "functions")}
+    bundles = {row["tenant_id"]: row["bundle"] for row in stored(app, "function_bundles")}
     assert len(bundles) == 2 and len(set(bundles.values())) == 2
     assert all(("acme's own" in bundle) != ("from a file" in bundle) for bundle in bundles.values())
 
