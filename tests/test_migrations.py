@@ -53,34 +53,55 @@ def test_sqlite_runs_in_wal_mode_with_busy_timeout(app):
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 10000
 
 
-def downgraded(make_app, revision: str):
-    """An app whose database is migrated up to date, then down to `revision`."""
-    app = make_app(migrated=False)
-    migrate.upgrade(app)
+def downgrade(app, revision: str) -> None:
     config = migrate.alembic_config(app)
     with app.app_context(), db.engine.begin() as connection:
         begin_writing(connection)
         config.attributes["connection"] = connection
         command.downgrade(config, revision)
+
+
+def downgraded(make_app, revision: str):
+    """An app whose database is migrated up to date, then down to `revision`."""
+    app = make_app(migrated=False)
+    migrate.upgrade(app)
+    downgrade(app, revision)
     return app
+
+
+def insert_function(
+    app, name: str, code: str = "code", anonymous: bool = False, public: bool = True, version: bool = False, **columns
+) -> None:
+    """A function row of functions_0001's columns (and `columns` of later ones), with its version 1 if asked."""
+    given = {"name": name, "code": code, "anonymous": anonymous, "public": public, **columns}
+    extra = "".join(f", {column}" for column in columns)
+    values = "".join(f", :{column}" for column in columns)
+    with app.app_context(), db.engine.begin() as connection:
+        given["tenant"] = connection.execute(sa.text("SELECT id FROM tenants")).scalar_one()
+        connection.execute(
+            sa.text(
+                "INSERT INTO functions (id, tenant_id, name, namespace, description, code, version, enabled, "
+                "timeout_seconds, memory_mb, env, permissions, allow_unauthenticated, is_public, isolation, "
+                f"created_at, updated_at{extra}) VALUES (:name, :tenant, :name, 'default', '', :code, 1, true, 60, "
+                f"128, '[]', '{{}}', :anonymous, :public, 'warm', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP{values})"
+            ),
+            given,
+        )
+        if version:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO function_versions (id, tenant_id, function_id, version, code, created_at) "
+                    "VALUES (:name, :tenant, :name, 1, :code, CURRENT_TIMESTAMP)"
+                ),
+                given,
+            )
 
 
 def test_settings_the_api_gave_move_into_api_settings_and_code_is_not_read(make_app):
     """Before functions_0004 only the API could set these; a directive in old code must not open a function."""
     app = downgraded(make_app, "functions_0003")
-    columns = "id, tenant_id, name, namespace, description, code, version, enabled, timeout_seconds, memory_mb"
-    columns += ", env, permissions, allow_unauthenticated, is_public, isolation, created_at, updated_at"
-    with app.app_context(), db.engine.begin() as connection:
-        tenant_id = connection.execute(sa.text("SELECT id FROM tenants")).scalar_one()
-        for name, anonymous, public in (("open", True, True), ("hidden", False, False), ("plain", False, True)):
-            connection.execute(
-                sa.text(
-                    f"INSERT INTO functions ({columns}) VALUES (:name, :tenant, :name, 'default', '', "
-                    "'// @fluxbase:allow-unauthenticated', 1, true, 60, 128, '[]', '{}', :anonymous, :public, "
-                    "'warm', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
-                ),
-                {"name": name, "tenant": tenant_id, "anonymous": anonymous, "public": public},
-            )
+    for name, anonymous, public in (("open", True, True), ("hidden", False, False), ("plain", False, True)):
+        insert_function(app, name, "// @fluxbase:allow-unauthenticated", anonymous=anonymous, public=public)
     migrate.upgrade(app)
     with app.app_context(), db.engine.connect() as connection:
         rows = connection.execute(
@@ -101,25 +122,8 @@ def test_settings_the_api_gave_move_into_api_settings_and_code_is_not_read(make_
 def test_existing_bundles_move_to_their_table_with_their_digest_and_functions_get_no_files(make_app):
     """functions_0007: an invocation reads the bundle's digest, never the bundle; old functions are single files."""
     app = downgraded(make_app, "functions_0006")
-    columns = "id, tenant_id, name, namespace, description, code, version, enabled, timeout_seconds, memory_mb"
-    columns += ", env, permissions, allow_unauthenticated, is_public, isolation, created_at, updated_at, bundle"
-    with app.app_context(), db.engine.begin() as connection:
-        tenant_id = connection.execute(sa.text("SELECT id FROM tenants")).scalar_one()
-        for name, bundle in (("bundled", "export const x = 1;"), ("plain", None)):
-            connection.execute(
-                sa.text(
-                    f"INSERT INTO functions ({columns}) VALUES (:name, :tenant, :name, 'default', '', 'code', 1, "
-                    "true, 60, 128, '[]', '{}', false, true, 'warm', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, :bundle)"
-                ),
-                {"name": name, "tenant": tenant_id, "bundle": bundle},
-            )
-            connection.execute(
-                sa.text(
-                    "INSERT INTO function_versions (id, tenant_id, function_id, version, code, created_at) "
-                    "VALUES (:name, :tenant, :name, 1, 'code', CURRENT_TIMESTAMP)"
-                ),
-                {"name": name, "tenant": tenant_id},
-            )
+    for name, bundle in (("bundled", "export const x = 1;"), ("plain", None)):
+        insert_function(app, name, version=True, bundle=bundle)
     migrate.upgrade(app)
     with app.app_context(), db.engine.connect() as connection:
         rows = connection.execute(sa.text("SELECT name, bundle_digest, files FROM functions ORDER BY name")).all()
@@ -138,29 +142,7 @@ def test_the_functions_downgrades_keep_every_version_and_execution(make_app):
     """Their column drops are in place: SQLite's batch copy would drop the old table, and that cascades."""
     app = make_app(migrated=False)
     migrate.upgrade(app)
-    columns = "id, tenant_id, name, namespace, description, code, version, enabled, timeout_seconds, memory_mb"
-    columns += ", env, permissions, allow_unauthenticated, is_public, isolation, created_at, updated_at"
-    with app.app_context(), db.engine.begin() as connection:
-        tenant_id = connection.execute(sa.text("SELECT id FROM tenants")).scalar_one()
-        values = {"tenant": tenant_id}
-        connection.execute(
-            sa.text(
-                f"INSERT INTO functions ({columns}) VALUES ('f', :tenant, 'f', 'default', '', 'code', 1, true, 60, "
-                "128, '[]', '{}', false, true, 'warm', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
-            ),
-            values,
-        )
-        connection.execute(
-            sa.text(
-                "INSERT INTO function_versions (id, tenant_id, function_id, version, code, created_at) "
-                "VALUES ('v', :tenant, 'f', 1, 'code', CURRENT_TIMESTAMP)"
-            ),
-            values,
-        )
-    config = migrate.alembic_config(app)
-    with app.app_context(), db.engine.begin() as connection:
-        begin_writing(connection)
-        config.attributes["connection"] = connection
-        command.downgrade(config, "functions_0001")
+    insert_function(app, "f", version=True)
+    downgrade(app, "functions_0001")
     with app.app_context(), db.engine.connect() as connection:
-        assert connection.execute(sa.text("SELECT id FROM function_versions")).scalars().all() == ["v"]
+        assert connection.execute(sa.text("SELECT id FROM function_versions")).scalars().all() == ["f"]
